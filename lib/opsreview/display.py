@@ -1,0 +1,89 @@
+"""Display helpers for notebooks: charts that render offline, tables, findings.
+
+Charts are emitted as a plotly mime bundle (rendered natively in JupyterLab) plus an HTML
+fallback that draws with a shared ``plotly.min.js`` loaded by the report page (see
+:mod:`opsreview.report`), so exported HTML works without network and without inlining
+plotly.js into every file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import display
+
+from opsreview.findings import FINDINGS_MIME, Finding, rank_findings
+from opsreview.secrets import redact
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+_SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
+
+
+def figure_bundle(fig: go.Figure) -> dict[str, Any]:
+    """The mime bundle for one figure (plotly JSON + offline HTML fallback)."""
+    spec = json.loads(fig.to_json())
+    div_id = f"opsreview-plot-{uuid.uuid4().hex[:12]}"
+    payload = json.dumps(spec).replace("</", "<\\/")
+    fallback = (
+        f'<div id="{div_id}" class="opsreview-plot" style="min-height:360px"></div>'
+        f'<script type="text/javascript">(function(){{var s={payload};'
+        f"if(window.Plotly){{Plotly.newPlot('{div_id}',s.data,s.layout,{{responsive:true,displaylogo:false}});}}"
+        f"else{{document.getElementById('{div_id}').textContent='chart needs plotly.min.js';}}}})();</script>"
+    )
+    return {PLOTLY_MIME: spec, "text/html": fallback}
+
+
+def show_figure(fig: go.Figure) -> None:
+    display(figure_bundle(fig), raw=True)
+
+
+def show_table(df: pd.DataFrame, max_rows: int = 50, caption: str | None = None) -> None:
+    """Show a table (at most ``max_rows``), with secrets and credentials redacted."""
+    shown = df.head(max_rows)
+    body = shown.to_html(index=False, border=0, classes="opsreview-table", na_rep="")
+    if caption:
+        body = f"<p><b>{html.escape(caption)}</b></p>" + body
+    if len(df) > max_rows:
+        body += f"<p><i>{len(df) - max_rows} more rows not shown</i></p>"
+    display({"text/html": redact(body), "text/plain": redact(shown.to_string(index=False))}, raw=True)
+
+
+def findings_html(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return "<p class='opsreview-findings-none'>No findings.</p>"
+    rows = []
+    for f in findings:
+        colour = _SEVERITY_COLOURS[f.severity.name]
+        evidence = html.escape(json.dumps(f.evidence, default=str)[:600])
+        rows.append(
+            "<tr>"
+            f"<td><span style='color:#fff;background:{colour};padding:1px 6px;border-radius:3px'>"
+            f"{f.severity.name}</span></td>"
+            f"<td>{html.escape(f.area)}</td><td><code>{html.escape(f.check)}</code></td>"
+            f"<td>{html.escape(f.title)}</td><td>{html.escape(str(f.value))}</td>"
+            f"<td>{html.escape(str(f.threshold))}</td><td><small>{evidence}</small></td>"
+            "</tr>"
+        )
+    head = "<tr><th>severity</th><th>area</th><th>check</th><th>finding</th><th>value</th><th>threshold</th><th>evidence</th></tr>"
+    return f"<table class='opsreview-findings'>{head}{''.join(rows)}</table>"
+
+
+def show_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Show findings ranked by severity and emit them for the runner to collect."""
+    ranked = rank_findings(findings)
+    data = [f.to_dict() for f in ranked]
+    text = "\n".join(f"[{f.severity.name}] {f.check}: {f.title}" for f in ranked) or "No findings."
+    bundle = {
+        FINDINGS_MIME: json.loads(redact(json.dumps(data, default=str))),
+        "text/html": redact(findings_html(ranked)),
+        "text/plain": redact(text),
+    }
+    display(bundle, raw=True)
+    return ranked

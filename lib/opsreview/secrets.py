@@ -1,0 +1,110 @@
+"""Secrets referenced from params as ``${ENV_VAR}`` and resolved only when used.
+
+A :class:`SecretRef` keeps the reference text; :meth:`SecretRef.resolve` reads the
+environment at the moment of use and remembers the value so that :func:`redact` can scrub it
+from anything written out (notebooks, HTML, summary, log lines, exception messages).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from typing import Any
+
+from pydantic_core import core_schema
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_resolved: set[str] = set()
+_lock = threading.Lock()
+MASK = "***"
+
+# Patterns that look like credentials wherever they appear (URL userinfo, bearer tokens,
+# live API keys).  Used on top of the exact resolved values.
+_CREDENTIAL_PATTERNS = [
+    re.compile(r"(?<=://)[^/\s:@\"']+:[^/\s@\"']+(?=@)"),  # scheme://user:password@
+    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{8,}"),
+    re.compile(r"\bwhsec_[0-9A-Za-z]{8,}"),
+]
+
+
+class MissingSecretError(KeyError):
+    """An environment variable named by a secret reference is not set."""
+
+
+class SecretRef:
+    """A params value that may contain ``${ENV}`` references; shown masked, resolved on use."""
+
+    __slots__ = ("reference",)
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+
+    @property
+    def env_vars(self) -> list[str]:
+        return _REF.findall(self.reference)
+
+    def resolve(self) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            value = os.environ.get(name)
+            if value is None:
+                raise MissingSecretError(f"environment variable {name} is not set")
+            return value
+
+        value = _REF.sub(substitute, self.reference)
+        if value != self.reference or not self.env_vars:
+            remember_secret(value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"SecretRef({self.reference if self.env_vars else MASK!r})"
+
+    def __str__(self) -> str:
+        return self.reference if self.env_vars else MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretRef) and other.reference == self.reference
+
+    def __hash__(self) -> int:
+        return hash(self.reference)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+
+def remember_secret(value: str) -> None:
+    """Mark a value as secret so that :func:`redact` masks it everywhere from now on."""
+    if len(value) >= 4:
+        with _lock:
+            _resolved.add(value)
+
+
+def redact(text: str) -> str:
+    """Mask every secret resolved so far and anything that looks like a credential."""
+    with _lock:
+        values = sorted(_resolved, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
+    for pattern in _CREDENTIAL_PATTERNS:
+        text = pattern.sub(MASK, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Logging filter that redacts secrets from the rendered message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

@@ -1,0 +1,93 @@
+"""Sources: pull raw data into the store, through a small registry.
+
+A source is a function ``(ReviewContext) -> SourceResult`` registered under a name and an
+area with :func:`register_source`. `opsreview run` calls every enabled source before the
+notebooks; a source that raises becomes a failed :class:`SourceResult` (and a finding), never
+a crash of the run. Modules listed in :data:`SOURCE_MODULES` are imported to register.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from opsreview.findings import Finding, Severity
+from opsreview.secrets import redact
+
+if TYPE_CHECKING:
+    from opsreview.context import ReviewContext
+
+log = logging.getLogger("opsreview")
+
+SOURCE_MODULES = (
+    "opsreview.sources.access_logs",
+    "opsreview.sources.app_logs",
+    "opsreview.sources.probes",
+)
+
+
+@dataclass
+class SourceResult:
+    name: str
+    status: str = "ok"  # ok | failed | skipped
+    rows: int = 0
+    error: str | None = None
+    duration_s: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "status": self.status, "rows": self.rows, "error": self.error,
+                "duration_s": round(self.duration_s, 3)}
+
+
+SourceFn = Callable[["ReviewContext"], SourceResult]
+
+
+@dataclass(frozen=True)
+class RegisteredSource:
+    name: str
+    area: str
+    pull: SourceFn
+
+
+_REGISTRY: dict[str, RegisteredSource] = {}
+
+
+def register_source(name: str, area: str) -> Callable[[SourceFn], SourceFn]:
+    def decorator(fn: SourceFn) -> SourceFn:
+        _REGISTRY[name] = RegisteredSource(name, area, fn)
+        return fn
+
+    return decorator
+
+
+def registered_sources() -> list[RegisteredSource]:
+    for module in SOURCE_MODULES:
+        importlib.import_module(module)
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def pull_sources(ctx: ReviewContext, areas: set[str] | None = None) -> list[SourceResult]:
+    """Run every registered source (of the given areas); failures become failed results."""
+    results = []
+    for source in registered_sources():
+        if areas is not None and source.area not in areas:
+            continue
+        started = time.monotonic()
+        try:
+            result = source.pull(ctx)
+        except Exception as exc:  # noqa: BLE001 - a failing source must not crash the run
+            message = redact(f"{type(exc).__name__}: {exc}")
+            log.warning("source %s failed: %s", source.name, message)
+            result = SourceResult(source.name, status="failed", error=message)
+            result.findings.append(
+                Finding(source.area, f"{source.area}.source_failed", Severity.critical,
+                        f"Source {source.name} failed: {message}", evidence={"source": source.name})
+            )
+        result.duration_s = time.monotonic() - started
+        results.append(result)
+    return results

@@ -1,0 +1,1 @@
+"""Source `access_logs` (placeholder until its issue lands; registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Source `probes` (placeholder until its issue lands; registers nothing yet)."""

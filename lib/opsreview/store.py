@@ -1,0 +1,103 @@
+"""The store: date-partitioned Parquet files, queried with DuckDB.
+
+Layout: ``<root>/<table>/date=YYYY-MM-DD/<part>.parquet``. A *part* is one provenance unit
+(one source file, one probe round, ...). Writing a part replaces it atomically (temporary
+file + ``os.replace``), so re-ingesting the same input never duplicates rows and a killed
+write never leaves a half file behind. Readers see whole parts only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def part_key(*provenance: str) -> str:
+    """A short, filesystem-safe, stable key for a provenance tuple (file path, host, ...)."""
+    readable = _SAFE.sub("_", provenance[-1].rsplit("/", 1)[-1])[:40] if provenance else "part"
+    digest = hashlib.sha1("\0".join(provenance).encode()).hexdigest()[:12]
+    return f"{readable}-{digest}"
+
+
+class Store:
+    """A folder of date-partitioned tables."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def day_dir(self, table: str, day: dt.date) -> Path:
+        return self.root / table / f"date={day.isoformat()}"
+
+    def write_part(self, table: str, day: dt.date, part: str, data: pd.DataFrame | pa.Table) -> Path:
+        """Write (or replace) one part of one day atomically."""
+        target_dir = self.day_dir(table, day)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        table_ = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target_dir)
+        os.close(fd)
+        try:
+            pq.write_table(table_, tmp, compression="zstd")
+            target = target_dir / f"{part}.parquet"
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def delete_part(self, table: str, day: dt.date, part: str) -> None:
+        (self.day_dir(table, day) / f"{part}.parquet").unlink(missing_ok=True)
+
+    def parts(self, table: str, day: dt.date) -> list[Path]:
+        folder = self.day_dir(table, day)
+        return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.is_dir() else []
+
+    def days(self, table: str) -> list[dt.date]:
+        folder = self.root / table
+        if not folder.is_dir():
+            return []
+        found = []
+        for child in folder.iterdir():
+            if child.name.startswith("date=") and self.parts(table, dt.date.fromisoformat(child.name[5:])):
+                found.append(dt.date.fromisoformat(child.name[5:]))
+        return sorted(found)
+
+    def files(self, table: str, days: Iterable[dt.date]) -> list[Path]:
+        return [p for day in sorted(set(days)) for p in self.parts(table, day)]
+
+    def relation(
+        self,
+        table: str,
+        days: Iterable[dt.date],
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> duckdb.DuckDBPyRelation | None:
+        """A lazy DuckDB relation over the given days (None when there is no data).
+
+        Nothing is loaded until the relation is filtered/aggregated and fetched, so a
+        notebook can drill into a day without reading the whole store into memory.
+        """
+        files = self.files(table, days)
+        if not files:
+            return None
+        con = con or duckdb.connect()
+        paths = [str(p) for p in files]
+        return con.read_parquet(paths, union_by_name=True)
+
+    def read(self, table: str, days: Iterable[dt.date], columns: list[str] | None = None) -> pd.DataFrame:
+        rel = self.relation(table, days)
+        if rel is None:
+            return pd.DataFrame(columns=columns or [])
+        if columns:
+            rel = rel.select(*columns)
+        return rel.df()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from opsreview.params.base import Section
+from opsreview.params.log_thresholds import LogThresholds
 
 
 class LogsParams(Section):
-    """Placeholder; the log-review issue fills it in."""
+    """Sources of the log review (filled in by the log-review work)."""
+
+    thresholds: LogThresholds = Field(default_factory=lambda: LogThresholds())

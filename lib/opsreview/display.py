@@ -75,15 +75,13 @@ def findings_html(findings: Sequence[Finding]) -> str:
     return f"<table class='opsreview-findings'>{head}{''.join(rows)}</table>"
 
 
-def show_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """Show findings ranked by severity and emit them for the runner to collect."""
+def show_findings(findings: Iterable[Finding], emit: bool = True) -> list[Finding]:
+    """Show findings ranked by severity; with ``emit`` the runner collects them from the output."""
     ranked = rank_findings(findings)
-    data = [f.to_dict() for f in ranked]
     text = "\n".join(f"[{f.severity.name}] {f.check}: {f.title}" for f in ranked) or "No findings."
-    bundle = {
-        FINDINGS_MIME: json.loads(redact(json.dumps(data, default=str))),
-        "text/html": redact(findings_html(ranked)),
-        "text/plain": redact(text),
-    }
+    bundle: dict[str, Any] = {"text/html": redact(findings_html(ranked)), "text/plain": redact(text)}
+    if emit:
+        data = [f.to_dict() for f in ranked]
+        bundle[FINDINGS_MIME] = json.loads(redact(json.dumps(data, default=str)))
     display(bundle, raw=True)
     return ranked

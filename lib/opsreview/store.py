@@ -46,6 +46,7 @@ class Store:
         target_dir.mkdir(parents=True, exist_ok=True)
         table_ = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target_dir)
+        os.fchmod(fd, 0o644)
         os.close(fd)
         try:
             pq.write_table(table_, tmp, compression="zstd")

@@ -32,6 +32,7 @@ class RunnerParams(Section):
     timeout_seconds: int = Field(600, gt=0, description="per-notebook execution timeout")
     jobs: int = Field(2, gt=0, description="notebooks executed in parallel")
     kernel: str = Field("python3", description="Jupyter kernel name")
+    notebooks: Path | None = Field(None, description="folder of review notebooks (default: the suite's own)")
 
 
 class Params(Section):

@@ -1,0 +1,123 @@
+"""The `opsreview` command: a thin layer over the library.
+
+Exit codes (DESIGN.md): 0 ok; 1 findings at or above ``fail_on``; 2 bad usage or params
+(one clear line, nothing written); 3 a notebook or source failed (report still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from opsreview import __version__
+from opsreview.errors import OpsreviewError
+from opsreview.secrets import RedactingFilter, redact
+
+log = logging.getLogger("opsreview")
+
+# Subcommands contributed by other modules: each exposes register(subparsers).
+SUBCOMMAND_MODULES = ("opsreview.cli_logs", "opsreview.cli_probe")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Usage errors are exit 2 with one line (argparse's own convention too)."""
+        self.exit(2, f"opsreview: error: {message}\n")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from opsreview.runner import run_review
+
+    only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only else None
+    result = run_review(args.params, date=args.date, only=only, jobs=args.jobs)
+    counts = result.summary.get("counts", {})
+    print(f"{result.day}: {result.summary.get('status')} ({counts}) -> {result.day_dir / 'index.html'}")
+    return result.exit_code
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from opsreview.demo import generate_demo
+
+    end = dt.date.fromisoformat(args.end_date) if args.end_date else None
+    truth = generate_demo(
+        Path(args.out), days=args.days, requests_per_day=args.requests_per_day, seed=args.seed, end_date=end
+    )
+    print(f"demo data for {truth['review_date']} written to {args.out}")
+    return 0
+
+
+def _cmd_params_check(args: argparse.Namespace) -> int:
+    from opsreview.params import load_params
+
+    params = load_params(args.params)
+    print(json.dumps(params.model_dump(mode="json"), indent=2, default=str) if args.show else f"{args.params}: ok")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="opsreview", description="Daily, evidence-backed review of a production web API.")
+    parser.add_argument("--version", action="version", version=f"opsreview {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run the review notebooks for one day and publish the report")
+    run.add_argument("--params", required=True, help="params YAML file")
+    run.add_argument("--date", help="review day YYYY-MM-DD (default: yesterday in the params' timezone)")
+    run.add_argument("--only", help="comma-separated areas (notebook names); the summary always runs")
+    run.add_argument("--jobs", type=int, help="notebooks executed in parallel (default: params runner.jobs)")
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("demo", help="write the built-in demo data set")
+    demo.add_argument("--days", type=int, default=8, help="days of history, the last one is the review day (default 8)")
+    demo.add_argument(
+        "--requests-per-day", type=int, default=200_000, help="access-log requests per day (default 200000)"
+    )
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    demo.add_argument("--end-date", help="review day of the demo, YYYY-MM-DD (default: yesterday)")
+    demo.add_argument("--out", default="outputs/demo-data", help="folder to write (default outputs/demo-data)")
+    demo.set_defaults(func=_cmd_demo)
+
+    check = sub.add_parser("params", help="validate a params file")
+    check.add_argument("params", help="params YAML file")
+    check.add_argument("--show", action="store_true", help="print the validated params (secrets stay references)")
+    check.set_defaults(func=_cmd_params_check)
+
+    for module in SUBCOMMAND_MODULES:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    try:
+        code: int = args.func(args)
+    except OpsreviewError as exc:
+        print(f"opsreview: error: {redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("opsreview: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Reports: HTML export without code, findings collected from executed notebooks,
+``summary.json``, the day page and the index of all dates.
+
+Charts in exported HTML draw with one shared ``plotly.min.js`` per outputs folder
+(``outputs/_assets/``), so a day folder stays small and works with no network access.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import plotly
+from nbconvert import HTMLExporter
+
+from opsreview.findings import FINDINGS_MIME, Finding, count_by_severity, rank_findings
+from opsreview.secrets import redact
+
+ASSETS_DIR = "_assets"
+PLOTLY_ASSET = f"plotly-{plotly.__version__}.min.js"
+_EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
+_MERMAID_MODULE = re.compile(
+    r"<script type=\"module\">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*</script>", re.I | re.S
+)
+_FILE_MODE = _file_mode()
+_BADGE = {"ok": "#15803d", "alert": "#b45309", "failed": "#b91c1c"}
+PAGE_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#111;max-width:1200px}
+table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f3f4f6}.badge{color:#fff;padding:2px 8px;border-radius:4px;font-size:.85em}
+.sev-critical{color:#b91c1c;font-weight:600}.sev-warning{color:#b45309;font-weight:600}.sev-info{color:#1d4ed8}
+"""
+
+
+def _file_mode() -> int:
+    """0666 less the process umask: what a plain open() would have created."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def ensure_plotly_asset(outputs: Path) -> Path:
+    """Copy plotly.min.js once into ``outputs/_assets`` (shared by every report)."""
+    target = outputs / ASSETS_DIR / PLOTLY_ASSET
+    if not target.exists():
+        source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return target
+
+
+def scrub_notebook(path: Path) -> None:
+    """Redact secrets from an executed notebook in place (last line of defence)."""
+    text = path.read_text(encoding="utf-8")
+    cleaned = redact(text)
+    if cleaned != text:
+        write_text_atomic(path, cleaned)
+
+
+def export_html(ipynb: Path, html_path: Path, title: str, asset_href: str) -> None:
+    """Export a notebook to HTML with code hidden and charts drawn by the shared plotly asset."""
+    nb = nbformat.read(ipynb, as_version=4)
+    exporter = HTMLExporter(
+        template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = _EXTERNAL_SCRIPT.sub("", body)
+    body = _MERMAID_MODULE.sub("", body)
+    body = body.replace("</head>", f'<script src="{asset_href}"></script>\n</head>', 1)
+    write_text_atomic(html_path, redact(body))
+
+
+def notebook_findings(ipynb: Path) -> list[Finding]:
+    """The findings a notebook emitted through :func:`opsreview.display.show_findings`."""
+    if not ipynb.exists():
+        return []
+    nb = nbformat.read(ipynb, as_version=4)
+    found: list[Finding] = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if FINDINGS_MIME in data:
+                found.extend(Finding.from_dict(item) for item in data[FINDINGS_MIME])
+    return found
+
+
+def overall_status(findings: list[Finding], failed: bool, fail_on: int) -> str:
+    if failed:
+        return "failed"
+    if any(f.severity >= fail_on for f in findings):
+        return "alert"
+    return "ok"
+
+
+def build_summary(
+    *,
+    day: dt.date,
+    environment: str,
+    findings: list[Finding],
+    notebooks: list[dict[str, Any]],
+    sources: list[dict[str, Any]],
+    status: str,
+    fail_on: str,
+    exit_code: int,
+) -> dict[str, Any]:
+    ranked = rank_findings(findings)
+    return {
+        "date": day.isoformat(),
+        "environment": environment,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "status": status,
+        "exit_code": exit_code,
+        "fail_on": fail_on,
+        "counts": count_by_severity(ranked),
+        "findings": [f.to_dict() for f in ranked],
+        "notebooks": notebooks,
+        "sources": sources,
+    }
+
+
+def _badge(status: str) -> str:
+    return f"<span class='badge' style='background:{_BADGE.get(status, '#6b7280')}'>{html.escape(status)}</span>"
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{PAGE_CSS}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def render_day_index(summary: dict[str, Any]) -> str:
+    """The landing page of one review day: status, notebooks, findings ranked by severity."""
+    rows = "".join(
+        f"<tr><td><a href='{html.escape(nb['html'])}'>{html.escape(nb['name'])}</a></td><td>{_badge(nb['status'])}</td>"
+        f"<td>{nb['duration_s']:.1f} s</td><td>{html.escape(nb.get('error') or '')}</td>"
+        f"<td><a href='{html.escape(nb['ipynb'])}'>notebook</a></td></tr>"
+        for nb in summary["notebooks"]
+    )
+    sources = "".join(
+        f"<tr><td>{html.escape(s['name'])}</td><td>{_badge(s['status'])}</td><td>{s['rows']}</td>"
+        f"<td>{html.escape(s.get('error') or '')}</td></tr>"
+        for s in summary["sources"]
+    )
+    findings = (
+        "".join(
+            f"<tr><td class='sev-{f['severity']}'>{f['severity']}</td><td>{html.escape(f['area'])}</td>"
+            f"<td><code>{html.escape(f['check'])}</code></td><td>{html.escape(f['title'])}</td></tr>"
+            for f in summary["findings"]
+        )
+        or "<tr><td colspan='4'>No findings.</td></tr>"
+    )
+    counts = ", ".join(f"{n} {sev}" for sev, n in summary["counts"].items())
+    body = (
+        f"<p><a href='../index.html'>&larr; all dates</a></p>"
+        f"<h1>Review of {html.escape(summary['date'])} &mdash; {html.escape(summary['environment'])} {_badge(summary['status'])}</h1>"
+        f"<p>Findings: {counts}. Generated {html.escape(summary['generated_at'])}.</p>"
+        f"<h2>Notebooks</h2><table><tr><th>report</th><th>status</th><th>duration</th><th>error</th><th>audit</th></tr>{rows}</table>"
+        f"<h2>Sources</h2><table><tr><th>source</th><th>status</th><th>rows</th><th>error</th></tr>{sources}</table>"
+        f"<h2>Findings</h2><table><tr><th>severity</th><th>area</th><th>check</th><th>finding</th></tr>{findings}</table>"
+    )
+    return redact(_page(f"opsreview {summary['date']}", body))
+
+
+def render_outputs_index(outputs: Path) -> str:
+    """One row per published date, newest first."""
+    rows = []
+    for summary_path in sorted(outputs.glob("*/summary.json"), reverse=True):
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        day = summary_path.parent.name
+        counts = summary.get("counts", {})
+        cells = "".join(f"<td class='sev-{sev}'>{counts.get(sev, 0)}</td>" for sev in ("critical", "warning", "info"))
+        links = " ".join(
+            f"<a href='{html.escape(day)}/{html.escape(nb['html'])}'>{html.escape(nb['name'])}</a>"
+            for nb in summary.get("notebooks", [])
+        )
+        rows.append(
+            f"<tr><td><a href='{html.escape(day)}/index.html'>{html.escape(day)}</a></td>"
+            f"<td>{html.escape(str(summary.get('environment', '')))}</td><td>{_badge(str(summary.get('status', '?')))}</td>"
+            f"{cells}<td>{links}</td></tr>"
+        )
+    table = "".join(rows) or "<tr><td colspan='7'>No reviews yet.</td></tr>"
+    body = (
+        "<h1>opsreview &mdash; daily reviews</h1><table><tr><th>date</th><th>environment</th><th>status</th>"
+        f"<th>critical</th><th>warning</th><th>info</th><th>reports</th></tr>{table}</table>"
+    )
+    return _page("opsreview reviews", body)
+
+
+def load_run_findings(run_dir: Path) -> tuple[list[Finding], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Findings, sources and notebooks of a run: staged files during a run, else summary.json."""
+    staged = run_dir / "findings.json"
+    if staged.exists():
+        findings = [Finding.from_dict(d) for d in json.loads(staged.read_text(encoding="utf-8"))]
+        sources_path = run_dir / "sources.json"
+        sources = json.loads(sources_path.read_text(encoding="utf-8")) if sources_path.exists() else []
+        return findings, sources, []
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        return [], [], []
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    findings = [
+        Finding.from_dict(d) for d in summary.get("findings", []) if not str(d.get("check", "")).startswith("summary.")
+    ]
+    return findings, summary.get("sources", []), summary.get("notebooks", [])

@@ -1,0 +1,105 @@
+"""The summary notebook's roll-up: findings of every area, sources, and the checklist view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from opsreview.context import ReviewContext
+from opsreview.findings import Finding, Severity, rank_findings
+from opsreview.report import load_run_findings
+
+# Production-checklist items (../shared/reference/production-checklist.md) and the review
+# area whose notebook checks them. Items of areas that did not run are "not verifiable".
+CHECKLIST_AREAS: dict[str, str] = {
+    "Monitor error rates": "logs",
+    "Monitor response times": "logs",
+    "Review logs daily": "logs",
+    "Morgan HTTP logging": "logs",
+    "Error logging": "errors",
+    "Error tracking (Sentry, etc.)": "errors",
+    "Health check endpoint": "probes",
+    "HTTPS/SSL certificate": "probes",
+    "Helmet security headers": "probes",
+    "CORS properly configured": "probes",
+    "JWT authentication with secure tokens": "probes",
+    "Role-based access control": "probes",
+    "Rate limiting implemented": "probes",
+    "Error messages don't leak sensitive info": "probes",
+    "Environment variables secured": "probes",
+    "Monitor database performance": "database",
+    "Monitor payment transactions": "payments",
+    "Regular backups verified": "backups",
+}
+_COLOURS = {"critical": "#b91c1c", "warning": "#d97706", "info": "#2563eb"}
+
+
+@dataclass
+class RunState:
+    findings: list[Finding]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    notebooks: list[dict[str, Any]] = field(default_factory=list)
+    areas_run: set[str] = field(default_factory=set)
+
+
+def load_run(review: ReviewContext) -> RunState:
+    """What the day's run produced so far (staged during a run, published afterwards)."""
+    findings, sources, notebooks = load_run_findings(review.run_dir)
+    areas = {nb["name"] for nb in notebooks if nb.get("status") == "ok"}
+    staged = review.run_dir / "findings.json"
+    if staged.exists():
+        areas = {p.stem for p in review.run_dir.glob("*.ipynb") if p.stem != "summary"}
+        failed = {f.area for f in findings if f.check.endswith(".notebook_failed")}
+        areas -= failed
+    return RunState(rank_findings(findings), sources, notebooks, areas)
+
+
+def severity_table(findings: list[Finding]) -> pd.DataFrame:
+    rows = [{"area": f.area, "severity": f.severity.name} for f in findings]
+    if not rows:
+        return pd.DataFrame(columns=["area", "critical", "warning", "info", "total"])
+    table = pd.crosstab(pd.DataFrame(rows)["area"], pd.DataFrame(rows)["severity"])
+    for sev in ("critical", "warning", "info"):
+        if sev not in table:
+            table[sev] = 0
+    table = table[["critical", "warning", "info"]]
+    table["total"] = table.sum(axis=1)
+    return table.sort_values(["critical", "warning", "total"], ascending=False).reset_index()
+
+
+def severity_chart(findings: list[Finding]) -> go.Figure:
+    table = severity_table(findings)
+    fig = go.Figure()
+    for sev in ("critical", "warning", "info"):
+        fig.add_bar(name=sev, x=table["area"], y=table[sev], marker_color=_COLOURS[sev])
+    fig.update_layout(
+        barmode="stack", title="Findings by area", height=320, margin={"t": 40, "b": 40}, yaxis_title="findings"
+    )
+    return fig
+
+
+def checklist_status(run: RunState) -> pd.DataFrame:
+    """One row per checklist item: failing / verified / not verifiable, with the evidence."""
+    rows = []
+    for item, area in CHECKLIST_AREAS.items():
+        related = [f for f in run.findings if item in f.checklist and f.severity >= Severity.warning]
+        if related:
+            status = "failing"
+            evidence = "; ".join(f"[{f.severity.name}] {f.title}" for f in related[:3])
+        elif area in run.areas_run:
+            status = "verified"
+            evidence = f"checked by the {area} review: no finding at warning or above"
+        else:
+            status = "not verifiable"
+            evidence = f"no {area} review ran for this day"
+        rows.append({"checklist item": item, "status": status, "area": area, "evidence": evidence})
+    order = {"failing": 0, "not verifiable": 1, "verified": 2}
+    return pd.DataFrame(rows).sort_values("status", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def sources_table(run: RunState) -> pd.DataFrame:
+    columns = ["name", "status", "rows", "error", "duration_s"]
+    return pd.DataFrame(run.sources, columns=columns) if run.sources else pd.DataFrame(columns=columns)

@@ -45,7 +45,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from opsreview.demo import generate_demo
 
+    from opsreview.demo import demo_is_current
+
     end = dt.date.fromisoformat(args.end_date) if args.end_date else None
+    if args.if_stale and demo_is_current(Path(args.out), end):
+        print(f"demo data in {args.out} is current")
+        return 0
     truth = generate_demo(
         Path(args.out), days=args.days, requests_per_day=args.requests_per_day, seed=args.seed, end_date=end
     )
@@ -82,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--end-date", help="review day of the demo, YYYY-MM-DD (default: yesterday)")
     demo.add_argument("--out", default="outputs/demo-data", help="folder to write (default outputs/demo-data)")
+    demo.add_argument("--if-stale", action="store_true", help="only if missing or not ending on the requested day")
     demo.set_defaults(func=_cmd_demo)
 
     check = sub.add_parser("params", help="validate a params file")

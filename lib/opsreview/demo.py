@@ -483,6 +483,16 @@ def _probe_history(rng: np.random.Generator, days: list[dt.date], tz: ZoneInfo) 
     return out
 
 
+def demo_is_current(out: Path, end_date: dt.date | None = None) -> bool:
+    """Whether ``out`` holds a complete demo data set ending on ``end_date`` (default yesterday)."""
+    end = end_date or (dt.datetime.now(ZoneInfo(DEMO_TIMEZONE)).date() - dt.timedelta(days=1))
+    try:
+        truth = json.loads((out / "ground-truth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(truth.get("review_date") == end.isoformat())
+
+
 def generate_demo(
     out: Path, days: int = 8, requests_per_day: int = 200_000, seed: int = 42, end_date: dt.date | None = None
 ) -> dict[str, object]:
@@ -492,6 +502,7 @@ def generate_demo(
     day_list = [end - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
     rng = np.random.default_rng(seed)
     ips, ip_weights = _clients(rng)
+    (out / "ground-truth.json").unlink(missing_ok=True)  # written last: marks a complete data set
     if out.exists():
         for child in ("access", "app", "store"):
             shutil.rmtree(out / child, ignore_errors=True)

@@ -112,7 +112,11 @@ def execute_notebook(
     if proc.returncode == 0:
         return NotebookRun(name, "ok", duration, output)
     error = _cell_error(output) or _last_line(out) or f"papermill exited with {proc.returncode}"
-    status = "timeout" if "CellTimeoutError" in error or "Timeout waiting" in error else "failed"
+    # papermill's per-cell timeout interrupts the kernel: the cell records KeyboardInterrupt.
+    timed_out = "CellTimeoutError" in (out or "") or (error.startswith("KeyboardInterrupt") and duration >= timeout_s)
+    status = "timeout" if timed_out else "failed"
+    if timed_out:
+        error = f"exceeded the notebook timeout of {timeout_s} s"
     if not output.exists():
         _mark_timeout(source, output, timeout_s) if status == "timeout" else _mark_failed(source, output, error)
     return NotebookRun(name, status, duration, output, error)

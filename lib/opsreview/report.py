@@ -30,7 +30,6 @@ _EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</
 _MERMAID_MODULE = re.compile(
     r"<script type=\"module\">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*</script>", re.I | re.S
 )
-_FILE_MODE = _file_mode()
 _BADGE = {"ok": "#15803d", "alert": "#b45309", "failed": "#b91c1c"}
 PAGE_CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#111;max-width:1200px}
@@ -45,6 +44,9 @@ def _file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -31,6 +31,7 @@ from opsreview.context import RUN_DIR_ENV, ReviewContext, parse_review_date
 from opsreview.errors import OutputsError, UsageError
 from opsreview.findings import Finding, Severity
 from opsreview.params import load_params
+from opsreview.secrets import redact
 from opsreview.sources import pull_sources
 
 log = logging.getLogger("opsreview")
@@ -121,6 +122,7 @@ def run_review(
         staging = outputs / f".staging-{day.isoformat()}-{os.getpid()}"
         staging.mkdir()
         report.ensure_plotly_asset(outputs)
+        params.mask_referenced_secrets()
         ctx = ReviewContext(params=params, day=day)
         areas = set(selected) - {nbs.SUMMARY_NOTEBOOK}
         source_results = pull_sources(ctx, areas if only else None)
@@ -217,7 +219,7 @@ def run_review(
         (staging / "sources.json").unlink(missing_ok=True)
         report.write_text_atomic(staging / "index.html", report.render_day_index(summary))
         # summary.json is written last: a staging folder without it was never finished.
-        report.write_text_atomic(staging / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+        report.write_text_atomic(staging / "summary.json", redact(json.dumps(summary, indent=2, default=str)) + "\n")
         target = outputs / day.isoformat()
         _publish(staging, target)
         report.write_text_atomic(outputs / "index.html", report.render_outputs_index(outputs))

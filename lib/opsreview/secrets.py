@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic_core import core_schema
 
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _resolved: set[str] = set()
 _lock = threading.Lock()
 MASK = "***"
@@ -44,7 +44,7 @@ class SecretRef:
 
     @property
     def env_vars(self) -> list[str]:
-        return _REF.findall(self.reference)
+        return SECRET_REF.findall(self.reference)
 
     def resolve(self) -> str:
         def substitute(match: re.Match[str]) -> str:
@@ -54,7 +54,7 @@ class SecretRef:
                 raise MissingSecretError(f"environment variable {name} is not set")
             return value
 
-        value = _REF.sub(substitute, self.reference)
+        value = SECRET_REF.sub(substitute, self.reference)
         if value != self.reference or not self.env_vars:
             remember_secret(value)
         return value

@@ -10,6 +10,7 @@ composes them and turns any validation problem into one :class:`ParamsError` lin
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from opsreview.errors import ParamsError
 from opsreview.findings import Severity
+from opsreview.secrets import SECRET_REF, remember_secret
 from opsreview.params.base import Section, resolve_paths
 from opsreview.params.logs import LogsParams
 from opsreview.params.probes import ProbesParams
@@ -46,6 +48,7 @@ class Params(Section):
     logs: LogsParams = Field(default_factory=lambda: LogsParams())
     probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
     source_file: Path = Field(Path("."), exclude=True)
+    secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -64,6 +67,17 @@ class Params(Section):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def mask_referenced_secrets(self) -> None:
+        """Register the current values of every ``${ENV}`` the params file references for redaction.
+
+        The runner calls this before executing notebooks, so that a secret a notebook resolves
+        in its own kernel is still masked in everything the runner writes.
+        """
+        for name in self.secret_env_vars:
+            value = os.environ.get(name)
+            if value:
+                remember_secret(value)
 
     def default_review_date(self, now: dt.datetime | None = None) -> dt.date:
         """Yesterday in the params' timezone."""
@@ -97,7 +111,7 @@ def load_params(path: str | Path) -> Params:
         raise ParamsError(name, None, "expected a mapping of keys at the top level")
     try:
         params = Params.model_validate(
-            {**data, "source_file": path.resolve()},
+            {**data, "source_file": path.resolve(), "secret_env_vars": tuple(sorted(set(SECRET_REF.findall(text))))},
             context={"base": path.resolve().parent},
         )
     except ValidationError as exc:

@@ -52,6 +52,7 @@ class SecretRef:
             value = os.environ.get(name)
             if value is None:
                 raise MissingSecretError(f"environment variable {name} is not set")
+            remember_secret(value)
             return value
 
         value = SECRET_REF.sub(substitute, self.reference)

@@ -23,6 +23,10 @@ from opsreview.secrets import redact
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
+_TABLE_STYLE = (
+    "<style>.opsreview-table td,.opsreview-table th,.opsreview-findings td,.opsreview-findings th"
+    "{text-align:left;vertical-align:top;padding:3px 8px}</style>"
+)
 _SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
 
 
@@ -47,7 +51,7 @@ def show_figure(fig: go.Figure) -> None:
 def show_table(df: pd.DataFrame, max_rows: int = 50, caption: str | None = None) -> None:
     """Show a table (at most ``max_rows``), with secrets and credentials redacted."""
     shown = df.head(max_rows)
-    body = shown.to_html(index=False, border=0, classes="opsreview-table", na_rep="")
+    body = _TABLE_STYLE + shown.to_html(index=False, border=0, classes="opsreview-table", na_rep="", justify="left")
     if caption:
         body = f"<p><b>{html.escape(caption)}</b></p>" + body
     if len(df) > max_rows:
@@ -61,21 +65,23 @@ def findings_html(findings: Sequence[Finding]) -> str:
     rows = []
     for f in findings:
         colour = _SEVERITY_COLOURS[f.severity.name]
-        evidence = html.escape(json.dumps(f.evidence, default=str)[:600])
+        evidence = html.escape(json.dumps(f.evidence, default=str)[:600]) if f.evidence else ""
+        value = "" if f.value is None else html.escape(str(f.value))
+        threshold = "" if f.threshold is None else html.escape(str(f.threshold))
         rows.append(
             "<tr>"
             f"<td><span style='color:#fff;background:{colour};padding:1px 6px;border-radius:3px'>"
             f"{f.severity.name}</span></td>"
             f"<td>{html.escape(f.area)}</td><td><code>{html.escape(f.check)}</code></td>"
-            f"<td>{html.escape(f.title)}</td><td>{html.escape(str(f.value))}</td>"
-            f"<td>{html.escape(str(f.threshold))}</td><td><small>{evidence}</small></td>"
+            f"<td>{html.escape(f.title)}</td><td>{value}</td>"
+            f"<td>{threshold}</td><td><small>{evidence}</small></td>"
             "</tr>"
         )
     head = "<tr><th>severity</th><th>area</th><th>check</th><th>finding</th><th>value</th><th>threshold</th><th>evidence</th></tr>"
-    return f"<table class='opsreview-findings'>{head}{''.join(rows)}</table>"
+    return f"{_TABLE_STYLE}<table class='opsreview-findings'>{head}{''.join(rows)}</table>"
 
 
-def show_findings(findings: Iterable[Finding], emit: bool = True) -> list[Finding]:
+def show_findings(findings: Iterable[Finding], emit: bool = True) -> None:
     """Show findings ranked by severity; with ``emit`` the runner collects them from the output."""
     ranked = rank_findings(findings)
     text = "\n".join(f"[{f.severity.name}] {f.check}: {f.title}" for f in ranked) or "No findings."
@@ -84,4 +90,3 @@ def show_findings(findings: Iterable[Finding], emit: bool = True) -> list[Findin
         data = [f.to_dict() for f in ranked]
         bundle[FINDINGS_MIME] = json.loads(redact(json.dumps(data, default=str)))
     display(bundle, raw=True)
-    return ranked

@@ -67,6 +67,7 @@ def severity_table(findings: list[Finding]) -> pd.DataFrame:
             table[sev] = 0
     table = table[["critical", "warning", "info"]]
     table["total"] = table.sum(axis=1)
+    table.columns.name = None
     return table.sort_values(["critical", "warning", "total"], ascending=False).reset_index()
 
 

@@ -1,0 +1,100 @@
+"""End to end: `opsreview run` on generated demo data finds every planted incident."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsreview.demo import generate_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+JWT_PREFIX = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2NTFm"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    data = tmp / "demo-data"
+    truth = generate_demo(data, days=8, requests_per_day=40_000, seed=11)
+    text = (ROOT / "params" / "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("../outputs/demo-data", str(data)).replace("outputs: ../outputs", f"outputs: {tmp / 'out'}")
+    params = tmp / "demo.yaml"
+    params.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "opsreview.cli", "run", "--params", str(params), "--date", str(truth["review_date"])],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    day_dir = tmp / "out" / str(truth["review_date"])
+    summary = json.loads((day_dir / "summary.json").read_text()) if (day_dir / "summary.json").exists() else {}
+    return {"proc": proc, "truth": truth, "day_dir": day_dir, "summary": summary, "out": tmp / "out"}
+
+
+def findings_mentioning(summary: dict[str, Any], *needles: str, area: str | None = None) -> list[dict[str, Any]]:
+    found = []
+    for finding in summary["findings"]:
+        text = json.dumps(finding)
+        if (
+            (area is None or finding["area"] == area)
+            and all(n in text for n in needles)
+            and finding["severity"] != "info"
+        ):
+            found.append(finding)
+    return found
+
+
+def test_run_exits_1_with_every_notebook_and_source_ok(demo_run: dict[str, Any]) -> None:
+    proc = demo_run["proc"]
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    summary = demo_run["summary"]
+    assert summary["status"] == "alert"
+    notebooks = {nb["name"]: nb["status"] for nb in summary["notebooks"]}
+    expected = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert notebooks == dict.fromkeys(expected, "ok")
+    assert all(s["status"] == "ok" for s in summary["sources"]), summary["sources"]
+    rows = {s["name"]: s["rows"] for s in summary["sources"]}
+    assert rows.get("access_logs", 0) >= demo_run["truth"]["requests_on_review_day"]
+
+
+def test_files_written(demo_run: dict[str, Any]) -> None:
+    day_dir: Path = demo_run["day_dir"]
+    names = {p.name for p in day_dir.iterdir()}
+    for nb in demo_run["summary"]["notebooks"]:
+        assert {nb["html"], nb["ipynb"]} <= names
+    assert {"index.html", "summary.json"} <= names
+    assert day_dir.name in (demo_run["out"] / "index.html").read_text()
+    size = sum(p.stat().st_size for p in day_dir.rglob("*") if p.is_file())
+    assert size <= 10 * 1024 * 1024, f"day folder is {size / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize(
+    ("kind", "needles", "area"),
+    [
+        ("5xx_burst", ("/api/orders",), "logs"),
+        ("latency_regression", ("/api/products/:id",), "logs"),
+        ("auth_401_burst", ("203.0.113.77",), "logs"),
+        ("secret_in_url", ("/api/users/me",), "logs"),
+        ("new_error_fingerprint", ("MongoNetworkTimeoutError",), "errors"),
+        ("health_outage", ("api-health",), "probes"),
+        ("tls_expiry", ("api-tls",), "probes"),
+    ],
+)
+def test_planted_incident_is_a_finding(
+    demo_run: dict[str, Any], kind: str, needles: tuple[str, ...], area: str
+) -> None:
+    assert any(i["kind"] == kind for i in demo_run["truth"]["incidents"])
+    assert findings_mentioning(demo_run["summary"], *needles, area=area), (
+        f"no {area} finding for {kind}: " + json.dumps([f["title"] for f in demo_run["summary"]["findings"]], indent=1)
+    )
+
+
+def test_leaked_token_is_masked_everywhere(demo_run: dict[str, Any]) -> None:
+    for path in demo_run["day_dir"].rglob("*"):
+        if path.is_file():
+            assert JWT_PREFIX not in path.read_text(errors="replace"), path.name

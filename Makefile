@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 ## Demo data for yesterday (regenerated only when missing or stale).
 demo: $(STAMP)
 	$(BIN)/opsreview demo --out $(DEMO) --if-stale
+	@day=$$($(BIN)/python -c "import json;print(json.load(open('$(DEMO)/ground-truth.json'))['review_date'])"); \
+	$(BIN)/opsreview pull --params $(PARAMS) --date $$day
 
 ## Run the whole suite on the demo data and print the report's path.
 report: demo

@@ -40,12 +40,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from opsreview.context import ReviewContext, parse_review_date
+    from opsreview.params import load_params
+    from opsreview.sources import pull_sources
+
+    params = load_params(args.params)
+    day = parse_review_date(args.date, params)
+    areas = {a.strip() for a in args.only.split(",") if a.strip()} if args.only else None
+    results = pull_sources(ReviewContext(params=params, day=day), areas)
+    for result in results:
+        error = f"  {result.error}" if result.error else ""
+        print(f"{result.name:<16} {result.status:<8} {result.rows:>10} rows  {result.duration_s:6.1f} s{error}")
+    return 3 if any(r.status == "failed" for r in results) else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from opsreview.demo import generate_demo
-
-    from opsreview.demo import demo_is_current
+    from opsreview.demo import demo_is_current, generate_demo
 
     end = dt.date.fromisoformat(args.end_date) if args.end_date else None
     if args.if_stale and demo_is_current(Path(args.out), end):
@@ -78,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", help="comma-separated areas (notebook names); the summary always runs")
     run.add_argument("--jobs", type=int, help="notebooks executed in parallel (default: params runner.jobs)")
     run.set_defaults(func=_cmd_run)
+
+    pull = sub.add_parser("pull", help="pull every source into the store for one day (and its baseline)")
+    pull.add_argument("--params", required=True, help="params YAML file")
+    pull.add_argument("--date", help="review day YYYY-MM-DD (default: yesterday in the params' timezone)")
+    pull.add_argument("--only", help="comma-separated areas whose sources to pull")
+    pull.set_defaults(func=_cmd_pull)
 
     demo = sub.add_parser("demo", help="write the built-in demo data set")
     demo.add_argument("--days", type=int, default=8, help="days of history, the last one is the review day (default 8)")

@@ -58,6 +58,8 @@ def test_access_lines_carry_the_planted_401_burst(demo: Path) -> None:
         for line in (demo / "access" / host / "access-2026-11-23.log").read_text().splitlines()
         + (demo / "access" / host / "access-2026-11-22.log").read_text().splitlines()
     ]
-    stuffing = [ln for ln in lines if ln.startswith(burst["client"] + " ") and '"POST /api/auth/login HTTP/1.1" 401 ' in ln]
+    stuffing = [
+        ln for ln in lines if ln.startswith(burst["client"] + " ") and '"POST /api/auth/login HTTP/1.1" 401 ' in ln
+    ]
     assert len(stuffing) == burst["requests"]
     assert all(ln.endswith(" ms") for ln in lines)

@@ -67,8 +67,13 @@ def test_notebook_has_the_standard_parameters_cell(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged parameters"
-    names = {t.id for node in ast.parse(tagged[0].source).body if isinstance(node, ast.Assign) for t in node.targets
-             if isinstance(t, ast.Name)}
+    names = {
+        t.id
+        for node in ast.parse(tagged[0].source).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     assert names == {"params_path", "review_date"}
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert first_code is tagged[0], "the parameters cell comes first"

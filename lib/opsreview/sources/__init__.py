@@ -40,8 +40,13 @@ class SourceResult:
     findings: list[Finding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "status": self.status, "rows": self.rows, "error": self.error,
-                "duration_s": round(self.duration_s, 3)}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "rows": self.rows,
+            "error": self.error,
+            "duration_s": round(self.duration_s, 3),
+        }
 
 
 SourceFn = Callable[["ReviewContext"], SourceResult]
@@ -85,8 +90,13 @@ def pull_sources(ctx: ReviewContext, areas: set[str] | None = None) -> list[Sour
             log.warning("source %s failed: %s", source.name, message)
             result = SourceResult(source.name, status="failed", error=message)
             result.findings.append(
-                Finding(source.area, f"{source.area}.source_failed", Severity.critical,
-                        f"Source {source.name} failed: {message}", evidence={"source": source.name})
+                Finding(
+                    source.area,
+                    f"{source.area}.source_failed",
+                    Severity.critical,
+                    f"Source {source.name} failed: {message}",
+                    evidence={"source": source.name},
+                )
             )
         result.duration_s = time.monotonic() - started
         results.append(result)

@@ -56,8 +56,10 @@ def main() -> None:
     print(f"$ {shlex.join(demo_cmd)}\n  demo data ({args.requests_per_day} requests/day, 8 days): {demo_s:.1f} s")
     print(f"$ {shlex.join(run_cmd)}\n  opsreview run, cold store: {cold_s:.1f} s (exit {code})")
     print(f"  opsreview run, warm store: {warm_s:.1f} s   target <= 30 s")
-    print(f"  output folder {day_dir.name}/: {size / 1e6:.2f} MB   target <= 10 MB "
-          f"(+ {folder_size(out / '_assets') / 1e6:.1f} MB shared plotly.js in _assets/, once per outputs folder)")
+    print(
+        f"  output folder {day_dir.name}/: {size / 1e6:.2f} MB   target <= 10 MB "
+        f"(+ {folder_size(out / '_assets') / 1e6:.1f} MB shared plotly.js in _assets/, once per outputs folder)"
+    )
     print("  largest files: " + ", ".join(f"{name} {s / 1e6:.2f} MB" for s, name in biggest))
 
 

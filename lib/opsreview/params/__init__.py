@@ -20,10 +20,10 @@ from pydantic import Field, ValidationError, field_validator
 
 from opsreview.errors import ParamsError
 from opsreview.findings import Severity
-from opsreview.secrets import SECRET_REF, remember_secret
 from opsreview.params.base import Section, resolve_paths
 from opsreview.params.logs import LogsParams
 from opsreview.params.probes import ProbesParams
+from opsreview.secrets import SECRET_REF, remember_secret
 
 __all__ = ["Params", "RunnerParams", "load_params", "Section"]
 

@@ -1,0 +1,137 @@
+"""Secrets and card numbers that leak into logged URLs: find them, and mask them everywhere.
+
+Clients that put a JWT or an API key in the query string (``?access_token=eyJ...``) make
+every access log, proxy log and analytics tool a credential store. This module finds such
+requests with DuckDB (vectorised: a cheap regex prefilter, then exact checks on the few
+candidates, Luhn included) and masks the values - in SQL for tables (:func:`mask_sensitive_sql`)
+and in Python for single strings (:func:`mask_sensitive`). The patterns are written once in
+the subset RE2 (DuckDB) and Python share.
+
+Kinds: ``jwt`` (three base64url parts, header ``eyJ``), ``api key`` (``sk_live_``-style,
+``whsec_``, AWS ``AKIA``, GitHub ``ghp_``, Slack ``xox?-``, Google ``AIza``), ``card number``
+(13-19 digits, optionally dash-separated, first digit 2-6, Luhn-valid, not part of a longer
+token), ``credential parameter`` (``password=``, ``token=``, ``api_key=``, ... with a value).
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pandas as pd
+
+from opsreview.analysis.relations import run_sql, sql_string
+
+__all__ = ["mask_sensitive", "mask_sensitive_sql", "sensitive_in_urls", "luhn_valid"]
+
+JWT = r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+API_KEY = r"(?:(?:sk|rk|pk)_(?:live|test)_|whsec_|gh[pousr]_|xox[abprs]-)[0-9A-Za-z_-]{8,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
+_API_KEY_PREFIX = r"((?:sk|rk|pk)_(?:live|test)_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza)[0-9A-Za-z_-]{8,}"
+CREDENTIAL_NAMES = (
+    "password|passwd|pwd|pass|secret|client_secret|token|access_token|refresh_token|id_token|auth|authorization"
+    "|api_key|apikey|api-key|access_key|private_key|session|sessionid|session_id|jwt|credentials"
+)
+CREDENTIAL_PARAM = rf"(?i)([?&;](?:{CREDENTIAL_NAMES}))=([^&#;\s]+)"
+# A card-number candidate: 13-19 digits (dashes allowed between them), not glued to other
+# letters or digits, so that ObjectIds, hashes and long ids do not match.
+CARD = r"(^|[^0-9A-Za-z_-])([2-6](?:-?[0-9]){12,18})($|[^0-9A-Za-z_-])"
+PREFILTER = (
+    rf"eyJ|_live_|_test_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza|(?i:[?&;](?:{CREDENTIAL_NAMES})=)|[0-9-]{{13,}}"
+)
+MASK = "***"
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn checksum of a digit string (the check every payment card number passes)."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _luhn_sql(digits: str) -> str:
+    """DuckDB expression: whether the digit string ``digits`` (an SQL expression) is Luhn-valid."""
+    d = f"CAST(substr(reverse({digits}), i + 1, 1) AS INTEGER)"
+    return (
+        f"(list_sum(list_transform(range(length({digits})), "
+        f"lambda i: CASE WHEN i % 2 = 1 THEN (CASE WHEN 2 * {d} > 9 THEN 2 * {d} - 9 ELSE 2 * {d} END) ELSE {d} END"
+        f")) % 10 = 0)"
+    )
+
+
+def _card_numbers_sql(column: str) -> str:
+    """DuckDB expression: the list of Luhn-valid card numbers (digits only) in ``column``."""
+    digits = "regexp_replace(m, '[^0-9]', '', 'g')"
+    return (
+        f"list_filter(list_transform(regexp_extract_all({column}, {sql_string(CARD)}, 2), lambda m: {digits}), "
+        f"lambda m: length(m) BETWEEN 13 AND 19 AND {_luhn_sql('m')})"
+    )
+
+
+_PY_JWT = re.compile(JWT)
+_PY_KEY = re.compile(_API_KEY_PREFIX)
+_PY_PARAM = re.compile(CREDENTIAL_PARAM)
+_PY_CARD = re.compile(CARD)
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[^0-9]", "", match.group(2))
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
+        return f"{match.group(1)}{MASK}{digits[-4:]}{match.group(3)}"
+    return match.group(0)
+
+
+def mask_sensitive(text: str) -> str:
+    """Mask JWTs, API keys, credential parameter values and Luhn-valid card numbers in ``text``."""
+    text = _PY_JWT.sub(f"{MASK}JWT{MASK}", text)
+    text = _PY_KEY.sub(lambda m: m.group(1) + MASK, text)
+    text = _PY_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    # twice: adjacent numbers share the separator between them
+    return _PY_CARD.sub(_mask_card, _PY_CARD.sub(_mask_card, text))
+
+
+def mask_sensitive_sql(column: str) -> str:
+    """A DuckDB expression masking the same things as :func:`mask_sensitive` (cards: any candidate)."""
+    expr = f"regexp_replace({column}, {sql_string(JWT)}, '{MASK}JWT{MASK}', 'g')"
+    expr = f"regexp_replace({expr}, {sql_string(_API_KEY_PREFIX)}, '\\1{MASK}', 'g')"
+    expr = f"regexp_replace({expr}, {sql_string(CREDENTIAL_PARAM)}, '\\1={MASK}', 'g')"
+    # SQL masks every card-shaped number (no Luhn here): over-masking a displayed id is harmless.
+    for _ in range(2):  # twice: adjacent numbers share the separator between them
+        expr = f"regexp_replace({expr}, {sql_string(CARD)}, '\\1{MASK}\\3', 'g')"
+    return expr
+
+
+def sensitive_in_urls(rel: duckdb.DuckDBPyRelation, max_samples: int = 3) -> pd.DataFrame:
+    """Requests whose logged URL carries a secret or a card number, grouped by kind and route.
+
+    ``rel`` is a `requests` relation (a ``route`` column is used when present). Returns one row
+    per (kind, route): requests, clients, first, last, and up to ``max_samples`` masked URLs.
+    """
+    route = "route" if "route" in rel.columns else "method || ' ' || split_part(path, '?', 1)"
+    route = mask_sensitive_sql(route)
+    cards = _card_numbers_sql("url")
+    sql = f"""
+        WITH candidates AS (
+            SELECT ts, remote_addr, {route} AS route, url FROM t
+            WHERE url IS NOT NULL AND regexp_matches(url, {sql_string(PREFILTER)})
+        ), classified AS (
+            SELECT *, CASE
+                WHEN regexp_matches(url, {sql_string(JWT)}) THEN 'jwt'
+                WHEN regexp_matches(url, {sql_string(API_KEY)}) THEN 'api key'
+                WHEN len({cards}) > 0 THEN 'card number'
+                WHEN regexp_matches(url, {sql_string(CREDENTIAL_PARAM)}) THEN 'credential parameter'
+            END AS kind
+            FROM candidates
+        )
+        SELECT kind, route, count(*) AS requests, count(DISTINCT remote_addr) AS clients,
+               min(ts) AS first, max(ts) AS last,
+               list_sort(list(DISTINCT {mask_sensitive_sql("url")}))[1:{int(max_samples)}] AS samples
+        FROM classified WHERE kind IS NOT NULL
+        GROUP BY kind, route ORDER BY requests DESC, kind, route
+    """
+    return run_sql(rel, sql)

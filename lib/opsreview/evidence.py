@@ -1,0 +1,73 @@
+"""Evidence of findings: time windows in local time, JSON-friendly numbers, masked sample lines,
+and the production-checklist items the log findings bear on."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from opsreview.analysis.sensitive import mask_sensitive
+from opsreview.secrets import redact
+
+ERROR_RATES = ("Monitor error rates",)
+RESPONSE_TIMES = ("Monitor response times",)
+LOGGING = ("Morgan HTTP logging", "Review logs daily")
+ERROR_TRACKING = ("Error logging", "Error tracking (Sentry, etc.)")
+RATE_LIMITING = ("Rate limiting implemented",)
+
+
+def _utc(ts: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(ts)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+
+
+def _local(ts: Any, tz: str) -> str:
+    return _utc(ts).tz_convert(tz).isoformat(timespec="seconds")
+
+
+def hhmm(ts: Any, tz: str) -> str:
+    return _utc(ts).tz_convert(tz).strftime("%H:%M")
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list column's cell (list, numpy array or missing) as a list."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    return list(value)
+
+
+def fmt_window(start: Any, end: Any, tz: str) -> dict[str, str]:
+    """A time window as evidence: local ISO start/end and the zone."""
+    return {"start": _local(start, tz), "end": _local(end, tz), "timezone": tz}
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.2f}%" if value < 0.1 else f"{100 * value:.0f}%"
+
+
+def num(value: Any, digits: int = 4) -> Any:
+    """A JSON-friendly number (NaN/inf become None/strings)."""
+    if value is None:
+        return None
+    value = float(value)
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf"
+    return round(value, digits)
+
+
+def sample_lines(frame: pd.DataFrame | None, n: int = 3) -> list[str]:
+    """Sample rows as short, masked lines."""
+    if frame is None or frame.empty:
+        return []
+    lines = []
+    for row in frame.head(n).to_dict("records"):
+        parts = [
+            pd.Timestamp(v).isoformat(timespec="seconds") if isinstance(v, pd.Timestamp) else str(v)
+            for v in row.values()
+        ]
+        lines.append(mask_sensitive(redact(" ".join(parts)))[:300])
+    return lines

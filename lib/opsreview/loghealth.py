@@ -1,0 +1,134 @@
+"""Findings on logging itself: gaps without lines, volume drops, unparseable lines, unreadable
+files, days without data. They bear on "Morgan HTTP logging" / "Review logs daily" (access logs)
+and "Error logging" (application logs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from opsreview.analysis.sensitive import mask_sensitive
+from opsreview.evidence import LOGGING, as_list, fmt_window, hhmm, num, pct
+from opsreview.findings import Finding, Severity
+from opsreview.params.log_thresholds import LogThresholds
+from opsreview.secrets import redact
+
+__all__ = ["gap_findings", "no_data_finding", "unparsed_findings", "volume_findings"]
+
+
+def gap_findings(
+    gaps: pd.DataFrame, th: LogThresholds, tz: str, what: str = "access log", area: str = "logs"
+) -> list[Finding]:
+    """``logs.gap`` / ``errors.gap``: minutes without a line where the baseline expects many."""
+    found = []
+    for row in gaps.to_dict("records"):
+        minutes = int(row["minutes"])
+        severity = Severity.critical if minutes >= 60 else Severity.warning
+        found.append(
+            Finding(
+                area,
+                f"{area}.gap",
+                severity,
+                f"No {what} lines from {row['host']} for {minutes} min ({hhmm(row['start'], tz)}-{hhmm(row['end'], tz)})",
+                value=minutes,
+                threshold=th.gap_minutes,
+                evidence={
+                    "host": row["host"],
+                    "window": fmt_window(row["start"], row["end"], tz),
+                    "expected_lines": num(row["expected"], 1),
+                },
+                checklist=LOGGING if area == "logs" else ("Error logging",),
+            )
+        )
+    return found
+
+
+def volume_findings(
+    volume: pd.DataFrame, th: LogThresholds, what: str = "requests", area: str = "logs"
+) -> list[Finding]:
+    """``logs.volume_drop``: a host's lines far below the baseline (``volume`` from compare_counts, key host)."""
+    found = []
+    for row in volume.to_dict("records"):
+        base = row.get(f"{what}_base")
+        if base is None or pd.isna(base) or base <= 0:
+            continue
+        ratio = row[what] / base
+        if ratio <= th.volume_drop_critical_ratio or (
+            ratio <= th.volume_drop_ratio and row["p_lower"] < th.significance
+        ):
+            severity = Severity.critical if ratio <= th.volume_drop_critical_ratio else Severity.warning
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.volume_drop",
+                    severity,
+                    f"{row['host']} logged {int(row[what])} {what}, {pct(ratio)} of its baseline ({base:.0f}/day)",
+                    value=num(ratio, 3),
+                    threshold=th.volume_drop_critical_ratio if severity is Severity.critical else th.volume_drop_ratio,
+                    evidence={
+                        "host": row["host"],
+                        "today": int(row[what]),
+                        "baseline_per_day": num(base, 1),
+                        "p_value": num(row["p_lower"], 8),
+                    },
+                    checklist=LOGGING if area == "logs" else ("Error logging",),
+                )
+            )
+    return found
+
+
+def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "access") -> list[Finding]:
+    """``logs.unparsed`` / ``errors.unparsed``: files with many unparseable lines or a read error."""
+    area = "logs" if kind == "access" else "errors"
+    found = []
+    for row in log_files[log_files["kind"] == kind].to_dict("records"):
+        lines, unparsed = int(row["lines"] or 0), int(row["unparsed"] or 0)
+        share = unparsed / lines if lines else 0.0
+        error = row.get("error")
+        name = str(row["path"]).rsplit("/", 1)[-1]
+        evidence = {
+            "file": str(row["path"]),
+            "host": row["host"],
+            "lines": lines,
+            "unparsed": unparsed,
+            "samples": [mask_sensitive(redact(str(s))) for s in as_list(row.get("samples"))[:5]],
+        }
+        if share >= th.unparsed_warning and unparsed > 0:
+            severity = Severity.critical if share >= th.unparsed_critical else Severity.warning
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.unparsed",
+                    severity,
+                    f"{pct(share)} of the lines of {name} ({row['host']}) could not be parsed",
+                    value=num(share, 4),
+                    threshold=th.unparsed_critical if severity is Severity.critical else th.unparsed_warning,
+                    evidence=evidence,
+                    checklist=LOGGING if area == "logs" else ("Error logging",),
+                )
+            )
+        if isinstance(error, str) and error:
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.file_error",
+                    Severity.warning,
+                    redact(f"{name} ({row['host']}): {error}"),
+                    evidence=evidence | {"error": redact(error)},
+                    checklist=LOGGING if area == "logs" else ("Error logging",),
+                )
+            )
+    return found
+
+
+def no_data_finding(area: str, what: str, hosts: Sequence[str]) -> Finding:
+    """``<area>.no_data``: sources are configured but the store holds nothing for the day."""
+    return Finding(
+        area,
+        f"{area}.no_data",
+        Severity.warning,
+        f"No {what} in the store for this day (configured: {', '.join(hosts)})",
+        evidence={"hosts": list(hosts)},
+        checklist=LOGGING if area == "logs" else ("Error logging",),
+    )

@@ -1,0 +1,347 @@
+"""The access-log review of one day: what each section of the `logs` notebook shows.
+
+:class:`AccessLogReview` opens the day's `requests` (and the baseline days, restricted to the
+same local hours) as lazy DuckDB relations, computes the per-minute aggregate once, and offers
+one method per notebook section. Each returns a :class:`Section` - figures, tables, findings -
+that :func:`show_section` displays; :attr:`AccessLogReview.findings` collects the findings of
+every section run so far for the notebook's last cell. Nothing here is loaded whole into
+memory: every table is an aggregate or a top-N.
+
+For drilling in from JupyterLab, :attr:`AccessLogReview.today` is the day's relation (with a
+``route`` column)::
+
+    logs.today.filter("status >= 500 AND route = 'POST /api/orders'").df()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+
+from opsreview import charts, logfindings
+from opsreview.analysis import abuse, baseline, sensitive, traffic
+from opsreview.analysis.relations import Relation, sql_string
+from opsreview.analysis.sensitive import mask_sensitive
+from opsreview.context import ReviewContext
+from opsreview.findings import Finding
+
+__all__ = ["AccessLogReview", "Section", "show_section", "open_access_logs"]
+
+
+@dataclass
+class Section:
+    """What one notebook section shows."""
+
+    name: str
+    figures: list[go.Figure] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def show_section(section: Section, max_rows: int = 25) -> None:
+    """Display a section: its figures, its tables, then its findings (not emitted: the last cell does)."""
+    from opsreview.display import show_figure, show_findings, show_table
+
+    for fig in section.figures:
+        show_figure(fig)
+    for caption, table in section.tables:
+        floats = table.select_dtypes("float").columns
+        show_table(table.astype({c: "float64" for c in floats}).round(dict.fromkeys(floats, 4)), max_rows, caption)
+    show_findings(section.findings, emit=False)
+
+
+def local_columns(df: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """A copy with every timestamp column in local time (for tables shown to people)."""
+    out = df.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:%S")
+    return out
+
+
+class AccessLogReview:
+    """The day's requests, its baseline, and one method per section of the `logs` notebook."""
+
+    def __init__(self, review: ReviewContext) -> None:
+        params = review.params
+        self.review = review
+        self.tz = params.timezone
+        self.th = params.logs.thresholds
+        self.hosts = [s.host for s in params.logs.access]
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        store = review.store
+        raw = store.relation("requests", [review.day], self.con)
+        self.today: Relation | None = traffic.with_route(raw, params.logs.routes) if raw is not None else None
+        self.baseline_days = [d for d in review.baseline_days if store.parts("requests", d)]
+        self._sections: dict[str, list[Finding]] = {}
+        empty = pd.DataFrame(columns=["minute", "host", "route", "requests", *traffic.STATUS_COLUMNS])
+        self.counts = traffic.minute_counts(self.today) if self.today is not None else empty
+        self.baseline: Relation | None = None
+        self.base_counts = empty
+        base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
+        if base_raw is not None and not self.counts.empty:
+            first, last = (
+                pd.Timestamp(t).tz_convert(self.tz).time()
+                for t in (self.counts["minute"].min(), self.counts["minute"].max())
+            )
+            last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
+            self.baseline = traffic.with_route(
+                base_raw.filter(baseline.same_hours_sql(self.tz, first, last)), params.logs.routes
+            )
+            self.base_counts = traffic.minute_counts(self.baseline)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings of every section run so far (each section counted once)."""
+        return [f for found in self._sections.values() for f in found]
+
+    def _done(self, section: Section) -> Section:
+        self._sections[section.name] = section.findings
+        return section
+
+    def _expected(self, value: str, keys: list[str], counts: pd.DataFrame | None = None) -> pd.DataFrame | None:
+        base = counts if counts is not None else self.base_counts
+        if base.empty:
+            return None
+        grouped = base.groupby(["minute", *keys], as_index=False)[[value]].sum()
+        return baseline.expected_per_minute(grouped, keys, value, self.tz, self.baseline_days)
+
+    # -- sections ------------------------------------------------------------------------------
+    def volume(self) -> Section:
+        """Requests per minute against the baseline; gaps and volume drops per host."""
+        section = Section("volume")
+        if self.today is None:
+            section.figures.append(charts.requests_chart(pd.DataFrame(columns=["minute", "requests"]), None, self.tz))
+            if self.hosts:
+                section.findings.append(logfindings.no_data_finding("logs", "access-log requests", self.hosts))
+            return self._done(section)
+        per_minute = traffic.requests_per_minute(self.counts)
+        expected = self._expected("requests", [])
+        expected_line = None
+        if expected is not None:
+            grid = per_minute[["minute"]].assign(mod=baseline.local_minute_of_day(per_minute["minute"], self.tz))
+            expected_line = grid.merge(expected, on="mod", how="left")
+        by_host = self._expected("requests", ["host"])
+        gaps = baseline.quiet_gaps(
+            traffic.requests_per_minute(self.counts, ["host"]),
+            ["host"],
+            "requests",
+            self.review.window,
+            by_host,
+            self.tz,
+            min_minutes=self.th.gap_minutes,
+            min_expected=self.th.gap_min_expected_lines,
+            all_keys=[(h,) for h in self.hosts],
+        )
+        today_hosts = self.counts.groupby("host", as_index=False)[["requests"]].sum()
+        today_hosts = pd.concat(
+            [
+                today_hosts,
+                pd.DataFrame({"host": [h for h in self.hosts if h not in set(today_hosts["host"])], "requests": 0}),
+            ]
+        )
+        volume = baseline.compare_counts(today_hosts, self.base_counts, ["host"], "requests", len(self.baseline_days))
+        section.figures.append(charts.requests_chart(per_minute, expected_line, self.tz, gaps))
+        section.tables.append(("Requests per host (baseline: mean per day, same hours)", volume))
+        if not gaps.empty:
+            section.tables.append(("Gaps without a single request", local_columns(gaps, self.tz)))
+        section.findings += logfindings.gap_findings(gaps, self.th, self.tz)
+        if self.baseline_days:
+            section.findings += logfindings.volume_findings(volume, self.th)
+        return self._done(section)
+
+    def status(self) -> Section:
+        """Status classes over time; 5xx rate and bursts per route; 4xx with 401/403/404/429; 429 surges."""
+        section = Section("status")
+        if self.today is None:
+            return self._done(section)
+        day = traffic.error_rates(self.counts).iloc[0].to_dict()
+        if not self.base_counts.empty:
+            base = traffic.error_rates(self.base_counts).iloc[0]
+            test = baseline.rate_test([day["s5xx"]], [day["requests"]], [base["s5xx"]], [base["requests"]])
+            day.update(
+                base_requests=int(base["requests"]),
+                base_s5xx=int(base["s5xx"]),
+                p_higher=float(test["p_higher"].iloc[0]),
+            )
+        windows = self._route_windows("s5xx")
+        samples = {
+            r: self._samples(r, w["start"], w["end"], "status >= 500")
+            for r, w in windows.groupby("route").first().iterrows()
+        }
+        section.findings += logfindings.server_error_findings(day, windows, self.th, self.tz, samples)
+        count_429 = baseline.compare_counts(
+            self.counts[["s429"]], self.base_counts[["s429"]], [], "s429", len(self.baseline_days)
+        )
+        windows_429 = baseline.anomaly_windows(
+            self.counts.groupby("minute", as_index=False)[["s429"]].sum(),
+            self._expected("s429", []),
+            [],
+            "s429",
+            self.tz,
+            minute_p=self.th.burst_minute_p,
+            floor=self.th.burst_floor_per_minute,
+            min_minutes=self.th.burst_min_minutes,
+            max_gap=self.th.burst_max_gap_minutes,
+            alpha=self.th.significance,
+        )
+        section.findings += logfindings.rate_limit_findings(count_429, windows_429, self.th, self.tz)
+        section.figures.append(charts.status_chart(traffic.status_mix(self.counts), self.tz, windows))
+        rates = traffic.error_rates(self.counts, ["host"])
+        total = traffic.error_rates(self.counts).assign(host="(all)")
+        section.tables.append(("Status counts and rates", pd.concat([total, rates], ignore_index=True)))
+        if not windows.empty:
+            section.tables.append(("5xx anomaly windows per route", local_columns(windows, self.tz)))
+        return self._done(section)
+
+    def _route_windows(self, value: str) -> pd.DataFrame:
+        """Windows where a route's share of ``value`` (s5xx) bursts above its baseline share."""
+        per_route = self.counts.groupby(["minute", "route"], as_index=False)[[value, "requests"]].sum()
+        base_rate = None
+        if not self.base_counts.empty:
+            base = self.base_counts.groupby("route", as_index=False)[[value, "requests"]].sum()
+            base_rate = base.assign(rate=base[value] / base["requests"])[["route", "rate"]]
+        return baseline.rate_windows(
+            per_route,
+            base_rate,
+            ["route"],
+            value,
+            "requests",
+            width=self.th.burst_window_minutes,
+            min_share=self.th.burst_5xx_rate,
+            minute_p=self.th.burst_minute_p,
+            max_gap=self.th.burst_max_gap_minutes,
+            alpha=self.th.significance,
+            min_events=self.th.burst_5xx_min,
+        )
+
+    def _samples(self, route: str, start: pd.Timestamp, end: pd.Timestamp, where: str, n: int = 3) -> pd.DataFrame:
+        assert self.today is not None
+        rel = self.today.filter(
+            f"route = {sql_string(route)} AND ts >= TIMESTAMPTZ '{start.isoformat()}' AND ts < TIMESTAMPTZ '{end.isoformat()}' AND {where}"
+        )
+        return traffic.slowest_requests(rel, n)[
+            ["ts", "client", "method", "url", "status", "response_time_ms"]
+        ].sort_values("ts")
+
+    def latency(self) -> Section:
+        """p50/p95/p99 over time and per route, against the baseline (exceedance test)."""
+        section = Section("latency")
+        if self.today is None:
+            return self._done(section)
+        today_profile = baseline.latency_profile(self.today, self.tz)
+        base_profile = (
+            baseline.latency_profile(self.baseline, self.tz) if self.baseline is not None else today_profile.iloc[0:0]
+        )
+        comparison = baseline.compare_latency(self.today, today_profile, base_profile)
+        hours = baseline.hours_above(
+            today_profile, base_profile, "route", self.th.p95_ratio_warning, max(10, self.th.min_requests // 5)
+        )
+        section.findings += logfindings.latency_findings(comparison, hours, self.th, f"{self.tz} hours")
+        overall = base_profile[(base_profile["route"] == baseline.ALL_ROUTES) & (base_profile["hour"] == -1)]["p95"]
+        section.figures.append(
+            charts.latency_chart(
+                traffic.latency_over_time(self.today), self.tz, overall.iloc[0] if len(overall) else None
+            )
+        )
+        section.figures.append(charts.route_latency_chart(comparison))
+        cols = ["route", "requests", "p50", "p95", "p99", "base_p95", "ratio", "share_above", "p_value"]
+        section.tables.append(("Latency per route (ms), baseline p95 and exceedance test", comparison[cols].round(3)))
+        return self._done(section)
+
+    def routes(self) -> Section:
+        """Top routes by volume, by errors and by latency."""
+        section = Section("routes")
+        if self.today is None:
+            return self._done(section)
+        summary = traffic.route_summary(self.today)
+        cols = ["route", "requests", "s4xx", "s5xx", "rate_5xx", "p50", "p95", "p99", "median_bytes"]
+        section.figures.append(charts.routes_chart(summary))
+        section.tables.append(("Top routes by volume", traffic.top_routes(summary, "requests")[cols]))
+        section.tables.append(("Top routes by 5xx", traffic.top_routes(summary[summary["s5xx"] > 0], "s5xx")[cols]))
+        section.tables.append(
+            ("Slowest routes by p95", traffic.top_routes(summary, "p95", min_requests=self.th.min_requests)[cols])
+        )
+        return self._done(section)
+
+    def clients(self) -> Section:
+        """Top clients with their 4xx/401/429 shares; credential-stuffing bursts."""
+        section = Section("clients")
+        if self.today is None:
+            return self._done(section)
+        top = traffic.top_clients(self.today, 20)
+        bursts = abuse.auth_failure_bursts(
+            self.today, self.th.auth_window_minutes, self.th.auth_failures_per_client, self.th.burst_max_gap_minutes
+        )
+        section.findings += logfindings.auth_burst_findings(bursts, self.th, self.tz)
+        section.figures.append(charts.clients_chart(top))
+        section.tables.append(("Top clients", local_columns(top, self.tz)))
+        if not bursts.empty:
+            section.tables.append(("401/403 bursts per client", local_columns(bursts, self.tz)))
+        return self._done(section)
+
+    def agents(self) -> Section:
+        """User agents and bots by category; scanners probing for weak spots."""
+        section = Section("agents")
+        if self.today is None:
+            return self._done(section)
+        scanners = abuse.scanner_clients(self.today, self.th.scanner_patterns, self.th.scanner_distinct_404)
+        section.findings += logfindings.scanner_findings(scanners, self.th, self.tz)
+        section.figures.append(charts.agents_chart(traffic.agent_categories(self.today)))
+        section.tables.append(("Top user agents", traffic.user_agents(self.today, 20)))
+        if not scanners.empty:
+            section.tables.append(("Scanner clients", local_columns(scanners, self.tz)))
+        return self._done(section)
+
+    def outliers(self) -> Section:
+        """The slowest requests and responses far larger than their route's median."""
+        section = Section("outliers")
+        if self.today is None:
+            return self._done(section)
+        section.tables.append(("Slowest requests", local_columns(traffic.slowest_requests(self.today, 20), self.tz)))
+        sizes = traffic.size_outliers(self.today, self.th.size_outlier_factor, self.th.size_outlier_min_bytes)
+        section.tables.append(("Response size outliers", local_columns(sizes, self.tz)))
+        return self._done(section)
+
+    def secrets(self) -> Section:
+        """Secrets and card numbers in logged URLs (masked)."""
+        section = Section("secrets")
+        if self.today is None:
+            return self._done(section)
+        found = sensitive.sensitive_in_urls(self.today)
+        section.findings += logfindings.sensitive_url_findings(found, self.tz)
+        section.tables.append(("Sensitive values in logged URLs (masked)", local_columns(found, self.tz)))
+        return self._done(section)
+
+    def ingest(self) -> Section:
+        """Parsed and unparsed lines per access-log file of the day."""
+        section = Section("ingest")
+        files = log_files(self.review, "access")
+        section.findings += logfindings.unparsed_findings(files, self.th, "access")
+        section.figures.append(charts.ingest_chart(files))
+        section.tables.append(("Access-log files of the day", files.drop(columns=["kind"], errors="ignore")))
+        return self._done(section)
+
+
+LOG_FILE_COLUMNS = ["path", "host", "day", "lines", "parsed", "unparsed", "samples", "error", "kind"]
+
+
+def log_files(review: ReviewContext, kind: str) -> pd.DataFrame:
+    """The day's `log_files` rows of one kind (``access`` or ``app``)."""
+    rel = review.store.relation("log_files", [review.day])
+    if rel is None:
+        return pd.DataFrame(columns=LOG_FILE_COLUMNS)
+    df = rel.filter(f"kind = {sql_string(kind)}").df().reindex(columns=LOG_FILE_COLUMNS)
+    # Unparsed samples are shown as evidence: mask what redact() alone does not know (JWTs, cards).
+    df["samples"] = [[mask_sensitive(str(s)) for s in (v if v is not None else [])] for v in df["samples"]]
+    return df.sort_values(["host", "path"]).reset_index(drop=True)
+
+
+def open_access_logs(review: ReviewContext) -> AccessLogReview:
+    """What the `logs` notebook calls after opening the review."""
+    return AccessLogReview(review)

@@ -1,0 +1,328 @@
+'use strict';
+// A small Express API for opsreview's tests: real morgan access logs (issue 3) and real
+// hardened / deliberately weak HTTP security behaviour for the probes (issue 4).
+//
+// Configuration (environment variables):
+//   PORT          port to listen on; 0 (default) picks a free one. When listening, the app prints
+//                 exactly one line on stdout: {"port": 12345}
+//   HOST          address to listen on (default 127.0.0.1)
+//   LOG_FORMAT    morgan format: combined (default), common, dev, short, tiny, or any format string
+//   LOG_FILE      file the access log is appended to (default: stdout, after the port line)
+//   MODE          hardened (default) | weak
+//   WEAKNESSES    only with MODE=weak: comma-separated subset of weaknesses.json (default: all)
+//   JWT_SECRET    HS256 secret for the API's tokens (required)
+//   CORS_ORIGIN   the one origin allowed in hardened mode (default https://app.example.test)
+//   API_RATE_LIMIT     requests per minute per client on /api (default 300; hardened only)
+//   SEARCH_RATE_LIMIT  requests per window on GET /api/search (default 5; hardened only)
+//   SEARCH_RATE_WINDOW_MS  that window (default 10000)
+//   LOGIN_RATE_LIMIT   POST /api/auth/login attempts per minute (default 10; hardened only)
+//
+// The weaknesses of MODE=weak are listed, one per key, in weaknesses.json (read below); every
+// place that plants one is marked `WEAK(<key>)`. Hardened mode has none of them.
+
+const fs = require('node:fs');
+const http = require('node:http');
+const express = require('express');
+const morgan = require('morgan');
+const helmet = require('helmet');
+const cors = require('cors');
+const { rateLimit } = require('express-rate-limit');
+const jwt = require('jsonwebtoken');
+
+const KNOWN_WEAKNESSES = Object.keys(require('./weaknesses.json')).filter((k) => !k.startsWith('_'));
+
+function die(message) {
+  process.stderr.write(`express_app: ${message}\n`);
+  process.exit(2);
+}
+
+function intEnv(env, name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) die(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function readConfig(env) {
+  const mode = env.MODE || 'hardened';
+  if (mode !== 'hardened' && mode !== 'weak') die(`MODE must be hardened or weak, got ${JSON.stringify(mode)}`);
+  let weaknesses = [];
+  if (mode === 'weak') {
+    weaknesses = env.WEAKNESSES === undefined ? KNOWN_WEAKNESSES
+      : env.WEAKNESSES.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = weaknesses.filter((w) => !KNOWN_WEAKNESSES.includes(w));
+    if (unknown.length) die(`unknown WEAKNESSES ${unknown.join(',')}; known: ${KNOWN_WEAKNESSES.join(',')}`);
+  } else if (env.WEAKNESSES) {
+    die('WEAKNESSES is only allowed with MODE=weak');
+  }
+  if (!env.JWT_SECRET) die('JWT_SECRET is required');
+  return {
+    port: intEnv(env, 'PORT', 0),
+    host: env.HOST || '127.0.0.1',
+    logFormat: env.LOG_FORMAT || 'combined',
+    logFile: env.LOG_FILE || '',
+    mode,
+    weak: new Set(weaknesses),
+    jwtSecret: env.JWT_SECRET,
+    corsOrigin: env.CORS_ORIGIN || 'https://app.example.test',
+    apiRateLimit: intEnv(env, 'API_RATE_LIMIT', 300),
+    searchRateLimit: intEnv(env, 'SEARCH_RATE_LIMIT', 5),
+    searchRateWindowMs: intEnv(env, 'SEARCH_RATE_WINDOW_MS', 10000),
+    loginRateLimit: intEnv(env, 'LOGIN_RATE_LIMIT', 10),
+  };
+}
+
+// --- in-memory data -------------------------------------------------------------------------
+
+const PRODUCTS = new Map();
+for (let i = 1; i <= 50; i += 1) {
+  PRODUCTS.set(String(i), { id: i, name: `Product ${i}`, price: Math.round(i * 199) / 100 });
+}
+
+// The fixture (tests/fixtures/express.py) mirrors these accounts.
+const USERS = {
+  1: { id: '1', username: 'admin', password: 'admin-password', role: 'admin' },
+  7: { id: '7', username: 'alice', password: 'alice-password', role: 'user' },
+  8: { id: '8', username: 'bob', password: 'bob-password', role: 'user' },
+};
+
+function seedOrders() {
+  return new Map([
+    ['1001', { id: 1001, userId: '7', items: [{ productId: 3, qty: 1 }], total: 5.97 }],
+    ['1002', { id: 1002, userId: '8', items: [{ productId: 4, qty: 2 }], total: 15.92 }],
+  ]);
+}
+
+// --- the app ----------------------------------------------------------------------------------
+
+function buildApp(cfg) {
+  const weak = cfg.weak;
+  const orders = seedOrders();
+  let nextOrderId = 2001;
+
+  const app = express();
+  // WEAK(x_powered_by): Express sends `X-Powered-By: Express` unless disabled.
+  app.set('x-powered-by', weak.has('x_powered_by'));
+
+  // First, so that every response (429, 404, 500 included) is logged, written on response finish.
+  const logStream = cfg.logFile ? fs.createWriteStream(cfg.logFile, { flags: 'a' }) : process.stdout;
+  app.use(morgan(cfg.logFormat, { stream: logStream }));
+
+  // WEAK(no_helmet). helmet itself removes X-Powered-By, so it must be told not to when only
+  // x_powered_by is planted.
+  if (!weak.has('no_helmet')) app.use(helmet({ xPoweredBy: !weak.has('x_powered_by') }));
+
+  if (weak.has('cors_reflects_any_origin')) {
+    // WEAK(cors_reflects_any_origin): `origin: true` echoes whatever Origin the request has.
+    app.use(cors({ origin: true, credentials: true }));
+  } else {
+    // A function answering false makes cors add no CORS header at all for foreign origins.
+    app.use(cors({ origin: (origin, cb) => cb(null, origin === cfg.corsOrigin), credentials: true }));
+  }
+
+  app.use(express.json({ limit: '100kb' }));
+
+  if (weak.has('env_exposed')) {
+    // WEAK(env_exposed): a static-files mistake that publishes the environment file (fake values).
+    app.get('/.env', (req, res) => {
+      res.type('text/plain').send(
+        'NODE_ENV=production\nMONGODB_URI=mongodb://shop:planted-fake-password@db.internal:27017/shop\n'
+        + 'JWT_SECRET=planted-fake-jwt-secret\n',
+      );
+    });
+  }
+
+  const limiters = !weak.has('no_rate_limit'); // WEAK(no_rate_limit)
+  const limiter = (limit, windowMs) => rateLimit({
+    windowMs,
+    limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    message: { error: 'Too Many Requests' },
+  });
+  const ownLimits = new Set(['/search', '/auth/login']);
+  const noLimit = (req, res, next) => next();
+  const apiLimiter = limiters ? limiter(cfg.apiRateLimit, 60_000) : noLimit;
+  const searchLimiter = limiters ? limiter(cfg.searchRateLimit, cfg.searchRateWindowMs) : noLimit;
+  const loginLimiter = limiters ? limiter(cfg.loginRateLimit, 60_000) : noLimit;
+
+  function requireAuth(req, res, next) {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') || '');
+    if (!match) {
+      res.set('WWW-Authenticate', 'Bearer').status(401).json({ error: 'authentication required' });
+      return;
+    }
+    try {
+      // Pinning the algorithm rejects alg:none and algorithm-confusion tokens; exp is checked.
+      req.user = jwt.verify(match[1], cfg.jwtSecret, { algorithms: ['HS256'] });
+    } catch {
+      res.set('WWW-Authenticate', 'Bearer error="invalid_token"').status(401).json({ error: 'invalid or expired token' });
+      return;
+    }
+    next();
+  }
+
+  function requireAdmin(req, res, next) {
+    if (req.user.role !== 'admin') {
+      res.status(403).json({ error: 'forbidden' });
+      return;
+    }
+    next();
+  }
+
+  const api = express.Router();
+  api.use((req, res, next) => (ownLimits.has(req.path) ? next() : apiLimiter(req, res, next)));
+
+  api.get('/health', (req, res) => {
+    res.json({ status: 'ok', uptime_s: Math.round(process.uptime() * 1000) / 1000 });
+  });
+
+  api.get('/products', (req, res) => {
+    const q = typeof req.query.q === 'string' ? req.query.q.toLowerCase() : '';
+    const page = Math.max(1, Number.parseInt(req.query.page, 10) || 1);
+    const limit = Math.min(50, Math.max(1, Number.parseInt(req.query.limit, 10) || 10));
+    const all = [...PRODUCTS.values()].filter((p) => p.name.toLowerCase().includes(q));
+    res.json({ page, limit, total: all.length, items: all.slice((page - 1) * limit, page * limit) });
+  });
+
+  api.get('/products/:id', (req, res) => {
+    const product = PRODUCTS.get(req.params.id);
+    if (!product) {
+      res.status(404).json({ error: 'product not found' });
+      return;
+    }
+    res.json(product);
+  });
+
+  api.put('/products/:id', requireAuth, requireAdmin, (req, res) => {
+    const product = PRODUCTS.get(req.params.id);
+    if (!product) {
+      res.status(404).json({ error: 'product not found' });
+      return;
+    }
+    const { name, price } = req.body || {};
+    if ((name !== undefined && typeof name !== 'string') || (price !== undefined && !(Number(price) > 0))) {
+      res.status(400).json({ error: 'name must be a string and price a positive number' });
+      return;
+    }
+    if (name !== undefined) product.name = name;
+    if (price !== undefined) product.price = Number(price);
+    res.json(product);
+  });
+
+  api.post('/orders', requireAuth, (req, res) => {
+    const items = (req.body || {}).items;
+    const valid = Array.isArray(items) && items.length > 0
+      && items.every((it) => PRODUCTS.has(String(it.productId)) && Number.isInteger(it.qty) && it.qty > 0);
+    if (!valid) {
+      res.status(400).json({ error: 'items must be a non-empty list of {productId, qty}' });
+      return;
+    }
+    const total = items.reduce((sum, it) => sum + PRODUCTS.get(String(it.productId)).price * it.qty, 0);
+    const order = { id: nextOrderId, userId: String(req.user.sub), items, total: Math.round(total * 100) / 100 };
+    nextOrderId += 1;
+    orders.set(String(order.id), order);
+    res.status(201).location(`/api/orders/${order.id}`).json(order);
+  });
+
+  api.delete('/orders/:id', requireAuth, (req, res) => {
+    const order = orders.get(req.params.id);
+    // Someone else's order answers 404 as well, so order ids cannot be enumerated.
+    if (!order || (order.userId !== String(req.user.sub) && req.user.role !== 'admin')) {
+      res.status(404).json({ error: 'order not found' });
+      return;
+    }
+    orders.delete(req.params.id);
+    res.status(204).end();
+  });
+
+  api.get('/users/:id/orders', requireAuth, (req, res) => {
+    if (String(req.user.sub) !== req.params.id && req.user.role !== 'admin') {
+      res.status(403).json({ error: 'forbidden' });
+      return;
+    }
+    res.json({ items: [...orders.values()].filter((o) => o.userId === req.params.id) });
+  });
+
+  api.post('/auth/login', loginLimiter, (req, res) => {
+    const { username, password } = req.body || {};
+    const user = Object.values(USERS).find((u) => u.username === username);
+    if (!user || user.password !== password) {
+      res.status(401).json({ error: 'invalid username or password' });
+      return;
+    }
+    const token = jwt.sign({ sub: user.id, role: user.role }, cfg.jwtSecret, { algorithm: 'HS256', expiresIn: '1h' });
+    res.json({ token, token_type: 'Bearer', expires_in: 3600 });
+  });
+
+  // WEAK(admin_no_role_check): the JWT is still verified, the role is not.
+  const adminGuard = weak.has('admin_no_role_check') ? [requireAuth] : [requireAuth, requireAdmin];
+  api.get('/admin/stats', ...adminGuard, (req, res) => {
+    res.json({ users: Object.keys(USERS).length, products: PRODUCTS.size, orders: orders.size });
+  });
+
+  api.get('/search', searchLimiter, (req, res) => {
+    const q = typeof req.query.q === 'string' ? req.query.q : '';
+    const items = [...PRODUCTS.values()].filter((p) => p.name.toLowerCase().includes(q.toLowerCase()));
+    res.json({ q, total: items.length, items: items.slice(0, 10) });
+  });
+
+  // A slow endpoint, to spread response times: ?delay_ms=N (0..5000).
+  api.get('/reports/daily', (req, res) => {
+    const delay = Math.min(5000, Math.max(0, Number.parseInt(req.query.delay_ms, 10) || 0));
+    setTimeout(() => res.json({ day: new Date().toISOString().slice(0, 10), delay_ms: delay }), delay);
+  });
+
+  api.get('/boom', () => {
+    throw new Error('simulated failure in the reports service');
+  });
+
+  app.use('/api', api);
+
+  // WEAK(default_404): without this handler Express answers with its own HTML page "Cannot GET /x".
+  if (!weak.has('default_404')) {
+    app.use((req, res) => {
+      res.status(404).json({ error: 'Not Found' });
+    });
+  }
+
+  // eslint-disable-next-line no-unused-vars
+  app.use((err, req, res, next) => {
+    const code = err.status || err.statusCode;
+    const status = Number.isInteger(code) && code >= 400 && code < 600 ? code : 500;
+    if (status >= 500) process.stderr.write(`${err.stack}\n`);
+    if (weak.has('error_details')) {
+      // WEAK(error_details): message, stack trace and file path go to the client.
+      res.status(status).json({ error: err.message, name: err.name, stack: err.stack, file: __filename });
+      return;
+    }
+    res.status(status).json({ error: status >= 500 ? 'Internal Server Error' : http.STATUS_CODES[status] || 'Error' });
+  });
+
+  return { app, logStream };
+}
+
+function main() {
+  const cfg = readConfig(process.env);
+  const { app, logStream } = buildApp(cfg);
+  const server = http.createServer(app);
+  server.on('error', (err) => die(`cannot listen on ${cfg.host}:${cfg.port}: ${err.message}`));
+  server.listen(cfg.port, cfg.host, () => {
+    process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+  });
+
+  const stop = () => {
+    // Finish in-flight responses (their log lines included), then flush the log file.
+    server.close(() => {
+      if (logStream === process.stdout) process.exit(0);
+      logStream.end(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main();

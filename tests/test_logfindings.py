@@ -1,0 +1,320 @@
+"""Log findings end to end: a synthetic store with planted incidents, the review sections, the notebooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from opsreview.context import open_review
+from opsreview.errorreview import AppErrorReview
+from opsreview.findings import Finding, Severity
+from opsreview.logfindings import error_fingerprint_findings, sensitive_url_findings, unparsed_findings
+from opsreview.logreview import AccessLogReview
+from opsreview.params.log_thresholds import LogThresholds
+from opsreview.store import Store
+from tests.synthetic_logs import TZ, client_burst, local, plant_status, requests_day
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = dt.datetime.now(ZoneInfo(TZ)).date() - dt.timedelta(days=2)
+BASE_DAYS = [DAY - dt.timedelta(days=i) for i in range(7, 0, -1)]
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2NTFmMDAwMDAwMDAwMDAwMDAwMDAwMDEifQ.c2lnbmF0dXJl"
+
+
+def app_events(day: dt.date, new_error: bool) -> pd.DataFrame:
+    rows = []
+    for hour in range(0, 24):
+        ts = local(day, f"{hour:02d}:30")
+        rows.append((ts, "api-1", "warn", "jwt expired", None, "TokenExpiredError"))
+        rows.append((ts, "api-1", "info", "order created", None, None))
+    if new_error:
+        start = local(day, "14:10")
+        for i in range(40):
+            rows.append(
+                (
+                    start + pd.Timedelta(seconds=30 * i),
+                    "api-1",
+                    "error",
+                    f"connection {i} to 10.0.3.21:27017 timed out",
+                    f"MongoNetworkTimeoutError: connection {i} timed out\n    at createOrder (/app/src/orders.js:112:17)",
+                    "MongoNetworkTimeoutError",
+                )
+            )
+    df = pd.DataFrame(rows, columns=["ts", "host", "level", "message", "stack", "error_type"])
+    df["ts"] = df["ts"].astype("datetime64[us, UTC]")
+    return df.assign(fingerprint=None, extra=None, source_file="/logs/app.log")
+
+
+def write_store(root: Path, plant: bool) -> None:
+    store = Store(root)
+    for i, day in enumerate(BASE_DAYS):
+        store.write_part("requests", day, "p", requests_day(day, seed=i, hosts=("api-1", "api-2")))
+        store.write_part("app_events", day, "p", app_events(day, new_error=False))
+    today = requests_day(DAY, seed=99, hosts=("api-1", "api-2"))
+    if plant:
+        today = plant_status(today, "POST /api/orders", local(DAY, "14:10"), 20, 500)
+        slow = today["path"].str.startswith("/api/products/") & (today["ts"] >= local(DAY, "09:30"))
+        today.loc[slow, "response_time_ms"] *= 4
+        today = today[
+            ~((today["host"] == "api-2") & (today["ts"] >= local(DAY, "12:00")) & (today["ts"] < local(DAY, "12:30")))
+        ]
+        leak = today.iloc[:3].copy()
+        leak["url"] = "/api/users/me?access_token=" + JWT
+        leak["path"], leak["method"] = "/api/users/me", "GET"
+        today = pd.concat([today, client_burst(local(DAY, "03:12"), 15, 120, "203.0.113.77"), leak])
+    store.write_part("requests", DAY, "p", today.sort_values("ts").reset_index(drop=True))
+    store.write_part("app_events", DAY, "p", app_events(DAY, new_error=plant))
+    files = pd.DataFrame(
+        {
+            "path": ["/logs/access.log", "/logs/app.log"],
+            "host": ["api-1", "api-1"],
+            "day": [DAY, DAY],
+            "lines": [1000, 500],
+            "parsed": [800 if plant else 1000, 500],
+            "unparsed": [200 if plant else 0, 0],
+            "samples": [[f"garbage ?token={JWT}"] if plant else [], []],
+            "error": [None, None],
+            "kind": ["access", "app"],
+        }
+    )
+    store.write_part("log_files", DAY, "p", files)
+
+
+def params_file(tmp_path: Path, plant: bool) -> Path:
+    write_store(tmp_path / "store", plant)
+    path = tmp_path / "params.yaml"
+    path.write_text(
+        f"environment: test\ntimezone: {TZ}\nstore: store\noutputs: out\nbaseline_days: 7\n"
+        "logs:\n  access:\n    - {host: api-1, paths: [x]}\n    - {host: api-2, paths: [x]}\n"
+        "  app:\n    - {host: api-1, paths: [x]}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return params_file(tmp_path_factory.mktemp("planted"), plant=True)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return params_file(tmp_path_factory.mktemp("clean"), plant=False)
+
+
+def run_all(params: Path) -> list[Finding]:
+    review = open_review(params, DAY)
+    logs = AccessLogReview(review)
+    for name in ("volume", "status", "latency", "routes", "clients", "agents", "outliers", "secrets", "ingest"):
+        getattr(logs, name)()
+    errors = AppErrorReview(review)
+    for name in ("overview", "fingerprints", "ingest"):
+        getattr(errors, name)()
+    return logs.findings + errors.findings
+
+
+@pytest.fixture(scope="module")
+def planted_findings(planted: Path) -> list[Finding]:
+    return run_all(planted)
+
+
+def only(findings: list[Finding], check: str) -> Finding:
+    matching = [f for f in findings if f.check == check]
+    assert len(matching) == 1, [f.title for f in findings]
+    return matching[0]
+
+
+def test_clean_day_has_no_warning_or_worse(clean: Path) -> None:
+    findings = run_all(clean)
+    assert [f.title for f in findings if f.severity >= Severity.warning] == []
+
+
+def test_5xx_burst_with_its_window(planted_findings: list[Finding]) -> None:
+    burst = only(planted_findings, "logs.5xx_burst")
+    assert burst.severity is Severity.critical
+    assert "POST /api/orders" in burst.title
+    window = burst.evidence["window"]
+    assert window["start"] == local(DAY, "14:10").tz_convert(TZ).isoformat()
+    assert window["end"] == local(DAY, "14:30").tz_convert(TZ).isoformat()
+    assert burst.evidence["5xx"] == burst.evidence["requests"] == 60  # 3 orders a minute, all failed
+    assert len(burst.evidence["samples"]) == 3 and all(" 500 " in s for s in burst.evidence["samples"])
+    assert burst.checklist == ("Monitor error rates",)
+
+
+def test_latency_regression_on_the_planted_route_only(planted_findings: list[Finding]) -> None:
+    regression = only(planted_findings, "logs.p95_regression")
+    assert regression.severity is Severity.critical
+    assert regression.evidence["route"] == "GET /api/products/:id"
+    assert regression.value >= 3.0
+    assert regression.evidence["slow_hours"].startswith("09:00")
+
+
+def test_credential_stuffing_client(planted_findings: list[Finding]) -> None:
+    burst = only(planted_findings, "logs.auth_failure_burst")
+    assert burst.evidence["client"] == "203.0.113.77"
+    assert burst.evidence["401"] == 1800 and burst.evidence["429"] == 0
+    assert burst.evidence["window"]["start"] == local(DAY, "03:12").tz_convert(TZ).isoformat()
+    assert "Rate limiting implemented" in burst.checklist
+
+
+def test_gap_on_the_silent_host(planted_findings: list[Finding]) -> None:
+    gap = only(planted_findings, "logs.gap")
+    assert gap.evidence["host"] == "api-2" and gap.value == 30
+
+
+def test_jwt_in_urls_is_found_and_masked_everywhere(planted_findings: list[Finding]) -> None:
+    leak = only(planted_findings, "logs.secret_in_url")
+    assert leak.severity is Severity.critical and "GET /api/users/me" in leak.title
+    dumped = json.dumps([f.to_dict() for f in planted_findings], default=str)
+    assert JWT not in dumped and JWT[:40] not in dumped
+
+
+def test_unparsed_ratio_from_log_files(planted_findings: list[Finding]) -> None:
+    unparsed = only(planted_findings, "logs.unparsed")
+    assert unparsed.severity is Severity.critical and unparsed.value == pytest.approx(0.2)
+
+
+def test_new_error_fingerprint(planted_findings: list[Finding]) -> None:
+    new = only(planted_findings, "errors.new_fingerprint")
+    assert new.severity is Severity.critical  # 40 >= new_error_critical_count
+    assert "MongoNetworkTimeoutError" in new.title and new.value == 40
+    assert new.evidence["frame"] == "createOrder (/app/src/orders.js)"
+
+
+def test_every_finding_is_json_and_has_a_checklist(planted_findings: list[Finding]) -> None:
+    for finding in planted_findings:
+        json.dumps(finding.to_dict())
+        assert finding.check.startswith(("logs.", "errors."))
+        if finding.severity >= Severity.warning:
+            assert finding.checklist, finding.check
+
+
+def test_thresholds_are_honoured(planted: Path) -> None:
+    review = open_review(planted, DAY)
+    logs = AccessLogReview(review)
+    lenient = LogThresholds(auth_failures_per_client=5000, auth_failures_critical=6000)
+    logs.th = lenient
+    assert not logs.clients().findings
+    logs.th = LogThresholds(auth_failures_per_client=10, auth_failures_critical=5000)
+    assert [f.severity for f in logs.clients().findings] == [Severity.warning]
+
+
+def test_threshold_order_is_validated() -> None:
+    with pytest.raises(ValueError, match="p95_warning_ms must not exceed p95_critical_ms"):
+        LogThresholds(p95_warning_ms=5000, p95_critical_ms=1000)
+    with pytest.raises(ValueError, match="not a regex"):
+        LogThresholds(scanner_patterns=("(",))
+
+
+def test_missing_data_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    path = tmp_path / "params.yaml"
+    path.write_text(
+        f"environment: t\ntimezone: {TZ}\nstore: store\noutputs: out\n"
+        "logs:\n  access:\n    - {host: api-1, paths: [x]}\n  app:\n    - {host: api-1, paths: [x]}\n",
+        encoding="utf-8",
+    )
+    findings = run_all(path)
+    assert sorted(f.check for f in findings) == ["errors.no_data", "logs.no_data"]
+
+
+def test_unit_findings_from_small_tables() -> None:
+    th = LogThresholds()
+    files = pd.DataFrame(
+        [
+            {
+                "path": "/l/a.log.gz",
+                "host": "h",
+                "lines": 10,
+                "unparsed": 0,
+                "samples": [],
+                "error": "corrupt gzip data at byte 7",
+                "kind": "app",
+            },
+            {
+                "path": "/l/b.log",
+                "host": "h",
+                "lines": 1000,
+                "unparsed": 5,
+                "samples": ["x"],
+                "error": None,
+                "kind": "app",
+            },
+        ]
+    )
+    found = unparsed_findings(files, th, "app")
+    assert [(f.check, f.severity) for f in found] == [("errors.file_error", Severity.warning)]
+    urls = pd.DataFrame(
+        [
+            {
+                "kind": "credential parameter",
+                "route": "GET /login",
+                "requests": 2,
+                "clients": 1,
+                "first": pd.Timestamp("2026-01-01T10:00Z"),
+                "last": pd.Timestamp("2026-01-01T11:00Z"),
+                "samples": ["/login?password=***"],
+            }
+        ]
+    )
+    assert [f.severity for f in sensitive_url_findings(urls, TZ)] == [Severity.warning]
+    fps = pd.DataFrame(
+        [
+            {
+                "fingerprint": "a",
+                "level": "warn",
+                "count": 3,
+                "error_type": None,
+                "pattern": "slow",
+                "new": True,
+                "first_seen": pd.Timestamp("2026-01-01T10:00Z"),
+                "last_seen": pd.Timestamp("2026-01-01T10:00Z"),
+                "hosts": ["h"],
+                "example": "slow",
+                "frame": None,
+                "stack_head": None,
+                "ratio": 0,
+                "p_value": 1,
+                "baseline_per_day": 0,
+            },
+        ]
+    )
+    found = error_fingerprint_findings(fps, th, TZ, has_history=True)
+    assert [(f.check, f.severity) for f in found] == [("errors.new_fingerprint", Severity.info)]
+    assert error_fingerprint_findings(fps, th, TZ, has_history=False) == []
+
+
+@pytest.mark.parametrize("notebook", ["logs", "errors"])
+def test_notebook_executes_and_emits_its_findings(planted: Path, tmp_path: Path, notebook: str) -> None:
+    import papermill
+
+    out = tmp_path / f"{notebook}.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{notebook}.ipynb"),
+        str(out),
+        parameters={"params_path": str(planted), "review_date": DAY.isoformat()},
+        cwd=str(ROOT / "notebooks"),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    nb: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    emitted = [
+        o["data"]["application/vnd.opsreview.findings+json"]
+        for c in nb["cells"]
+        for o in c.get("outputs", [])
+        if "application/vnd.opsreview.findings+json" in o.get("data", {})
+    ]
+    assert len(emitted) == 1, "exactly one cell emits the notebook's findings"
+    checks = {f["check"] for f in emitted[0]}
+    expected = (
+        {"logs.5xx_burst", "logs.p95_regression", "logs.auth_failure_burst"}
+        if notebook == "logs"
+        else {"errors.new_fingerprint"}
+    )
+    assert expected <= checks
+    assert JWT[:40] not in out.read_text(encoding="utf-8")

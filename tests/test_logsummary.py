@@ -1,0 +1,189 @@
+"""`opsreview logs summary`: JSON shape, counts, percentiles (numpy's linear interpolation),
+time window, formats without response time, bad input and usage errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from opsreview.cli import main
+from opsreview.logsummary import summarize_access_logs
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+T0 = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)
+
+
+def clf(ts: dt.datetime) -> str:
+    return f"{ts.day:02d}/{MONTHS[ts.month - 1]}/{ts.year}:{ts:%H:%M:%S} +0000"
+
+
+def make_traffic(n: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    routes = [
+        ("GET", "/api/products/{}", "/api/products/:id"),
+        ("GET", "/api/orders/{oid}", "/api/orders/:id"),
+        ("POST", "/api/login", "/api/login"),
+        ("GET", "/health", "/health"),
+    ]
+    out = []
+    for i in range(n):
+        method, url, route = rng.choice(routes)
+        url = url.format(rng.randint(1, 999), oid=f"{rng.getrandbits(96):024x}")
+        if rng.random() < 0.3:
+            url += f"?page={rng.randint(1, 5)}"
+        status = rng.choice([200, 200, 200, 201, 401, 404, 429, 500, 503])
+        out.append(
+            {
+                "ts": T0 + dt.timedelta(seconds=7 * i),
+                "method": method,
+                "url": url,
+                "route": route,
+                "status": status,
+                "rt": round(rng.uniform(0.2, 900), 3),
+            }
+        )
+    return out
+
+
+def write_log(path: Path, traffic: list[dict]) -> Path:
+    lines = [
+        f'127.0.0.1 - - [{clf(t["ts"])}] "{t["method"]} {t["url"]} HTTP/1.1" {t["status"]} 42 "-" "test" '
+        f"{t['rt']:.3f} ms"
+        for t in traffic
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["logs", "summary", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_summary_matches_the_traffic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    traffic = make_traffic(1500)
+    write_log(tmp_path / "a.log", traffic[:700])
+    write_log(tmp_path / "b.log.gz", traffic[700:])
+    code, out, _ = run_cli([str(tmp_path), "--format", "combined_rt", "--json"], capsys)
+    assert code == 0
+    summary = json.loads(out)
+    assert set(summary) >= {
+        "files",
+        "total_lines",
+        "parsed",
+        "unparsed",
+        "by_status",
+        "by_method",
+        "routes",
+        "time_range",
+    }
+    assert [(Path(f["path"]).name, f["lines"], f["parsed"], f["unparsed"], f["error"]) for f in summary["files"]] == [
+        ("a.log", 700, 700, 0, None),
+        ("b.log.gz", 800, 800, 0, None),
+    ]
+    assert (summary["total_lines"], summary["parsed"], summary["unparsed"]) == (1500, 1500, 0)
+    statuses: dict[str, int] = {}
+    methods: dict[str, int] = {}
+    for t in traffic:
+        statuses[str(t["status"])] = statuses.get(str(t["status"]), 0) + 1
+        methods[t["method"]] = methods.get(t["method"], 0) + 1
+    assert summary["by_status"] == statuses
+    assert summary["by_method"] == methods
+    routes = {r["route"]: r for r in summary["routes"]}
+    assert set(routes) == {t["route"] for t in traffic}
+    counts = [r["count"] for r in summary["routes"]]
+    assert counts == sorted(counts, reverse=True)
+    for name, r in routes.items():
+        mine = [t for t in traffic if t["route"] == name]
+        rts = np.array([t["rt"] for t in mine])
+        errors = sum(t["status"] >= 500 for t in mine)
+        assert (r["count"], r["errors_5xx"]) == (len(mine), errors)
+        assert r["error_rate"] == pytest.approx(errors / len(mine))
+        for key, q in (("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99)):
+            assert r[key] == pytest.approx(np.percentile(rts, q), abs=1e-3)
+    assert summary["time_range"] == {
+        "first": T0.isoformat(),
+        "last": (T0 + dt.timedelta(seconds=7 * 1499)).isoformat(),
+    }
+
+
+def test_window_and_timezone(tmp_path: Path) -> None:
+    traffic = make_traffic(600)
+    write_log(tmp_path / "a.log", traffic)
+    # naive times are Berlin local; clocks jumped from 02:00 to 03:00 that night, so this
+    # hour is already CEST (UTC+2): 01:00-02:00 UTC
+    since = dt.datetime(2026, 3, 29, 3, 0)
+    until = dt.datetime(2026, 3, 29, 4, 0)
+    summary = summarize_access_logs([tmp_path / "a.log"], "combined_rt", since=since, until=until, tz="Europe/Berlin")
+    start_utc = since.replace(tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    end_utc = until.replace(tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    expected = [t for t in traffic if start_utc <= t["ts"] < end_utc]
+    assert sum(r["count"] for r in summary["routes"]) == len(expected) > 0
+    assert summary["total_lines"] == 600  # whole files
+    assert summary["time_range"]["first"].endswith("+02:00")
+
+
+def test_format_without_response_time_gives_null_percentiles(tmp_path: Path) -> None:
+    path = tmp_path / "common.log"
+    path.write_text(
+        f'1.1.1.1 - - [{clf(T0)}] "GET /a/1 HTTP/1.1" 200 5\n1.1.1.1 - - [{clf(T0)}] "GET /a/2 HTTP/1.1" 502 -\n'
+    )
+    summary = summarize_access_logs([path], "common")
+    assert summary["routes"] == [
+        {
+            "route": "/a/:id",
+            "count": 2,
+            "errors_5xx": 1,
+            "error_rate": 0.5,
+            "p50_ms": None,
+            "p95_ms": None,
+            "p99_ms": None,
+        }
+    ]
+
+
+def test_explicit_routes_and_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "x.log"
+    path.write_text("GET /api/users/alice/orders 200 5 - 1.000 ms\nGET /api/users/bob/orders 500 5 - 3.000 ms\n")
+    code, out, _ = run_cli([str(path), "--format", "tiny", "--route", "/api/users/:user/orders"], capsys)
+    assert code == 0
+    assert "/api/users/:user/orders" in out and "2 lines, 2 parsed, 0 unparsed" in out
+
+
+def test_bad_input_is_reported_not_fatal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write_log(tmp_path / "good.log", make_traffic(10))
+    junk = tmp_path / "junk.log"
+    junk.write_bytes(b"\x00\xff\xfe garbage\nnot a log line\n")
+    code, out, err = run_cli(
+        [str(good), str(junk), str(tmp_path / "missing.log"), "--format", "combined_rt", "--json"], capsys
+    )
+    assert code == 3
+    summary = json.loads(out)
+    by_name = {Path(f["path"]).name: f for f in summary["files"]}
+    assert (by_name["junk.log"]["lines"], by_name["junk.log"]["unparsed"]) == (2, 2)
+    assert "no such file" in by_name["missing.log"]["error"]
+    assert summary["parsed"] == 10
+    assert "missing.log" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", ":date[local]"], "--format"),
+        (["--since", "yesterday"], "--since 'yesterday'"),
+        (["--tz", "Mars/Base"], "--tz"),
+        (["--route", "no-slash"], "--route"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    code, _, err = run_cli([str(tmp_path), *args], capsys)
+    assert code == 2
+    assert message in err and err.count("\n") == 1

@@ -201,8 +201,11 @@ def test_resolved_secret_never_reaches_outputs(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("OPSREVIEW_TEST_SECRET", secret)
     nbs = tmp_path / "nbs"
     write_notebook(nbs, "secret")
-    # TODO(probes): reference the secret from a probe header once that section exists.
-    extra = "# the API token: ${OPSREVIEW_TEST_SECRET}\n"
+    # Referenced the way a real params file does: as a probe's Authorization header.
+    extra = (
+        "probes:\n  targets:\n    - name: api\n      url: http://127.0.0.1:9/health\n"
+        '      headers:\n        Authorization: "Bearer ${OPSREVIEW_TEST_SECRET}"\n'
+    )
     params = write_params(tmp_path / "p.yaml", nbs, tmp_path / "out", tmp_path / "store", extra=extra)
     assert run_cli("--params", str(params), "--date", DAY) == 3
     written = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.suffix != ".js"]

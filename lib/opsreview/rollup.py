@@ -84,12 +84,18 @@ def severity_chart(findings: list[Finding]) -> go.Figure:
 
 def checklist_status(run: RunState) -> pd.DataFrame:
     """One row per checklist item: failing / verified / not verifiable, with the evidence."""
+    # An area says which of its checklist items it could not check today with an info finding
+    # named "<area>.coverage" whose checklist lists those items (e.g. no probe configured).
+    uncovered = {item: f for f in run.findings if f.check == f"{f.area}.coverage" for item in f.checklist}
     rows = []
     for item, area in CHECKLIST_AREAS.items():
         related = [f for f in run.findings if item in f.checklist and f.severity >= Severity.warning]
         if related:
             status = "failing"
             evidence = "; ".join(f"[{f.severity.name}] {f.title}" for f in related[:3])
+        elif item in uncovered:
+            status = "not verifiable"
+            evidence = uncovered[item].title
         elif area in run.areas_run:
             status = "verified"
             evidence = f"checked by the {area} review: no finding at warning or above"

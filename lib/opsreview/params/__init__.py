@@ -118,6 +118,7 @@ def load_params(path: str | Path) -> Params:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or None
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err["type"] == "missing":
             message = "required key is missing"
         raise ParamsError(name, key, message) from None

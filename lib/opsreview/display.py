@@ -23,9 +23,13 @@ from opsreview.secrets import redact
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
+# JupyterLab's own stylesheet right-aligns every cell; the selectors below outrank it so that
+# text reads left-aligned and numbers right-aligned, in the lab and in the exported HTML.
 _TABLE_STYLE = (
-    "<style>.opsreview-table td,.opsreview-table th,.opsreview-findings td,.opsreview-findings th"
-    "{text-align:left;vertical-align:top;padding:3px 8px}</style>"
+    "<style>table.opsreview-table td,table.opsreview-table th,table.opsreview-findings td,"
+    "table.opsreview-findings th{text-align:left!important;vertical-align:top;padding:3px 8px}"
+    "table.opsreview-table td.num,table.opsreview-table th.num{text-align:right!important;"
+    "font-variant-numeric:tabular-nums}table.opsreview-findings ul{margin:0;padding-left:1em}</style>"
 )
 _SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
 
@@ -48,15 +52,70 @@ def show_figure(fig: go.Figure) -> None:
     display(figure_bundle(fig), raw=True)
 
 
+def _format_number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1000:
+        return f"{value:,.0f}"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:,.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def table_html(df: pd.DataFrame) -> str:
+    """An HTML table: text left, numbers right and rounded for reading, cells escaped."""
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    num_class = ' class="num"'
+    head = "".join(
+        f"<th{num_class if num else ''}>{html.escape(str(c))}</th>" for c, num in zip(df.columns, numeric, strict=True)
+    )
+    rows = []
+    for values in df.itertuples(index=False, name=None):
+        cells = []
+        for value, num in zip(values, numeric, strict=True):
+            if num:
+                cells.append(f'<td class="num">{html.escape(_format_number(value))}</td>')
+            else:
+                text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+                cells.append(f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'{_TABLE_STYLE}<table class="opsreview-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
 def show_table(df: pd.DataFrame, max_rows: int = 50, caption: str | None = None) -> None:
     """Show a table (at most ``max_rows``), with secrets and credentials redacted."""
     shown = df.head(max_rows)
-    body = _TABLE_STYLE + shown.to_html(index=False, border=0, classes="opsreview-table", na_rep="", justify="left")
+    body = table_html(shown)
     if caption:
         body = f"<p><b>{html.escape(caption)}</b></p>" + body
     if len(df) > max_rows:
         body += f"<p><i>{len(df) - max_rows} more rows not shown</i></p>"
     display({"text/html": redact(body), "text/plain": redact(shown.to_string(index=False))}, raw=True)
+
+
+def _evidence_html(evidence: dict[str, Any], limit: int = 240) -> str:
+    """Evidence as a short list: one line per key, lists (sample lines) one item per line."""
+    items = []
+    for key, value in evidence.items():
+        if isinstance(value, list):
+            shown = [html.escape(str(v)[:limit]) for v in value[:5]]
+            more = f" (+{len(value) - 5} more)" if len(value) > 5 else ""
+            text = "<br>".join(shown) + more
+            if len(shown) > 1:
+                text = "<br>" + text
+        elif isinstance(value, dict):
+            text = html.escape(", ".join(f"{k}: {v}" for k, v in value.items())[:limit])
+        else:
+            text = html.escape(str(value)[:limit])
+        items.append(f"<li><b>{html.escape(str(key))}</b>: {text}</li>")
+    return f"<ul>{''.join(items)}</ul>"
 
 
 def findings_html(findings: Sequence[Finding]) -> str:
@@ -65,7 +124,7 @@ def findings_html(findings: Sequence[Finding]) -> str:
     rows = []
     for f in findings:
         colour = _SEVERITY_COLOURS[f.severity.name]
-        evidence = html.escape(json.dumps(f.evidence, default=str)[:600]) if f.evidence else ""
+        evidence = _evidence_html(f.evidence) if f.evidence else ""
         value = "" if f.value is None else html.escape(str(f.value))
         threshold = "" if f.threshold is None else html.escape(str(f.threshold))
         rows.append(

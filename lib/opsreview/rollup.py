@@ -95,7 +95,9 @@ def checklist_status(run: RunState) -> pd.DataFrame:
             evidence = "; ".join(f"[{f.severity.name}] {f.title}" for f in related[:3])
         elif item in uncovered:
             status = "not verifiable"
-            evidence = uncovered[item].title
+            evidence = (
+                f"the {area} review ran but nothing it checked today speaks to this item ({uncovered[item].check})"
+            )
         elif area in run.areas_run:
             status = "verified"
             evidence = f"checked by the {area} review: no finding at warning or above"

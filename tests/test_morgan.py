@@ -189,6 +189,10 @@ BAD_LINES = [
     COMBINED_RT.replace(" ms", " s"),
     COMBINED_RT.replace("Mar", "Foo"),
     COMBINED_RT.replace("29/Mar", "31/Feb"),
+    COMBINED_RT.replace("29/Mar/2026", "9/Mar/20260"),  # same width, not the shape
+    COMBINED_RT.replace("+0000", "+00:0"),
+    COMBINED_RT.replace("[29/", "[ 29/"),
+    COMBINED_RT.replace(":05:", ":0a:"),
     COMBINED_RT.replace("HTTP/1.1", "HTTP/x"),
     COMBINED_RT.replace("1234", "-12"),
     COMBINED_RT + " trailing",

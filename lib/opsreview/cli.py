@@ -52,7 +52,10 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     results = pull_sources(ReviewContext(params=params, day=day), areas)
     for result in results:
         error = f"  {result.error}" if result.error else ""
-        print(f"{result.name:<16} {result.status:<8} {result.rows:>10} rows  {result.duration_s:6.1f} s{error}")
+        new = "" if result.ingested is None else f" ({result.ingested} new)"
+        print(
+            f"{result.name:<16} {result.status:<8} {result.rows:>10} rows of the day{new}  {result.duration_s:6.1f} s{error}"
+        )
     return 3 if any(r.status == "failed" for r in results) else 0
 
 

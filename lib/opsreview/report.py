@@ -163,7 +163,8 @@ def render_day_index(summary: dict[str, Any]) -> str:
         for nb in summary["notebooks"]
     )
     sources = "".join(
-        f"<tr><td>{html.escape(s['name'])}</td><td>{_badge(s['status'])}</td><td>{s['rows']}</td>"
+        f"<tr><td>{html.escape(s['name'])}</td><td>{_badge(s['status'])}</td><td>{s['rows']:,}</td>"
+        f"<td>{'' if s.get('ingested') is None else format(s['ingested'], ',')}</td>"
         f"<td>{html.escape(s.get('error') or '')}</td></tr>"
         for s in summary["sources"]
     )
@@ -181,7 +182,7 @@ def render_day_index(summary: dict[str, Any]) -> str:
         f"<h1>Review of {html.escape(summary['date'])} &mdash; {html.escape(summary['environment'])} {_badge(summary['status'])}</h1>"
         f"<p>Findings: {counts}. Generated {html.escape(summary['generated_at'])}.</p>"
         f"<h2>Notebooks</h2><table><tr><th>report</th><th>status</th><th>duration</th><th>error</th><th>audit</th></tr>{rows}</table>"
-        f"<h2>Sources</h2><table><tr><th>source</th><th>status</th><th>rows</th><th>error</th></tr>{sources}</table>"
+        f"<h2>Sources</h2><table><tr><th>source</th><th>status</th><th>rows of the day</th><th>new this run</th><th>error</th></tr>{sources}</table>"
         f"<h2>Findings</h2><table><tr><th>severity</th><th>area</th><th>check</th><th>finding</th></tr>{findings}</table>"
     )
     return redact(_page(f"opsreview {summary['date']}", body))

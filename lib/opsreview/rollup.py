@@ -110,5 +110,5 @@ def checklist_status(run: RunState) -> pd.DataFrame:
 
 
 def sources_table(run: RunState) -> pd.DataFrame:
-    columns = ["name", "status", "rows", "error", "duration_s"]
+    columns = ["name", "status", "rows", "ingested", "error", "duration_s"]
     return pd.DataFrame(run.sources, columns=columns) if run.sources else pd.DataFrame(columns=columns)

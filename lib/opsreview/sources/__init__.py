@@ -34,8 +34,9 @@ SOURCE_MODULES = (
 class SourceResult:
     name: str
     status: str = "ok"  # ok | failed | skipped
-    rows: int = 0
+    rows: int = 0  # rows the store holds for the review day (what the review reads)
     error: str | None = None
+    ingested: int | None = None  # rows written by this pull (0 when every file was unchanged)
     duration_s: float = 0.0
     findings: list[Finding] = field(default_factory=list)
 
@@ -44,6 +45,7 @@ class SourceResult:
             "name": self.name,
             "status": self.status,
             "rows": self.rows,
+            "ingested": self.ingested,
             "error": self.error,
             "duration_s": round(self.duration_s, 3),
         }
@@ -57,14 +59,18 @@ class RegisteredSource:
     name: str
     area: str
     pull: SourceFn
+    table: str | None = None  # the table whose rows of the review day the result reports
 
 
 _REGISTRY: dict[str, RegisteredSource] = {}
 
 
-def register_source(name: str, area: str) -> Callable[[SourceFn], SourceFn]:
+def register_source(name: str, area: str, table: str | None = None) -> Callable[[SourceFn], SourceFn]:
+    """Register a source; with ``table`` its result's ``rows`` becomes that table's rows of the
+    review day in the store, and the count the pull returned becomes ``ingested``."""
+
     def decorator(fn: SourceFn) -> SourceFn:
-        _REGISTRY[name] = RegisteredSource(name, area, fn)
+        _REGISTRY[name] = RegisteredSource(name, area, fn, table)
         return fn
 
     return decorator
@@ -98,6 +104,8 @@ def pull_sources(ctx: ReviewContext, areas: set[str] | None = None) -> list[Sour
                     evidence={"source": source.name},
                 )
             )
+        if source.table is not None and result.status != "failed":
+            result.ingested, result.rows = result.rows, ctx.store.count_rows(source.table, ctx.day)
         result.duration_s = time.monotonic() - started
         results.append(result)
     return results

@@ -367,7 +367,7 @@ def ingest_access_logs(
     return outcome
 
 
-@register_source("access_logs", "logs")
+@register_source("access_logs", "logs", table=REQUESTS)
 def pull_access_logs(ctx: ReviewContext) -> SourceResult:
     """Ingest the review day and its baseline days (files new or changed since last time)."""
     if not ctx.params.logs.access:

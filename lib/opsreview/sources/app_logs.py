@@ -117,7 +117,7 @@ def unchanged(store: Store, previous: tuple[str, set[dt.date]] | None, info: Log
     )
 
 
-@register_source("app_logs", "errors")
+@register_source("app_logs", "errors", table="app_events")
 def pull_app_logs(ctx: ReviewContext) -> SourceResult:
     """Ingest the application logs of every ``logs.app`` source (see the module docstring)."""
     params = ctx.params

@@ -28,7 +28,7 @@ def test_numbers_right_text_left_and_rounded_for_reading() -> None:
     out = table_html(df)
     assert '<th class="num">requests</th>' in out and "<th>route</th>" in out
     assert "<td>GET /a</td>" in out
-    for cell in ("40,526", "207.5", "0.0011", "99,850"):
+    for cell in ("40,526", "207.46", "0.0011", "99,850", "99.58"):
         assert f'<td class="num">{cell}</td>' in out
 
 

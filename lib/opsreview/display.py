@@ -29,7 +29,8 @@ _TABLE_STYLE = (
     "<style>table.opsreview-table td,table.opsreview-table th,table.opsreview-findings td,"
     "table.opsreview-findings th{text-align:left!important;vertical-align:top;padding:3px 8px}"
     "table.opsreview-table td.num,table.opsreview-table th.num{text-align:right!important;"
-    "font-variant-numeric:tabular-nums}table.opsreview-findings ul{margin:0;padding-left:1em}</style>"
+    "font-variant-numeric:tabular-nums}table.opsreview-table td{max-width:36em;overflow-wrap:anywhere}"
+    "table.opsreview-findings ul{margin:0;padding-left:1em}</style>"
 )
 _SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
 
@@ -62,9 +63,7 @@ def _format_number(value: Any) -> str:
     magnitude = abs(value)
     if magnitude >= 1000:
         return f"{value:,.0f}"
-    if magnitude >= 10:
-        return f"{value:,.1f}"
-    if magnitude >= 1:
+    if magnitude >= 1:  # two decimals: an uptime of 99.58 must not read as 99.6
         return f"{value:.2f}"
     return f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
 

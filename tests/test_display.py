@@ -23,7 +23,14 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def test_numbers_right_text_left_and_rounded_for_reading() -> None:
     df = pd.DataFrame(
-        {"route": ["GET /a"], "requests": [40526], "p95": [207.4558], "rate": [0.00112], "mean": [99850.29]}
+        {
+            "route": ["GET /a"],
+            "requests": [40526],
+            "p95": [207.4558],
+            "rate": [0.00112],
+            "mean": [99850.29],
+            "uptime": [99.583],
+        }
     )
     out = table_html(df)
     assert '<th class="num">requests</th>' in out and "<th>route</th>" in out

@@ -143,6 +143,11 @@ def test_5xx_burst_with_its_window(planted_findings: list[Finding]) -> None:
     assert window["end"] == local(DAY, "14:30").tz_convert(TZ).isoformat()
     assert burst.evidence["5xx"] == burst.evidence["requests"] == 60  # 3 orders a minute, all failed
     assert len(burst.evidence["samples"]) == 3 and all(" 500 " in s for s in burst.evidence["samples"])
+    # sample lines read in the window's clock: local time inside the window
+    for sample in burst.evidence["samples"]:
+        stamp = pd.Timestamp(sample.split(" ")[0])
+        assert stamp.utcoffset() == local(DAY, "14:10").tz_convert(TZ).utcoffset()
+        assert local(DAY, "14:10") <= stamp < local(DAY, "14:30")
     assert burst.checklist == ("Monitor error rates",)
 
 

@@ -59,14 +59,17 @@ def num(value: Any, digits: int = 4) -> Any:
     return round(value, digits)
 
 
-def sample_lines(frame: pd.DataFrame | None, n: int = 3) -> list[str]:
-    """Sample rows as short, masked lines."""
+def sample_lines(frame: pd.DataFrame | None, n: int = 3, tz: str | None = None) -> list[str]:
+    """Sample rows as short, masked lines; timestamps in ``tz`` (the review's zone) when given,
+    so they read in the same clock as the finding's window."""
     if frame is None or frame.empty:
         return []
     lines = []
     for row in frame.head(n).to_dict("records"):
         parts = [
-            pd.Timestamp(v).isoformat(timespec="seconds") if isinstance(v, pd.Timestamp) else str(v)
+            (_local(v, tz) if tz else pd.Timestamp(v).isoformat(timespec="seconds"))
+            if isinstance(v, pd.Timestamp)
+            else str(v)
             for v in row.values()
         ]
         lines.append(mask_sensitive(redact(" ".join(parts)))[:300])

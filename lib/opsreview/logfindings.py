@@ -129,7 +129,7 @@ def server_error_findings(
             "requests": int(row["requests"]),
             "baseline_5xx_rate": num(row["base_rate"], 6),
             "p_value": num(row["p_value"], 8),
-            "samples": sample_lines((samples or {}).get(route)),
+            "samples": sample_lines((samples or {}).get(route), tz=tz),
         }
         found.append(
             Finding(

@@ -323,3 +323,29 @@ def test_notebook_executes_and_emits_its_findings(planted: Path, tmp_path: Path,
     )
     assert expected <= checks
     assert JWT[:40] not in out.read_text(encoding="utf-8")
+
+
+def test_dateless_format_reviews_without_time_of_day(tmp_path: Path) -> None:
+    """tiny/short/dev lines carry no date: rows have no ts, yet with earlier days in the store
+    every section runs (baseline = whole days), no gap is invented and 5xx still counts."""
+    store = Store(tmp_path / "store")
+    for i, day in enumerate([*BASE_DAYS, DAY]):
+        rows = requests_day(day, seed=i, hosts=("api-1",)).head(2000)
+        if day == DAY:
+            rows = rows.assign(status=rows["status"].where(rows.index % 4 != 0, 503))
+        store.write_part(
+            "requests", day, "p", rows.assign(ts=pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us, UTC]"))
+        )
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        f"environment: test\ntimezone: {TZ}\nstore: store\noutputs: out\nbaseline_days: 7\n"
+        "logs:\n  access:\n    - {host: api-1, paths: [x], format: tiny}\n",
+        encoding="utf-8",
+    )
+    review = open_review(params, DAY)
+    logs = AccessLogReview(review)
+    for name in ("volume", "status", "latency", "routes", "clients", "agents", "outliers", "secrets", "ingest"):
+        getattr(logs, name)()
+    checks = {f.check for f in logs.findings}
+    assert "logs.5xx_rate" in checks
+    assert not checks & {"logs.gap", "logs.volume_drop"}, [f.title for f in logs.findings]

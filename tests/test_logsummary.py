@@ -181,9 +181,42 @@ def test_bad_input_is_reported_not_fatal(tmp_path: Path, capsys: pytest.CaptureF
         (["--since", "yesterday"], "--since 'yesterday'"),
         (["--tz", "Mars/Base"], "--tz"),
         (["--route", "no-slash"], "--route"),
+        (["--format", "tiny", "--since", "2026-03-29"], "logs no date"),
+        (["--field", "status=res.code"], "only for --format json"),
+        (["--format", "json", "--field", "colour=x"], "unknown column 'colour'"),
+        (["--format", "json", "--field", "status"], "expected COLUMN=JSON.PATH"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     code, _, err = run_cli([str(tmp_path), *args], capsys)
     assert code == 2
     assert message in err and err.count("\n") == 1
+
+
+def test_json_field_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--field maps a JSON log's own names (here a made-up logger) onto the summary's columns."""
+    lines = [
+        {"t": f"2026-03-29T10:00:0{i}Z", "r": {"m": m, "u": f"/api/items/{i}?q=1"}, "s": {"c": c}, "ms": ms}
+        for i, (m, c, ms) in enumerate([("GET", 200, 10.0), ("GET", 503, 30.0), ("POST", 201, 20.0)])
+    ]
+    path = tmp_path / "custom.json"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    fields = ["ts=t", "method=r.m", "url=r.u", "status=s.c", "response_time_ms=ms"]
+    code, out, _ = run_cli([str(path), "--format", "json", "--json", *(f"--field={f}" for f in fields)], capsys)
+    summary = json.loads(out)
+    assert code == 0 and summary["parsed"] == 3
+    assert summary["by_status"] == {"200": 1, "201": 1, "503": 1}
+    assert summary["by_method"] == {"GET": 2, "POST": 1}
+    (route,) = summary["routes"]
+    assert (route["route"], route["count"], route["errors_5xx"], route["p50_ms"]) == ("/api/items/:id", 3, 1, 20.0)
+    assert summary["time_range"]["first"] == "2026-03-29T10:00:00+00:00"
+
+
+def test_url_dash_is_a_route_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """morgan logs "-" for a missing url: counted under route "-", text output does not crash."""
+    path = tmp_path / "tiny.log"
+    path.write_text("GET /a 200 5 - 1.000 ms\nGET - 200 5 - 2.000 ms\n", encoding="utf-8")
+    code, out, _ = run_cli([str(path), "--format", "tiny"], capsys)
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[-2:]}
+    assert rows == {"/a": "1", "-": "1"}

@@ -24,6 +24,21 @@ def _when(value: str, option: str) -> dt.datetime:
         raise UsageError(f"{option} {value!r}: expected an ISO date/time such as 2026-03-29T10:00") from None
 
 
+def _json_fields(items: list[str]) -> dict[str, str]:
+    """``--field status=res.statusCode`` options as a column -> dotted JSON path mapping."""
+    from opsreview.params.logs import JSON_ACCESS_FIELDS
+
+    fields: dict[str, str] = {}
+    for item in items:
+        column, sep, path = item.partition("=")
+        if not sep or not path:
+            raise UsageError(f"--field {item!r}: expected COLUMN=JSON.PATH, e.g. status=res.statusCode")
+        if column not in JSON_ACCESS_FIELDS:
+            raise UsageError(f"--field {item!r}: unknown column {column!r} (known: {', '.join(JSON_ACCESS_FIELDS)})")
+        fields[column] = path
+    return fields
+
+
 def cmd_logs_summary(args: argparse.Namespace) -> int:
     from opsreview.analysis.routes import compile_routes
     from opsreview.logsummary import format_summary, summarize_access_logs
@@ -33,11 +48,16 @@ def cmd_logs_summary(args: argparse.Namespace) -> int:
         ZoneInfo(args.tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--tz {args.tz!r}: unknown timezone") from None
+    fields = _json_fields(args.field or [])
+    if fields and args.format != "json":
+        raise UsageError("--field: only for --format json")
     if args.format != "json":
         try:
-            compile_format(args.format)
+            compiled = compile_format(args.format)
         except FormatError as exc:
             raise UsageError(f"--format: {exc}") from None
+        if (args.since or args.until) and not compiled.has_date:
+            raise UsageError(f"--since/--until: format {args.format!r} logs no date, so lines cannot be windowed")
     try:
         compile_routes(args.route or [])
     except ValueError as exc:
@@ -45,7 +65,14 @@ def cmd_logs_summary(args: argparse.Namespace) -> int:
     since = _when(args.since, "--since") if args.since else None
     until = _when(args.until, "--until") if args.until else None
     summary = summarize_access_logs(
-        args.paths, fmt=args.format, since=since, until=until, tz=args.tz, routes=args.route or (), host=args.host
+        args.paths,
+        fmt=args.format,
+        since=since,
+        until=until,
+        tz=args.tz,
+        routes=args.route or (),
+        host=args.host,
+        json_fields=fields,
     )
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
@@ -72,6 +99,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format",
         default="combined",
         help="combined|common|dev|short|tiny|combined_rt|json|<morgan format string> (default: combined)",
+    )
+    summary.add_argument(
+        "--field",
+        action="append",
+        metavar="COLUMN=PATH",
+        help="--format json: where a column is in each line (repeatable), e.g. status=res.statusCode "
+        "(defaults: pino-http names)",
     )
     summary.add_argument("--since", help="count requests at or after this time (ISO; naive = --tz)")
     summary.add_argument("--until", help="count requests before this time (ISO; naive = --tz)")

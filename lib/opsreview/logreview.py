@@ -84,15 +84,18 @@ class AccessLogReview:
         self.baseline: Relation | None = None
         self.base_counts = empty
         base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
-        if base_raw is not None and not self.counts.empty:
-            first, last = (
-                pd.Timestamp(t).tz_convert(self.tz).time()
-                for t in (self.counts["minute"].min(), self.counts["minute"].max())
-            )
+        minutes = self.counts["minute"].dropna()
+        if base_raw is not None and not minutes.empty:
+            first, last = (pd.Timestamp(t).tz_convert(self.tz).time() for t in (minutes.min(), minutes.max()))
             last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
             self.baseline = traffic.with_route(
                 base_raw.filter(baseline.same_hours_sql(self.tz, first, last)), params.logs.routes
             )
+            self.base_counts = traffic.minute_counts(self.baseline)
+        elif base_raw is not None and not self.counts.empty:
+            # a format without a date (tiny, short, dev): rows carry no time of day, so the
+            # baseline is the whole of each earlier day and time-of-day comparisons drop out
+            self.baseline = traffic.with_route(base_raw, params.logs.routes)
             self.base_counts = traffic.minute_counts(self.baseline)
 
     @property

@@ -43,6 +43,7 @@ def summarize_access_logs(
     tz: str = "UTC",
     routes: Sequence[str] = (),
     host: str | None = None,
+    json_fields: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Summary of access-log files (files, globs or folders); see the module docstring.
 
@@ -52,7 +53,7 @@ def summarize_access_logs(
     zone = ZoneInfo(tz)
     since = since.replace(tzinfo=zone) if since is not None and since.tzinfo is None else since
     until = until.replace(tzinfo=zone) if until is not None and until.tzinfo is None else until
-    compiled: Format = dict(JSON_ACCESS_FIELDS) if fmt == "json" else compile_format(fmt)
+    compiled: Format = {**JSON_ACCESS_FIELDS, **(json_fields or {})} if fmt == "json" else compile_format(fmt)
     has_rt = compiled.has_response_time if isinstance(compiled, MorganFormat) else True
     files: list[dict[str, Any]] = []
     for pattern in paths:
@@ -131,7 +132,7 @@ def _aggregate(store: Store, routes: Sequence[str], window: str, has_rt: bool, z
         "by_method": {("-" if m is None else m): n for m, n in by_method},
         "routes": [
             {
-                "route": route,
+                "route": "-" if route is None else route,
                 "count": n,
                 "errors_5xx": e,
                 "error_rate": (e / n) if n else 0.0,

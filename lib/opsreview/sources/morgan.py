@@ -5,7 +5,8 @@ one of morgan's predefined names (``combined``, ``common``, ``dev``, ``short``, 
 plus ``combined_rt`` = combined + `` :response-time ms``). :func:`compile_format` turns it into
 a :class:`MorganFormat` with
 
-- :meth:`MorganFormat.parse_line` - the exact parser (Python regex, one line), and
+- :meth:`MorganFormat.parse_line` - the exact parser (one line: a regex, or for long lines
+  an equivalent linear-time matcher), and
 - :meth:`MorganFormat.sql_fields` - a vectorised DuckDB parse of a ``line`` column that splits
   on the format's literal quotes and spaces; it handles every line whose free-text fields
   hold no ``"`` (and no space where the format has no quotes around them) and flags the
@@ -75,15 +76,22 @@ _NUMBER = r"[0-9]{1,15}(?:\.[0-9]{1,15})?"
 # shortest text, so a quote inside a later user agent stays in the user agent.
 _SHAPES = {
     "clf": r"[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}",
-    "iso": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})",
+    "iso": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})",
     "web": r"[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT",
     "status": r"[0-9]{3}|-",
     "int": r"[0-9]{1,18}|-",  # fits BIGINT
     "number": _NUMBER + r"|-",
-    "version": r"[0-9]+\.[0-9]+|-",
+    "version": r"[0-9]{1,9}\.[0-9]{1,9}|-",
     "word": r"[^ \"]+",
     "free": r".*?",
 }
+# Longest value of each bounded shape (the exact parser tries at most this many lengths).
+_MAX_WIDTH = {"clf": 26, "iso": 35, "web": 29, "status": 3, "int": 18, "number": 31, "version": 19}
+_SHAPE_RE = {shape: re.compile(pattern, re.DOTALL) for shape, pattern in _SHAPES.items()}
+# Up to this length the exact parser runs the compiled regex (fast on real lines; at most
+# about a millisecond on a hostile one); longer lines go to _match_pieces, which agrees with the
+# regex and takes linear time where backtracking would take minutes.
+_REGEX_CHARS = 512
 # strptime formats (DuckDB) of the dates; literal text around them is added at compile time.
 _SQL_DATE = {"clf": "%d/%b/%Y:%H:%M:%S %z", "web": "%a, %d %b %Y %H:%M:%S GMT"}
 _DATE_SPACES = {"clf": 1, "iso": 0, "web": 5}
@@ -206,6 +214,116 @@ def _convert(token: Token, value: str) -> Any:
     return value
 
 
+class _Ends:
+    """Positions ``p`` of a line from which the remaining pieces match: every ``p <= upto``
+    (after a free-text piece, which may take any text) or the positions in ``at``."""
+
+    __slots__ = ("at", "upto")
+
+    def __init__(self, at: set[int] | None = None, upto: int = -1) -> None:
+        self.at = at
+        self.upto = upto
+
+    def __contains__(self, pos: int) -> bool:
+        return pos <= self.upto if self.at is None else pos in self.at
+
+    def empty(self) -> bool:
+        return self.upto < 0 if self.at is None else not self.at
+
+    def last(self) -> int:
+        return self.upto if self.at is None else max(self.at)
+
+    def first_from(self, pos: int) -> int | None:
+        if self.at is None:
+            return pos if pos <= self.upto else None
+        later = [q for q in self.at if q >= pos]
+        return min(later) if later else None
+
+
+def _shape_starts(shape: str, line: str, ends: _Ends) -> set[int]:
+    """Starts ``p`` with ``line[p:q]`` of ``shape`` for some ``q`` in ``ends``."""
+    starts: set[int] = set()
+    pattern = _SHAPE_RE[shape]
+    if ends.at is None:  # followed by free text: any end up to `upto` will do
+        for p in range(ends.upto + 1):
+            if shape == "word":
+                if p < ends.upto and line[p] not in ' "':
+                    starts.add(p)
+            elif pattern.match(line, p, min(len(line), ends.upto)) is not None:
+                starts.add(p)  # (a shape's prefix match is itself a whole match of it)
+        return starts
+    for q in ends.at:
+        if shape == "word":
+            p = q
+            while p > 0 and line[p - 1] not in ' "':
+                p -= 1
+                starts.add(p)
+            continue
+        for p in range(max(0, q - _MAX_WIDTH[shape]), q):
+            if pattern.fullmatch(line, p, q) is not None:
+                starts.add(p)
+    return starts
+
+
+def _match_pieces(pieces: Sequence[str | Token], line: str) -> list[str] | None:
+    """The token values of ``line`` (None when it does not match), as the regex
+    ``^(piece)(piece)...$`` would capture them - free text lazy (earliest field shortest),
+    every other shape greedy - but in time linear in the line instead of exponential:
+    a right-to-left pass finds from where each suffix of the pieces can match, and a
+    left-to-right pass takes, at each piece, the regex's first choice that still leads to a
+    match (memoised backtracking)."""
+    n = len(line)
+    ends = [_Ends()] * len(pieces) + [_Ends({n})]
+    for i in range(len(pieces) - 1, -1, -1):
+        piece, after = pieces[i], ends[i + 1]
+        if after.empty():
+            return None
+        if isinstance(piece, str):
+            width = len(piece)
+            if after.at is not None:
+                ends[i] = _Ends({q - width for q in after.at if q >= width and line.startswith(piece, q - width)})
+            else:
+                found, pos = set(), line.find(piece, 0, after.upto)
+                while pos != -1:
+                    found.add(pos)
+                    pos = line.find(piece, pos + 1, after.upto)
+                ends[i] = _Ends(found)
+        elif piece.shape == "free":
+            ends[i] = _Ends(upto=after.last())
+        else:
+            ends[i] = _Ends(_shape_starts(piece.shape, line, after))
+    if 0 not in ends[0]:
+        return None
+    values: list[str] = []
+    pos = 0
+    for i, piece in enumerate(pieces):
+        after = ends[i + 1]
+        if isinstance(piece, str):
+            pos += len(piece)
+            continue
+        if piece.shape == "free":
+            end = after.first_from(pos)
+        else:
+            if piece.shape == "word":  # greedy: the longest run free of spaces and quotes
+                stop = min((x for x in (line.find(" ", pos), line.find('"', pos)) if x != -1), default=n)
+                end = next((q for q in range(stop, pos, -1) if q in after), None)
+            else:
+                pattern = _SHAPE_RE[piece.shape]
+                end = next(
+                    (
+                        q
+                        for q in range(min(n, pos + _MAX_WIDTH[piece.shape]), pos, -1)
+                        if q in after and pattern.fullmatch(line, pos, q) is not None
+                    ),
+                    None,
+                )
+        if end is None:  # cannot happen: ends[i] held pos
+            return None
+        values.append(line[pos:end])
+        pos = end
+    return values
+
+
 @dataclass(frozen=True)
 class MorganFormat:
     """A compiled morgan format: exact Python parser + vectorised DuckDB parser."""
@@ -243,17 +361,21 @@ class MorganFormat:
         line = line.rstrip("\r\n")
         if self.strip_ansi:
             line = _ANSI.sub("", line)
-        match = self.regex.match(line)
-        if match is None:
+        if len(line) <= _REGEX_CHARS:
+            match = self.regex.match(line)
+            values = None if match is None else [match.group(f"t{i}") for i in range(len(self.tokens))]
+        else:
+            values = _match_pieces(self.pieces, line)
+        if values is None:
             return None
         row: dict[str, Any] = dict.fromkeys(REQUEST_COLUMNS)
         filled: set[str] = set()
         try:
-            for index, token in enumerate(self.tokens):
+            for token, value in zip(self.tokens, values, strict=True):
                 if token.column is None or token.column in filled:
                     continue
                 filled.add(token.column)
-                row[token.column] = _convert(token, match.group(f"t{index}"))
+                row[token.column] = _convert(token, value)
         except (ValueError, KeyError, OverflowError):
             return None  # e.g. 31/Feb or month "Foo": shaped like a date, is not one
         return row

@@ -220,3 +220,16 @@ def test_url_dash_is_a_route_of_its_own(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[-2:]}
     assert rows == {"/a": "1", "-": "1"}
+
+
+def test_gzip_is_told_by_content_not_name(tmp_path: Path) -> None:
+    """logrotate's delaycompress leaves gzip in access.log.1; a plain file may be named .gz."""
+    traffic = make_traffic(300)
+    gz = write_log(tmp_path / "a.gz", traffic[:200])
+    (tmp_path / "access.log.1").write_bytes(gz.read_bytes())
+    gz.unlink()
+    write_log(tmp_path / "plain.log", traffic[200:]).rename(tmp_path / "b.log.gz")
+    summary = summarize_access_logs([tmp_path], fmt="combined_rt")
+    per_file = {Path(f["path"]).name: (f["lines"], f["parsed"]) for f in summary["files"]}
+    assert per_file == {"access.log.1": (200, 200), "b.log.gz": (100, 100)}
+    assert summary["requests"] == 300

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from opsreview.analysis.routes import strip_query
 from opsreview.secrets import redact
-from opsreview.sources.logfiles import LogReader
+from opsreview.sources.logfiles import LogReader, is_gzip
 from opsreview.sources.morgan import REQUEST_COLUMNS, MorganFormat
 
 log = logging.getLogger("opsreview")
@@ -136,11 +136,13 @@ def connect(parsing: bool = True, memory_limit: str = "512MB") -> duckdb.DuckDBP
 
 
 def _read_lines_sql(path: str) -> str:
+    # by content, not name: logrotate's `delaycompress` and copies leave gzip in `access.log.1`
+    compression = "gzip" if is_gzip(path) else "none"
     quoted = path.replace("'", "''")
     return (
         f"read_csv('{quoted}', delim='{_NO_DELIMITER}', quote='', escape='', header=false, "
         "columns={'line': 'VARCHAR'}, auto_detect=false, strict_mode=false, ignore_errors=true, "
-        f"store_rejects=true, max_line_size={MAX_LINE_BYTES}, compression='auto')"
+        f"store_rejects=true, max_line_size={MAX_LINE_BYTES}, compression='{compression}')"
     )
 
 

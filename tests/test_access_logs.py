@@ -122,6 +122,25 @@ def test_reingest_never_duplicates_and_survives_logrotate(tmp_path: Path) -> Non
     assert rows(tmp_path) == [(52,)]
 
 
+def test_files_beginning_with_the_same_line_keep_their_own_rows(tmp_path: Path) -> None:
+    """Date-less formats repeat first lines (a health check): files of different days, and
+    two files of one day, must not replace each other's rows."""
+    params = load_params(write_params(tmp_path, fmt="tiny"))
+    health = "GET /health 200 2 - 0.100 ms"
+    for name, extra in (("access-2026-06-09.log", 2), ("access-2026-06-10.log", 3), ("access-2026-06-10b.log", 4)):
+        body = [health, *(f"GET /api/items/{i} 200 10 - 1.000 ms" for i in range(extra))]
+        (tmp_path / "logs" / name).write_text("\n".join(body) + "\n", encoding="utf-8")
+    stamp = dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC).timestamp()
+    os.utime(tmp_path / "logs" / "access-2026-06-10b.log", (stamp, stamp))
+    outcome = ingest_access_logs(params)
+    assert outcome.rows == 3 + 4 + 5
+    assert len({f.part for f in outcome.files}) == 3
+    assert rows(tmp_path) == [(12,)]
+    assert ingest_access_logs(params).rows == 0  # unchanged: skipped, nothing lost
+    assert ingest_access_logs(params, force=True).rows == 12
+    assert rows(tmp_path) == [(12,)]
+
+
 @pytest.mark.parametrize(("day", "hours"), [(dt.date(2026, 3, 29), 23), (dt.date(2026, 10, 25), 25)])
 def test_dst_days_have_23_and_25_hours(tmp_path: Path, day: dt.date, hours: int) -> None:
     params = load_params(write_params(tmp_path))

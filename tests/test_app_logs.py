@@ -208,6 +208,40 @@ def test_pull_splits_days_and_is_idempotent(tmp_path: Path) -> None:
     assert len(stored(store, "app_events")) == 11
 
 
+def test_logrotate_rename_keeps_each_event_once(tmp_path: Path) -> None:
+    """app.log -> app.log.1 (new app.log), later .1.gz: the renamed file keeps its part."""
+    app = write(tmp_path / "logs/app.log", jsonl(WINSTON))
+    review = review_for(tmp_path, '    - host: api-1\n      paths: ["logs/"]\n      format: json\n')
+    assert pull_app_logs(review).rows == len(WINSTON)
+    app.rename(tmp_path / "logs/app.log.1")
+    write(tmp_path / "logs/app.log", jsonl(PINO))
+    pull_app_logs(review)
+    events = stored(review.store, "app_events")
+    assert len(events) == len(WINSTON) + len(PINO)
+    assert events["message"].value_counts().max() == 1  # no event twice
+    rotated = tmp_path / "logs/app.log.1"
+    (tmp_path / "logs/app.log.1.gz").write_bytes(gzip.compress(rotated.read_bytes()))
+    rotated.unlink()
+    pull_app_logs(review)
+    assert len(stored(review.store, "app_events")) == len(WINSTON) + len(PINO)
+
+
+def test_rewritten_file_drops_the_days_it_no_longer_covers(tmp_path: Path) -> None:
+    yesterday = {"level": "error", "message": "late", "timestamp": iso("12:00", DAY - dt.timedelta(days=1))}
+    app = write(tmp_path / "logs/app.log", jsonl([yesterday, *WINSTON]))
+    review = review_for(tmp_path, '    - host: api-1\n      paths: ["logs/"]\n      format: json\n')
+    pull_app_logs(review)
+    assert review.store.days("app_events") == [DAY - dt.timedelta(days=1), DAY]
+    app.write_text(jsonl([yesterday, *WINSTON[:2]]), encoding="utf-8")  # same first line, fewer events
+    os.utime(app, None)
+    pull_app_logs(review)
+    assert len(stored(review.store, "app_events")) == 3
+    app.write_text(jsonl([yesterday]), encoding="utf-8")  # nothing of DAY left in the file
+    pull_app_logs(review)
+    assert review.store.days("app_events") == [DAY - dt.timedelta(days=1)]
+    assert len(stored(review.store, "app_events")) == 1
+
+
 def test_pull_reports_missing_paths_and_skips_old_files(tmp_path: Path) -> None:
     old = write(tmp_path / "logs/old.log", jsonl(WINSTON))
     stamp = (dt.datetime.now() - dt.timedelta(days=40)).timestamp()

@@ -201,14 +201,32 @@ class AccessIngest:
         return out
 
 
-def content_part_key(info: LogFileInfo, host: str) -> str:
-    """Part key from the host and the file's first line (stable across logrotate renames)."""
+def content_part_key(info: LogFileInfo, host: str, salt: str = "") -> str:
+    """Part key from the host and the file's first line (stable across logrotate renames and
+    while the file grows); ``salt`` tells apart files whose first lines carry no date."""
     reader = LogReader(info.path, max_line_chars=4096)
     first = reader.first_lines(1)
     if not first:
         return part_key(str(info.path), host)
-    digest = hashlib.sha1(first[0].encode("utf-8", "replace")).hexdigest()
+    digest = hashlib.sha1((salt + "\n" + first[0]).encode("utf-8", "replace")).hexdigest()
     return part_key(digest, host)
+
+
+class PartKeys:
+    """Part keys of one pull: a key already taken by another file of the pull (two files that
+    begin with the same line) gets that file's path mixed in, so neither replaces the other."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, Path] = {}
+
+    def take(self, key: str, path: Path) -> str:
+        if self.owners.setdefault(key, path) != path:
+            key = part_key(key, str(path))
+            self.owners[key] = path
+        return key
+
+    def key(self, info: LogFileInfo, host: str, salt: str = "") -> str:
+        return self.take(content_part_key(info, host, salt), info.path)
 
 
 def _previous_ingests(store: Store) -> dict[str, dict[str, Any]]:
@@ -346,6 +364,7 @@ def ingest_access_logs(
     if days:
         window = (params.day_window(min(days))[0], params.day_window(max(days))[1])
     base = params.source_file.parent
+    keys = PartKeys()
     for source in params.logs.access:
         fmt = source_format(source)
         files, problems = expand_paths(source.resolved_paths(base))
@@ -359,11 +378,15 @@ def ingest_access_logs(
             before = previous.get(str(info.path))
             if _unchanged(store, before, info):
                 assert before is not None
+                keys.take(before["part"], info.path)
                 outcome.files.append(
                     IngestedFile(info.path, source.host, before["part"], info.fingerprint, None, "unchanged")
                 )
                 continue
-            outcome.files.append(ingest_access_file(store, info, source.host, fmt, source.format, tz))
+            # date-less lines (tiny, short, dev) repeat across files: their day tells them apart
+            salt = nominal_day(info, tz).isoformat() if isinstance(fmt, MorganFormat) and not fmt.has_date else ""
+            key = keys.key(info, source.host, salt)
+            outcome.files.append(ingest_access_file(store, info, source.host, fmt, source.format, tz, part=key))
     return outcome
 
 

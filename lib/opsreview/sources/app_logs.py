@@ -4,8 +4,9 @@ For every ``logs.app`` source in params: find its files (files, globs, folders; 
 gzip alike), parse each (JSON lines or plain text with stack traces, see
 :mod:`opsreview.sources.app_parse`) and write, per local day and file, one part of
 `app_events` and one row of `log_files` (``kind='app'``: lines, parsed, unparsed, up to five
-redacted samples, the read error such as a corrupt gzip with its offset). Parts are replaced,
-never appended, so re-ingesting the same files never duplicates an event.
+redacted samples, the read error such as a corrupt gzip with its offset). Parts are keyed by
+host and first line (so logrotate's renames keep them) and replaced, never appended, so
+re-ingesting the same files never duplicates an event.
 
 Only files modified since the start of the baseline period are read (an older file cannot
 hold an event the review compares against), and a file whose size/mtime fingerprint is the one
@@ -30,10 +31,10 @@ from opsreview.findings import Finding, Severity
 from opsreview.params.logs import AppLogSource
 from opsreview.secrets import redact
 from opsreview.sources import SourceResult, register_source
-from opsreview.sources.access_logs import LOG_FILES_SCHEMA
+from opsreview.sources.access_logs import LOG_FILES_SCHEMA, PartKeys, content_part_key
 from opsreview.sources.app_parse import JSON_FIELDS, parse_app_log
 from opsreview.sources.logfiles import LogFileInfo, expand_paths, nominal_day
-from opsreview.store import Store, part_key
+from opsreview.store import Store
 
 if TYPE_CHECKING:
     from opsreview.context import ReviewContext
@@ -46,19 +47,20 @@ __all__ = ["app_part", "ingest_app_file", "previous_app_ingests", "pull_app_logs
 MTIME_SLACK = dt.timedelta(hours=2)
 
 
-def app_part(host: str, path: str) -> str:
-    """The store part of one application-log file (distinct from access-log parts)."""
-    return part_key("app", host, path)
+def app_part(host: str, info: LogFileInfo) -> str:
+    """The store part of one application-log file: by host and first line, like access logs,
+    so that logrotate's rename of app.log to app.log.1 keeps its part (and its events once)."""
+    return content_part_key(info, host, salt="app")
 
 
-def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: str) -> int:
+def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: str, part: str | None = None) -> int:
     """Parse one file and replace its parts in `app_events` and `log_files`; returns events written."""
     unknown = sorted(set(source.json_fields) - set(JSON_FIELDS))
     if unknown:
         raise SourceError("app_logs", f"logs.app[{source.host}].json_fields: unknown column(s) {', '.join(unknown)}")
     default_day = nominal_day(info, ZoneInfo(tz))
     parsed = parse_app_log(info.path, source.format, source.host, tz, default_day, source.json_fields)
-    part = app_part(source.host, str(info.path))
+    part = part or app_part(source.host, info)
     events = parsed.events
     written = 0
     event_days = {d for d in pc.unique(events.column("day")).to_pylist() if d is not None}
@@ -72,9 +74,11 @@ def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: s
             {"day": [default_day], "lines": [0], "parsed": [0], "unparsed": [0], "samples": [[]]}
         )
     last_day = max(parsed.days["day"])
-    for day in store.days("log_files"):  # days this content no longer covers (a rewritten file)
-        if day not in set(parsed.days["day"]):
-            store.delete_part("log_files", day, part)
+    covered = set(parsed.days["day"]) | event_days
+    for table in ("log_files", "app_events"):  # days this content no longer covers (a rewritten file)
+        for day in store.days(table):
+            if day not in covered:
+                store.delete_part(table, day, part)
     for row in parsed.days.itertuples(index=False):
         record = {
             "path": [str(info.path)],
@@ -96,22 +100,25 @@ def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: s
     return written
 
 
-def previous_app_ingests(store: Store) -> dict[str, tuple[str, set[dt.date]]]:
-    """path -> (file fingerprint, days) of application-log files already in the store."""
+def previous_app_ingests(store: Store) -> dict[str, tuple[str, set[dt.date], str]]:
+    """path -> (file fingerprint, days, part) of application-log files already in the store."""
     rel = store.relation("log_files", store.days("log_files"))
     if rel is None or "fingerprint" not in rel.columns:
         return {}
-    rows = rel.filter("kind = 'app'").aggregate("path, any_value(fingerprint) AS fp, list(day) AS days").fetchall()
-    return {str(path): (str(fp), {d for d in days if d is not None}) for path, fp, days in rows}
+    rows = (
+        rel.filter("kind = 'app'")
+        .aggregate("path, any_value(fingerprint) AS fp, list(day) AS days, any_value(part) AS part")
+        .fetchall()
+    )
+    return {str(path): (str(fp), {d for d in days if d is not None}, str(part)) for path, fp, days, part in rows}
 
 
-def unchanged(store: Store, previous: tuple[str, set[dt.date]] | None, info: LogFileInfo, host: str) -> bool:
+def unchanged(store: Store, previous: tuple[str, set[dt.date], str] | None, info: LogFileInfo) -> bool:
     """Whether ``info`` was ingested with this very content and its parts are still there."""
     if previous is None or previous[0] != info.fingerprint or not previous[1]:
         return False
-    part = app_part(host, str(info.path))
     return all(
-        (store.day_dir(table, d) / f"{part}.parquet").exists()
+        (store.day_dir(table, d) / f"{previous[2]}.parquet").exists()
         for d in previous[1]
         for table in ("log_files", "app_events")
     )
@@ -126,6 +133,7 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
     horizon = params.day_window(ctx.day - dt.timedelta(days=params.baseline_days))[0] - MTIME_SLACK
     result = SourceResult("app_logs")
     previous = previous_app_ingests(ctx.store)
+    keys = PartKeys()
     for source in params.logs.app:
         files, problems = expand_paths(source.resolved_paths(params.source_file.parent))
         for problem in problems:
@@ -143,8 +151,12 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
             if info.mtime < horizon:
                 log.debug("app log %s: last modified %s, before the baseline period; skipped", info.path, info.mtime)
                 continue
-            if unchanged(ctx.store, previous.get(str(info.path)), info, source.host):
+            before = previous.get(str(info.path))
+            if unchanged(ctx.store, before, info):
+                assert before is not None
+                keys.take(before[2], info.path)
                 log.debug("app log %s: unchanged since its last ingest; skipped", info.path)
                 continue
-            result.rows += ingest_app_file(ctx.store, source, info, params.timezone)
+            part = keys.key(info, source.host, salt="app")
+            result.rows += ingest_app_file(ctx.store, source, info, params.timezone, part=part)
     return result

@@ -179,16 +179,18 @@ def test_bad_input_is_counted_sampled_and_redacted(tmp_path: Path) -> None:
     ]
     data = b"\r\n".join([*(g.encode() for g in good), *BAD_LINES, tricky[0].encode()])
     data += b"\r\n" + line(T0, "/utf8", ua="Agent X").encode().replace(b"Agent X", b"Agent \xff") + b"\n"
+    data += line(T0, "/caf\xe9/menu?x=1").encode("latin-1") + b"\n"  # Latin-1 in the URL
     data += tricky[2].encode() + b"\n\n\n"
     (tmp_path / "logs" / "access.log").write_bytes(data)
     outcome = ingest_access_logs(params)
     parsed = {r[0]: r[1] for r in rows(tmp_path, "SELECT path, user_agent FROM t")}
-    assert len(parsed) == 23
+    assert len(parsed) == 24
     assert parsed["/quote"] == 'Mozilla "quoted" agent'
-    assert parsed["/utf8"].startswith("Agent ") and "\xff" not in parsed["/utf8"]
+    assert parsed["/utf8"] == "Agent \ufffd"  # each bad byte one replacement character
+    assert parsed["/caf\ufffd/menu"] == UA  # path intact: the bad byte did not become '?'/query
     assert ("/long/" + "a" * (70 * 1024)) in parsed
     (entry,) = log_files(tmp_path)
-    assert (entry["lines"], entry["parsed"], entry["unparsed"]) == (27, 23, 4)
+    assert (entry["lines"], entry["parsed"], entry["unparsed"]) == (28, 24, 4)
     assert len(entry["samples"]) == 4
     assert not any("eyJhbGciOiJIUzI1NiJ9" in s for s in entry["samples"])
     assert all(len(s) <= 301 for s in entry["samples"])

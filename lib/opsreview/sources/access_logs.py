@@ -292,6 +292,9 @@ def ingest_access_file(
             # DuckDB does not check gzip CRCs: damage shows up as garbage lines. When a gzip
             # file has unparsed lines, check it; on damage re-read it up to the damage instead.
             damaged = bool(result.unparsed and is_gzip(info.path) and gzip_damage(info.path))
+            # Bytes that are not UTF-8 (a Latin-1 URL): DuckDB mangles the line around them,
+            # so such a file is read again from a clean copy (each bad byte U+FFFD).
+            damaged = damaged or parser.invalid_utf8
         except duckdb.Error as exc:  # e.g. "Unexpected end of GZIP stream" (truncated file)
             log.info("%s: DuckDB could not read it (%s); reading it up to the damage", info.path, exc)
             damaged = True

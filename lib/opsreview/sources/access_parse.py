@@ -268,6 +268,9 @@ class FileParser:
         self.result = FileParse()
         self._last_day: dt.date | None = None
         self._give_up = False
+        # set when DuckDB met bytes that are not UTF-8: the file is then better read again
+        # from a clean copy (U+FFFD for each bad byte, as LogReader decodes)
+        self.invalid_utf8 = False
 
     # -- driver ------------------------------------------------------------------------------
     def parse(self, path: Path) -> FileParse:
@@ -318,7 +321,8 @@ class FileParser:
             line = str(csv_line or "").strip("\r\n")
             if error_type == "LINE SIZE OVER MAXIMUM":
                 self._unparsed([line], None)
-            else:  # e.g. INVALID ENCODING: DuckDB gives the line with '?' for the bad bytes
+            else:  # INVALID ENCODING: DuckDB's copy of the line has '?' for bad bytes and more
+                self.invalid_utf8 = True
                 self._fallback([line])
 
     # -- per batch -----------------------------------------------------------------------------

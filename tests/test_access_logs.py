@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -20,6 +22,7 @@ from opsreview.sources.access_logs import (
     pull_access_logs,
     requests_relation,
 )
+from opsreview.sources.access_parse import parse_json_line
 from opsreview.store import Store
 
 UA = "Mozilla/5.0 (X11; Linux x86_64)"
@@ -265,6 +268,32 @@ def test_json_access_log_with_default_and_custom_mapping(tmp_path: Path) -> None
     ingest_access_logs(load_params(params_path))
     # new content under the same name (rewritten file): the earlier requests stay in the store
     assert rows(tmp_path, "SELECT status, path FROM t ORDER BY status") == [(201, "/api/x/5"), (404, "/nope")]
+
+
+def test_json_times_without_a_zone_are_local_times(tmp_path: Path) -> None:
+    """winston's default timestamp has no zone: it is the params' timezone (Berlin, CEST)."""
+    params_path = write_params(tmp_path, fmt="json")
+    params_path.write_text(
+        params_path.read_text().replace("format: 'json'", "format: json\n      json_fields: {ts: t}")
+    )
+    stamps = ["2026-06-10 10:00:00", "2026-06-10T10:00:01.5", "2026-06-10T10:00:02Z", "2026-06-10T10:00:03+05:30"]
+    lines = [
+        json.dumps({"t": t, "req": {"method": "GET", "url": f"/{i}"}, "res": {"statusCode": 200}})
+        for i, t in enumerate(stamps)
+    ]
+    (tmp_path / "logs" / "app.log").write_text("\n".join(lines) + "\n")
+    ingest_access_logs(load_params(params_path))
+    expected = [
+        dt.datetime(2026, 6, 10, 8, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 10, 8, 0, 1, 500000, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 10, 10, 0, 2, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 10, 4, 30, 3, tzinfo=dt.UTC),
+    ]
+    assert [r[0] for r in rows(tmp_path, "SELECT ts FROM t ORDER BY path")] == expected
+    # the exact (fallback) parser reads them the same way
+    mapping = load_params(params_path).logs.access[0].json_mapping
+    berlin = ZoneInfo("Europe/Berlin")
+    assert [parse_json_line(mapping, text, berlin)["ts"] for text in lines] == expected  # type: ignore[index]
 
 
 def test_source_ingests_review_and_baseline_days_only(tmp_path: Path) -> None:

@@ -150,14 +150,20 @@ def _json_path(dotted: str) -> str:
     return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in dotted.split("."))
 
 
-def json_query(mapping: dict[str, str], source: str) -> str:
-    """The JSON-lines counterpart of MorganFormat.sql_query (one JSON parse per line)."""
+_ZONED = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+
+
+def json_query(mapping: dict[str, str], source: str, tz_name: str = "UTC") -> str:
+    """The JSON-lines counterpart of MorganFormat.sql_query (one JSON parse per line).
+    Times without a zone are local times of ``tz_name`` (the params' timezone)."""
     columns = list(REQUEST_COLUMNS)
     paths = ", ".join("'" + _json_path(mapping[c]).replace("'", "''") + "'" for c in columns)
     v = {c: f"_v[{i + 1}]" for i, c in enumerate(columns)}
     ts_num = f"try_cast({v['ts']} AS DOUBLE)"
     ts = (
-        f"CASE WHEN {ts_num} IS NULL THEN try_cast({v['ts']} AS TIMESTAMPTZ) "
+        f"CASE WHEN {ts_num} IS NULL AND regexp_matches({v['ts']}, '{_ZONED}') "
+        f"THEN try_cast({v['ts']} AS TIMESTAMPTZ) "
+        f"WHEN {ts_num} IS NULL THEN timezone('{tz_name}', try_cast({v['ts']} AS TIMESTAMP)) "
         f"WHEN {ts_num} > 1e11 THEN make_timestamptz(({ts_num} * 1000)::BIGINT) "
         f"ELSE make_timestamptz(({ts_num} * 1000000)::BIGINT) END"
     )
@@ -181,7 +187,7 @@ def json_query(mapping: dict[str, str], source: str) -> str:
     )
 
 
-def parse_json_line(mapping: dict[str, str], line: str) -> dict[str, Any] | None:
+def parse_json_line(mapping: dict[str, str], line: str, tz: dt.tzinfo = dt.UTC) -> dict[str, Any] | None:
     """Exact Python counterpart of :func:`json_query` for one line (the fallback)."""
     try:
         data = json.loads(line)
@@ -202,7 +208,10 @@ def parse_json_line(mapping: dict[str, str], line: str) -> dict[str, Any] | None
         if isinstance(ts, int | float):
             row["ts"] = dt.datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, dt.UTC)
         elif isinstance(ts, str):
-            row["ts"] = dt.datetime.fromisoformat(ts).astimezone(dt.UTC)
+            stamp = dt.datetime.fromisoformat(ts)
+            if stamp.tzinfo is None:  # no zone: a local time of the params' timezone
+                stamp = stamp.replace(tzinfo=tz)
+            row["ts"] = stamp.astimezone(dt.UTC)
         for c, kind in (("status", int), ("bytes", int), ("response_time_ms", float), ("total_time_ms", float)):
             row[c] = None if row[c] is None else kind(row[c])
     except (TypeError, ValueError, OverflowError):
@@ -304,7 +313,7 @@ class FileParser:
         try:
             source = f"(SELECT line FROM {_read_lines_sql(path)} WHERE line IS NOT NULL)"
             fmt = self.fmt
-            query = fmt.sql_query(source) if isinstance(fmt, MorganFormat) else json_query(fmt, source)
+            query = fmt.sql_query(source) if isinstance(fmt, MorganFormat) else json_query(fmt, source, self.tz_name)
             day_expr = f"CAST(timezone('{self.tz_name}', ts) AS DATE)"
             path_expr = "CASE WHEN url IS NULL THEN NULL ELSE split_part(split_part(url, '?', 1), '#', 1) END"
             # the raw line travels on only where the exact parser needs it
@@ -389,7 +398,7 @@ class FileParser:
                 if isinstance(self.fmt, MorganFormat):
                     row = self.fmt.parse_line(line)
                 else:
-                    row = parse_json_line(self.fmt, line)
+                    row = parse_json_line(self.fmt, line, self.tz)
             if row is None:
                 failed.append(line)
             else:

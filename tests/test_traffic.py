@@ -181,6 +181,10 @@ def test_scanner_clients(frame: pd.DataFrame) -> None:
         ("/api/pay?key=sk_live_4eC39HqLyjWDarjtT1zdp7dc", "api key"),
         ("/api/pay?card=4111111111111111&cvc=1", "card number"),
         ("/api/pay?card=4111-1111-1111-1111", "card number"),
+        ("/api/pay?card=4111+1111+1111+1111", "card number"),  # a form's spaces, URL-encoded
+        ("/api/pay?card=5555%205555%205555%204444&x=1", "card number"),
+        ("/api/pay?amex=3782-822463-10005", "card number"),  # Amex 4-6-5
+        ("/api/search?q=2026+03+10+12+00+00+1", None),  # Luhn-valid by chance, not card-grouped
         ("/api/login?password=hunter2", "credential parameter"),
         ("/api/pay?card=4111111111111112", None),  # fails Luhn
         ("/api/orders/65a1234567890123456789ab", None),  # an ObjectId holds a 19-digit run
@@ -202,7 +206,9 @@ def test_sensitive_urls_are_found_and_masked(url: str, kind: str | None) -> None
     assert found["kind"].tolist() == ([kind] if kind else [])
     if kind:
         sample = found["samples"].iloc[0][0]
-        for secret in (JWT, "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4111111111111111", "4111-1111-1111-1111", "hunter2"):
+        secrets = [JWT, "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4111111111111111", "4111-1111-1111-1111", "hunter2"]
+        secrets += ["4111+1111+1111+1111", "5555%205555%205555", "822463"]
+        for secret in secrets:
             assert secret not in sample
         assert sensitive.mask_sensitive(url) != url
     else:

@@ -9,8 +9,8 @@ the subset RE2 (DuckDB) and Python share.
 
 Kinds: ``jwt`` (three base64url parts, header ``eyJ``), ``api key`` (``sk_live_``-style,
 ``whsec_``, AWS ``AKIA``, GitHub ``ghp_``, Slack ``xox?-``, Google ``AIza``), ``card number``
-(13-19 digits, optionally dash-separated, first digit 2-6, Luhn-valid, not part of a longer
-token), ``credential parameter`` (``password=``, ``token=``, ``api_key=``, ... with a value).
+(13-19 digits, optionally grouped by dashes, spaces, ``+`` or ``%20``, first digit 2-6,
+Luhn-valid, not part of a longer token), ``credential parameter`` (``password=``, ``token=``, ``api_key=``, ... with a value).
 """
 
 from __future__ import annotations
@@ -32,11 +32,19 @@ CREDENTIAL_NAMES = (
     "|api_key|apikey|api-key|access_key|private_key|session|sessionid|session_id|jwt|credentials"
 )
 CREDENTIAL_PARAM = rf"(?i)([?&;](?:{CREDENTIAL_NAMES}))=([^&#;\s]+)"
-# A card-number candidate: 13-19 digits (dashes allowed between them), not glued to other
-# letters or digits, so that ObjectIds, hashes and long ids do not match.
-CARD = r"(^|[^0-9A-Za-z_-])([2-6](?:-?[0-9]){12,18})($|[^0-9A-Za-z_-])"
+# A card-number candidate: 13-19 digits, plain or grouped as cards print them (fours, or
+# Amex 4-6-5) by a dash, space, `+` or `%20` (as forms and URL encoders write the space), not
+# glued to other letters or digits, so that ObjectIds, hashes, long ids and dates do not match.
+_CARD_SEP = r"(?:[ +-]|%20)"
+_CARD_DIGITS = (
+    rf"[2-6][0-9]{{12,18}}|[2-6][0-9]{{3}}(?:{_CARD_SEP}[0-9]{{4}}){{2,3}}(?:{_CARD_SEP}?[0-9]{{1,3}})?"
+    rf"|3[0-9]{{3}}{_CARD_SEP}[0-9]{{6}}{_CARD_SEP}[0-9]{{5}}"
+)
+CARD = rf"(^|[^0-9A-Za-z_-])({_CARD_DIGITS})($|[^0-9A-Za-z_-])"
+_NOT_DIGITS = r"%20|[^0-9]"
 PREFILTER = (
-    rf"eyJ|_live_|_test_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza|(?i:[?&;](?:{CREDENTIAL_NAMES})=)|[0-9-]{{13,}}"
+    rf"eyJ|_live_|_test_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza|(?i:[?&;](?:{CREDENTIAL_NAMES})=)"
+    rf"|(?:[0-9]{_CARD_SEP}?){{13,}}"
 )
 MASK = "***"
 
@@ -66,7 +74,7 @@ def _luhn_sql(digits: str) -> str:
 
 def _card_numbers_sql(column: str) -> str:
     """DuckDB expression: the list of Luhn-valid card numbers (digits only) in ``column``."""
-    digits = "regexp_replace(m, '[^0-9]', '', 'g')"
+    digits = f"regexp_replace(m, {sql_string(_NOT_DIGITS)}, '', 'g')"
     return (
         f"list_filter(list_transform(regexp_extract_all({column}, {sql_string(CARD)}, 2), lambda m: {digits}), "
         f"lambda m: length(m) BETWEEN 13 AND 19 AND {_luhn_sql('m')})"
@@ -80,7 +88,7 @@ _PY_CARD = re.compile(CARD)
 
 
 def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[^0-9]", "", match.group(2))
+    digits = re.sub(_NOT_DIGITS, "", match.group(2))
     if 13 <= len(digits) <= 19 and luhn_valid(digits):
         return f"{match.group(1)}{MASK}{digits[-4:]}{match.group(3)}"
     return match.group(0)

@@ -346,6 +346,8 @@ def test_requests_relation_filters_lazily(tmp_path: Path) -> None:
     frame = requests_relation(ctx, status=[200], client="10.0.0.1").df()
     assert len(frame) == 2 and set(frame["route"]) == {"/api/products/:id"}
     assert requests_relation(ctx, days=[dt.date(2020, 1, 1)]) is None
+    evening = requests_relation(ctx, start="23:00", end="24:00")  # up to the end of the day
+    assert evening is not None and evening.select("path").fetchall() == [("/api/products/4",)]
 
 
 def test_registered_as_a_logs_source() -> None:

@@ -412,6 +412,8 @@ def _as_utc(value: dt.datetime | str, ctx: ReviewContext) -> dt.datetime:
     if isinstance(value, str):
         if len(value) <= 5 and ":" in value:
             hour, minute = (int(x) for x in value.split(":"))
+            if (hour, minute) == (24, 0):  # the end of the review day
+                return ctx.window[1]
             value = dt.datetime.combine(ctx.day, dt.time(hour, minute), ctx.params.tz)
         else:
             value = dt.datetime.fromisoformat(value)

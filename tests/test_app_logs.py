@@ -119,6 +119,20 @@ def test_text_log_with_multiline_stack(tmp_path: Path) -> None:
     assert parsed.days["samples"].iloc[0] == ["garbage before the first event"]
 
 
+def test_text_log_thread_tag_and_error_type_from_the_stack(tmp_path: Path) -> None:
+    """log4js/logback style: `<ts> LEVEL [thread] message`, the exception on the next line."""
+    text = (
+        f"{DAY} 10:00:00,123 ERROR [main] Request failed for user 42\n"
+        "TypeError: Cannot read properties of undefined (reading 'id')\n"
+        "    at getUser (/app/src/users.js:10:5)\n"
+        f"{DAY} 10:00:01,000 INFO [http-nio-8080-exec-1] started\n"
+    )
+    df = parse_app_log(write(tmp_path / "app.log", text), "text", "api-1", TZ, DAY).events.to_pandas()
+    assert df["message"].tolist() == ["Request failed for user 42", "started"]
+    assert df["level"].tolist() == ["error", "info"]
+    assert df["error_type"].iloc[0] == "TypeError" and pd.isna(df["error_type"].iloc[1])
+
+
 def test_bad_lines_are_counted_with_redacted_samples(tmp_path: Path) -> None:
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLWRlbW8"
     content = (

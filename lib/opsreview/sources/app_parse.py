@@ -76,9 +76,12 @@ _LEVEL_NAMES = {
 }
 _LEVEL_WORDS = "|".join(sorted({w for words in _LEVEL_NAMES.values() for w in words}, key=len, reverse=True))
 _TS = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:\s?(?:Z|[+-]\d{2}:?\d{2}))?"
-# <ts> [tag] LEVEL message   |   LEVEL <ts> message   (brackets, separators and a level after the
+# <ts> [tag] LEVEL [tag] message   |   LEVEL <ts> message   (brackets, separators and a level after the
 # timestamp optional: a line that starts with a timestamp starts an event)
-HEADER_TS_FIRST = rf"(?i)^\[?({_TS})\]?\s*(?:\[[^\]]*\]\s*)?[-|:]?\s*(?:\[?({_LEVEL_WORDS})\b\]?)?\s*[-|:]?\s?(.*)$"
+HEADER_TS_FIRST = (
+    rf"(?i)^\[?({_TS})\]?\s*(?:\[[^\]]*\]\s*)?[-|:]?\s*(?:\[?({_LEVEL_WORDS})\b\]?)?\s*"
+    rf"(?:\[[^\]]*\]\s*)?[-|:]?\s?(.*)$"  # a [thread] tag after the level too (log4js, logback)
+)
 HEADER_LEVEL_FIRST = rf"(?i)^\[?({_LEVEL_WORDS})\b\]?\s*[-|:]?\s*\[?({_TS})\]?\s*[-|:]?\s?(.*)$"
 
 
@@ -236,11 +239,11 @@ def text_events_sql() -> str:
         ), parsed AS (
             SELECT event, {ts_sql("ts_raw")} AS ts, coalesce({level_sql("level_raw")}, 'info') AS level, message,
                    CASE WHEN continuation IS NOT NULL THEN left(message || chr(10) || continuation, {STACK_CHARS}) END
-                       AS stack
+                       AS stack, continuation
             FROM events
         )
         SELECT n.lineno, CASE WHEN p.ts IS NULL THEN n.line END AS line, p.ts, p.level, p.message, p.stack,
-               {error_type_sql("p.stack", "p.message")} AS error_type, NULL::VARCHAR AS extra,
+               {error_type_sql("p.stack", "p.message", "p.continuation")} AS error_type, NULL::VARCHAR AS extra,
                coalesce(p.ts IS NOT NULL, false) AS ok, n.header AND p.ts IS NOT NULL AS first_line
         FROM numbered n LEFT JOIN parsed p USING (event)
     """

@@ -180,6 +180,21 @@ def test_latency_profile_has_an_all_routes_row() -> None:
     assert overall["p95"] == pytest.approx(np.percentile(today["response_time_ms"], 95))
 
 
+def test_overall_latency_against_the_baseline() -> None:
+    today, base = latency_frames()
+    con = duckdb.connect()
+    t_prof = baseline.latency_profile(traffic.with_route(con.from_df(today)), TZ)
+    b_prof = baseline.latency_profile(traffic.with_route(con.from_df(base)), TZ)
+    table = baseline.overall_latency(t_prof, b_prof).set_index("percentile")
+    for q in (50, 95, 99):
+        now, then = np.percentile(today["response_time_ms"], q), np.percentile(base["response_time_ms"], q)
+        assert table.loc[f"p{q}", "today_ms"] == pytest.approx(now)
+        assert table.loc[f"p{q}", "baseline_ms"] == pytest.approx(then)
+        assert table.loc[f"p{q}", "ratio"] == pytest.approx(now / then)
+    alone = baseline.overall_latency(t_prof, b_prof.iloc[0:0])
+    assert alone["baseline_ms"].isna().all() and alone["today_ms"].notna().all()
+
+
 def test_same_hours_filter() -> None:
     df = pd.DataFrame({"ts": [local(DAY, "08:59"), local(DAY, "09:00"), local(DAY, "17:00"), local(DAY, "17:01")]})
     rel = duckdb.connect().from_df(df)

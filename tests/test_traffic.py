@@ -219,3 +219,19 @@ def test_luhn() -> None:
     assert sensitive.luhn_valid("4111111111111111")
     assert sensitive.luhn_valid("378282246310005")
     assert not sensitive.luhn_valid("4111111111111112")
+
+
+def test_rates_against_baseline() -> None:
+    cols = ["requests", "s2xx", "s3xx", "s4xx", "s5xx", "s401", "s403", "s404", "s429"]
+    # two minutes today, one row of baseline; 4xx = 401 + 403 + 404 + 429 + others
+    today = pd.DataFrame([[500, 430, 0, 50, 20, 5, 0, 30, 10], [500, 450, 0, 40, 10, 5, 0, 30, 0]], columns=cols)
+    base = pd.DataFrame([[4000, 3700, 0, 288, 12, 40, 0, 240, 0]], columns=cols)
+    table = traffic.rates_against_baseline(today, base).set_index("status")
+    assert table.loc["5xx", "count"] == 30 and table.loc["5xx", "rate"] == pytest.approx(0.03)
+    assert table.loc["5xx", "base_rate"] == pytest.approx(0.003)
+    assert table.loc["5xx", "ratio"] == pytest.approx(10.0)
+    assert table.loc["5xx", "p_higher"] < 1e-6  # 30 where 3 were expected
+    assert table.loc["404", "ratio"] == pytest.approx(1.0) and table.loc["404", "p_higher"] > 0.3
+    assert table.loc["429", "count"] == 10 and table.loc["429", "ratio"] == np.inf
+    empty = traffic.rates_against_baseline(today, pd.DataFrame(columns=cols))
+    assert empty["base_rate"].isna().all() and list(empty["count"]) == [30, 90, 10, 0, 60, 10]

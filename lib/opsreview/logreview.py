@@ -198,6 +198,12 @@ class AccessLogReview:
         rates = traffic.error_rates(self.counts, ["host"])
         total = traffic.error_rates(self.counts).assign(host="(all)")
         section.tables.append(("Status counts and rates", pd.concat([total, rates], ignore_index=True)))
+        section.tables.append(
+            (
+                "Status rates against the baseline (same hours)",
+                traffic.rates_against_baseline(self.counts, self.base_counts),
+            )
+        )
         if not windows.empty:
             section.tables.append(("5xx anomaly windows per route", local_columns(windows, self.tz)))
         return self._done(section)
@@ -253,6 +259,9 @@ class AccessLogReview:
             )
         )
         section.figures.append(charts.route_latency_chart(comparison))
+        section.tables.append(
+            ("Latency over all routes (ms) against the baseline", baseline.overall_latency(today_profile, base_profile))
+        )
         cols = ["route", "requests", "p50", "p95", "p99", "base_p95", "ratio", "share_above", "p_value"]
         section.tables.append(("Latency per route (ms), baseline p95 and exceedance test", comparison[cols].round(3)))
         return self._done(section)

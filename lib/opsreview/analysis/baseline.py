@@ -423,6 +423,23 @@ def compare_latency(
     return merged.sort_values("requests", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def overall_latency(today: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """The day's p50/p95/p99 over all routes against the baseline's (same hours), from two
+    :func:`latency_profile` results: one row per percentile with today, baseline and ratio."""
+
+    def pick(profile: pd.DataFrame) -> pd.Series | None:
+        row = profile[(profile["hour"] == -1) & (profile["route"] == ALL_ROUTES)]
+        return row.iloc[0] if len(row) else None
+
+    t, b = pick(today), pick(base)
+    rows = []
+    for q in ("p50", "p95", "p99"):
+        now = float(t[q]) if t is not None and pd.notna(t[q]) else np.nan
+        then = float(b[q]) if b is not None and pd.notna(b[q]) else np.nan
+        rows.append({"percentile": q, "today_ms": now, "baseline_ms": then, "ratio": now / then if then else np.nan})
+    return pd.DataFrame(rows)
+
+
 def hours_above(today: pd.DataFrame, base: pd.DataFrame, by: str, ratio: float, min_requests: int) -> pd.DataFrame:
     """Per ``by`` and local hour: today's p95 against the baseline's p95 of the same hour, flagged rows only."""
     t = today[(today["hour"] >= 0) & (today[by] != ALL_ROUTES)]

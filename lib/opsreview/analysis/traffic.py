@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from opsreview.analysis.relations import Relation, as_relation, bucket_sql, query, quote, run_sql
@@ -94,6 +95,34 @@ def error_rates(counts: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     for col in STATUS_COLUMNS:
         table[f"rate_{col[1:]}"] = table[col] / table["requests"].where(table["requests"] > 0)
     return table.reset_index(drop=True)
+
+
+def rates_against_baseline(counts: pd.DataFrame, base_counts: pd.DataFrame) -> pd.DataFrame:
+    """Each status rate of the day (5xx, 4xx, 401, 403, 404, 429 per request) against the
+    baseline's rate over the same hours: counts, rates, ratio and the one-sided p-value of a
+    conditional Poisson test (:func:`opsreview.analysis.baseline.rate_test`)."""
+    from opsreview.analysis.baseline import rate_test
+
+    columns = ["s5xx", "s4xx", "s401", "s403", "s404", "s429"]
+    day = counts[["requests", *columns]].sum()
+    base = base_counts[["requests", *columns]].sum() if not base_counts.empty else None
+    table = pd.DataFrame(
+        {
+            "status": [c[1:] for c in columns],
+            "count": [int(day[c]) for c in columns],
+            "rate": [day[c] / day["requests"] if day["requests"] else np.nan for c in columns],
+        }
+    )
+    if base is None or not base["requests"]:
+        return table.assign(base_rate=np.nan, ratio=np.nan, p_higher=np.nan)
+    tested = rate_test(
+        table["count"],
+        np.full(len(columns), day["requests"]),
+        [base[c] for c in columns],
+        np.full(len(columns), base["requests"]),
+    )
+    table["base_rate"] = [base[c] / base["requests"] for c in columns]
+    return pd.concat([table, tested[["ratio", "p_higher"]]], axis=1)
 
 
 def latency_percentiles(rel: Relation, by: Sequence[str] = ("route",)) -> pd.DataFrame:

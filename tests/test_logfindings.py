@@ -14,7 +14,7 @@ import pytest
 from opsreview.context import open_review
 from opsreview.errorreview import AppErrorReview
 from opsreview.findings import Finding, Severity
-from opsreview.logfindings import error_fingerprint_findings, sensitive_url_findings, unparsed_findings
+from opsreview.logfindings import error_fingerprint_findings, gap_findings, sensitive_url_findings, unparsed_findings
 from opsreview.logreview import AccessLogReview
 from opsreview.params.log_thresholds import LogThresholds
 from opsreview.store import Store
@@ -349,3 +349,17 @@ def test_dateless_format_reviews_without_time_of_day(tmp_path: Path) -> None:
     checks = {f.check for f in logs.findings}
     assert "logs.5xx_rate" in checks
     assert not checks & {"logs.gap", "logs.volume_drop"}, [f.title for f in logs.findings]
+
+
+def test_gap_without_a_baseline_is_a_warning_that_says_so() -> None:
+    """With no earlier days the expectation is the day's mean rate: a quiet night looks like an
+    outage, so a long gap is a warning, not critical, until a baseline exists."""
+    start = pd.Timestamp("2026-11-23T01:00:00Z")
+    gaps = pd.DataFrame(
+        [{"host": "api-1", "start": start, "end": start + pd.Timedelta(minutes=90), "minutes": 90, "expected": 400.0}]
+    )
+    th = LogThresholds()
+    (with_base,) = gap_findings(gaps, th, TZ)
+    (without,) = gap_findings(gaps, th, TZ, has_baseline=False)
+    assert with_base.severity is Severity.critical and without.severity is Severity.warning
+    assert "no baseline" in without.evidence["expected_from"]

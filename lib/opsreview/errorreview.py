@@ -103,7 +103,9 @@ class AppErrorReview:
             min_minutes=self.th.gap_minutes,
             min_expected=self.th.gap_min_expected_lines,
         )
-        return logfindings.gap_findings(gaps, self.th, self.tz, what="application log", area="errors")
+        return logfindings.gap_findings(
+            gaps, self.th, self.tz, what="application log", area="errors", has_baseline=not expected.empty
+        )
 
     def fingerprints(self) -> Section:
         """Error fingerprints of the day: new today, spiking against the baseline, fatal."""

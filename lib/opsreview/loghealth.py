@@ -18,13 +18,21 @@ __all__ = ["gap_findings", "no_data_finding", "unparsed_findings", "volume_findi
 
 
 def gap_findings(
-    gaps: pd.DataFrame, th: LogThresholds, tz: str, what: str = "access log", area: str = "logs"
+    gaps: pd.DataFrame,
+    th: LogThresholds,
+    tz: str,
+    what: str = "access log",
+    area: str = "logs",
+    has_baseline: bool = True,
 ) -> list[Finding]:
-    """``logs.gap`` / ``errors.gap``: minutes without a line where the baseline expects many."""
+    """``logs.gap`` / ``errors.gap``: minutes without a line where the baseline expects many.
+
+    Without a baseline the expectation is the day's mean rate, which cannot tell a quiet night
+    from an outage: such gaps are warnings at most, and say so."""
     found = []
     for row in gaps.to_dict("records"):
         minutes = int(row["minutes"])
-        severity = Severity.critical if minutes >= 60 else Severity.warning
+        severity = Severity.critical if minutes >= 60 and has_baseline else Severity.warning
         found.append(
             Finding(
                 area,
@@ -37,6 +45,9 @@ def gap_findings(
                     "host": row["host"],
                     "window": fmt_window(row["start"], row["end"], tz),
                     "expected_lines": num(row["expected"], 1),
+                    "expected_from": "baseline, same hours"
+                    if has_baseline
+                    else "the day's mean rate (no baseline yet)",
                 },
                 checklist=LOGGING if area == "logs" else ("Error logging",),
             )

@@ -153,7 +153,7 @@ class AccessLogReview:
         section.tables.append(("Requests per host (baseline: mean per day, same hours)", volume))
         if not gaps.empty:
             section.tables.append(("Gaps without a single request", local_columns(gaps, self.tz)))
-        section.findings += logfindings.gap_findings(gaps, self.th, self.tz)
+        section.findings += logfindings.gap_findings(gaps, self.th, self.tz, has_baseline=by_host is not None)
         if self.baseline_days:
             section.findings += logfindings.volume_findings(volume, self.th)
         return self._done(section)

@@ -157,6 +157,10 @@ def test_latency_regression_on_the_planted_route_only(planted_findings: list[Fin
     assert regression.evidence["route"] == "GET /api/products/:id"
     assert regression.value >= 3.0
     assert regression.evidence["slow_hours"].startswith("09:00")
+    samples = regression.evidence["samples"]  # the route's slowest requests, slowest first
+    assert len(samples) == 3 and all(" /api/products/" in s for s in samples)
+    times = [float(s.rsplit(" ", 1)[1]) for s in samples]
+    assert times == sorted(times, reverse=True) and times[0] >= regression.evidence["p99_ms"]
 
 
 def test_credential_stuffing_client(planted_findings: list[Finding]) -> None:
@@ -165,6 +169,9 @@ def test_credential_stuffing_client(planted_findings: list[Finding]) -> None:
     assert burst.evidence["401"] == 1800 and burst.evidence["429"] == 0
     assert burst.evidence["window"]["start"] == local(DAY, "03:12").tz_convert(TZ).isoformat()
     assert "Rate limiting implemented" in burst.checklist
+    samples = burst.evidence["samples"]  # the burst's first failed requests, in local time
+    assert len(samples) == 3 and all(" 203.0.113.77 " in s and " 401 " in s for s in samples)
+    assert pd.Timestamp(samples[0].split(" ")[0]) == local(DAY, "03:12")
 
 
 def test_gap_on_the_silent_host(planted_findings: list[Finding]) -> None:

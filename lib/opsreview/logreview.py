@@ -27,6 +27,7 @@ from opsreview.analysis import abuse, baseline, sensitive, traffic
 from opsreview.analysis.relations import Relation, sql_string
 from opsreview.analysis.sensitive import mask_sensitive
 from opsreview.context import ReviewContext
+from opsreview.evidence import sample_lines
 from opsreview.findings import Finding
 
 __all__ = ["AccessLogReview", "Section", "show_section", "open_access_logs"]
@@ -230,13 +231,17 @@ class AccessLogReview:
         )
 
     def _samples(self, route: str, start: pd.Timestamp, end: pd.Timestamp, where: str, n: int = 3) -> pd.DataFrame:
+        window = f"ts >= TIMESTAMPTZ '{start.isoformat()}' AND ts < TIMESTAMPTZ '{end.isoformat()}'"
+        return self._sample_rows(f"route = {sql_string(route)} AND {window} AND {where}", n).sort_values("ts")
+
+    def _sample_rows(self, where: str, n: int = 3, first: bool = False) -> pd.DataFrame:
+        """A few of the day's requests matching ``where``: the slowest, or the ``first`` ones."""
         assert self.today is not None
-        rel = self.today.filter(
-            f"route = {sql_string(route)} AND ts >= TIMESTAMPTZ '{start.isoformat()}' AND ts < TIMESTAMPTZ '{end.isoformat()}' AND {where}"
-        )
-        return traffic.slowest_requests(rel, n)[
-            ["ts", "client", "method", "url", "status", "response_time_ms"]
-        ].sort_values("ts")
+        rel = self.today.filter(where)
+        if first:
+            rel = rel.order("ts").limit(n).select("ts, remote_addr AS client, method, url, status, response_time_ms")
+            return rel.df()
+        return traffic.slowest_requests(rel, n)[["ts", "client", "method", "url", "status", "response_time_ms"]]
 
     def latency(self) -> Section:
         """p50/p95/p99 over time and per route, against the baseline (exceedance test)."""
@@ -251,7 +256,13 @@ class AccessLogReview:
         hours = baseline.hours_above(
             today_profile, base_profile, "route", self.th.p95_ratio_warning, max(10, self.th.min_requests // 5)
         )
-        section.findings += logfindings.latency_findings(comparison, hours, self.th, f"{self.tz} hours")
+        latency_found = logfindings.latency_findings(comparison, hours, self.th, f"{self.tz} hours")
+        for finding in latency_found:  # the route's slowest requests of the day as sample lines
+            route = str(finding.evidence["route"])
+            finding.evidence["samples"] = sample_lines(
+                self._sample_rows(f"route = {sql_string(route)} AND response_time_ms IS NOT NULL"), tz=self.tz
+            )
+        section.findings += latency_found
         overall = base_profile[(base_profile["route"] == baseline.ALL_ROUTES) & (base_profile["hour"] == -1)]["p95"]
         section.figures.append(
             charts.latency_chart(
@@ -290,7 +301,15 @@ class AccessLogReview:
         bursts = abuse.auth_failure_bursts(
             self.today, self.th.auth_window_minutes, self.th.auth_failures_per_client, self.th.burst_max_gap_minutes
         )
-        section.findings += logfindings.auth_burst_findings(bursts, self.th, self.tz)
+        auth_found = logfindings.auth_burst_findings(bursts, self.th, self.tz)
+        for finding, row in zip(auth_found, bursts.to_dict("records"), strict=True):
+            where = (
+                f"remote_addr = {sql_string(str(row['client']))} AND status IN (401, 403) AND "
+                f"ts >= TIMESTAMPTZ '{pd.Timestamp(row['start']).isoformat()}' AND "
+                f"ts <= TIMESTAMPTZ '{pd.Timestamp(row['end']).isoformat()}'"
+            )
+            finding.evidence["samples"] = sample_lines(self._sample_rows(where, first=True), tz=self.tz)
+        section.findings += auth_found
         section.figures.append(charts.clients_chart(top))
         section.tables.append(("Top clients", local_columns(top, self.tz)))
         if not bursts.empty:

@@ -370,3 +370,20 @@ def test_gap_without_a_baseline_is_a_warning_that_says_so() -> None:
     (without,) = gap_findings(gaps, th, TZ, has_baseline=False)
     assert with_base.severity is Severity.critical and without.severity is Severity.warning
     assert "no baseline" in without.evidence["expected_from"]
+
+
+def test_every_section_has_a_chart_and_a_table(planted: Path) -> None:
+    logs = AccessLogReview(open_review(planted, DAY))
+    sections = {
+        name: getattr(logs, name)()
+        for name in ("volume", "status", "latency", "routes", "clients", "agents", "outliers", "secrets", "ingest")
+    }
+    for name, section in sections.items():
+        assert section.figures and section.tables, name
+    outliers = sections["outliers"]
+    slowest = dict(outliers.tables)["Slowest requests"]
+    plotted = outliers.figures[0].data[0]
+    assert sorted(plotted.y) == sorted(slowest["response_time_ms"])
+    secrets = sections["secrets"]
+    found = dict(secrets.tables)["Sensitive values in logged URLs (masked)"]
+    assert sum(sum(bar.y) for bar in secrets.figures[0].data) == found["requests"].sum() > 0

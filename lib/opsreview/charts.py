@@ -190,6 +190,52 @@ def agents_chart(categories: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, height=300, yaxis_type="log", yaxis_title="requests")
 
 
+def outliers_chart(slowest: pd.DataFrame, sizes: pd.DataFrame, tz: str) -> go.Figure:
+    """The slowest requests over the day (ms, log axis) and oversized responses (MB)."""
+    title = "Slowest requests and oversized responses"
+    if slowest.empty and sizes.empty:
+        return _empty(title, "no timed requests and no oversized responses")
+    fig = go.Figure()
+    if not slowest.empty:
+        fig.add_scatter(
+            x=local_times(slowest["ts"], tz),
+            y=slowest["response_time_ms"],
+            mode="markers",
+            name="slowest requests (ms)",
+            marker={"color": "#dc2626", "size": 8},
+            text=slowest["method"] + " " + slowest["url"].astype(str).str[:80],
+            hovertemplate="%{x|%H:%M:%S}  %{y:.0f} ms<br>%{text}<extra></extra>",
+        )
+    if not sizes.empty:
+        fig.add_scatter(
+            x=local_times(sizes["ts"], tz),
+            y=sizes["bytes"] / 1e6,
+            mode="markers",
+            name="oversized responses (MB)",
+            yaxis="y2",
+            marker={"color": "#7c3aed", "size": 8, "symbol": "diamond"},
+            text=sizes["route"].astype(str),
+            hovertemplate="%{x|%H:%M:%S}  %{y:.1f} MB<br>%{text}<extra></extra>",
+        )
+    return _layout(
+        fig,
+        title,
+        yaxis={"title": "ms", "type": "log"},
+        yaxis2={"title": "MB", "overlaying": "y", "side": "right", "showgrid": False},
+    )
+
+
+def secrets_chart(found: pd.DataFrame) -> go.Figure:
+    """Requests with a secret or card number in the URL, by kind (a bar per route)."""
+    title = "Secrets and card numbers in logged URLs"
+    if found.empty:
+        return _empty(title, "none found in the day's URLs")
+    fig = go.Figure()
+    for route, rows in found.groupby("route", sort=False):
+        fig.add_bar(x=rows["kind"], y=rows["requests"], name=str(route))
+    return _layout(fig, title, height=300, barmode="stack", yaxis_title="requests")
+
+
 def errors_over_time_chart(
     events: pd.DataFrame, tz: str, levels: Sequence[str] = ("fatal", "error", "warn")
 ) -> go.Figure:

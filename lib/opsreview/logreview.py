@@ -334,8 +334,10 @@ class AccessLogReview:
         section = Section("outliers")
         if self.today is None:
             return self._done(section)
-        section.tables.append(("Slowest requests", local_columns(traffic.slowest_requests(self.today, 20), self.tz)))
+        slowest = traffic.slowest_requests(self.today, 20)
         sizes = traffic.size_outliers(self.today, self.th.size_outlier_factor, self.th.size_outlier_min_bytes)
+        section.figures.append(charts.outliers_chart(slowest, sizes, self.tz))
+        section.tables.append(("Slowest requests", local_columns(slowest, self.tz)))
         section.tables.append(("Response size outliers", local_columns(sizes, self.tz)))
         return self._done(section)
 
@@ -346,6 +348,7 @@ class AccessLogReview:
             return self._done(section)
         found = sensitive.sensitive_in_urls(self.today)
         section.findings += logfindings.sensitive_url_findings(found, self.tz)
+        section.figures.append(charts.secrets_chart(found))
         section.tables.append(("Sensitive values in logged URLs (masked)", local_columns(found, self.tz)))
         return self._done(section)
 

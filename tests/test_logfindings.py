@@ -387,3 +387,30 @@ def test_every_section_has_a_chart_and_a_table(planted: Path) -> None:
     secrets = sections["secrets"]
     found = dict(secrets.tables)["Sensitive values in logged URLs (masked)"]
     assert sum(sum(bar.y) for bar in secrets.figures[0].data) == found["requests"].sum() > 0
+
+
+@pytest.mark.parametrize("plant", [True, False])
+def test_request_bursts_against_the_baseline(tmp_path: Path, plant: bool) -> None:
+    """The planted credential stuffing (1800 requests 03:12-03:27 at night) is a request burst;
+    a clean day's traffic, which follows the baseline, has none."""
+    logs = AccessLogReview(open_review(params_file(tmp_path, plant=plant), DAY))
+    tables = dict(logs.volume().tables)
+    if not plant:
+        assert "Request bursts above the baseline" not in tables
+        return
+    (burst,) = tables["Request bursts above the baseline"].to_dict("records")
+    assert (burst["start"], burst["end"]) == (f"{DAY} 03:12:00", f"{DAY} 03:27:00")  # local time
+    assert burst["magnitude"] >= LogThresholds().volume_burst_ratio and burst["observed"] >= 1800
+
+
+def test_404_burst_against_the_baseline(tmp_path: Path) -> None:
+    """A route answering 404 for 20 minutes (a bad deploy, a removed endpoint) is a 404 burst."""
+    params = params_file(tmp_path, plant=False)
+    store = Store(tmp_path / "store")
+    today = store.read("requests", [DAY])
+    store.write_part("requests", DAY, "p", plant_status(today, "POST /api/orders", local(DAY, "16:00"), 20, 404))
+    tables = dict(AccessLogReview(open_review(params, DAY)).status().tables)
+    (burst,) = tables["404 bursts above the baseline"].to_dict("records")
+    assert f"{DAY} 16:00:00" <= burst["start"] < f"{DAY} 16:05:00"
+    assert f"{DAY} 16:15:00" < burst["end"] <= f"{DAY} 16:20:00"
+    assert burst["observed"] >= 45 and burst["magnitude"] > 10

@@ -75,9 +75,14 @@ def _empty(title: str, note: str = "no data for this day") -> go.Figure:
 
 
 def requests_chart(
-    per_minute: pd.DataFrame, expected: pd.DataFrame | None, tz: str, gaps: pd.DataFrame | None = None
+    per_minute: pd.DataFrame,
+    expected: pd.DataFrame | None,
+    tz: str,
+    gaps: pd.DataFrame | None = None,
+    bursts: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Requests per minute today, and the baseline's expectation for the same minutes."""
+    """Requests per minute today, and the baseline's expectation for the same minutes; gaps and
+    bursts shaded."""
     title = "Requests per minute"
     if per_minute.empty:
         return _empty(title)
@@ -96,6 +101,7 @@ def requests_chart(
             line={"color": "#111827", "width": 1.5},
         )
     _shade(fig, gaps, tz, "gap")
+    _shade(fig, bursts, tz, "burst")
     return _layout(fig, title, yaxis_title="requests / min")
 
 

@@ -150,10 +150,14 @@ class AccessLogReview:
             ]
         )
         volume = baseline.compare_counts(today_hosts, self.base_counts, ["host"], "requests", len(self.baseline_days))
-        section.figures.append(charts.requests_chart(per_minute, expected_line, self.tz, gaps))
+        bursts = self._bursts(per_minute, "requests")
+        bursts = bursts[bursts["magnitude"] >= self.th.volume_burst_ratio]
+        section.figures.append(charts.requests_chart(per_minute, expected_line, self.tz, gaps, bursts))
         section.tables.append(("Requests per host (baseline: mean per day, same hours)", volume))
         if not gaps.empty:
             section.tables.append(("Gaps without a single request", local_columns(gaps, self.tz)))
+        if not bursts.empty:
+            section.tables.append(("Request bursts above the baseline", local_columns(bursts, self.tz)))
         section.findings += logfindings.gap_findings(gaps, self.th, self.tz, has_baseline=by_host is not None)
         if self.baseline_days:
             section.findings += logfindings.volume_findings(volume, self.th)
@@ -182,18 +186,9 @@ class AccessLogReview:
         count_429 = baseline.compare_counts(
             self.counts[["s429"]], self.base_counts[["s429"]], [], "s429", len(self.baseline_days)
         )
-        windows_429 = baseline.anomaly_windows(
-            self.counts.groupby("minute", as_index=False)[["s429"]].sum(),
-            self._expected("s429", []),
-            [],
-            "s429",
-            self.tz,
-            minute_p=self.th.burst_minute_p,
-            floor=self.th.burst_floor_per_minute,
-            min_minutes=self.th.burst_min_minutes,
-            max_gap=self.th.burst_max_gap_minutes,
-            alpha=self.th.significance,
-        )
+        per_minute = self.counts.groupby("minute", as_index=False)[["s429", "s404"]].sum()
+        windows_429 = self._bursts(per_minute, "s429", baseline_only=False)
+        windows_404 = self._bursts(per_minute, "s404")
         section.findings += logfindings.rate_limit_findings(count_429, windows_429, self.th, self.tz)
         section.figures.append(charts.status_chart(traffic.status_mix(self.counts), self.tz, windows))
         rates = traffic.error_rates(self.counts, ["host"])
@@ -207,7 +202,29 @@ class AccessLogReview:
         )
         if not windows.empty:
             section.tables.append(("5xx anomaly windows per route", local_columns(windows, self.tz)))
+        if not windows_404.empty:
+            section.tables.append(("404 bursts above the baseline", local_columns(windows_404, self.tz)))
         return self._done(section)
+
+    def _bursts(self, per_minute: pd.DataFrame, value: str, baseline_only: bool = True) -> pd.DataFrame:
+        """Windows where ``value`` per minute is significantly above the baseline's same minutes
+        (start, end, minutes, observed, expected, magnitude, peak, p_value). ``baseline_only``:
+        none without a baseline (the day against its own median would flag its daily curve)."""
+        expected = self._expected(value, [])
+        if expected is None and baseline_only:
+            return pd.DataFrame(columns=["start", "end", "minutes", "observed", "expected", "magnitude"])
+        return baseline.anomaly_windows(
+            per_minute[["minute", value]].dropna(subset=["minute"]),
+            expected,
+            [],
+            value,
+            self.tz,
+            minute_p=self.th.burst_minute_p,
+            floor=self.th.burst_floor_per_minute,
+            min_minutes=self.th.burst_min_minutes,
+            max_gap=self.th.burst_max_gap_minutes,
+            alpha=self.th.significance,
+        )
 
     def _route_windows(self, value: str) -> pd.DataFrame:
         """Windows where a route's share of ``value`` (s5xx) bursts above its baseline share."""

@@ -113,6 +113,11 @@ class LogThresholds(Section):
     volume_drop_critical_ratio: float = Field(
         0.2, gt=0, le=1, description="day's log lines below this share of the baseline: critical"
     )
+    volume_burst_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="a window of requests at least this multiple of the baseline (and significant) is a burst",
+    )
     # ingest quality
     unparsed_warning: float = Field(0.01, ge=0, le=1, description="share of unparseable lines in a file: warning")
     unparsed_critical: float = Field(0.10, ge=0, le=1, description="share of unparseable lines in a file: critical")

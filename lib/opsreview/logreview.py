@@ -86,16 +86,13 @@ class AccessLogReview:
         self.base_counts = empty
         base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
         minutes = self.counts["minute"].dropna()
-        if base_raw is not None and not minutes.empty:
-            first, last = (pd.Timestamp(t).tz_convert(self.tz).time() for t in (minutes.min(), minutes.max()))
-            last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
-            self.baseline = traffic.with_route(
-                base_raw.filter(baseline.same_hours_sql(self.tz, first, last)), params.logs.routes
-            )
-            self.base_counts = traffic.minute_counts(self.baseline)
-        elif base_raw is not None and not self.counts.empty:
-            # a format without a date (tiny, short, dev): rows carry no time of day, so the
-            # baseline is the whole of each earlier day and time-of-day comparisons drop out
+        if base_raw is not None and not self.counts.empty:
+            # a format without a date (tiny, short, dev) has no minutes: its rows carry no time
+            # of day, so the baseline is the whole of each earlier day
+            if not minutes.empty:
+                first, last = (pd.Timestamp(t).tz_convert(self.tz).time() for t in (minutes.min(), minutes.max()))
+                last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
+                base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, first, last))
             self.baseline = traffic.with_route(base_raw, params.logs.routes)
             self.base_counts = traffic.minute_counts(self.baseline)
 
@@ -150,7 +147,7 @@ class AccessLogReview:
             ]
         )
         volume = baseline.compare_counts(today_hosts, self.base_counts, ["host"], "requests", len(self.baseline_days))
-        bursts = self._bursts(per_minute, "requests")
+        bursts = self._bursts(per_minute, "requests", expected)
         bursts = bursts[bursts["magnitude"] >= self.th.volume_burst_ratio]
         section.figures.append(charts.requests_chart(per_minute, expected_line, self.tz, gaps, bursts))
         section.tables.append(("Requests per host (baseline: mean per day, same hours)", volume))
@@ -187,8 +184,8 @@ class AccessLogReview:
             self.counts[["s429"]], self.base_counts[["s429"]], [], "s429", len(self.baseline_days)
         )
         per_minute = self.counts.groupby("minute", as_index=False)[["s429", "s404"]].sum()
-        windows_429 = self._bursts(per_minute, "s429", baseline_only=False)
-        windows_404 = self._bursts(per_minute, "s404")
+        windows_429 = self._bursts(per_minute, "s429", self._expected("s429", []), baseline_only=False)
+        windows_404 = self._bursts(per_minute, "s404", self._expected("s404", []))
         section.findings += logfindings.rate_limit_findings(count_429, windows_429, self.th, self.tz)
         section.figures.append(charts.status_chart(traffic.status_mix(self.counts), self.tz, windows))
         rates = traffic.error_rates(self.counts, ["host"])
@@ -206,13 +203,14 @@ class AccessLogReview:
             section.tables.append(("404 bursts above the baseline", local_columns(windows_404, self.tz)))
         return self._done(section)
 
-    def _bursts(self, per_minute: pd.DataFrame, value: str, baseline_only: bool = True) -> pd.DataFrame:
-        """Windows where ``value`` per minute is significantly above the baseline's same minutes
-        (start, end, minutes, observed, expected, magnitude, peak, p_value). ``baseline_only``:
-        none without a baseline (the day against its own median would flag its daily curve)."""
-        expected = self._expected(value, [])
+    def _bursts(
+        self, per_minute: pd.DataFrame, value: str, expected: pd.DataFrame | None, baseline_only: bool = True
+    ) -> pd.DataFrame:
+        """Windows where ``value`` per minute is significantly above ``expected`` (from
+        :meth:`_expected`), see :func:`baseline.anomaly_windows`. ``baseline_only``: none without
+        a baseline (the day against its own median would flag its daily curve)."""
         if expected is None and baseline_only:
-            return pd.DataFrame(columns=["start", "end", "minutes", "observed", "expected", "magnitude"])
+            return pd.DataFrame(columns=baseline.WINDOW_COLUMNS)
         return baseline.anomaly_windows(
             per_minute[["minute", value]].dropna(subset=["minute"]),
             expected,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from opsreview.analysis.baseline import rate_test
 from opsreview.analysis.relations import Relation, as_relation, bucket_sql, query, quote, run_sql
 from opsreview.analysis.routes import route_template_sql
 from opsreview.analysis.sensitive import mask_sensitive_sql
@@ -101,8 +102,6 @@ def rates_against_baseline(counts: pd.DataFrame, base_counts: pd.DataFrame) -> p
     """Each status rate of the day (5xx, 4xx, 401, 403, 404, 429 per request) against the
     baseline's rate over the same hours: counts, rates, ratio and the one-sided p-value of a
     conditional Poisson test (:func:`opsreview.analysis.baseline.rate_test`)."""
-    from opsreview.analysis.baseline import rate_test
-
     columns = ["s5xx", "s4xx", "s401", "s403", "s404", "s429"]
     day = counts[["requests", *columns]].sum()
     base = base_counts[["requests", *columns]].sum() if not base_counts.empty else None

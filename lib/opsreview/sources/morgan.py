@@ -301,22 +301,18 @@ def _match_pieces(pieces: Sequence[str | Token], line: str) -> list[str] | None:
         if isinstance(piece, str):
             pos += len(piece)
             continue
-        if piece.shape == "free":
+        if piece.shape == "free":  # lazy: the shortest text
             end = after.first_from(pos)
-        else:
-            if piece.shape == "word":  # greedy: the longest run free of spaces and quotes
-                stop = min((x for x in (line.find(" ", pos), line.find('"', pos)) if x != -1), default=n)
-                end = next((q for q in range(stop, pos, -1) if q in after), None)
-            else:
-                pattern = _SHAPE_RE[piece.shape]
-                end = next(
-                    (
-                        q
-                        for q in range(min(n, pos + _MAX_WIDTH[piece.shape]), pos, -1)
-                        if q in after and pattern.fullmatch(line, pos, q) is not None
-                    ),
-                    None,
-                )
+        elif piece.shape == "word":  # greedy: the longest run free of spaces and quotes
+            stop = min((x for x in (line.find(" ", pos), line.find('"', pos)) if x != -1), default=n)
+            end = next((q for q in range(stop, pos, -1) if q in after), None)
+        else:  # greedy: the longest value of the shape
+            pattern = _SHAPE_RE[piece.shape]
+            widest = min(n, pos + _MAX_WIDTH[piece.shape])
+            end = next(
+                (q for q in range(widest, pos, -1) if q in after and pattern.fullmatch(line, pos, q) is not None),
+                None,
+            )
         if end is None:  # cannot happen: ends[i] held pos
             return None
         values.append(line[pos:end])

@@ -414,3 +414,37 @@ def test_404_burst_against_the_baseline(tmp_path: Path) -> None:
     assert f"{DAY} 16:00:00" <= burst["start"] < f"{DAY} 16:05:00"
     assert f"{DAY} 16:15:00" < burst["end"] <= f"{DAY} 16:20:00"
     assert burst["observed"] >= 45 and burst["magnitude"] > 10
+
+
+def test_scanner_findings_carry_window_and_sample_probes(tmp_path: Path) -> None:
+    """Each scanner finding shows its probes: an exposure the probes answered 2xx, the quiet
+    (info) one the window and first probes of all its clients."""
+    params = params_file(tmp_path, plant=False)
+    store = Store(tmp_path / "store")
+    today = store.read("requests", [DAY])
+    probes = []
+    for client, start, paths, status in (
+        ("198.51.100.9", "02:10", ["/.env", "/.git/config", "/wp-admin/"], [404, 404, 404]),
+        ("198.51.100.23", "05:40", ["/.git/HEAD", "/.env", "/wp-login.php"], [404, 200, 404]),
+    ):
+        rows = today.iloc[: len(paths)].copy()
+        rows["remote_addr"], rows["path"], rows["url"], rows["status"] = client, paths, paths, status
+        rows["method"] = "GET"
+        rows["ts"] = [local(DAY, start) + pd.Timedelta(seconds=7 * i) for i in range(len(paths))]
+        probes.append(rows[today.columns])
+    store.write_part("requests", DAY, "p", pd.concat([today, *probes]).sort_values("ts").reset_index(drop=True))
+    logs = AccessLogReview(open_review(params, DAY))
+    logs.agents()
+    exposure = only(logs.findings, "logs.scanner_exposure")
+    assert exposure.evidence["client"] == "198.51.100.23"
+    (sample,) = exposure.evidence["samples"]  # only the probe that was answered
+    assert f"{DAY}T05:40:07" in sample and "/.env" in sample and " 200 " in sample
+    quiet = only(logs.findings, "logs.scanner")
+    assert quiet.severity is Severity.info and quiet.evidence["clients"] == ["198.51.100.9"]
+    assert quiet.evidence["window"]["start"].startswith(f"{DAY}T02:10:00")
+    assert quiet.evidence["window"]["end"].startswith(f"{DAY}T02:10:14")
+    assert [s.split(" GET ")[1].split(" ")[0] for s in quiet.evidence["samples"]] == [
+        "/.env",
+        "/.git/config",
+        "/wp-admin/",
+    ]

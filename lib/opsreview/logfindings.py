@@ -332,7 +332,13 @@ def scanner_findings(scanners: pd.DataFrame, th: LogThresholds, tz: str) -> list
                 f"{int(rows['requests'].sum())} scanner probes from {len(quiet)} client(s), none answered",
                 value=int(rows["requests"].sum()),
                 threshold=th.scanner_requests_warning,
-                evidence={"clients": quiet[:10], "paths": sorted({p for ps in rows["paths"] for p in ps})[:10]},
+                evidence={
+                    "clients": quiet[:10],
+                    "paths": sorted({p for ps in rows["paths"] for p in ps})[:10],
+                    "window": fmt_window(rows["first"].min(), rows["last"].max(), tz)
+                    if rows["first"].notna().any()
+                    else None,
+                },
             )
         )
     return found

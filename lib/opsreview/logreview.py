@@ -337,7 +337,17 @@ class AccessLogReview:
         if self.today is None:
             return self._done(section)
         scanners = abuse.scanner_clients(self.today, self.th.scanner_patterns, self.th.scanner_distinct_404)
-        section.findings += logfindings.scanner_findings(scanners, self.th, self.tz)
+        scanner_found = logfindings.scanner_findings(scanners, self.th, self.tz)
+        probing = abuse.scanner_path_sql(self.th.scanner_patterns)
+        for finding in scanner_found:  # the first probes (an exposure: the probes answered 2xx)
+            clients = finding.evidence.get("clients") or [finding.evidence["client"]]
+            where = f"remote_addr IN ({', '.join(sql_string(str(c)) for c in clients)})"
+            if finding.check == "logs.scanner_exposure":
+                where += f" AND {probing} AND status BETWEEN 200 AND 299"
+            else:
+                where += f" AND ({probing} OR status = 404)"
+            finding.evidence["samples"] = sample_lines(self._sample_rows(where, first=True), tz=self.tz)
+        section.findings += scanner_found
         section.figures.append(charts.agents_chart(traffic.agent_categories(self.today)))
         section.tables.append(("Top user agents", traffic.user_agents(self.today, 20)))
         if not scanners.empty:

@@ -66,6 +66,14 @@ def auth_failure_bursts(
     return run_sql(rel, sql)
 
 
+def scanner_path_sql(patterns: Sequence[str], column: str = "path") -> str:
+    """SQL condition: ``column`` matches one of the scanner ``patterns`` (case-insensitive)."""
+    if not patterns:
+        return "false"
+    pattern = sql_string("(?i)(?:" + "|".join(f"(?:{p})" for p in patterns) + ")")
+    return f"coalesce(regexp_matches({column}, {pattern}), false)"
+
+
 def scanner_clients(rel: Relation, patterns: Sequence[str], min_distinct_404: int = 30) -> pd.DataFrame:
     """Clients probing for well-known weak spots (``/.env``, ``/wp-admin``, ``/.git``, ...).
 
@@ -76,13 +84,13 @@ def scanner_clients(rel: Relation, patterns: Sequence[str], min_distinct_404: in
     requests (to scanner paths), s404, answered (scanner paths answered 2xx - a real exposure),
     distinct_404, first, last, paths (up to 5 samples, masked), answered_paths, user_agent.
     """
-    pattern = sql_string("(?i)(?:" + "|".join(f"(?:{p})" for p in patterns) + ")") if patterns else "NULL"
+    pattern = scanner_path_sql(patterns)
     masked = mask_sensitive_sql("path")
     sql = f"""
         WITH served AS (SELECT DISTINCT route FROM t WHERE status < 400),
         marked AS (
             SELECT remote_addr AS client, ts, path, status, user_agent,
-                   coalesce(regexp_matches(path, {pattern}), false) AS scan,
+                   {pattern} AS scan,
                    route NOT IN (SELECT route FROM served) AS unknown_route
             FROM t
         ), per_client AS (

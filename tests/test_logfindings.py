@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
+from opsreview import logfindings
 from opsreview.context import open_review
 from opsreview.errorreview import AppErrorReview
 from opsreview.findings import Finding, Severity
@@ -448,3 +449,26 @@ def test_scanner_findings_carry_window_and_sample_probes(tmp_path: Path) -> None
         "/.git/config",
         "/wp-admin/",
     ]
+
+
+def test_p95_route_finding_names_the_hours_over_the_threshold() -> None:
+    """An absolute p95 finding says when the route was slow: the local hours whose own p95 is
+    over the warning threshold (hours with too few requests do not count)."""
+    th = LogThresholds()
+    route = "GET /api/search"
+    comparison = pd.DataFrame(
+        [{"route": route, "timed": 5000, "p50": 300.0, "p95": th.p95_critical_ms + 1, "p99": 9000.0, "base_p95": None}]
+    )
+    slow, quick = th.p95_warning_ms + 50, th.p95_warning_ms / 4
+    profile = pd.DataFrame(
+        [
+            {"route": route, "hour": h, "timed": 3 if h == 3 else 200, "p95": slow if h in (3, 10, 11, 13) else quick}
+            for h in range(24)
+        ]
+        + [{"route": route, "hour": -1, "timed": 5000, "p95": th.p95_critical_ms + 1}]
+    )
+    (finding,) = logfindings.latency_findings(comparison, profile.iloc[0:0], th, "Europe/Berlin hours", profile)
+    assert finding.check == "logs.p95_route" and finding.severity is Severity.critical
+    assert finding.evidence["hours_over_threshold"] == "10:00-14:00 (Europe/Berlin hours), 3 of them"
+    (without,) = logfindings.latency_findings(comparison, profile.iloc[0:0], th)
+    assert "hours_over_threshold" not in without.evidence

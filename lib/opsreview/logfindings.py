@@ -147,12 +147,18 @@ def server_error_findings(
 
 
 def latency_findings(
-    comparison: pd.DataFrame, hours: pd.DataFrame, th: LogThresholds, tz_hours_label: str = "local hours"
+    comparison: pd.DataFrame,
+    hours: pd.DataFrame,
+    th: LogThresholds,
+    tz_hours_label: str = "local hours",
+    profile: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """``logs.p95_route`` (absolute) and ``logs.p95_regression`` (vs baseline, exceedance test).
 
     ``comparison`` comes from :func:`opsreview.analysis.baseline.compare_latency` (column
-    ``route``); ``hours`` from :func:`~opsreview.analysis.baseline.hours_above`.
+    ``route``); ``hours`` from :func:`~opsreview.analysis.baseline.hours_above`; ``profile``
+    (today's :func:`~opsreview.analysis.baseline.latency_profile`) gives a ``p95_route`` finding
+    the local hours whose own p95 is over the threshold.
     """
     found: list[Finding] = []
     timed = comparison[comparison["timed"] >= th.min_requests]
@@ -172,6 +178,11 @@ def latency_findings(
             evidence["slow_hours"] = f"{route_hours[0]:02d}:00-{route_hours[-1] + 1:02d}:00 ({tz_hours_label})"
         if p95 >= th.p95_warning_ms:
             severity = Severity.critical if p95 >= th.p95_critical_ms else Severity.warning
+            over = _hours_over(profile, route, th.p95_warning_ms, max(10, th.min_requests // 5))
+            if over:
+                evidence["hours_over_threshold"] = (
+                    f"{over[0]:02d}:00-{over[-1] + 1:02d}:00 ({tz_hours_label}), {len(over)} of them"
+                )
             found.append(
                 Finding(
                     "logs",
@@ -206,6 +217,14 @@ def latency_findings(
                 )
             )
     return found
+
+
+def _hours_over(profile: pd.DataFrame | None, route: str, threshold_ms: float, min_timed: int) -> list[int]:
+    """Local hours in which ``route``'s own p95 (over at least ``min_timed`` requests) is at or over the threshold."""
+    if profile is None or profile.empty:
+        return []
+    rows = profile[(profile["route"] == route) & (profile["hour"] >= 0) & (profile["timed"] >= min_timed)]
+    return sorted(int(h) for h in rows[rows["p95"] >= threshold_ms]["hour"])
 
 
 def auth_burst_findings(bursts: pd.DataFrame, th: LogThresholds, tz: str) -> list[Finding]:

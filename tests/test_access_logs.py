@@ -213,9 +213,7 @@ def test_corrupt_gzip_keeps_lines_before_and_reports(tmp_path: Path) -> None:
     assert first_paths == ["/api/items/0", "/api/items/1", "/api/items/2"]
     (entry,) = log_files(tmp_path)
     assert entry["error"] and "access.log.2.gz" in entry["error"] and "at byte" in entry["error"]
-    findings = outcome.findings()
-    assert [f.check for f in findings] == ["logs.access_file_damaged"]
-    assert "at byte" in str(findings[0].value)
+    assert outcome.findings() == []  # the damage is in log_files: the review's finding
 
 
 def test_missing_paths_empty_and_foreign_files(tmp_path: Path) -> None:
@@ -227,8 +225,7 @@ def test_missing_paths_empty_and_foreign_files(tmp_path: Path) -> None:
         "\n".join(f'{{"level":"info","msg":"started {i}"}}' for i in range(30)) + "\n"
     )
     outcome = ingest_access_logs(load_params(params_path))
-    checks = sorted(f.check for f in outcome.findings())
-    assert checks == ["logs.access_file_unparsed", "logs.access_path_missing"]
+    assert [f.check for f in outcome.findings()] == ["logs.access_path_missing"]
     entries = {Path(e["path"]).name: e for e in log_files(tmp_path)}
     assert (entries["app.log"]["lines"], entries["app.log"]["unparsed"]) == (30, 30)
     assert (entries["empty.log"]["lines"], entries["empty.log"]["parsed"]) == (0, 0)
@@ -368,4 +365,4 @@ def test_truncated_gzip_read_up_to_the_end_of_data(tmp_path: Path) -> None:
     assert rows(tmp_path, "SELECT count(DISTINCT path) FROM t") == [(count,)]
     (entry,) = log_files(tmp_path)
     assert "truncated" in entry["error"] and entry["parsed"] == count
-    assert [f.check for f in outcome.findings()] == ["logs.access_file_damaged"]
+    assert outcome.findings() == []

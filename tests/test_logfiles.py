@@ -100,12 +100,42 @@ def test_corrupt_gzip_keeps_lines_before_and_names_offset(tmp_path: Path) -> Non
     got = list(reader)
     assert reader.error is not None
     assert str(path) in reader.error
-    offset = int(reader.error.split(" at byte ")[1].split(";")[0])
+    offset = int(reader.error.split(" at byte ")[1].split(" ")[0].rstrip(";"))
     assert 0 < offset <= len(data)
     # the lines before the damage are intact
     good = [line for line, original in zip(got, LINES, strict=False) if line == original]
     assert len(good) >= len(LINES) // 4
     assert got[: len(good)] == LINES[: len(good)]
+
+
+def test_flipped_bits_are_a_checksum_mismatch_not_a_cut(tmp_path: Path) -> None:
+    """Bits flipped inside a deflate block can still decode (to wrong text): zlib finds out
+    only at the member's CRC-32, at its end. The error says so instead of pretending the
+    damage is at the end, and every line read is kept (the garbled ones fail to parse later)."""
+    text = ("\n".join(LINES) + "\n").encode()
+    data = bytearray(gzip.compress(text, compresslevel=0))  # stored blocks: a flip changes one byte
+    at = len(data) // 2
+    data[at] ^= 0x20
+    path = tmp_path / "a.log.gz"
+    path.write_bytes(bytes(data))
+    reader = LogReader(path)
+    got = list(reader)
+    assert (
+        reader.error is not None and "checksum mismatch" in reader.error and "damaged somewhere before" in reader.error
+    )
+    offset = int(reader.error.split(" at byte ")[1].split(" ")[0])
+    assert len(data) - 8 <= offset <= len(data)  # the trailer: where zlib noticed
+    assert len(got) == len(LINES) and sum(a != b for a, b in zip(got, LINES, strict=True)) == 1
+
+
+def test_structural_damage_names_where_decoding_stopped(tmp_path: Path) -> None:
+    data = bytearray(gzip.compress(("\n".join(LINES) + "\n").encode(), compresslevel=0))
+    data[10] = 0x07  # the first block header: BTYPE 11 (reserved) -> "invalid block type"
+    path = tmp_path / "a.log.gz"
+    path.write_bytes(bytes(data))
+    reader = LogReader(path)
+    assert list(reader) == []
+    assert reader.error is not None and "corrupt gzip data at byte 10;" in reader.error
 
 
 def test_truncated_gzip(tmp_path: Path) -> None:

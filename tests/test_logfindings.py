@@ -472,3 +472,34 @@ def test_p95_route_finding_names_the_hours_over_the_threshold() -> None:
     assert finding.evidence["hours_over_threshold"] == "10:00-14:00 (Europe/Berlin hours), 3 of them"
     (without,) = logfindings.latency_findings(comparison, profile.iloc[0:0], th)
     assert "hours_over_threshold" not in without.evidence
+
+
+def test_one_finding_per_damaged_file_with_the_lines_it_cost() -> None:
+    """A damaged file whose garbage also fails to parse is one finding (the damage, as severe
+    as the unparsed share), not two; a file none of whose lines match names the format."""
+    th = LogThresholds()
+    error = "/l/access.log.1.gz: gzip checksum mismatch at byte 9000 (the member's end): ..."
+    files = pd.DataFrame(
+        [
+            {
+                "path": "/l/access.log.1.gz",
+                "host": "h",
+                "lines": 100,
+                "parsed": 40,
+                "unparsed": 60,
+                "samples": ["\x00\x07"],
+            }
+            | {"error": error, "kind": "access", "format": "combined"},
+            {"path": "/l/other.log", "host": "h", "lines": 30, "parsed": 0, "unparsed": 30, "samples": ["{}"]}
+            | {"error": None, "kind": "access", "format": "combined"},
+            {"path": "/l/cut.log.gz", "host": "h", "lines": 500, "parsed": 500, "unparsed": 0, "samples": []}
+            | {"error": "/l/cut.log.gz: gzip stream truncated at byte 77", "kind": "access", "format": "combined"},
+        ]
+    )
+    damaged, foreign, cut = unparsed_findings(files, th, "access")
+    assert (damaged.check, damaged.severity, damaged.value) == ("logs.file_error", Severity.critical, 0.6)
+    assert "checksum mismatch" in damaged.title and "60% of its lines could not be parsed" in damaged.title
+    assert damaged.evidence["unparsed"] == 60 and damaged.evidence["error"] == error
+    assert (foreign.check, foreign.severity) == ("logs.unparsed", Severity.critical)
+    assert foreign.title == "None of the 30 lines of other.log (h) match the format combined"
+    assert (cut.check, cut.severity, cut.value) == ("logs.file_error", Severity.warning, None)

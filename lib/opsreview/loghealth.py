@@ -105,29 +105,40 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
             "unparsed": unparsed,
             "samples": [mask_sensitive(redact(str(s))) for s in as_list(row.get("samples"))[:5]],
         }
-        if share >= th.unparsed_warning and unparsed > 0:
-            severity = Severity.critical if share >= th.unparsed_critical else Severity.warning
+        checklist = LOGGING if area == "logs" else ("Error logging",)
+        over = share >= th.unparsed_warning and unparsed > 0
+        severity = Severity.critical if share >= th.unparsed_critical else Severity.warning
+        if isinstance(error, str) and error:
+            # one finding for the file: the damage, with the lines it cost as evidence
+            title = f"{name} ({row['host']}): {error}"
+            if over:
+                title += f"; {pct(share)} of its lines could not be parsed"
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.file_error",
+                    severity if over else Severity.warning,
+                    redact(title),
+                    value=num(share, 4) if over else None,
+                    evidence=evidence | {"error": redact(error)},
+                    checklist=checklist,
+                )
+            )
+        elif over:
+            if lines and not int(row.get("parsed") or 0) and isinstance(row.get("format"), str):
+                title = f"None of the {lines} lines of {name} ({row['host']}) match the format {row['format']}"
+            else:
+                title = f"{pct(share)} of the lines of {name} ({row['host']}) could not be parsed"
             found.append(
                 Finding(
                     area,
                     f"{area}.unparsed",
                     severity,
-                    f"{pct(share)} of the lines of {name} ({row['host']}) could not be parsed",
+                    title,
                     value=num(share, 4),
                     threshold=th.unparsed_critical if severity is Severity.critical else th.unparsed_warning,
                     evidence=evidence,
-                    checklist=LOGGING if area == "logs" else ("Error logging",),
-                )
-            )
-        if isinstance(error, str) and error:
-            found.append(
-                Finding(
-                    area,
-                    f"{area}.file_error",
-                    Severity.warning,
-                    redact(f"{name} ({row['host']}): {error}"),
-                    evidence=evidence | {"error": redact(error)},
-                    checklist=LOGGING if area == "logs" else ("Error logging",),
+                    checklist=checklist,
                 )
             )
     return found

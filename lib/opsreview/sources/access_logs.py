@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from opsreview.analysis.routes import route_template_sql
 from opsreview.findings import Finding, Severity
 from opsreview.params.logs import AccessLogSource
+from opsreview.secrets import redact
 from opsreview.sources import SourceResult, register_source
 from opsreview.sources.access_parse import REQUESTS_SCHEMA, FileParse, FileParser, Format
 from opsreview.sources.logfiles import LogFileInfo, LogReader, expand_paths, gzip_damage, is_gzip, nominal_day
@@ -161,7 +162,9 @@ class AccessIngest:
         return sum(f.rows for f in self.files)
 
     def findings(self) -> list[Finding]:
-        out = [
+        """Paths that gave no file. What a file that was read gave (damage, unparsed lines) is
+        in its `log_files` rows, which the review turns into findings with their evidence."""
+        return [
             Finding(
                 "logs",
                 "logs.access_path_missing",
@@ -172,33 +175,6 @@ class AccessIngest:
             )
             for host, message in self.problems
         ]
-        for f in self.files:
-            if f.parse is None:
-                continue
-            if f.parse.error:
-                out.append(
-                    Finding(
-                        "logs",
-                        "logs.access_file_damaged",
-                        Severity.warning,
-                        f"Access log {f.path.name} ({f.host}) is damaged; read up to the damage",
-                        value=f.parse.error,
-                        evidence={"file": str(f.path), "host": f.host, "lines_read": f.parse.lines},
-                    )
-                )
-            if f.parse.lines and not f.parse.parsed:
-                out.append(
-                    Finding(
-                        "logs",
-                        "logs.access_file_unparsed",
-                        Severity.warning,
-                        f"Access log {f.path.name} ({f.host}): none of {f.parse.lines} lines match the format",
-                        value=f.parse.lines,
-                        evidence={"file": str(f.path), "host": f.host, "samples": f.parse.samples},
-                        checklist=("Morgan HTTP logging",),
-                    )
-                )
-        return out
 
 
 def content_part_key(info: LogFileInfo, host: str, salt: str = "") -> str:
@@ -320,6 +296,10 @@ def ingest_access_file(
         result.unparsed,
         time.monotonic() - started,
     )
+    if result.error:
+        log.warning("%s", redact(result.error))
+    elif result.lines and not result.parsed:
+        log.warning("access log %s (%s): none of its %d lines match format %s", info.path, host, result.lines, fmt_name)
     return IngestedFile(info.path, host, part, info.fingerprint, result)
 
 

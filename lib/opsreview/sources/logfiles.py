@@ -160,11 +160,20 @@ class _GzipBlocks:
             checkpoint = inflater.copy()
             try:
                 out = inflater.decompress(block)
-            except zlib.error:
+            except zlib.error as exc:
                 good, offset = self._salvage(checkpoint, block, consumed)
                 if good:
                     yield good
-                self.error = f"{self.name}: corrupt gzip data at byte {offset}; lines before it were kept"
+                if "check" in str(exc):  # "incorrect data check" / "incorrect length check"
+                    # the trailer's CRC-32 or size does not match: bits flipped somewhere in the
+                    # member, found only at its end; what was decoded is kept (lines that do
+                    # not parse are counted unparsed)
+                    self.error = (
+                        f"{self.name}: gzip checksum mismatch at byte {offset} (the member's end): "
+                        "its data is damaged somewhere before; the lines it gave were kept"
+                    )
+                else:
+                    self.error = f"{self.name}: corrupt gzip data at byte {offset}; lines before it were kept"
                 return
             if out:
                 yield out

@@ -254,7 +254,8 @@ def test_json_access_log_with_default_and_custom_mapping(tmp_path: Path) -> None
         (dt.datetime(2026, 6, 10, 8, 0, tzinfo=dt.UTC), "GET", "/api/x/5", 201, 7.0, "curl/8")
     ]
     (entry,) = log_files(tmp_path)
-    assert (entry["lines"], entry["parsed"], entry["unparsed"]) == (2, 1, 1)  # "server listening" is not a request
+    counts = (entry["lines"], entry["parsed"], entry["unparsed"], entry["non_requests"])
+    assert counts == (3, 1, 1, 1)  # "server listening" is a line, not a request
 
     params_path.write_text(
         params_path.read_text().replace("format: 'json'", "format: json\n      json_fields: {ts: t, status: code}")

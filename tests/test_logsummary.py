@@ -233,3 +233,25 @@ def test_gzip_is_told_by_content_not_name(tmp_path: Path) -> None:
     per_file = {Path(f["path"]).name: (f["lines"], f["parsed"]) for f in summary["files"]}
     assert per_file == {"access.log.1": (200, 200), "b.log.gz": (100, 100)}
     assert summary["requests"] == 300
+
+
+def test_json_lines_that_are_not_requests_are_counted_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """pino-http logs share a file with the app's own lines ("server started"): those are
+    neither requests nor unparseable, and the line count still adds up to the file's."""
+    path = tmp_path / "api.jsonl"
+    lines = [{"level": 30, "time": 1774778400000, "msg": "server started", "port": 3000}]
+    lines += [
+        {"level": 30, "time": 1774778401000 + i, "req": {"method": "GET", "url": f"/a/{i}"}, "res": {"statusCode": 200}}
+        | {"responseTime": 3}
+        for i in range(4)
+    ]
+    lines += [{"level": 40, "time": 1774778409000, "msg": "slow event loop"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + "{broken\n", encoding="utf-8")
+    code, out, _ = run_cli([str(path), "--format", "json", "--json"], capsys)
+    summary = json.loads(out)
+    assert code == 0
+    assert (summary["total_lines"], summary["parsed"], summary["unparsed"], summary["non_requests"]) == (7, 4, 1, 2)
+    (entry,) = summary["files"]
+    assert (entry["lines"], entry["non_requests"]) == (7, 2)
+    code, out, _ = run_cli([str(path), "--format", "json"], capsys)
+    assert "7 lines, 4 parsed, 1 unparsed, 2 not requests" in out

@@ -387,7 +387,19 @@ class AccessLogReview:
         return self._done(section)
 
 
-LOG_FILE_COLUMNS = ["path", "host", "day", "lines", "parsed", "unparsed", "samples", "error", "kind", "format"]
+LOG_FILE_COLUMNS = [
+    "path",
+    "host",
+    "day",
+    "lines",
+    "parsed",
+    "unparsed",
+    "non_requests",
+    "samples",
+    "error",
+    "kind",
+    "format",
+]
 
 
 def log_files(review: ReviewContext, kind: str) -> pd.DataFrame:

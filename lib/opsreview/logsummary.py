@@ -59,7 +59,15 @@ def summarize_access_logs(
     for pattern in paths:
         found, problems = expand_paths([pattern])
         files.extend(
-            {"path": problem.split(": ", 1)[0], "host": host, "lines": 0, "parsed": 0, "unparsed": 0, "error": problem}
+            {
+                "path": problem.split(": ", 1)[0],
+                "host": host,
+                "lines": 0,
+                "parsed": 0,
+                "unparsed": 0,
+                "non_requests": 0,
+                "error": problem,
+            }
             for problem in problems
         )
         for info in found:
@@ -85,6 +93,7 @@ def summarize_access_logs(
                 lines=parse.lines,
                 parsed=parse.parsed,
                 unparsed=parse.unparsed,
+                non_requests=parse.non_requests,
                 error=parse.error,
             )
         files = [f for f in files if "path" in f]
@@ -93,6 +102,7 @@ def summarize_access_logs(
             "total_lines": sum(f["lines"] for f in files),
             "parsed": sum(f["parsed"] for f in files),
             "unparsed": sum(f["unparsed"] for f in files),
+            "non_requests": sum(f["non_requests"] for f in files),
         }
         summary.update(_aggregate(store, routes, _window_sql(since, until), has_rt, zone))
     return summary
@@ -154,10 +164,15 @@ def format_summary(summary: dict[str, Any], out: TextIO, top: int = 30) -> None:
     w = out.write
     for f in summary["files"]:
         error = f"  ERROR: {f['error']}" if f.get("error") else ""
-        w(f"{f['path']} [{f['host']}]: {f['lines']} lines, {f['parsed']} parsed, {f['unparsed']} unparsed{error}\n")
+        other = f", {f['non_requests']} not requests" if f.get("non_requests") else ""
+        w(
+            f"{f['path']} [{f['host']}]: {f['lines']} lines, {f['parsed']} parsed, {f['unparsed']} unparsed"
+            f"{other}{error}\n"
+        )
     total = summary["total_lines"]
     share = f" ({summary['unparsed'] / total:.2%} unparsed)" if total else ""
-    w(f"\ntotal: {total} lines, {summary['parsed']} parsed, {summary['unparsed']} unparsed{share}\n")
+    other = f", {summary['non_requests']} not requests" if summary.get("non_requests") else ""
+    w(f"\ntotal: {total} lines, {summary['parsed']} parsed, {summary['unparsed']} unparsed{other}{share}\n")
     tr = summary["time_range"]
     if tr["first"]:
         w(f"time range: {tr['first']} .. {tr['last']}\n")

@@ -63,6 +63,7 @@ LOG_FILES_SCHEMA = pa.schema(
         ("lines", pa.int64()),
         ("parsed", pa.int64()),
         ("unparsed", pa.int64()),
+        ("non_requests", pa.int64()),  # JSON access logs: valid lines that are not requests
         ("samples", pa.list_(pa.string())),
         ("error", pa.string()),
         ("kind", pa.string()),
@@ -318,6 +319,7 @@ def _write_log_files(
             "lines": counts.lines if counts else 0,
             "parsed": counts.parsed if counts else 0,
             "unparsed": counts.unparsed if counts else 0,
+            "non_requests": counts.non_requests if counts else 0,
             "samples": result.samples,
             "error": result.error,
             "kind": "access",

@@ -87,6 +87,7 @@ class DayCounts:
     lines: int = 0
     parsed: int = 0
     unparsed: int = 0
+    non_requests: int = 0  # valid JSON lines that are not requests (pino's "server started")
 
 
 @dataclass
@@ -110,11 +111,16 @@ class FileParse:
     def unparsed(self) -> int:
         return sum(c.unparsed for c in self.days.values())
 
-    def count(self, day: dt.date, parsed: int, unparsed: int) -> None:
+    @property
+    def non_requests(self) -> int:
+        return sum(c.non_requests for c in self.days.values())
+
+    def count(self, day: dt.date, parsed: int, unparsed: int, non_requests: int = 0) -> None:
         counts = self.days.setdefault(day, DayCounts())
-        counts.lines += parsed + unparsed
+        counts.lines += parsed + unparsed + non_requests
         counts.parsed += parsed
         counts.unparsed += unparsed
+        counts.non_requests += non_requests
 
     def sample(self, line: str) -> None:
         if len(self.samples) < MAX_SAMPLES:
@@ -352,8 +358,11 @@ class FileParser:
                 pieces.append(table.slice(start))
             good = pa.concat_tables(pieces) if pieces else table.slice(0, 0)
             rejected = table.take(dropped)
-            if "skip" in rejected.column_names:  # JSON lines that are not requests: not counted
-                rejected = rejected.filter(pc.invert(rejected.column("skip")))
+            if "skip" in rejected.column_names:  # JSON lines that are not requests: counted apart
+                skip = rejected.column("skip")
+                skipped = rejected.filter(skip)
+                rejected = rejected.filter(pc.invert(skip))
+                self._non_requests(skipped)
             bad_lines = rejected.column("line").to_pylist()
         if good.num_rows:
             self._write(good)
@@ -362,6 +371,15 @@ class FileParser:
                 self._last_day = days[len(days) - 1].as_py()
         if bad_lines:
             self._fallback(bad_lines)
+
+    def _non_requests(self, rows: pa.Table) -> None:
+        """Count valid JSON lines that are not requests on their own day (or the last seen)."""
+        if not rows.num_rows:
+            return
+        fallback = self._last_day or self.default_day
+        days = rows.column("day").to_pylist()
+        for day in set(days):
+            self.result.count(day or fallback, 0, 0, days.count(day))
 
     def _write(self, table: pa.Table) -> None:
         day_column = table.column("day")

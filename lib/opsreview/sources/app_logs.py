@@ -87,6 +87,7 @@ def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: s
             "lines": [int(row.lines)],
             "parsed": [int(row.parsed)],
             "unparsed": [int(row.unparsed)],
+            "non_requests": [0],
             "samples": [list(row.samples)],
             "error": [redact(parsed.error) if parsed.error and row.day == last_day else None],
             "kind": ["app"],

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 
 from opsreview import charts, logfindings
@@ -20,38 +19,22 @@ from opsreview.analysis import app_errors, baseline
 from opsreview.analysis.relations import Relation
 from opsreview.context import ReviewContext
 from opsreview.findings import Finding, Severity
-from opsreview.logreview import Section, local_columns, log_files
+from opsreview.logreview import Section, SectionedReview, local_columns, log_files
 
 __all__ = ["AppErrorReview", "open_app_errors"]
 
 
-class AppErrorReview:
+class AppErrorReview(SectionedReview):
     """The day's application events, their history, and one method per `errors` notebook section."""
 
     def __init__(self, review: ReviewContext) -> None:
-        params = review.params
-        self.review = review
-        self.tz = params.timezone
-        self.th = params.logs.thresholds
-        self.hosts = [s.host for s in params.logs.app]
-        self.con = duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'")
+        super().__init__(review, [s.host for s in review.params.logs.app])
         store = review.store
         self.today: Relation | None = store.relation("app_events", [review.day], self.con)
         horizon = review.day - dt.timedelta(days=self.th.new_fingerprint_lookback_days)
         self.history_days = [d for d in store.days("app_events") if horizon <= d < review.day]
         self.baseline_days = [d for d in review.baseline_days if d in set(self.history_days)]
         self.history: Relation | None = store.relation("app_events", self.history_days, self.con)
-        self._sections: dict[str, list[Finding]] = {}
-
-    @property
-    def findings(self) -> list[Finding]:
-        """Findings of every section run so far (each section counted once)."""
-        return [f for found in self._sections.values() for f in found]
-
-    def _done(self, section: Section) -> Section:
-        self._sections[section.name] = section.findings
-        return section
 
     def today_with_fingerprints(self) -> Relation | None:
         """The day's events with ``pattern``, ``frame`` and ``fingerprint`` columns (lazy)."""

@@ -64,22 +64,39 @@ def local_columns(df: pd.DataFrame, tz: str) -> pd.DataFrame:
     return out
 
 
-class AccessLogReview:
+class SectionedReview:
+    """What the notebooks' review objects share: the review's params, a UTC DuckDB connection,
+    and the findings of each section run so far."""
+
+    def __init__(self, review: ReviewContext, hosts: list[str]) -> None:
+        self.review = review
+        self.tz = review.params.timezone
+        self.th = review.params.logs.thresholds
+        self.hosts = hosts
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._sections: dict[str, list[Finding]] = {}
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings of every section run so far (each section counted once)."""
+        return [f for found in self._sections.values() for f in found]
+
+    def _done(self, section: Section) -> Section:
+        self._sections[section.name] = section.findings
+        return section
+
+
+class AccessLogReview(SectionedReview):
     """The day's requests, its baseline, and one method per section of the `logs` notebook."""
 
     def __init__(self, review: ReviewContext) -> None:
         params = review.params
-        self.review = review
-        self.tz = params.timezone
-        self.th = params.logs.thresholds
-        self.hosts = [s.host for s in params.logs.access]
-        self.con = duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'")
+        super().__init__(review, [s.host for s in params.logs.access])
         store = review.store
         raw = store.relation("requests", [review.day], self.con)
         self.today: Relation | None = traffic.with_route(raw, params.logs.routes) if raw is not None else None
         self.baseline_days = [d for d in review.baseline_days if store.parts("requests", d)]
-        self._sections: dict[str, list[Finding]] = {}
         empty = pd.DataFrame(columns=["minute", "host", "route", "requests", *traffic.STATUS_COLUMNS])
         self.counts = traffic.minute_counts(self.today) if self.today is not None else empty
         self.baseline: Relation | None = None
@@ -95,15 +112,6 @@ class AccessLogReview:
                 base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, first, last))
             self.baseline = traffic.with_route(base_raw, params.logs.routes)
             self.base_counts = traffic.minute_counts(self.baseline)
-
-    @property
-    def findings(self) -> list[Finding]:
-        """Findings of every section run so far (each section counted once)."""
-        return [f for found in self._sections.values() for f in found]
-
-    def _done(self, section: Section) -> Section:
-        self._sections[section.name] = section.findings
-        return section
 
     def _expected(self, value: str, keys: list[str], counts: pd.DataFrame | None = None) -> pd.DataFrame | None:
         base = counts if counts is not None else self.base_counts

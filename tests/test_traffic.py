@@ -46,6 +46,26 @@ def test_with_route_templates_ids_and_keeps_every_row(frame: pd.DataFrame, rel: 
     assert "GET /api/products/:id" in routes.index
 
 
+def test_a_route_map_made_once_gives_the_same_routes(frame: pd.DataFrame) -> None:
+    """route_map templates the distinct paths of several relations once; joining it gives
+    what templating inside each query gives, explicit routes and masked secrets included."""
+    con = duckdb.connect()
+    leak = frame.iloc[:2].assign(path="/api/reset/sk_live_abcdefghijklmnopqrstuvwx", method="POST")
+    first, second = (
+        con.from_df(frame.iloc[: len(frame) // 2]),
+        con.from_df(pd.concat([frame.iloc[len(frame) // 2 :], leak])),
+    )
+    routes = ["/api/users/me", "/api/products/:productId"]
+    mapping = traffic.route_map([first, second], routes)
+    for part in (first, second):
+        mapped = traffic.with_route(part, routes, mapping).df()
+        inline = traffic.with_route(part, routes).df()
+        key = ["ts", "remote_addr", "method", "path", "route"]
+        assert sorted(mapped[key].itertuples(index=False)) == sorted(inline[key].itertuples(index=False))
+        assert len(mapped) == len(part.df()) and "GET /api/products/:productId" in set(mapped["route"])
+    assert "sk_live_abcdefghijklmnopqrstuvwx" not in set(traffic.with_route(second, routes, mapping).df()["route"])
+
+
 def test_minute_counts_match_pandas(frame: pd.DataFrame, rel: duckdb.DuckDBPyRelation) -> None:
     counts = traffic.minute_counts(rel)
     assert counts["requests"].sum() == len(frame)

@@ -94,8 +94,11 @@ class AccessLogReview(SectionedReview):
         params = review.params
         super().__init__(review, [s.host for s in params.logs.access])
         store = review.store
+        routes = params.logs.routes
         raw = store.relation("requests", [review.day], self.con)
-        self.today: Relation | None = traffic.with_route(raw, params.logs.routes) if raw is not None else None
+        # the day's and the baseline's paths are templated once, into one table every query joins
+        mapping = traffic.route_map([raw], routes) if raw is not None else None
+        self.today: Relation | None = traffic.with_route(raw, routes, mapping) if raw is not None else None
         self.baseline_days = [d for d in review.baseline_days if store.parts("requests", d)]
         empty = pd.DataFrame(columns=["minute", "host", "route", "requests", *traffic.STATUS_COLUMNS])
         self.counts = traffic.minute_counts(self.today) if self.today is not None else empty
@@ -110,7 +113,7 @@ class AccessLogReview(SectionedReview):
                 first, last = (pd.Timestamp(t).tz_convert(self.tz).time() for t in (minutes.min(), minutes.max()))
                 last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
                 base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, first, last))
-            self.baseline = traffic.with_route(base_raw, params.logs.routes)
+            self.baseline = traffic.with_route(base_raw, routes, traffic.route_map([base_raw], routes))
             self.base_counts = traffic.minute_counts(self.baseline)
 
     def _expected(self, value: str, keys: list[str], counts: pd.DataFrame | None = None) -> pd.DataFrame | None:

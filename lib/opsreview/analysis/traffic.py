@@ -12,6 +12,7 @@ status mix, error rates and the baseline comparison all derive from.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,17 +54,37 @@ _STATUS_AGGREGATES = """count(*) AS requests,
     count(*) FILTER (WHERE status = 429) AS s429"""
 
 
-def with_route(rel: Relation, routes: Sequence[str] = ()) -> Relation:
+_MAPS = itertools.count()
+
+
+def route_map(rels: Sequence[Relation], routes: Sequence[str] = ()) -> str:
+    """A table (``_p`` path -> ``_template``, secrets masked) over the distinct paths of
+    ``rels`` (relations of one connection), made once so that every later query joins it
+    instead of templating again. Returns its name, for :func:`with_route`'s ``mapping``."""
+    template = mask_sensitive_sql(route_template_sql("_p", routes))
+    paths = rels[0].select("path")
+    for rel in rels[1:]:
+        paths = paths.union(rel.select("path"))
+    name = f"_opsreview_routes_{next(_MAPS)}"
+    query(paths, f"SELECT _p, {template} AS _template FROM (SELECT DISTINCT path AS _p FROM t)").to_table(name)
+    return name
+
+
+def with_route(rel: Relation, routes: Sequence[str] = (), mapping: str | None = None) -> Relation:
     """``rel`` plus a ``route`` column: method and route template (secrets in paths masked).
 
     The template is computed once per distinct path and joined back, which is several times
-    cheaper than templating every row (ids repeat a lot).
+    cheaper than templating every row (ids repeat a lot); ``mapping`` (from :func:`route_map`,
+    made with the same ``routes``) saves computing it again for each query.
     """
-    template = mask_sensitive_sql(route_template_sql("_p", routes))
+    if mapping is None:
+        template = mask_sensitive_sql(route_template_sql("_p", routes))
+        source = f"(SELECT _p, {template} AS _template FROM (SELECT DISTINCT path AS _p FROM t))"
+    else:
+        source = quote(mapping)
     sql = f"""
-        WITH m AS (SELECT _p, {template} AS _template FROM (SELECT DISTINCT path AS _p FROM t))
         SELECT t.*, coalesce(t.method, '-') || ' ' || coalesce(m._template, '-') AS route
-        FROM t LEFT JOIN m ON t.path IS NOT DISTINCT FROM m._p
+        FROM t LEFT JOIN {source} m ON t.path IS NOT DISTINCT FROM m._p
     """
     return query(rel, sql)
 

@@ -32,6 +32,7 @@ from opsreview.analysis.routes import strip_query
 from opsreview.secrets import redact
 from opsreview.sources.logfiles import LogReader, is_gzip
 from opsreview.sources.morgan import REQUEST_COLUMNS, MorganFormat
+from opsreview.sources.timestamps import EARLIEST, LATEST, epoch_datetime, epoch_sql, plausible_sql
 
 log = logging.getLogger("opsreview")
 
@@ -166,13 +167,11 @@ def json_query(mapping: dict[str, str], source: str, tz_name: str = "UTC") -> st
     paths = ", ".join("'" + _json_path(mapping[c]).replace("'", "''") + "'" for c in columns)
     v = {c: f"_v[{i + 1}]" for i, c in enumerate(columns)}
     ts_num = f"try_cast({v['ts']} AS DOUBLE)"
-    ts = (
-        f"CASE WHEN {ts_num} IS NULL AND regexp_matches({v['ts']}, '{_ZONED}') "
-        f"THEN try_cast({v['ts']} AS TIMESTAMPTZ) "
-        f"WHEN {ts_num} IS NULL THEN timezone('{tz_name}', try_cast({v['ts']} AS TIMESTAMP)) "
-        f"WHEN {ts_num} > 1e11 THEN make_timestamptz(({ts_num} * 1000)::BIGINT) "
-        f"ELSE make_timestamptz(({ts_num} * 1000000)::BIGINT) END"
+    text = (
+        f"CASE WHEN regexp_matches({v['ts']}, '{_ZONED}') THEN try_cast({v['ts']} AS TIMESTAMPTZ) "
+        f"ELSE timezone('{tz_name}', try_cast({v['ts']} AS TIMESTAMP)) END"
     )
+    ts = f"CASE WHEN {ts_num} IS NULL THEN {plausible_sql(text)} ELSE {epoch_sql(ts_num)} END"
     exprs = {
         "ts": ts,
         "status": f"try_cast({v['status']} AS SMALLINT)",
@@ -191,6 +190,19 @@ def json_query(mapping: dict[str, str], source: str, tz_name: str = "UTC") -> st
         f"SELECT line, {values}, coalesce({ok}, false) AS ok, "
         f"coalesce(_valid AND NOT ({ok}), false) AS skip FROM ({inner})"
     )
+
+
+def _iso_time(text: str, tz: dt.tzinfo) -> dt.datetime | None:
+    """An ISO time (zone-less: a local time of ``tz``) in UTC; None, as in the SQL, when it is
+    not one or not plausible (the request itself still counts)."""
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+        if stamp.tzinfo is None:  # no zone: a local time of the params' timezone
+            stamp = stamp.replace(tzinfo=tz)
+        stamp = stamp.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        return None
+    return stamp if EARLIEST <= stamp < LATEST else None
 
 
 def parse_json_line(mapping: dict[str, str], line: str, tz: dt.tzinfo = dt.UTC) -> dict[str, Any] | None:
@@ -212,12 +224,9 @@ def parse_json_line(mapping: dict[str, str], line: str, tz: dt.tzinfo = dt.UTC) 
     try:
         ts = row["ts"]
         if isinstance(ts, int | float):
-            row["ts"] = dt.datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, dt.UTC)
+            row["ts"] = epoch_datetime(float(ts))
         elif isinstance(ts, str):
-            stamp = dt.datetime.fromisoformat(ts)
-            if stamp.tzinfo is None:  # no zone: a local time of the params' timezone
-                stamp = stamp.replace(tzinfo=tz)
-            row["ts"] = stamp.astimezone(dt.UTC)
+            row["ts"] = _iso_time(ts, tz)
         for c, kind in (("status", int), ("bytes", int), ("response_time_ms", float), ("total_time_ms", float)):
             row[c] = None if row[c] is None else kind(row[c])
     except (TypeError, ValueError, OverflowError):

@@ -33,6 +33,7 @@ from opsreview.analysis.relations import sql_string
 from opsreview.analysis.sensitive import mask_sensitive
 from opsreview.secrets import redact
 from opsreview.sources.logfiles import LogReader
+from opsreview.sources.timestamps import epoch_sql, plausible_sql
 
 __all__ = ["APP_EVENTS_SCHEMA", "JSON_FIELDS", "AppLogParse", "parse_app_log", "read_lines"]
 
@@ -126,14 +127,11 @@ def level_sql(raw: str) -> str:
 
 
 def ts_sql(raw: str) -> str:
-    """DuckDB expression: ISO text (zone-less = session zone) or epoch ms/s to TIMESTAMPTZ."""
+    """DuckDB expression: ISO text (zone-less = session zone) or an epoch number (s, ms, us or
+    ns; see opsreview.sources.timestamps) to TIMESTAMPTZ; NULL when it is no plausible time."""
     number = f"try_cast({raw} AS DOUBLE)"
-    text = f"try_cast(replace(replace({raw}, ',', '.'), ' Z', 'Z') AS TIMESTAMPTZ)"
-    return (
-        f"CASE WHEN {number} IS NULL THEN {text} "
-        f"WHEN {number} > 1e11 THEN make_timestamptz(({number} * 1000)::BIGINT) "
-        f"ELSE make_timestamptz(({number} * 1000000)::BIGINT) END"
-    )
+    text = plausible_sql(f"try_cast(replace(replace({raw}, ',', '.'), ' Z', 'Z') AS TIMESTAMPTZ)")
+    return f"CASE WHEN {number} IS NULL THEN {text} ELSE {epoch_sql(number)} END"
 
 
 def _json_path(dotted: str) -> str:

@@ -36,6 +36,11 @@ def sql_value(expr: str, **columns: str | None) -> object:
         ("GET https://api.example.com/v1/x?id=7 returned 502", "GET <url> returned <n>"),
         ("Cannot read properties of undefined (reading 'id')", "Cannot read properties of undefined (reading '<str>')"),
         ("first line 1\nsecond line 2", "first line <n>"),
+        ("User's cart can't be loaded", "User's cart can't be loaded"),  # apostrophes are no quotes
+        ("login failed: password=hunter2 for ann", "login failed: password=*** for ann"),
+        ('config {"api_key": "hunter2"} rejected', 'config {"<str>": "<str>"} rejected'),
+        ("upstream said Bearer abcdefghijklmnop", "upstream said Bearer ***"),
+        ("payload " + '"' + "x" * 400 + '"' + " invalid", 'payload "<str>" invalid'),  # masked before it is cut
     ],
 )
 def test_masked_message(message: str, masked: str) -> None:
@@ -111,6 +116,52 @@ def test_fingerprints_group_variable_parts_and_split_by_frame() -> None:
         app_errors.fingerprint_sql("m", "s", "e"), m="order 1 failed for a@b.io", s=stack_at("pay", 1), e="Error"
     )
     assert one == top["fingerprint"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "frame"),
+    [
+        (
+            "Error: x\n    at Socket.<anonymous> (/app/src/db/redis.js:20:7)",
+            "Socket.<anonymous> (/app/src/db/redis.js)",
+        ),
+        ("Error: x\n    at async Promise.all (index 2)\n    at async load (/app/src/a.js:3:4)", "load (/app/src/a.js)"),
+        ("Error: x\n    at new Promise (<anonymous>)\n    at /app/src/a.js:3:4", "/app/src/a.js"),
+        ("Error: x\n    at f (/srv/app/releases/20260310120000/src/x.js:10:5)", "f (/srv/app/releases/<r>/src/x.js)"),
+        ("Error: x\n    at f (/srv/app-20260310120000/src/x.js:10:5)", "f (/srv/app-20260310120000/src/x.js)"),
+        ("Error: x\n    at f (C:\\app\\src\\x.js:10:5)", "f (C:\\app\\src\\x.js)"),
+        ("Error: x\n    at f (file:///app/src/x.mjs:10:5)", "f (file:///app/src/x.mjs)"),
+    ],
+)
+def test_top_frame_is_a_source_file_of_the_app(stack: str, frame: str) -> None:
+    """Frames without a source file (`<anonymous>`, `Promise.all (index 2)`) are skipped, so
+    that different call sites do not share one fingerprint; an anonymous function in an app
+    file is a frame; a release folder does not make every error new after a deploy."""
+    assert sql_value(app_errors.top_frame_sql("s"), s=stack) == frame
+
+
+def test_different_errors_stay_apart() -> None:
+    rel = events(
+        [
+            ("2026-11-23T10:00:00Z", "api-1", "error", "User's cart can't be loaded", None),
+            ("2026-11-23T10:01:00Z", "api-1", "error", "User's profile can't be loaded", None),
+            (
+                "2026-11-23T10:02:00Z",
+                "api-1",
+                "error",
+                "boom",
+                "Error: boom\n    at Socket.<anonymous> (/app/src/a.js:1:1)",
+            ),
+            (
+                "2026-11-23T10:03:00Z",
+                "api-1",
+                "error",
+                "boom",
+                "Error: boom\n    at Socket.<anonymous> (/app/src/b.js:1:1)",
+            ),
+        ]
+    )
+    assert len(app_errors.fingerprints(rel)) == 4
 
 
 def test_example_is_masked() -> None:

@@ -96,7 +96,7 @@ def test_pino_numeric_levels_epoch_ms_and_err_object(tmp_path: Path) -> None:
     df = parse_app_log(write(tmp_path / "app.log", jsonl(PINO)), "json", "api-1", TZ, DAY).events.to_pandas()
     assert df["level"].tolist() == ["info", "error", "fatal"]
     assert df["ts"].iloc[1] == pd.Timestamp(epoch_ms("11:01"), unit="ms", tz="UTC")
-    assert df["message"].iloc[1] == "request failed"
+    assert df["message"].iloc[1] == "request failed: E11000"  # what pino said, then what the error says
     assert df["error_type"].iloc[1] == "MongoServerError"
     assert df["stack"].iloc[1].startswith("MongoServerError: E11000")
     assert json.loads(df["extra"].iloc[1]) == {"pid": 7, "hostname": "h", "err": {"code": 11000}}
@@ -284,3 +284,47 @@ def test_unknown_json_field_is_a_clear_source_error(tmp_path: Path) -> None:
     )
     with pytest.raises(SourceError, match=r"logs.app\[api-1\].json_fields: unknown column\(s\) lvl"):
         pull_app_logs(review)
+
+
+def test_colour_codes_and_flat_ecs_keys_still_give_the_level(tmp_path: Path) -> None:
+    """winston's colorize() wraps the level in ANSI codes (in JSON and in text lines); ECS
+    writes `"log.level"` as one flat key. Such errors are errors, and get fingerprinted."""
+    rows = [
+        {"level": "\x1b[31merror\x1b[39m", "message": "payment failed", "timestamp": iso("10:00")},
+        {"log.level": "error", "message": "card declined", "@timestamp": iso("10:01")},
+        {"log": {"level": "warn"}, "message": "slow", "@timestamp": iso("10:02")},
+    ]
+    df = parse_app_log(write(tmp_path / "app.log", jsonl(rows)), "json", "api-1", TZ, DAY).events.to_pandas()
+    assert df["level"].tolist() == ["error", "error", "warn"] and df["fingerprint"].notna().all()
+    assert "log.level" not in str(df["extra"].iloc[1])
+    text = f"{iso('10:00')} \x1b[31mERROR\x1b[39m payment failed\n    at pay (/app/src/pay.js:3:9)\n"
+    df = parse_app_log(write(tmp_path / "app.txt", text), "text", "api-1", TZ, DAY).events.to_pandas()
+    assert df[["level", "message"]].values.tolist() == [["error", "payment failed"]]
+
+
+def test_secrets_in_messages_and_stacks_never_reach_the_review(tmp_path: Path) -> None:
+    """Passwords, keys and tokens that the app logged (in messages, JSON fields, stacks and
+    unparseable lines) are masked in every finding and table of the errors review."""
+    from opsreview.errorreview import AppErrorReview
+
+    secret = "hunter2hunter2"
+    rows = [
+        {"level": "error", "message": f"login failed password={secret} for ann", "timestamp": iso("10:00")},
+        {"level": "error", "message": f'bad config {{"api_key": "{secret}"}}', "timestamp": iso("10:01")},
+        {
+            "level": "error",
+            "message": "upstream rejected us",
+            "timestamp": iso("10:02"),
+            "stack": f"Error: upstream rejected us\n    at call (/app/src/x.js:1:2) Authorization: Bearer {secret}",
+        },
+        {"level": "error", "message": "key sk_live_abcdefghijklmnopqrstuvwx refused", "timestamp": iso("10:03")},
+    ]
+    write(tmp_path / "logs/app.log", jsonl(rows) + f"pwd: {secret} not json\n")
+    review = review_for(tmp_path, '    - host: api-1\n      paths: ["logs/app.log"]\n      format: json\n')
+    assert pull_app_logs(review).status == "ok"
+    errors = AppErrorReview(review)
+    sections = [errors.overview(), errors.fingerprints(), errors.ingest()]
+    shown = json.dumps([f.to_dict() for f in errors.findings], default=str)
+    shown += "".join(table.to_json(date_format="iso") for section in sections for _, table in section.tables)
+    assert "sk_live_abcdefghijklmnopqrstuvwx" not in shown and secret not in shown
+    assert "password=***" in shown

@@ -503,3 +503,31 @@ def test_one_finding_per_damaged_file_with_the_lines_it_cost() -> None:
     assert (foreign.check, foreign.severity) == ("logs.unparsed", Severity.critical)
     assert foreign.title == "None of the 30 lines of other.log (h) match the format combined"
     assert (cut.check, cut.severity, cut.value) == ("logs.file_error", Severity.warning, None)
+
+
+def test_fingerprint_without_error_type_says_no_nan() -> None:
+    """A fingerprint whose error type is missing (NaN in the DataFrame) is titled by its pattern."""
+    fps = pd.DataFrame(
+        [
+            {
+                "fingerprint": "f1",
+                "level": "fatal",
+                "count": 2,
+                "error_type": float("nan"),
+                "pattern": "worker crashed",
+                "new": True,
+                "first_seen": pd.Timestamp("2026-01-01T10:00Z"),
+                "last_seen": pd.Timestamp("2026-01-01T10:05Z"),
+                "hosts": ["h"],
+                "example": "worker crashed",
+                "frame": float("nan"),
+                "stack_head": None,
+                "ratio": 0,
+                "p_value": 1,
+                "baseline_per_day": 0,
+            }
+        ]
+    )
+    (finding,) = error_fingerprint_findings(fps, LogThresholds(), TZ, has_history=True)
+    assert "nan" not in finding.title.lower() and "worker crashed" in finding.title
+    assert finding.evidence["error_type"] is None and finding.evidence["frame"] is None

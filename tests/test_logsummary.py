@@ -255,3 +255,18 @@ def test_json_lines_that_are_not_requests_are_counted_apart(tmp_path: Path, caps
     assert (entry["lines"], entry["non_requests"]) == (7, 2)
     code, out, _ = run_cli([str(path), "--format", "json"], capsys)
     assert "7 lines, 4 parsed, 1 unparsed, 2 not requests" in out
+
+
+def test_tokens_in_paths_are_masked_in_routes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A token in a path segment (a reset link, a key in the URL) is no route name: the summary
+    masks it, in text and JSON, as the review does."""
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLWRlbW8"
+    path = tmp_path / "tiny.log"
+    path.write_text(
+        f"GET /api/reset/{jwt} 200 5 - 1.000 ms\nGET /api/keys/sk_live_abcdefghijklmnopqrstuv 403 5 - 2.000 ms\n",
+        encoding="utf-8",
+    )
+    for extra in ([], ["--json"]):
+        code, out, _ = run_cli([str(path), "--format", "tiny", *extra], capsys)
+        assert code == 0 and jwt not in out and "abcdefghijklmnopqrstuv" not in out
+        assert "/api/reset/***JWT***" in out

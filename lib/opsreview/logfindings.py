@@ -397,25 +397,31 @@ def sensitive_url_findings(found_urls: pd.DataFrame, tz: str) -> list[Finding]:
     return found
 
 
+def _text(value: Any) -> str | None:
+    """A string cell, or None for missing ones (None, NaN, NA: DataFrames hold either)."""
+    return value if isinstance(value, str) and value else None
+
+
 def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, has_history: bool) -> list[Finding]:
     """``errors.new_fingerprint``, ``errors.spike`` and ``errors.fatal`` from marked fingerprints
     (:func:`opsreview.analysis.app_errors.mark_new_and_spiking`)."""
     found = []
     for row in fps.to_dict("records"):
         level, count = str(row["level"]), int(row["count"])
-        label = f"{row['error_type']}: {row['pattern']}" if row.get("error_type") else str(row["pattern"])
+        error_type, frame, stack_head = (_text(row.get(k)) for k in ("error_type", "frame", "stack_head"))
+        label = f"{error_type}: {row['pattern']}" if error_type else str(row["pattern"])
         label = mask_sensitive(redact(label))[:160]
         window = fmt_window(row["first_seen"], row["last_seen"], tz)
         evidence = {
             "fingerprint": row["fingerprint"],
-            "error_type": row.get("error_type"),
+            "error_type": error_type,
             "level": level,
             "count": count,
             "window": window,
             "hosts": as_list(row["hosts"]),
-            "frame": row.get("frame"),
+            "frame": mask_sensitive(redact(frame)) if frame else None,
             "example": mask_sensitive(redact(str(row["example"]))),
-            "stack_head": row.get("stack_head"),
+            "stack_head": mask_sensitive(redact(stack_head)) if stack_head else None,
         }
         span = f"{hhmm(row['first_seen'], tz)}-{hhmm(row['last_seen'], tz)}"
         if level == "fatal":

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from opsreview.analysis.routes import with_route_sql
+from opsreview.analysis.sensitive import mask_sensitive_sql
 from opsreview.params.logs import JSON_ACCESS_FIELDS
 from opsreview.sources.access_logs import REQUESTS, ingest_access_file
 from opsreview.sources.access_parse import Format, connect
@@ -127,9 +128,10 @@ def _aggregate(store: Store, routes: Sequence[str], window: str, has_rt: bool, z
     by_method = con.execute("SELECT method, count(*) FROM r GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     pct = "quantile_cont(response_time_ms, [0.5, 0.95, 0.99])" if has_rt else "[NULL, NULL, NULL]::DOUBLE[]"
     rows = con.execute(
-        f"SELECT route, count(*) AS n, count(*) FILTER (WHERE status >= 500) AS e, {pct} AS q "
+        f"SELECT {mask_sensitive_sql('route')} AS route, count(*) AS n, "  # a token in a path is no route name
+        f"count(*) FILTER (WHERE status >= 500) AS e, {pct} AS q "
         f"FROM ({with_route_sql('(SELECT path, status, response_time_ms FROM r)', routes)}) "
-        "GROUP BY route ORDER BY n DESC, route"
+        "GROUP BY 1 ORDER BY n DESC, 1"
     ).fetchall()
     con.close()
 

@@ -50,7 +50,7 @@ _MASKS: tuple[tuple[str, str], ...] = (
     (r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'`<>]+", "<url>"),
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "<email>"),
     (r'"[^"]*"', '"<str>"'),
-    (r"'[^']*'", "'<str>'"),
+    (r"(^|[^A-Za-z0-9])'[^']*'", "\\1'<str>'"),  # not an apostrophe (can't, User's)
     (r"`[^`]*`", "`<str>`"),
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<uuid>"),
     (r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]{1,5})?", "<ip>"),
@@ -60,30 +60,40 @@ _MASKS: tuple[tuple[str, str], ...] = (
 # neighbouring numbers share the separator between them.
 _NUMBER = (r"(^|[^A-Za-z0-9<])-?[0-9]+(?:\.[0-9]+)?($|[^A-Za-z0-9])", r"\1<n>\2")
 _TOKEN_WITH_DIGIT = (r"(^|[^A-Za-z0-9<])[A-Za-z]*[0-9][A-Za-z0-9]*", r"\1<id>")
-_INTERNAL_FRAME = r"node_modules|\(node:|at node:|\(internal/|at internal/|<anonymous>|\(native\)"
+_INTERNAL_FRAME = r"node_modules|\(node:|at node:|\(internal/|at internal/|\(native\)"
+# An in-app frame names a source file (`at fn (/app/src/x.js:1:2)`, `at /app/src/x.js:1:2`,
+# `file:///...`): `at new Promise (<anonymous>)` or `at async Promise.all (index 2)` do not.
+_SOURCE_FRAME = r"(?:[/\\]|file://)[^()]*\.(?:[cm]?js|tsx?|jsx|coffee)(?::[0-9]+){0,2}\)?\s*$"
 _ERROR_TYPE = r"^\s*((?:[A-Z][A-Za-z0-9_$]*)?(?:Error|Exception|Rejection|Fault))(?::|\s|$)"
 MESSAGE_CHARS = 300
 
 
 def masked_message_sql(message: str) -> str:
     """DuckDB expression: the first line of ``message`` with its variable parts masked."""
-    expr = f"left(split_part(coalesce({message}, ''), chr(10), 1), {MESSAGE_CHARS})"
+    # secrets first (their values vary, and the pattern is shown), then the variable parts
+    expr = mask_sensitive_sql(f"split_part(coalesce({message}, ''), chr(10), 1)")
     for pattern, replacement in _MASKS:
         expr = f"regexp_replace({expr}, {sql_string(pattern)}, {sql_string(replacement)}, 'g')"
     for _ in range(2):
         expr = f"regexp_replace({expr}, {sql_string(_NUMBER[0])}, {sql_string(_NUMBER[1])}, 'g')"
     expr = f"regexp_replace({expr}, {sql_string(_TOKEN_WITH_DIGIT[0])}, {sql_string(_TOKEN_WITH_DIGIT[1])}, 'g')"
-    return f"trim(regexp_replace({expr}, '\\s+', ' ', 'g'))"
+    return f"left(trim(regexp_replace({expr}, '\\s+', ' ', 'g')), {MESSAGE_CHARS})"
 
 
 def top_frame_sql(stack: str) -> str:
-    """DuckDB expression: the first in-app ``at ...`` frame of ``stack``, without line:column."""
+    """DuckDB expression: the first in-app ``at ...`` frame of ``stack`` (one that names a source
+    file outside node_modules and node's internals), without line:column, ``async`` or the
+    release folder a deploy puts in the path (``/releases/20260310120000/``)."""
     frames = (
         f"list_filter(string_split(coalesce({stack}, ''), chr(10)), "
-        f"lambda l: regexp_matches(l, '^\\s*at\\s') AND NOT regexp_matches(l, {sql_string(_INTERNAL_FRAME)}))"
+        f"lambda l: regexp_matches(l, '^\\s*at\\s') AND regexp_matches(l, {sql_string(_SOURCE_FRAME)}) "
+        f"AND NOT regexp_matches(l, {sql_string(_INTERNAL_FRAME)}))"
     )
-    first = f"trim(regexp_replace({frames}[1], '^\\s*at\\s+', ''))"
-    return f"nullif(regexp_replace({first}, ':[0-9]+(:[0-9]+)?', '', 'g'), '')"
+    first = f"trim(regexp_replace({frames}[1], '^\\s*at\\s+(async\\s+)?', ''))"
+    frame = f"regexp_replace({first}, ':[0-9]+(:[0-9]+)?', '', 'g')"
+    frame = f"regexp_replace({frame}, '/releases?/[^/]+/', '/releases/<r>/', 'g')"
+    frame = f"regexp_replace({frame}, '/[0-9]{{6,}}/', '/<n>/', 'g')"
+    return f"nullif({frame}, '')"
 
 
 def error_type_sql(*texts: str) -> str:

@@ -11,6 +11,8 @@ Kinds: ``jwt`` (three base64url parts, header ``eyJ``), ``api key`` (``sk_live_`
 ``whsec_``, AWS ``AKIA``, GitHub ``ghp_``, Slack ``xox?-``, Google ``AIza``), ``card number``
 (13-19 digits, optionally grouped by dashes, spaces, ``+`` or ``%20``, first digit 2-6,
 Luhn-valid, not part of a longer token), ``credential parameter`` (``password=``, ``token=``, ``api_key=``, ... with a value).
+When text is shown (not searched), the same credential names are masked in free-text and JSON
+form too (``password: x``, ``"token": "x"``) and so are bearer tokens.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ CREDENTIAL_NAMES = (
     "|api_key|apikey|api-key|access_key|private_key|session|sessionid|session_id|jwt|credentials"
 )
 CREDENTIAL_PARAM = rf"(?i)([?&;](?:{CREDENTIAL_NAMES}))=([^&#;\s]+)"
+# The same names in free text (log messages, stacks): `password=x`, `api_key: x`, a JSON
+# key `"token": "x"`, and bearer tokens. Masked wherever text is shown (not searched in URLs:
+# there the query-string form above is the finding).
+CREDENTIAL_JSON = rf'(?i)("(?:{CREDENTIAL_NAMES})"\s*:\s*)"[^"]*"'
+CREDENTIAL_TEXT = rf"(?i)\b((?:{CREDENTIAL_NAMES})\s*[:=]\s*)[^\s\"',;&]+"
+BEARER = r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
 # A card-number candidate: 13-19 digits, plain or grouped as cards print them (fours, or
 # Amex 4-6-5) by a dash, space, `+` or `%20` (as forms and URL encoders write the space), not
 # glued to other letters or digits, so that ObjectIds, hashes, long ids and dates do not match.
@@ -85,6 +93,11 @@ _PY_JWT = re.compile(JWT)
 _PY_KEY = re.compile(_API_KEY_PREFIX)
 _PY_PARAM = re.compile(CREDENTIAL_PARAM)
 _PY_CARD = re.compile(CARD)
+_PY_TEXT_MASKS = (  # bearer first: `Authorization: Bearer x` would otherwise lose only "Bearer"
+    (re.compile(BEARER), rf"\1{MASK}"),
+    (re.compile(CREDENTIAL_JSON), rf'\1"{MASK}"'),
+    (re.compile(CREDENTIAL_TEXT), rf"\1{MASK}"),
+)
 
 
 def _mask_card(match: re.Match[str]) -> str:
@@ -99,6 +112,8 @@ def mask_sensitive(text: str) -> str:
     text = _PY_JWT.sub(f"{MASK}JWT{MASK}", text)
     text = _PY_KEY.sub(lambda m: m.group(1) + MASK, text)
     text = _PY_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    for pattern, replacement in _PY_TEXT_MASKS:
+        text = pattern.sub(replacement, text)
     # twice: adjacent numbers share the separator between them
     return _PY_CARD.sub(_mask_card, _PY_CARD.sub(_mask_card, text))
 
@@ -108,6 +123,9 @@ def mask_sensitive_sql(column: str) -> str:
     expr = f"regexp_replace({column}, {sql_string(JWT)}, '{MASK}JWT{MASK}', 'g')"
     expr = f"regexp_replace({expr}, {sql_string(_API_KEY_PREFIX)}, '\\1{MASK}', 'g')"
     expr = f"regexp_replace({expr}, {sql_string(CREDENTIAL_PARAM)}, '\\1={MASK}', 'g')"
+    expr = f"regexp_replace({expr}, {sql_string(BEARER)}, '\\1{MASK}', 'g')"
+    expr = f"regexp_replace({expr}, {sql_string(CREDENTIAL_JSON)}, '\\1\"{MASK}\"', 'g')"
+    expr = f"regexp_replace({expr}, {sql_string(CREDENTIAL_TEXT)}, '\\1{MASK}', 'g')"
     # SQL masks every card-shaped number (no Luhn here): over-masking a displayed id is harmless.
     for _ in range(2):  # twice: adjacent numbers share the separator between them
         expr = f"regexp_replace({expr}, {sql_string(CARD)}, '\\1{MASK}\\3', 'g')"

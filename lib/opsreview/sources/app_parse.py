@@ -19,6 +19,7 @@ five redacted samples per day, on the day of the event before them. Files are re
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +52,17 @@ APP_EVENTS_SCHEMA = pa.schema(
     ]
 )
 # Where each column is looked for in a JSON line, in order (dotted paths).
+# A dot inside a key (ECS writes "log.level" flat) is written `\\.`.
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
-    "level": ("level", "severity", "lvl", "log.level"),
+    "level": ("level", "severity", "lvl", "log.level", "log\\.level"),
     "ts": ("time", "timestamp", "@timestamp", "ts", "date"),
-    "message": ("msg", "message", "err.message", "error.message"),
+    "message": ("msg", "message"),
     "stack": ("err.stack", "error.stack", "stack", "exception.stack"),
     "error_type": ("err.type", "err.name", "error.name", "error.type", "exception.type"),
+    # pino's `logger.error(err, "payment failed")`: the message says where, err.message what
+    "err_message": ("err.message", "error.message", "exception.message", "error\\.message"),
 }
+_ANSI = "\x1b\\[[0-9;]*m"  # winston's colorize(): a level like "\x1b[31merror\x1b[39m"
 MAX_LINE_CHARS = 64 * 1024
 MESSAGE_CHARS = 10_000
 STACK_CHARS = 20_000
@@ -113,7 +118,9 @@ def read_lines(path: Path) -> tuple[pa.Table, LogReader]:
 
 
 def level_sql(raw: str) -> str:
-    """DuckDB expression: a level name or pino number normalised to fatal|error|warn|info|debug|trace."""
+    """DuckDB expression: a level name (colour codes ignored) or pino number normalised to
+    fatal|error|warn|info|debug|trace."""
+    raw = f"regexp_replace({raw}, {sql_string(_ANSI)}, '', 'g')"
     number = f"try_cast({raw} AS DOUBLE)"
     by_number = (
         f"CASE WHEN {number} >= 60 THEN 'fatal' WHEN {number} >= 50 THEN 'error' WHEN {number} >= 40 THEN 'warn' "
@@ -135,7 +142,8 @@ def ts_sql(raw: str) -> str:
 
 
 def _json_path(dotted: str) -> str:
-    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in dotted.split("."))
+    parts = [part.replace("\\.", ".") for part in re.split(r"(?<!\\)\.", dotted)]
+    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in parts)
 
 
 def json_events_sql(fields: Mapping[str, tuple[str, ...]]) -> str:
@@ -153,7 +161,8 @@ def json_events_sql(fields: Mapping[str, tuple[str, ...]]) -> str:
     def first(column: str) -> str:
         return f"coalesce({', '.join(f'v[{i}]' for i in slots[column])})"
 
-    top_level = sorted({p for cands in fields.values() for p in cands if "." not in p} | {"v"})
+    flat = (p for cands in fields.values() for p in cands if not re.search(r"(?<!\\)\.", p))
+    top_level = sorted({p.replace("\\.", ".") for p in flat} | {"v"})
     nested = ("err", "error", "exception")
     # `extra`: the line without the fields taken into columns, by JSON merge patch. A nested
     # error object is patched only where the line has one (a patch would create it), and one
@@ -176,7 +185,12 @@ def json_events_sql(fields: Mapping[str, tuple[str, ...]]) -> str:
     # name that reads like an error type counts.
     named_type = "CASE WHEN regexp_matches(v_name, '^[A-Z][A-Za-z0-9_$]*(Error|Exception)$') THEN v_name END"
     stack = f"left({first('stack')}, {STACK_CHARS})"
-    message = f"left(coalesce({first('message')}, ''), {MESSAGE_CHARS})"
+    said, err = first("message"), first("err_message")
+    message = (
+        f"left(CASE WHEN {err} IS NULL OR {err} = '' THEN coalesce({said}, '') "
+        f"WHEN {said} IS NULL OR {said} = '' OR strpos({said}, {err}) > 0 THEN coalesce(nullif({said}, ''), {err}) "
+        f"ELSE {said} || ': ' || {err} END, {MESSAGE_CHARS})"
+    )
     return f"""
         WITH checked AS MATERIALIZED (
             SELECT lineno, line, CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END AS valid
@@ -213,11 +227,13 @@ def json_events_sql(fields: Mapping[str, tuple[str, ...]]) -> str:
 def text_events_sql() -> str:
     """SQL over table ``lines``: one row per line with its event's fields (``ok`` false for orphans)."""
     return f"""
-        WITH h AS (
+        WITH clean AS (
+            SELECT lineno, regexp_replace(line, {sql_string(_ANSI)}, '', 'g') AS line FROM lines
+        ), h AS (
             SELECT lineno, line,
                    regexp_matches(line, {sql_string(HEADER_TS_FIRST)}) AS ts_first,
                    regexp_matches(line, {sql_string(HEADER_LEVEL_FIRST)}) AS level_first
-            FROM lines
+            FROM clean
         ), parts AS (
             SELECT lineno, line, ts_first OR level_first AS header,
                    CASE WHEN ts_first THEN regexp_extract(line, {sql_string(HEADER_TS_FIRST)}, 1)

@@ -531,3 +531,41 @@ def test_fingerprint_without_error_type_says_no_nan() -> None:
     (finding,) = error_fingerprint_findings(fps, LogThresholds(), TZ, has_history=True)
     assert "nan" not in finding.title.lower() and "worker crashed" in finding.title
     assert finding.evidence["error_type"] is None and finding.evidence["frame"] is None
+
+
+@pytest.mark.parametrize(
+    ("keep", "silent"), [("ts < '12:00'", ("12:00", "24:00")), ("ts >= '06:00'", ("00:00", "06:00"))]
+)
+def test_outage_at_either_end_of_a_past_day_is_found(tmp_path: Path, keep: str, silent: tuple[str, str]) -> None:
+    """A day that is over is judged whole: logging that stopped at noon for good (or only started
+    at 06:00) is a gap against the baseline, not hours the day did not cover."""
+    params = params_file(tmp_path, plant=False)
+    store = Store(tmp_path / "store")
+    today = store.read("requests", [DAY])
+    cut = local(DAY, "12:00") if "12:00" in keep else local(DAY, "06:00")
+    today = today[today["ts"] < cut] if "<" in keep else today[today["ts"] >= cut]
+    store.write_part("requests", DAY, "p", today.reset_index(drop=True))
+    logs = AccessLogReview(open_review(params, DAY))
+    logs.volume()
+    gaps = [f for f in logs.findings if f.check == "logs.gap"]
+    assert {f.evidence["host"] for f in gaps} == {"api-1", "api-2"}
+    for gap in gaps:
+        assert gap.severity is Severity.critical
+        assert gap.evidence["window"]["start"].startswith(f"{DAY}T{silent[0]}")
+        end = f"{DAY + dt.timedelta(days=1)}T00:00" if silent[1] == "24:00" else f"{DAY}T{silent[1]}"
+        assert gap.evidence["window"]["end"].startswith(end)
+
+
+def test_a_running_day_is_judged_up_to_its_newest_line(tmp_path: Path) -> None:
+    """Reviewing today mid-day: lines arrive with each pull, so the time after the newest line
+    is not a gap; a day that is over is judged whole."""
+    params = params_file(tmp_path, plant=False)
+    today = dt.datetime.now(ZoneInfo(TZ)).date()
+    running = AccessLogReview(open_review(params, today))
+    start, end = running.review.window
+    newest = pd.Timestamp(dt.datetime.now(dt.UTC)) - pd.Timedelta(hours=2)
+    if newest.to_pydatetime() > start:  # not in the first two hours of the day
+        assert running.elapsed_window(newest) == (start, (newest + pd.Timedelta(minutes=1)).to_pydatetime())
+    assert running.elapsed_window(None) == (start, end)
+    over = AccessLogReview(open_review(params, DAY))
+    assert over.elapsed_window(pd.Timestamp(local(DAY, "12:00"))) == over.review.window

@@ -82,7 +82,7 @@ class AppErrorReview(SectionedReview):
             today_df,
             ["host"],
             "events",
-            self.review.window,
+            self.elapsed_window(today_df["minute"].max() if not today_df.empty else None),
             expected,
             self.tz,
             min_minutes=self.th.gap_minutes,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -86,6 +87,15 @@ class SectionedReview:
         self._sections[section.name] = section.findings
         return section
 
+    def elapsed_window(self, last: Any) -> tuple[dt.datetime, dt.datetime]:
+        """The part of the review day to judge: all of it once it is over; while it is still
+        running, up to the minute after ``last`` (the newest line seen: lines arrive with each
+        pull, so their end is no gap). Its start is never cut."""
+        start, end = self.review.window
+        if last is None or pd.isna(last) or dt.datetime.now(dt.UTC) >= end:
+            return start, end
+        return start, min(end, (pd.Timestamp(last) + pd.Timedelta(minutes=1)).to_pydatetime())
+
 
 class AccessLogReview(SectionedReview):
     """The day's requests, its baseline, and one method per section of the `logs` notebook."""
@@ -106,13 +116,15 @@ class AccessLogReview(SectionedReview):
         self.base_counts = empty
         base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
         minutes = self.counts["minute"].dropna()
+        self.window = self.elapsed_window(minutes.max() if not minutes.empty else None)
         if base_raw is not None and not self.counts.empty:
-            # a format without a date (tiny, short, dev) has no minutes: its rows carry no time
-            # of day, so the baseline is the whole of each earlier day
-            if not minutes.empty:
-                first, last = (pd.Timestamp(t).tz_convert(self.tz).time() for t in (minutes.min(), minutes.max()))
+            # the same hours of the baseline days: the whole day, or, while the review day is
+            # still running, up to its newest line. A format without a date (tiny, short, dev)
+            # has no minutes: its rows carry no time of day, so the baseline is each whole day.
+            if not minutes.empty and self.window[1] < review.window[1]:
+                last = pd.Timestamp(minutes.max()).tz_convert(self.tz).time()
                 last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
-                base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, first, last))
+                base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, dt.time(0), last))
             self.baseline = traffic.with_route(base_raw, routes, traffic.route_map([base_raw], routes))
             self.base_counts = traffic.minute_counts(self.baseline)
 
@@ -143,7 +155,7 @@ class AccessLogReview(SectionedReview):
             traffic.requests_per_minute(self.counts, ["host"]),
             ["host"],
             "requests",
-            self.review.window,
+            self.window,
             by_host,
             self.tz,
             min_minutes=self.th.gap_minutes,

@@ -341,6 +341,7 @@ def test_dateless_format_reviews_without_time_of_day(tmp_path: Path) -> None:
         rows = requests_day(day, seed=i, hosts=("api-1",)).head(2000)
         if day == DAY:
             rows = rows.assign(status=rows["status"].where(rows.index % 4 != 0, 503))
+            rows = rows.assign(response_time_ms=rows["response_time_ms"] * 60)  # every route much slower
         store.write_part(
             "requests", day, "p", rows.assign(ts=pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us, UTC]"))
         )
@@ -357,6 +358,11 @@ def test_dateless_format_reviews_without_time_of_day(tmp_path: Path) -> None:
     checks = {f.check for f in logs.findings}
     assert "logs.5xx_rate" in checks
     assert not checks & {"logs.gap", "logs.volume_drop"}, [f.title for f in logs.findings]
+    # rows without a time have no hour: each route's latency is judged once, on the whole day
+    latency = [(f.check, f.evidence["route"]) for f in logs.findings if f.check.startswith("logs.p95")]
+    assert latency and len(latency) == len(set(latency))
+    regressions = [f for f in logs.findings if f.check == "logs.p95_regression"]
+    assert regressions and all(0 <= f.evidence["share_above_baseline_p95"] <= 1 for f in regressions)
 
 
 def test_gap_without_a_baseline_is_a_warning_that_says_so() -> None:

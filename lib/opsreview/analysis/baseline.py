@@ -370,8 +370,11 @@ def latency_profile(rel: duckdb.DuckDBPyRelation, tz: str, by: str = "route") ->
     """Timed requests and p50/p95/p99 per ``by`` for the whole period (``hour`` = -1) and per local
     hour, plus the same over everything (``by`` = ``"(all routes)"``), in one pass."""
     hour = f"hour(timezone({sql_string(tz)}, ts))"
+    # -1: the whole period; rows without a time (formats without a date) have no hour: -2,
+    # which no caller reads, so they count in the whole-period row only
     sql = f"""
-        SELECT coalesce({quote(by)}, {sql_string(ALL_ROUTES)}) AS key, coalesce({hour}, -1) AS hour,
+        SELECT CASE WHEN grouping({quote(by)}) = 1 THEN {sql_string(ALL_ROUTES)} ELSE {quote(by)} END AS key,
+               CASE WHEN grouping({hour}) = 1 THEN -1 ELSE coalesce({hour}, -2) END AS hour,
                count(*) AS requests, count(response_time_ms) AS timed,
                quantile_cont(response_time_ms, 0.5) AS p50, quantile_cont(response_time_ms, 0.95) AS p95,
                quantile_cont(response_time_ms, 0.99) AS p99

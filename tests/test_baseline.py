@@ -172,6 +172,37 @@ def test_latency_regression_is_significant_only_where_planted() -> None:
     assert hours["hour"].min() == 9 and hours["hour"].max() == 23
 
 
+def _p95_trials(base_requests: int, slower: float, trials: int = 60) -> int:
+    """How many of ``trials`` simulated days (200 requests, lognormal latencies) the exceedance
+    test calls significant at 1% against a baseline of ``base_requests``."""
+    rng = np.random.default_rng(base_requests)
+    con = duckdb.connect()
+    significant = 0
+    for _ in range(trials):
+        today = pd.DataFrame(
+            {"route": "GET /x", "ts": local(DAY, "12:00"), "response_time_ms": rng.lognormal(3, 1, 200) * slower}
+        )
+        base = pd.DataFrame(
+            {"route": "GET /x", "ts": local(DAY, "12:00"), "response_time_ms": rng.lognormal(3, 1, base_requests)}
+        )
+        rel = con.from_df(today)
+        cmp = baseline.compare_latency(
+            rel, baseline.latency_profile(rel, TZ), baseline.latency_profile(con.from_df(base), TZ)
+        )
+        significant += bool(cmp["p_value"].iloc[0] < 0.01)
+    return significant
+
+
+@pytest.mark.parametrize("base_requests", [10, 40, 2000])
+def test_p95_exceedance_test_holds_its_level_on_a_small_baseline(base_requests: int) -> None:
+    """The baseline p95 is an estimate: from 10 requests it is often low by chance. The test
+    weighs that (two samples), so an unchanged route is significant at 1% about 1% of the time,
+    and a route twice as slow is still found against a solid baseline."""
+    assert _p95_trials(base_requests, 1.0) <= 3  # 60 trials at 1%: 0.6 expected
+    if base_requests == 2000:
+        assert _p95_trials(base_requests, 2.0) >= 55
+
+
 def test_latency_profile_has_an_all_routes_row() -> None:
     today, _ = latency_frames()
     prof = baseline.latency_profile(traffic.with_route(duckdb.connect().from_df(today)), TZ)

@@ -422,7 +422,12 @@ def compare_latency(
     merged["share_above"] = merged["above"] / merged["timed"].where(merged["timed"] > 0)
     n = merged["timed"].fillna(0).to_numpy()
     k = merged["above"].fillna(0).to_numpy()
-    merged["p_value"] = np.where(merged["above"].notna() & (n > 0), stats.binom.sf(k - 1, n, 1 - quantile), np.nan)
+    # Two samples, not a known p95: today's requests above the baseline's p95 against the
+    # baseline's own (1 - quantile of them, by definition), so that a p95 estimated from a
+    # handful of baseline requests does not make ordinary noise significant.
+    n0 = merged["base_timed"].fillna(0).to_numpy()
+    tested = rate_test(k, n, np.round((1 - quantile) * n0), n0)["p_higher"].to_numpy()
+    merged["p_value"] = np.where(merged["above"].notna() & (n > 0) & (n0 > 0), tested, np.nan)
     return merged.sort_values("requests", ascending=False, kind="stable").reset_index(drop=True)
 
 

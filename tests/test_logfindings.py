@@ -575,3 +575,26 @@ def test_a_running_day_is_judged_up_to_its_newest_line(tmp_path: Path) -> None:
     assert running.elapsed_window(None) == (start, end)
     over = AccessLogReview(open_review(params, DAY))
     assert over.elapsed_window(pd.Timestamp(local(DAY, "12:00"))) == over.review.window
+
+
+def test_each_5xx_burst_shows_its_own_failures(tmp_path: Path) -> None:
+    """Two bursts on one route (502 in the morning, 503 in the afternoon): each finding's sample
+    lines come from its own window; the day's 5xx rate names its window and samples too."""
+    params = params_file(tmp_path, plant=False)
+    store = Store(tmp_path / "store")
+    today = store.read("requests", [DAY])
+    today = plant_status(today, "POST /api/orders", local(DAY, "09:00"), 15, 502)
+    today = plant_status(today, "POST /api/orders", local(DAY, "16:00"), 15, 503)
+    store.write_part("requests", DAY, "p", today)
+    logs = AccessLogReview(open_review(params, DAY))
+    logs.status()
+    bursts = sorted(
+        (f for f in logs.findings if f.check == "logs.5xx_burst"), key=lambda f: f.evidence["window"]["start"]
+    )
+    assert [b.evidence["window"]["start"][11:13] for b in bursts] == ["09", "16"]
+    for burst, status, hour in zip(bursts, ("502", "503"), ("09", "16"), strict=True):
+        assert burst.evidence["samples"]
+        for sample in burst.evidence["samples"]:
+            assert f"T{hour}:" in sample and f" {status} " in sample, sample
+    rate = only(logs.findings, "logs.5xx_rate")  # the baseline had none
+    assert rate.evidence["window"]["start"].startswith(f"{DAY}T00:00") and len(rate.evidence["samples"]) == 3

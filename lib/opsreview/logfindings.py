@@ -55,13 +55,17 @@ def server_error_findings(
     windows: pd.DataFrame,
     th: LogThresholds,
     tz: str,
-    samples: dict[str, pd.DataFrame] | None = None,
+    samples: dict[tuple[str, pd.Timestamp], pd.DataFrame] | None = None,
+    day_window: tuple[Any, Any] | None = None,
+    day_samples: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """``logs.5xx_rate`` (the day, absolute and vs baseline) and ``logs.5xx_burst``.
 
     ``day`` holds requests, s5xx, and when there is a baseline base_requests, base_s5xx and
     p_higher (:func:`~opsreview.analysis.baseline.rate_test`). ``windows`` are 5xx anomaly
-    windows per route with the route's ``requests`` inside each window.
+    windows per route with the route's ``requests`` inside each window; ``samples`` their
+    sample rows by (route, start). ``day_window`` and ``day_samples`` are the evidence of the
+    day's rate.
     """
     found: list[Finding] = []
     requests, errors = int(day.get("requests") or 0), int(day.get("s5xx") or 0)
@@ -70,6 +74,10 @@ def server_error_findings(
         base_requests = day.get("base_requests")
         base_rate = float(day["base_s5xx"]) / float(base_requests) if base_requests else None
         evidence: dict[str, Any] = {"requests": requests, "5xx": errors}
+        if day_window is not None:
+            evidence["window"] = fmt_window(day_window[0], day_window[1], tz)
+        if day_samples is not None:
+            evidence["samples"] = sample_lines(day_samples, tz=tz)
         if base_rate is not None:
             evidence.update(
                 baseline_rate=num(base_rate, 6),
@@ -129,7 +137,7 @@ def server_error_findings(
             "requests": int(row["requests"]),
             "baseline_5xx_rate": num(row["base_rate"], 6),
             "p_value": num(row["p_value"], 8),
-            "samples": sample_lines((samples or {}).get(route), tz=tz),
+            "samples": sample_lines((samples or {}).get((route, row["start"])), tz=tz),
         }
         found.append(
             Finding(
@@ -264,9 +272,16 @@ def auth_burst_findings(bursts: pd.DataFrame, th: LogThresholds, tz: str) -> lis
     return found
 
 
-def rate_limit_findings(count_429: pd.DataFrame, windows: pd.DataFrame, th: LogThresholds, tz: str) -> list[Finding]:
+def rate_limit_findings(
+    count_429: pd.DataFrame,
+    windows: pd.DataFrame,
+    th: LogThresholds,
+    tz: str,
+    samples: pd.DataFrame | None = None,
+) -> list[Finding]:
     """``logs.429_surge``: the day's 429 responses far above the baseline (``count_429`` from
-    :func:`~opsreview.analysis.baseline.compare_counts` on ``s429``; ``windows`` its bursts)."""
+    :func:`~opsreview.analysis.baseline.compare_counts` on ``s429``; ``windows`` its bursts,
+    ``samples`` a few of the 429s of the first)."""
     if count_429.empty:
         return []
     row = count_429.iloc[0]
@@ -280,6 +295,7 @@ def rate_limit_findings(count_429: pd.DataFrame, windows: pd.DataFrame, th: LogT
     evidence["windows"] = [
         fmt_window(w["start"], w["end"], tz) | {"429": int(w["observed"])} for w in windows.head(5).to_dict("records")
     ]
+    evidence["samples"] = sample_lines(samples, tz=tz)
     title = f"429 surge: {today} rate-limited responses" + (
         f" ({float(ratio):.1f}x the baseline's {float(base):.0f}/day)" if not pd.isna(base) else " (no baseline)"
     )

@@ -198,18 +198,29 @@ class AccessLogReview(SectionedReview):
                 p_higher=float(test["p_higher"].iloc[0]),
             )
         windows = self._route_windows("s5xx")
-        samples = {
-            r: self._samples(r, w["start"], w["end"], "status >= 500")
-            for r, w in windows.groupby("route").first().iterrows()
+        samples = {  # each burst's own first failures
+            (w["route"], w["start"]): self._samples(w["route"], w["start"], w["end"], "status >= 500")
+            for w in windows.to_dict("records")
         }
-        section.findings += logfindings.server_error_findings(day, windows, self.th, self.tz, samples)
+        section.findings += logfindings.server_error_findings(
+            day, windows, self.th, self.tz, samples, self.window, self._sample_rows("status >= 500", first=True)
+        )
         count_429 = baseline.compare_counts(
             self.counts[["s429"]], self.base_counts[["s429"]], [], "s429", len(self.baseline_days)
         )
         per_minute = self.counts.groupby("minute", as_index=False)[["s429", "s404"]].sum()
         windows_429 = self._bursts(per_minute, "s429", self._expected("s429", []), baseline_only=False)
         windows_404 = self._bursts(per_minute, "s404", self._expected("s404", []))
-        section.findings += logfindings.rate_limit_findings(count_429, windows_429, self.th, self.tz)
+        where_429 = "status = 429"
+        if not windows_429.empty:  # the first 429s of the largest window
+            top = windows_429.loc[windows_429["observed"].astype(float).idxmax()]
+            where_429 += (
+                f" AND ts >= TIMESTAMPTZ '{pd.Timestamp(top['start']).isoformat()}'"
+                f" AND ts < TIMESTAMPTZ '{pd.Timestamp(top['end']).isoformat()}'"
+            )
+        section.findings += logfindings.rate_limit_findings(
+            count_429, windows_429, self.th, self.tz, self._sample_rows(where_429, first=True)
+        )
         section.figures.append(charts.status_chart(traffic.status_mix(self.counts), self.tz, windows))
         rates = traffic.error_rates(self.counts, ["host"])
         total = traffic.error_rates(self.counts).assign(host="(all)")

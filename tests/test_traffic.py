@@ -204,6 +204,9 @@ def test_scanner_clients(frame: pd.DataFrame) -> None:
         ("/api/pay?card=4111+1111+1111+1111", "card number"),  # a form's spaces, URL-encoded
         ("/api/pay?card=5555%205555%205555%204444&x=1", "card number"),
         ("/api/pay?amex=3782-822463-10005", "card number"),  # Amex 4-6-5
+        ("/api/pay?payment=%7B%22pan%22%3A%224111111111111111%22%7D", "card number"),  # URL-encoded JSON
+        ("/api/pay?x%3D4111111111111111", "card number"),  # after an encoded '='
+        ("/api/pay?id=%2F4111111111111112", None),  # after an escape, still Luhn-checked
         ("/api/search?q=2026+03+10+12+00+00+1", None),  # Luhn-valid by chance, not card-grouped
         ("/api/login?password=hunter2", "credential parameter"),
         ("/api/pay?card=4111111111111112", None),  # fails Luhn

@@ -48,7 +48,9 @@ _CARD_DIGITS = (
     rf"[2-6][0-9]{{12,18}}|[2-6][0-9]{{3}}(?:{_CARD_SEP}[0-9]{{4}}){{2,3}}(?:{_CARD_SEP}?[0-9]{{1,3}})?"
     rf"|3[0-9]{{3}}{_CARD_SEP}[0-9]{{6}}{_CARD_SEP}[0-9]{{5}}"
 )
-CARD = rf"(^|[^0-9A-Za-z_-])({_CARD_DIGITS})($|[^0-9A-Za-z_-])"
+# A percent-escape (`%22` for a quote, `%3D` for `=`) before it is a boundary too: it comes
+# first, so that its hex digits are not read as the start of the number.
+CARD = rf"(^|%[0-9A-Fa-f]{{2}}|[^0-9A-Za-z_-])({_CARD_DIGITS})($|[^0-9A-Za-z_-])"
 _NOT_DIGITS = r"%20|[^0-9]"
 PREFILTER = (
     rf"eyJ|_live_|_test_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza|(?i:[?&;](?:{CREDENTIAL_NAMES})=)"

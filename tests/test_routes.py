@@ -8,6 +8,9 @@ import pytest
 from opsreview.analysis.routes import compile_routes, route_template, route_template_sql, with_route_sql
 
 EXPLICIT = (
+    "/flights/:from-:to",  # parameters inside a segment, as in Express's guide
+    "/plantae/:genus.:species",
+    "/reports/:year(\\d{4})",  # a custom pattern
     "/api/users/:userId/orders",
     "/api/users/:id",
     "/api/users/me",
@@ -34,8 +37,9 @@ CASES = [
     ("/", False, "/"),
     ("", False, ""),
     ("*", False, "*"),
-    ("/api/products/", False, "/api/products/"),
-    ("/api/products/123/", False, "/api/products/:id/"),
+    ("/api/products/", False, "/api/products"),  # Express (not strict): the same route
+    ("/api/products/123/", False, "/api/products/:id"),
+    ("//", False, "/"),
     ("/search?q=/api/1", False, "/search"),
     ("/.env", False, "/.env"),
     ("/wp-admin/setup-config.php", False, "/wp-admin/setup-config.php"),
@@ -53,6 +57,11 @@ CASES = [
     ("/a'b/1", True, "/a'b/:id"),
     ("/v1.0/health-check", True, "/v1.0/health-check"),
     ("/v1x0/health-check", True, "/v1x0/health-check"),
+    ("/flights/LAX-SFO", True, "/flights/:from-:to"),
+    ("/flights/LAX", True, "/flights/LAX"),
+    ("/plantae/Prunus.persica", True, "/plantae/:genus.:species"),
+    ("/reports/2026", True, "/reports/:year(\\d{4})"),
+    ("/reports/26", True, "/reports/:id"),  # the pattern does not match: auto
 ]
 
 

@@ -55,6 +55,22 @@ def strip_query(url: str) -> str:
     return url[:cut]
 
 
+# A parameter inside a segment, as Express 4 writes them: `/flights/:from-:to`,
+# `/plantae/:genus.:species`, `/users/:id(\\d+)` (a custom pattern, RE2 syntax).
+_INNER_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)(\((?:[^()]|\([^()]*\))*\))?")
+
+
+def _segment_regex(segment: str) -> str:
+    """Regex of one segment holding literal text, ``*`` and parameters."""
+    out, pos = [], 0
+    for match in _INNER_PARAM.finditer(segment):
+        out.append(".*".join(re.escape(piece) for piece in segment[pos : match.start()].split("*")))
+        out.append(f"(?:{match.group(2)[1:-1]})" if match.group(2) else "[^/]+?")
+        pos = match.end()
+    out.append(".*".join(re.escape(piece) for piece in segment[pos:].split("*")))
+    return "".join(out)
+
+
 def _template_regex(template: str) -> str:
     """An anchored regex (RE2 and Python compatible) for one Express-style route template."""
     segments = template.strip().rstrip("/").split("/")
@@ -64,12 +80,12 @@ def _template_regex(template: str) -> str:
             # Express: an optional parameter takes its slash with it (`/items/:id?` matches `/items`)
             body += "(/[^/]+)?" if segment.endswith("?") else "/[^/]+"
         else:
-            body += "/" + ".*".join(re.escape(piece) for piece in segment.split("*"))
+            body += "/" + _segment_regex(segment)
     return f"^{body}/?$" if body else "^/?$"
 
 
 def _literal_segments(template: str) -> int:
-    return sum(1 for s in template.split("/") if s and not _PARAM.match(s) and "*" not in s)
+    return sum(1 for s in template.split("/") if s and ":" not in s and "*" not in s)
 
 
 @functools.lru_cache(maxsize=64)
@@ -98,6 +114,8 @@ def route_template(path: str | None, routes: Sequence[str] = ()) -> str | None:
     for template, _, pattern in _compiled(tuple(routes)):
         if pattern.search(path):
             return template
+    if len(path) > 1 and path.endswith("/"):  # Express (not strict): /items/ is /items
+        path = path[:-1]
     return "/".join(ID_PLACEHOLDER if _is_id_segment(s) else s for s in path.split("/"))
 
 
@@ -116,8 +134,9 @@ def route_template_sql(column: str, routes: Sequence[str] = ()) -> str:
         f"(regexp_full_match(s, {_sql_string(_NUMBER + '|' + _UUID)}) "
         f"OR (length(s) >= {_MIN_HEX_LEN} AND regexp_full_match(s, {_sql_string(_HEX_WITH_DIGIT)})))"
     )
+    trimmed = f"regexp_replace({path}, '(.)/$', '\\1')"  # /items/ is /items (not the root)
     auto = (
-        f"array_to_string(list_transform(string_split({path}, '/'), "
+        f"array_to_string(list_transform(string_split({trimmed}, '/'), "
         f"lambda s: CASE WHEN {segment_is_id} THEN {_sql_string(ID_PLACEHOLDER)} ELSE s END), '/')"
     )
     if not routes:

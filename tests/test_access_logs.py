@@ -346,6 +346,11 @@ def test_requests_relation_filters_lazily(tmp_path: Path) -> None:
     assert requests_relation(ctx, days=[dt.date(2020, 1, 1)]) is None
     evening = requests_relation(ctx, start="23:00", end="24:00")  # up to the end of the day
     assert evening is not None and evening.select("path").fetchall() == [("/api/products/4",)]
+    # seconds, and a status taken from a DataFrame (a numpy integer)
+    tight = requests_relation(
+        ctx, start="10:05:00", end="10:05:01", status=frame["status"].astype("int64").iloc[0] + 300
+    )
+    assert tight is not None and tight.select("path").fetchall() == [("/api/products/2",)]
 
 
 def test_registered_as_a_logs_source() -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import numbers
 import os
+import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -389,14 +391,19 @@ def pull_access_logs(ctx: ReviewContext) -> SourceResult:
     return result
 
 
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
 def _as_utc(value: dt.datetime | str, ctx: ReviewContext) -> dt.datetime:
-    """A datetime, an ISO string, or ``HH:MM`` on the review day (local time)."""
+    """A datetime (or pandas Timestamp), an ISO string, or ``HH:MM[:SS]`` on the review day
+    (local time; ``24:00`` is its end)."""
     if isinstance(value, str):
-        if len(value) <= 5 and ":" in value:
-            hour, minute = (int(x) for x in value.split(":"))
-            if (hour, minute) == (24, 0):  # the end of the review day
+        clock = _CLOCK.fullmatch(value.strip())
+        if clock:
+            hour, minute, second = (int(x or 0) for x in clock.groups())
+            if (hour, minute, second) == (24, 0, 0):  # the end of the review day
                 return ctx.window[1]
-            value = dt.datetime.combine(ctx.day, dt.time(hour, minute), ctx.params.tz)
+            value = dt.datetime.combine(ctx.day, dt.time(hour, minute, second), ctx.params.tz)
         else:
             value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
@@ -443,8 +450,8 @@ def requests_relation(
             conditions.append(f"status >= {low} AND status < {low + 100}")
         else:
             conditions.append(f"status = {int(status)}")
-    elif isinstance(status, int):
-        conditions.append(f"status = {status}")
+    elif isinstance(status, numbers.Integral):  # numpy integers too (a value from a DataFrame)
+        conditions.append(f"status = {int(status)}")
     elif status is not None:
         conditions.append(f"status IN ({', '.join(str(int(s)) for s in status)})")
     if client is not None:

@@ -450,7 +450,7 @@ def requests_relation(
             conditions.append(f"status >= {low} AND status < {low + 100}")
         else:
             conditions.append(f"status = {int(status)}")
-    elif isinstance(status, numbers.Integral):  # numpy integers too (a value from a DataFrame)
+    elif isinstance(status, int | numbers.Integral):  # numpy integers too (a value from a DataFrame)
         conditions.append(f"status = {int(status)}")
     elif status is not None:
         conditions.append(f"status IN ({', '.join(str(int(s)) for s in status)})")

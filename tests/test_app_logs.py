@@ -328,3 +328,14 @@ def test_secrets_in_messages_and_stacks_never_reach_the_review(tmp_path: Path) -
     shown += "".join(table.to_json(date_format="iso") for section in sections for _, table in section.tables)
     assert "sk_live_abcdefghijklmnopqrstuvwx" not in shown and secret not in shown
     assert "password=***" in shown
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2026-03-10T14:00:00+01", "2026-03-10 14:00:00.000 +0100", "2026-03-10T14:00:00+01:00", "2026-03-10T13:00:00Z"],
+)
+def test_text_header_offsets_in_every_spelling(tmp_path: Path, stamp: str) -> None:
+    """`+01`, ` +0100`, `+01:00` and `Z` are offsets: the time is exact and not part of the message."""
+    parsed = parse_app_log(write(tmp_path / "w.log", f"{stamp} ERROR queue stalled\n"), "text", "w", TZ, DAY)
+    (row,) = parsed.events.to_pylist()
+    assert row["ts"] == dt.datetime(2026, 3, 10, 13, 0, tzinfo=dt.UTC) and row["message"] == "queue stalled"

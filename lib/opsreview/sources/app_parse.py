@@ -81,7 +81,7 @@ _LEVEL_NAMES = {
     "trace": ("trace", "silly", "fine", "finest"),
 }
 _LEVEL_WORDS = "|".join(sorted({w for words in _LEVEL_NAMES.values() for w in words}, key=len, reverse=True))
-_TS = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:\s?(?:Z|[+-]\d{2}:?\d{2}))?"
+_TS = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:\s?(?:Z|[+-]\d{2}(?::?\d{2})?))?"
 # <ts> [tag] LEVEL [tag] message   |   LEVEL <ts> message   (brackets, separators and a level after the
 # timestamp optional: a line that starts with a timestamp starts an event)
 HEADER_TS_FIRST = (
@@ -137,7 +137,8 @@ def ts_sql(raw: str) -> str:
     """DuckDB expression: ISO text (zone-less = session zone) or an epoch number (s, ms, us or
     ns; see opsreview.sources.timestamps) to TIMESTAMPTZ; NULL when it is no plausible time."""
     number = f"try_cast({raw} AS DOUBLE)"
-    text = plausible_sql(f"try_cast(replace(replace({raw}, ',', '.'), ' Z', 'Z') AS TIMESTAMPTZ)")
+    spaced = f"regexp_replace(replace({raw}, ',', '.'), ' (Z|[+-][0-9])', '\\1')"  # `… 14:00:00 +0100`
+    text = plausible_sql(f"try_cast({spaced} AS TIMESTAMPTZ)")
     return f"CASE WHEN {number} IS NULL THEN {text} ELSE {epoch_sql(number)} END"
 
 

@@ -339,3 +339,26 @@ def test_text_header_offsets_in_every_spelling(tmp_path: Path, stamp: str) -> No
     parsed = parse_app_log(write(tmp_path / "w.log", f"{stamp} ERROR queue stalled\n"), "text", "w", TZ, DAY)
     (row,) = parsed.events.to_pylist()
     assert row["ts"] == dt.datetime(2026, 3, 10, 13, 0, tzinfo=dt.UTC) and row["message"] == "queue stalled"
+
+
+def test_an_error_seen_weeks_ago_is_not_new(tmp_path: Path) -> None:
+    """ "New" means absent from the whole lookback (30 days by default), so the pull reads files
+    that old too, not only the baseline week: an error last seen 20 days ago is not new."""
+    from opsreview.errorreview import AppErrorReview
+
+    old_day = DAY - dt.timedelta(days=20)
+    err = {
+        "level": "error",
+        "message": "ledger lock timeout",
+        "stack": "Error: x\n    at lock (/app/src/ledger.js:3:9)",
+    }
+    write(tmp_path / "logs/app.log.3", jsonl([err | {"timestamp": iso("09:00", old_day)}]))
+    stamp = dt.datetime.combine(old_day, dt.time(23), ZoneInfo(TZ)).timestamp()
+    os.utime(tmp_path / "logs/app.log.3", (stamp, stamp))
+    write(tmp_path / "logs/app.log", jsonl([err | {"timestamp": iso("09:00")}]))
+    review = review_for(tmp_path, '    - host: api-1\n      paths: ["logs/"]\n      format: json\n')
+    assert pull_app_logs(review).status == "ok"
+    assert review.store.days("app_events") == [old_day, DAY]
+    errors = AppErrorReview(review)
+    errors.fingerprints()
+    assert not [f for f in errors.findings if f.check == "errors.new_fingerprint"]

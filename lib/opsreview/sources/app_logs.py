@@ -8,8 +8,10 @@ redacted samples, the read error such as a corrupt gzip with its offset). Parts 
 host and first line (so logrotate's renames keep them) and replaced, never appended, so
 re-ingesting the same files never duplicates an event.
 
-Only files modified since the start of the baseline period are read (an older file cannot
-hold an event the review compares against), and a file whose size/mtime fingerprint is the one
+Only files modified since the start of the history period are read - the baseline days, or
+the ``new_fingerprint_lookback_days`` an error must be absent from to be new, whichever is
+longer (an older file cannot hold an event the review compares against) - and a file whose
+size/mtime fingerprint is the one
 recorded at its last ingest is not read again: a daily run stays bounded however much history
 lies in the log folder. A path that matches nothing becomes a finding, not a crash. The
 `log_files` rows share the access-log source's schema (``format``, ``part``, ``fingerprint``).
@@ -131,7 +133,9 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
     params = ctx.params
     if not params.logs.app:
         return SourceResult("app_logs", status="skipped")
-    horizon = params.day_window(ctx.day - dt.timedelta(days=params.baseline_days))[0] - MTIME_SLACK
+    # files that can hold events of the history a "new" error is judged against
+    history = max(params.baseline_days, params.logs.thresholds.new_fingerprint_lookback_days)
+    horizon = params.day_window(ctx.day - dt.timedelta(days=history))[0] - MTIME_SLACK
     result = SourceResult("app_logs")
     previous = previous_app_ingests(ctx.store)
     keys = PartKeys()
@@ -150,7 +154,7 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
             )
         for info in files:
             if info.mtime < horizon:
-                log.debug("app log %s: last modified %s, before the baseline period; skipped", info.path, info.mtime)
+                log.debug("app log %s: last modified %s, before the history period; skipped", info.path, info.mtime)
                 continue
             before = previous.get(str(info.path))
             if unchanged(ctx.store, before, info):

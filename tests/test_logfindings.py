@@ -459,7 +459,7 @@ def test_scanner_findings_carry_window_and_sample_probes(tmp_path: Path) -> None
 
 def test_p95_route_finding_names_the_hours_over_the_threshold() -> None:
     """An absolute p95 finding says when the route was slow: the local hours whose own p95 is
-    over the warning threshold (hours with too few requests do not count)."""
+    over the warning threshold (hours with too few requests do not count), as separate ranges."""
     th = LogThresholds()
     route = "GET /api/search"
     comparison = pd.DataFrame(
@@ -475,7 +475,7 @@ def test_p95_route_finding_names_the_hours_over_the_threshold() -> None:
     )
     (finding,) = logfindings.latency_findings(comparison, profile.iloc[0:0], th, "Europe/Berlin hours", profile)
     assert finding.check == "logs.p95_route" and finding.severity is Severity.critical
-    assert finding.evidence["hours_over_threshold"] == "10:00-14:00 (Europe/Berlin hours), 3 of them"
+    assert finding.evidence["hours_over_threshold"] == "10:00-12:00, 13:00-14:00 (Europe/Berlin hours)"
     (without,) = logfindings.latency_findings(comparison, profile.iloc[0:0], th)
     assert "hours_over_threshold" not in without.evidence
 
@@ -598,3 +598,17 @@ def test_each_5xx_burst_shows_its_own_failures(tmp_path: Path) -> None:
             assert f"T{hour}:" in sample and f" {status} " in sample, sample
     rate = only(logs.findings, "logs.5xx_rate")  # the baseline had none
     assert rate.evidence["window"]["start"].startswith(f"{DAY}T00:00") and len(rate.evidence["samples"]) == 3
+
+
+def test_tables_show_offsets_where_a_column_spans_a_dst_change() -> None:
+    """On 2026-10-25 (Europe/Berlin) 02:10 happens twice: a table column spanning the change
+    carries UTC offsets, one that does not stays plain."""
+    from opsreview.logreview import local_columns
+
+    twice = pd.DataFrame({"start": pd.to_datetime(["2026-10-25T00:10:00Z", "2026-10-25T01:10:00Z"], utc=True)})
+    assert local_columns(twice, "Europe/Berlin")["start"].tolist() == [
+        "2026-10-25 02:10:00 +0200",
+        "2026-10-25 02:10:00 +0100",
+    ]
+    plain = pd.DataFrame({"start": pd.to_datetime(["2026-10-24T08:00:00Z"], utc=True)})
+    assert local_columns(plain, "Europe/Berlin")["start"].tolist() == ["2026-10-24 10:00:00"]

@@ -183,14 +183,12 @@ def latency_findings(
             "baseline_p95_ms": num(base, 1),
         }
         if route_hours:
-            evidence["slow_hours"] = f"{route_hours[0]:02d}:00-{route_hours[-1] + 1:02d}:00 ({tz_hours_label})"
+            evidence["slow_hours"] = f"{_hour_ranges(route_hours)} ({tz_hours_label})"
         if p95 >= th.p95_warning_ms:
             severity = Severity.critical if p95 >= th.p95_critical_ms else Severity.warning
             over = _hours_over(profile, route, th.p95_warning_ms, max(10, th.min_requests // 5))
             if over:
-                evidence["hours_over_threshold"] = (
-                    f"{over[0]:02d}:00-{over[-1] + 1:02d}:00 ({tz_hours_label}), {len(over)} of them"
-                )
+                evidence["hours_over_threshold"] = f"{_hour_ranges(over)} ({tz_hours_label})"
             found.append(
                 Finding(
                     "logs",
@@ -208,7 +206,8 @@ def latency_findings(
             continue
         if ratio >= th.p95_ratio_warning and p_value < th.significance and p95 >= th.p95_min_ms:
             severity = Severity.critical if ratio >= th.p95_ratio_critical else Severity.warning
-            since = f" since {route_hours[0]:02d}:00" if route_hours else ""
+            ranges = _hour_ranges(route_hours) if route_hours else ""
+            since = f" since {route_hours[0]:02d}:00" if ranges.count("-") == 1 else f" in {ranges}" if ranges else ""
             evidence.update(
                 ratio=num(ratio, 2), share_above_baseline_p95=num(row["share_above"], 4), p_value=num(p_value, 8)
             )
@@ -225,6 +224,17 @@ def latency_findings(
                 )
             )
     return found
+
+
+def _hour_ranges(hours: list[int]) -> str:
+    """Local hours as ranges: [3, 9, 10, 11] -> "03:00-04:00, 09:00-12:00"."""
+    ranges: list[list[int]] = []
+    for hour in sorted(set(hours)):
+        if ranges and hour == ranges[-1][1] + 1:
+            ranges[-1][1] = hour
+        else:
+            ranges.append([hour, hour])
+    return ", ".join(f"{a:02d}:00-{b + 1:02d}:00" for a, b in ranges)
 
 
 def _hours_over(profile: pd.DataFrame | None, route: str, threshold_ms: float, min_timed: int) -> list[int]:

@@ -57,11 +57,15 @@ def show_section(section: Section, max_rows: int = 25) -> None:
 
 
 def local_columns(df: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """A copy with every timestamp column in local time (for tables shown to people)."""
+    """A copy with every timestamp column in local time (for tables shown to people). Where a
+    column spans a DST change its times carry their UTC offset: on 25-hour days 02:10 happens
+    twice."""
     out = df.copy()
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:%S")
+            local = out[col].dt.tz_convert(tz)
+            offsets = {t.utcoffset() for t in local.dropna()}
+            out[col] = local.dt.strftime("%Y-%m-%d %H:%M:%S" + (" %z" if len(offsets) > 1 else ""))
     return out
 
 

@@ -612,3 +612,26 @@ def test_tables_show_offsets_where_a_column_spans_a_dst_change() -> None:
     ]
     plain = pd.DataFrame({"start": pd.to_datetime(["2026-10-24T08:00:00Z"], utc=True)})
     assert local_columns(plain, "Europe/Berlin")["start"].tolist() == ["2026-10-24 10:00:00"]
+
+
+@pytest.mark.parametrize("dst_day", [dt.date(2026, 3, 29), dt.date(2026, 10, 25)])
+def test_a_dst_day_is_compared_by_its_hours(tmp_path: Path, dst_day: dt.date) -> None:
+    """A clean 23- or 25-hour day holds 1/24 fewer or more requests than a 24-hour one: the
+    volume test weighs days by their hours, so steady traffic stays unremarkable."""
+    store = Store(tmp_path / "store")
+    for i in range(1, 8):
+        store.write_part(
+            "requests", dst_day - dt.timedelta(days=i), "p", requests_day(dst_day - dt.timedelta(days=i), seed=i)
+        )
+    store.write_part("requests", dst_day, "p", requests_day(dst_day, seed=99))
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        f"environment: test\ntimezone: {TZ}\nstore: store\noutputs: out\nbaseline_days: 7\n"
+        "logs:\n  access:\n    - {host: api-1, paths: [x]}\n",
+        encoding="utf-8",
+    )
+    logs = AccessLogReview(open_review(params, dst_day))
+    volume = dict(logs.volume().tables)["Requests per host (baseline: mean per day, same hours)"]
+    (row,) = volume.to_dict("records")
+    assert row["ratio"] == pytest.approx(1.0, abs=0.01)
+    assert min(row["p_lower"], row["p_higher"]) > 0.01

@@ -132,6 +132,18 @@ class AccessLogReview(SectionedReview):
             self.baseline = traffic.with_route(base_raw, routes, traffic.route_map([base_raw], routes))
             self.base_counts = traffic.minute_counts(self.baseline)
 
+    def _exposure(self) -> tuple[float, float] | None:
+        """Hours of the review day and of the baseline days, when whole days are compared (a
+        DST day has 23 or 25); None while the day is still running (same hours each day)."""
+        if self.window != self.review.window:
+            return None
+
+        def hours(day: dt.date) -> float:
+            start, end = self.review.params.day_window(day)
+            return (end - start).total_seconds() / 3600
+
+        return hours(self.review.day), sum(hours(d) for d in self.baseline_days)
+
     def _expected(self, value: str, keys: list[str], counts: pd.DataFrame | None = None) -> pd.DataFrame | None:
         base = counts if counts is not None else self.base_counts
         if base.empty:
@@ -173,7 +185,9 @@ class AccessLogReview(SectionedReview):
                 pd.DataFrame({"host": [h for h in self.hosts if h not in set(today_hosts["host"])], "requests": 0}),
             ]
         )
-        volume = baseline.compare_counts(today_hosts, self.base_counts, ["host"], "requests", len(self.baseline_days))
+        volume = baseline.compare_counts(
+            today_hosts, self.base_counts, ["host"], "requests", len(self.baseline_days), self._exposure()
+        )
         bursts = self._bursts(per_minute, "requests", expected)
         bursts = bursts[bursts["magnitude"] >= self.th.volume_burst_ratio]
         section.figures.append(charts.requests_chart(per_minute, expected_line, self.tz, gaps, bursts))
@@ -210,7 +224,7 @@ class AccessLogReview(SectionedReview):
             day, windows, self.th, self.tz, samples, self.window, self._sample_rows("status >= 500", first=True)
         )
         count_429 = baseline.compare_counts(
-            self.counts[["s429"]], self.base_counts[["s429"]], [], "s429", len(self.baseline_days)
+            self.counts[["s429"]], self.base_counts[["s429"]], [], "s429", len(self.baseline_days), self._exposure()
         )
         per_minute = self.counts.groupby("minute", as_index=False)[["s429", "s404"]].sum()
         windows_429 = self._bursts(per_minute, "s429", self._expected("s429", []), baseline_only=False)

@@ -74,9 +74,17 @@ def rate_test(x1: ArrayLike, t1: ArrayLike, x0: ArrayLike, t0: ArrayLike) -> pd.
 
 
 def compare_counts(
-    today: pd.DataFrame, baseline: pd.DataFrame, keys: Sequence[str], value: str, baseline_days: int
+    today: pd.DataFrame,
+    baseline: pd.DataFrame,
+    keys: Sequence[str],
+    value: str,
+    baseline_days: int,
+    exposure: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """Per key: today's ``value``, the baseline's mean per day, ratio and p-values (see :func:`rate_test`)."""
+    """Per key: today's ``value``, the baseline's mean per day, ratio and p-values (see :func:`rate_test`).
+
+    ``exposure``: the hours today and the baseline days cover, when they differ from one day
+    each (a 23- or 25-hour day at a DST change); by default every day counts the same."""
     group = list(keys) or ["_all"]
     t = today.assign(_all=0).groupby(group, as_index=False)[[value]].sum()
     b = baseline.assign(_all=0).groupby(group, as_index=False)[[value]].sum()
@@ -85,7 +93,8 @@ def compare_counts(
         merged = merged.drop(columns="_all")
     merged = merged.fillna({value: 0, f"{value}_base": 0})
     days = max(int(baseline_days), 0)
-    tested = rate_test(merged[value], np.ones(len(merged)), merged[f"{value}_base"], np.full(len(merged), days))
+    t1, t0 = exposure if exposure is not None else (1.0, float(days))
+    tested = rate_test(merged[value], np.full(len(merged), t1), merged[f"{value}_base"], np.full(len(merged), t0))
     merged[f"{value}_base"] = merged[f"{value}_base"] / days if days else np.nan
     return pd.concat([merged.reset_index(drop=True), tested], axis=1)
 

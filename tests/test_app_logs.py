@@ -362,3 +362,16 @@ def test_an_error_seen_weeks_ago_is_not_new(tmp_path: Path) -> None:
     errors = AppErrorReview(review)
     errors.fingerprints()
     assert not [f for f in errors.findings if f.check == "errors.new_fingerprint"]
+
+
+def test_lines_after_a_format_change_count_on_the_day_they_were_written(tmp_path: Path) -> None:
+    """A deploy switched the log format: the next day's lines no longer parse. They count on
+    the file's day (its last write), not on the last day that still parsed, so that day's
+    review sees them."""
+    next_day = DAY + dt.timedelta(days=1)
+    text = jsonl([{"level": "info", "message": "ok", "timestamp": iso("22:00")}])
+    text += "".join(f"[{h:02d}:00:00.000] ERROR payment failed\n" for h in range(24))
+    path = write(tmp_path / "app.log", text)
+    parsed = parse_app_log(path, "json", "api-1", TZ, next_day)
+    days = {r["day"]: (r["parsed"], r["unparsed"]) for r in parsed.days.to_dict("records")}
+    assert days == {DAY: (1, 0), next_day: (0, 24)}

@@ -317,13 +317,20 @@ def parse_app_log(
 
 def _day_counts(bookkeeping: list[pa.Table], default_day: dt.date) -> pd.DataFrame:
     """Lines, parsed, unparsed and samples per day; an unparsed line counts on the day of the
-    event before it (else after it, else the file's nominal day)."""
+    event before it (else after it, else the file's nominal day); lines after the last event
+    count on the file's nominal day when that is later."""
     columns = ["day", "lines", "parsed", "unparsed", "samples"]
     if not bookkeeping or not sum(t.num_rows for t in bookkeeping):
         return pd.DataFrame(columns=columns)
     frame = pa.concat_tables(bookkeeping).to_pandas()
     day = pd.to_datetime(frame["day"])
-    frame["day"] = day.ffill().bfill().fillna(pd.Timestamp(default_day)).dt.date
+    filled = day.ffill().bfill().fillna(pd.Timestamp(default_day))
+    last = day.last_valid_index()
+    if last is not None and pd.Timestamp(default_day) > day[last]:
+        # lines after the last event, in a file written to on a later day (a format change
+        # at a deploy): they belong to that day, not to the last day that still parsed
+        filled.loc[filled.index > last] = pd.Timestamp(default_day)
+    frame["day"] = filled.dt.date
     frame["unparsed"] = ~frame["ok"]
     counts = frame.groupby("day").agg(lines=("ok", "size"), parsed=("ok", "sum"), unparsed=("unparsed", "sum"))
     bad = frame[frame["unparsed"]]

@@ -395,3 +395,12 @@ def test_copies_of_a_log_are_read_once(tmp_path: Path) -> None:
     write(tmp_path / "logs/worker.log", other)  # same first line, different content
     pull_app_logs(review)
     assert len(stored(review.store, "app_events")) == len(WINSTON) + len(PINO) + 2
+
+
+def test_an_error_with_a_100_kb_stack_is_still_an_event(tmp_path: Path) -> None:
+    frames = "".join(f"\n    at step{i} (/app/src/pipeline.js:{i}:1)" for i in range(3000))
+    row = {"level": "error", "message": "pipeline failed", "timestamp": iso("10:00"), "stack": "Error: x" + frames}
+    assert len(json.dumps(row)) > 100_000
+    parsed = parse_app_log(write(tmp_path / "app.log", jsonl([row])), "json", "api-1", TZ, DAY)
+    (event,) = parsed.events.to_pylist()
+    assert event["message"] == "pipeline failed" and event["stack"].startswith("Error: x\n    at step0")

@@ -63,7 +63,9 @@ JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "err_message": ("err.message", "error.message", "exception.message", "error\\.message"),
 }
 _ANSI = "\x1b\\[[0-9;]*m"  # winston's colorize(): a level like "\x1b[31merror\x1b[39m"
-MAX_LINE_CHARS = 64 * 1024
+# A JSON error line may carry a long stack and nested causes: lines are kept whole up to
+# 1 MiB (longer ones are cut, so their JSON is invalid and they count unparsed).
+MAX_LINE_CHARS = 1 << 20
 MESSAGE_CHARS = 10_000
 STACK_CHARS = 20_000
 SAMPLES_PER_DAY = 5

@@ -218,24 +218,22 @@ class PartKeys:
     def __init__(self) -> None:
         self.owners: dict[str, Path] = {}
 
-    def take(self, key: str, path: Path, copies: bool = True) -> str | None:
-        """``copies``: whether equal lines mean a copy (not for formats without a date, whose
-        files repeat the same lines - a health check - day after day)."""
+    def take(self, key: str, path: Path) -> str | None:
         owner = self.owners.setdefault(key, path)
         if owner == path:
             return key
-        if copies and _prefix_of(path, owner):
+        if _prefix_of(path, owner):
             log.info("%s: a copy of %s (the same lines); not read again", path, owner)
             return None
-        if copies and _prefix_of(owner, path):
+        if _prefix_of(owner, path):
             self.owners[key] = path
             return key
         key = part_key(key, str(path))
         self.owners[key] = path
         return key
 
-    def key(self, info: LogFileInfo, host: str, salt: str = "", copies: bool = True) -> str | None:
-        return self.take(content_part_key(info, host, salt), info.path, copies)
+    def key(self, info: LogFileInfo, host: str, salt: str = "") -> str | None:
+        return self.take(content_part_key(info, host, salt), info.path)
 
 
 def _previous_ingests(store: Store) -> dict[str, dict[str, Any]]:
@@ -402,7 +400,7 @@ def ingest_access_logs(
                 continue
             # date-less lines (tiny, short, dev) repeat across files: their day tells them apart
             salt = nominal_day(info, tz).isoformat() if isinstance(fmt, MorganFormat) and not fmt.has_date else ""
-            key = keys.key(info, source.host, salt, copies=not salt)
+            key = keys.key(info, source.host, salt)
             if key is None:
                 outcome.files.append(IngestedFile(info.path, source.host, "", info.fingerprint, None, "duplicate"))
                 continue

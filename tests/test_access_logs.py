@@ -372,16 +372,3 @@ def test_truncated_gzip_read_up_to_the_end_of_data(tmp_path: Path) -> None:
     (entry,) = log_files(tmp_path)
     assert "truncated" in entry["error"] and entry["parsed"] == count
     assert outcome.findings() == []
-
-
-def test_a_copy_that_sorts_first_gives_way_to_the_fuller_file(tmp_path: Path) -> None:
-    """A backup copy holding the first lines of access.log, listed before it: access.log takes
-    over its key (its parts replace the copy's), so every request is stored once."""
-    params = load_params(write_params(tmp_path))
-    lines = [line(T0 + dt.timedelta(seconds=i), f"/api/items/{i}") for i in range(50)]
-    (tmp_path / "logs" / "access.log").write_text("\n".join(lines) + "\n")
-    (tmp_path / "logs" / "access-backup.log").write_text("\n".join(lines[:30]) + "\n")  # sorts first
-    outcome = ingest_access_logs(params)
-    assert rows(tmp_path) == [(50,)]
-    assert rows(tmp_path, "SELECT count(DISTINCT path) FROM t") == [(50,)]
-    assert sorted(f.path.name for f in outcome.files if f.parse is not None) == ["access-backup.log", "access.log"]

@@ -377,26 +377,6 @@ def test_lines_after_a_format_change_count_on_the_day_they_were_written(tmp_path
     assert days == {DAY: (1, 0), next_day: (0, 24)}
 
 
-def test_copies_of_a_log_are_read_once(tmp_path: Path) -> None:
-    """logrotate's `copy` (or a backup) leaves the same lines in two files, one of them
-    compressed or still growing: each event is stored once. Two files that only begin alike
-    are both kept."""
-    app = write(tmp_path / "logs/app.log", jsonl(WINSTON))
-    write(tmp_path / "logs/app.log-backup.gz", gzip.compress(app.read_bytes()))  # the same lines
-    review = review_for(tmp_path, '    - host: api-1\n      paths: ["logs/"]\n      format: json\n')
-    pull_app_logs(review)
-    assert len(stored(review.store, "app_events")) == len(WINSTON)
-    with open(app, "a", encoding="utf-8") as fh:  # the original grows; the copy is its start
-        fh.write(jsonl(PINO))
-    pull_app_logs(review)
-    events = stored(review.store, "app_events")
-    assert len(events) == len(WINSTON) + len(PINO) and events["message"].value_counts().max() == 1
-    other = jsonl([WINSTON[0], {"level": "error", "message": "different", "timestamp": iso("12:00")}])
-    write(tmp_path / "logs/worker.log", other)  # same first line, different content
-    pull_app_logs(review)
-    assert len(stored(review.store, "app_events")) == len(WINSTON) + len(PINO) + 2
-
-
 def test_an_error_with_a_100_kb_stack_is_still_an_event(tmp_path: Path) -> None:
     frames = "".join(f"\n    at step{i} (/app/src/pipeline.js:{i}:1)" for i in range(3000))
     row = {"level": "error", "message": "pipeline failed", "timestamp": iso("10:00"), "stack": "Error: x" + frames}

@@ -191,48 +191,20 @@ def content_part_key(info: LogFileInfo, host: str, salt: str = "") -> str:
     return part_key(digest, host)
 
 
-def _prefix_of(small: Path, large: Path) -> bool:
-    """Whether the (decompressed) content of ``small`` is a prefix of ``large``'s, or equal."""
-    rest = b""
-    blocks = LogReader(large).blocks()
-    for block in LogReader(small).blocks():
-        while len(rest) < len(block):
-            more = next(blocks, None)
-            if more is None:
-                return False
-            rest += more
-        if rest[: len(block)] != block:
-            return False
-        rest = rest[len(block) :]
-    return True
-
-
 class PartKeys:
-    """Part keys of one pull. Two files that begin with the same line are told apart:
-    - a copy (the same content, or the start of it: logrotate's ``copy``, a backup) of a file
-      already keyed is a duplicate - :meth:`take` returns None and it is not read;
-    - a file that holds all of an already keyed one and more takes over its key (its parts
-      then replace the shorter file's);
-    - otherwise the key gets the path mixed in, so neither replaces the other."""
+    """Part keys of one pull: a key already taken by another file of the pull (two files that
+    begin with the same line) gets that file's path mixed in, so neither replaces the other."""
 
     def __init__(self) -> None:
         self.owners: dict[str, Path] = {}
 
-    def take(self, key: str, path: Path) -> str | None:
-        owner = self.owners.setdefault(key, path)
-        if owner == path:
-            return key
-        if _prefix_of(path, owner):
-            log.info("%s: a copy of %s (the same lines); not read again", path, owner)
-            return None
-        if _prefix_of(owner, path):
+    def take(self, key: str, path: Path) -> str:
+        if self.owners.setdefault(key, path) != path:
+            key = part_key(key, str(path))
             self.owners[key] = path
-            return key
-        key = part_key(key, str(path))
-        self.owners[key] = path
         return key
 
-    def key(self, info: LogFileInfo, host: str, salt: str = "") -> str | None:
+    def key(self, info: LogFileInfo, host: str, salt: str = "") -> str:
         return self.take(content_part_key(info, host, salt), info.path)
 
 
@@ -401,9 +373,6 @@ def ingest_access_logs(
             # date-less lines (tiny, short, dev) repeat across files: their day tells them apart
             salt = nominal_day(info, tz).isoformat() if isinstance(fmt, MorganFormat) and not fmt.has_date else ""
             key = keys.key(info, source.host, salt)
-            if key is None:
-                outcome.files.append(IngestedFile(info.path, source.host, "", info.fingerprint, None, "duplicate"))
-                continue
             outcome.files.append(ingest_access_file(store, info, source.host, fmt, source.format, tz, part=key))
     return outcome
 

@@ -163,6 +163,5 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
                 log.debug("app log %s: unchanged since its last ingest; skipped", info.path)
                 continue
             part = keys.key(info, source.host, salt="app")
-            if part is not None:  # None: a copy of a file of this pull
-                result.rows += ingest_app_file(ctx.store, source, info, params.timezone, part=part)
+            result.rows += ingest_app_file(ctx.store, source, info, params.timezone, part=part)
     return result

@@ -213,7 +213,10 @@ def test_corrupt_gzip_keeps_lines_before_and_reports(tmp_path: Path) -> None:
     assert first_paths == ["/api/items/0", "/api/items/1", "/api/items/2"]
     (entry,) = log_files(tmp_path)
     assert entry["error"] and "access.log.2.gz" in entry["error"] and "at byte" in entry["error"]
-    assert outcome.findings() == []  # the damage is in log_files: the review's finding
+    # reviewing the file's day, the review's finding (from log_files) reports it; otherwise the pull
+    assert outcome.findings(review_day=T0.date()) == []
+    (damaged,) = outcome.findings(review_day=T0.date() + dt.timedelta(days=1))
+    assert damaged.check == "logs.access_file_damaged" and "at byte" in str(damaged.value)
 
 
 def test_missing_paths_empty_and_foreign_files(tmp_path: Path) -> None:
@@ -225,7 +228,8 @@ def test_missing_paths_empty_and_foreign_files(tmp_path: Path) -> None:
         "\n".join(f'{{"level":"info","msg":"started {i}"}}' for i in range(30)) + "\n"
     )
     outcome = ingest_access_logs(load_params(params_path))
-    assert [f.check for f in outcome.findings()] == ["logs.access_path_missing"]
+    checks = sorted(f.check for f in outcome.findings())
+    assert checks == ["logs.access_file_unparsed", "logs.access_path_missing"]
     entries = {Path(e["path"]).name: e for e in log_files(tmp_path)}
     assert (entries["app.log"]["lines"], entries["app.log"]["unparsed"]) == (30, 30)
     assert (entries["empty.log"]["lines"], entries["empty.log"]["parsed"]) == (0, 0)
@@ -371,4 +375,5 @@ def test_truncated_gzip_read_up_to_the_end_of_data(tmp_path: Path) -> None:
     assert rows(tmp_path, "SELECT count(DISTINCT path) FROM t") == [(count,)]
     (entry,) = log_files(tmp_path)
     assert "truncated" in entry["error"] and entry["parsed"] == count
-    assert outcome.findings() == []
+    assert outcome.findings(review_day=T0.date()) == []
+    assert [f.check for f in outcome.findings()] == ["logs.access_file_damaged"]

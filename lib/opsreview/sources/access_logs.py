@@ -164,10 +164,11 @@ class AccessIngest:
     def rows(self) -> int:
         return sum(f.rows for f in self.files)
 
-    def findings(self) -> list[Finding]:
-        """Paths that gave no file. What a file that was read gave (damage, unparsed lines) is
-        in its `log_files` rows, which the review turns into findings with their evidence."""
-        return [
+    def findings(self, review_day: dt.date | None = None) -> list[Finding]:
+        """Paths that gave no file, and files read in this pull that were damaged or matched
+        none of their lines - unless they have rows on ``review_day``: the review turns those
+        `log_files` rows into findings with their evidence, and one problem is one finding."""
+        out = [
             Finding(
                 "logs",
                 "logs.access_path_missing",
@@ -178,6 +179,34 @@ class AccessIngest:
             )
             for host, message in self.problems
         ]
+        for f in self.files:
+            if f.parse is None or (review_day is not None and review_day in f.parse.days):
+                continue
+            if f.parse.error:
+                out.append(
+                    Finding(
+                        "logs",
+                        "logs.access_file_damaged",
+                        Severity.warning,
+                        f"Access log {f.path.name} ({f.host}) is damaged; read up to the damage",
+                        value=redact(f.parse.error),
+                        evidence={"file": str(f.path), "host": f.host, "lines_read": f.parse.lines},
+                        checklist=("Morgan HTTP logging",),
+                    )
+                )
+            elif f.parse.lines and not f.parse.parsed:
+                out.append(
+                    Finding(
+                        "logs",
+                        "logs.access_file_unparsed",
+                        Severity.warning,
+                        f"Access log {f.path.name} ({f.host}): none of {f.parse.lines} lines match the format",
+                        value=f.parse.lines,
+                        evidence={"file": str(f.path), "host": f.host, "samples": f.parse.samples},
+                        checklist=("Morgan HTTP logging",),
+                    )
+                )
+        return out
 
 
 def content_part_key(info: LogFileInfo, host: str, salt: str = "") -> str:
@@ -383,7 +412,7 @@ def pull_access_logs(ctx: ReviewContext) -> SourceResult:
     if not ctx.params.logs.access:
         return SourceResult("access_logs", status="skipped", error="no access logs configured (logs.access)")
     outcome = ingest_access_logs(ctx.params, days=[*ctx.baseline_days, ctx.day])
-    result = SourceResult("access_logs", rows=outcome.rows, findings=outcome.findings())
+    result = SourceResult("access_logs", rows=outcome.rows, findings=outcome.findings(ctx.day))
     read = [f for f in outcome.files if f.parse is not None or f.skipped_reason == "unchanged"]
     if not read and outcome.problems:
         result.status = "failed"

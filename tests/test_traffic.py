@@ -258,3 +258,23 @@ def test_rates_against_baseline() -> None:
     assert table.loc["429", "count"] == 10 and table.loc["429", "ratio"] == np.inf
     empty = traffic.rates_against_baseline(today, pd.DataFrame(columns=cols))
     assert empty["base_rate"].isna().all() and list(empty["count"]) == [30, 90, 10, 0, 60, 10]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("login failed password=hunter2 for ann", "login failed password=*** for ann"),
+        ("{ user: 'ann', password: 'hunter2' }", "{ user: 'ann', password: *** }"),  # util.inspect
+        ('password="hunter2" user=ann', "password=*** user=ann"),  # logfmt
+        ("DB_PASSWORD=hunter2 host=db", "DB_PASSWORD=*** host=db"),  # a prefixed name
+        ('{"db_password": "hunter2", "a": 1}', '{"db_password": "***", "a": 1}'),
+        ('{"token": 123456789}', '{"token": "***"}'),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "Authorization: *** ***"),
+        ("Authorization: Bearer abcdefghijklmnop", "Authorization: *** ***"),
+        ("token expired for author=bob, passenger=3", "token expired for author=bob, passenger=3"),
+    ],
+)
+def test_credentials_in_free_text_are_masked_alike_in_python_and_sql(text: str, masked: str) -> None:
+    assert sensitive.mask_sensitive(text) == masked
+    sql = sensitive.mask_sensitive_sql("x")
+    assert duckdb.connect().execute(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS x)", [text]).fetchone() == (masked,)

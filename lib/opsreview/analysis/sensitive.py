@@ -37,9 +37,12 @@ CREDENTIAL_PARAM = rf"(?i)([?&;](?:{CREDENTIAL_NAMES}))=([^&#;\s]+)"
 # The same names in free text (log messages, stacks): `password=x`, `api_key: x`, a JSON
 # key `"token": "x"`, and bearer tokens. Masked wherever text is shown (not searched in URLs:
 # there the query-string form above is the finding).
-CREDENTIAL_JSON = rf'(?i)("(?:{CREDENTIAL_NAMES})"\s*:\s*)"[^"]*"'
-CREDENTIAL_TEXT = rf"(?i)\b((?:{CREDENTIAL_NAMES})\s*[:=]\s*)[^\s\"',;&]+"
-BEARER = r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
+# Names may carry a prefix (DB_PASSWORD, stripe_api_key); values may be quoted (logfmt,
+# util.inspect's `{ password: 'x' }`) or bare; Authorization's Basic/Digest credentials too.
+_PREFIXED = rf"(?:[A-Za-z0-9]+[_-])*(?:{CREDENTIAL_NAMES})"
+CREDENTIAL_JSON = rf'(?i)("{_PREFIXED}"\s*:\s*)(?:"[^"]*"|[^,}}\]\s]+)'
+CREDENTIAL_TEXT = rf"""(?i)\b({_PREFIXED}\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s"',;&}}]+)"""
+BEARER = r"(?i)((?:bearer|basic|digest)\s+)[A-Za-z0-9._~+/=-]{8,}"
 # A card-number candidate: 13-19 digits, plain or grouped as cards print them (fours, or
 # Amex 4-6-5) by a dash, space, `+` or `%20` (as forms and URL encoders write the space), not
 # glued to other letters or digits, so that ObjectIds, hashes, long ids and dates do not match.
@@ -98,7 +101,7 @@ _PY_CARD = re.compile(CARD)
 _PY_TEXT_MASKS = (  # bearer first: `Authorization: Bearer x` would otherwise lose only "Bearer"
     (re.compile(BEARER), rf"\1{MASK}"),
     (re.compile(CREDENTIAL_JSON), rf'\1"{MASK}"'),
-    (re.compile(CREDENTIAL_TEXT), rf"\1{MASK}"),
+    (re.compile(CREDENTIAL_TEXT), rf"\g<1>{MASK}"),
 )
 
 

@@ -62,7 +62,14 @@ def test_json_access_log_times_agree_between_sql_and_fallback() -> None:
     mapping |= {"response_time_ms": "rt", "total_time_ms": "tt"}
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    for value, expected in CASES[:6] + [("2026-03-10T15:00:00.123456", T), ("99999-03-10T14:00:00Z", None)]:
+    more = [
+        ("2026-03-10T15:00:00.123456", T),
+        ("99999-03-10T14:00:00Z", None),
+        (str(round(SECONDS)), T.replace(microsecond=0)),  # an epoch written as a string
+        ("2026-03-10 15:00:00.123456 +0100", T),  # a space before the offset
+        (10**400, None),  # too big for a double
+    ]
+    for value, expected in CASES[:6] + more:
         line = json.dumps({"time": value, "m": "GET", "u": "/a", "s": 200})
         row = parse_json_line(mapping, line, dt.timezone(dt.timedelta(hours=1)))
         assert row is not None and row["ts"] == expected, value

@@ -167,9 +167,10 @@ def json_query(mapping: dict[str, str], source: str, tz_name: str = "UTC") -> st
     paths = ", ".join("'" + _json_path(mapping[c]).replace("'", "''") + "'" for c in columns)
     v = {c: f"_v[{i + 1}]" for i, c in enumerate(columns)}
     ts_num = f"try_cast({v['ts']} AS DOUBLE)"
+    spaced = f"regexp_replace({v['ts']}, ' (Z|[+-][0-9])', '\\1')"  # `… 14:00:00 +0100`
     text = (
-        f"CASE WHEN regexp_matches({v['ts']}, '{_ZONED}') THEN try_cast({v['ts']} AS TIMESTAMPTZ) "
-        f"ELSE timezone('{tz_name}', try_cast({v['ts']} AS TIMESTAMP)) END"
+        f"CASE WHEN regexp_matches({spaced}, '{_ZONED}') THEN try_cast({spaced} AS TIMESTAMPTZ) "
+        f"ELSE timezone('{tz_name}', try_cast({spaced} AS TIMESTAMP)) END"
     )
     ts = f"CASE WHEN {ts_num} IS NULL THEN {plausible_sql(text)} ELSE {epoch_sql(ts_num)} END"
     exprs = {
@@ -190,6 +191,14 @@ def json_query(mapping: dict[str, str], source: str, tz_name: str = "UTC") -> st
         f"SELECT line, {values}, coalesce({ok}, false) AS ok, "
         f"coalesce(_valid AND NOT ({ok}), false) AS skip FROM ({inner})"
     )
+
+
+def _number(value: str | float) -> float | None:
+    """``value`` as DuckDB's try_cast to DOUBLE reads it (None when it is no number)."""
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _iso_time(text: str, tz: dt.tzinfo) -> dt.datetime | None:
@@ -223,10 +232,12 @@ def parse_json_line(mapping: dict[str, str], line: str, tz: dt.tzinfo = dt.UTC) 
     row: dict[str, Any] = {c: get(mapping[c]) for c in REQUEST_COLUMNS}
     try:
         ts = row["ts"]
-        if isinstance(ts, int | float):
-            row["ts"] = epoch_datetime(float(ts))
-        elif isinstance(ts, str):
-            row["ts"] = _iso_time(ts, tz)
+        if isinstance(ts, str):
+            number = _number(ts)
+            row["ts"] = _iso_time(ts, tz) if number is None else epoch_datetime(number)
+        elif isinstance(ts, int | float):
+            number = _number(ts)
+            row["ts"] = None if number is None else epoch_datetime(number)
         for c, kind in (("status", int), ("bytes", int), ("response_time_ms", float), ("total_time_ms", float)):
             row[c] = None if row[c] is None else kind(row[c])
     except (TypeError, ValueError, OverflowError):

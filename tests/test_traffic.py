@@ -207,6 +207,9 @@ def test_scanner_clients(frame: pd.DataFrame) -> None:
         ("/api/pay?payment=%7B%22pan%22%3A%224111111111111111%22%7D", "card number"),  # URL-encoded JSON
         ("/api/pay?x%3D4111111111111111", "card number"),  # after an encoded '='
         ("/api/pay?id=%2F4111111111111112", None),  # after an escape, still Luhn-checked
+        ("/api/exports/20260310123456", None),  # a date-time, Luhn-valid by chance: no card starts with 20
+        ("/api/pay?diners=30569309025904", "card number"),  # 14 digits, Diners
+        ("/api/pay?mc=2221000000000009", "card number"),  # Mastercard's 2-series
         ("/api/search?q=2026+03+10+12+00+00+1", None),  # Luhn-valid by chance, not card-grouped
         ("/api/login?password=hunter2", "credential parameter"),
         ("/api/pay?card=4111111111111112", None),  # fails Luhn
@@ -278,3 +281,27 @@ def test_credentials_in_free_text_are_masked_alike_in_python_and_sql(text: str, 
     assert sensitive.mask_sensitive(text) == masked
     sql = sensitive.mask_sensitive_sql("x")
     assert duckdb.connect().execute(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS x)", [text]).fetchone() == (masked,)
+
+
+def test_card_detection_agrees_between_python_and_sql() -> None:
+    """Issuer prefix + Luhn, over random 13-19 digit numbers starting like cards of real issuers
+    or like dates (about a tenth pass Luhn by chance): the SQL finder and the Python masker take
+    exactly the same ones."""
+    rng = np.random.default_rng(5)
+    numbers = []
+    for _ in range(1500):
+        n = int(rng.integers(13, 20))
+        digits = str(rng.choice(["4", "51", "2221", "34", "36", "6011", "35", "62", "20", "19"])) + "".join(
+            str(d) for d in rng.integers(0, 10, size=n)
+        )
+        numbers.append(digits[:n])
+    con = duckdb.connect()
+    found = con.execute(
+        f"SELECT x, {sensitive._card_numbers_sql('u')} FROM (SELECT unnest(?) AS x) t, LATERAL (SELECT '/p?c=' || x AS u)",
+        [numbers],
+    ).fetchall()
+    for digits, cards in found:
+        python = sensitive.card_issuer_plausible(digits) and sensitive.luhn_valid(digits)
+        assert (cards == [digits]) is python, digits
+        assert ("***" in sensitive.mask_sensitive(f"/p?c={digits}")) is python, digits
+    assert 50 < sum(bool(cards) for _, cards in found) < 400

@@ -85,12 +85,40 @@ def _luhn_sql(digits: str) -> str:
     )
 
 
+# Issuer prefixes by length (Visa, Mastercard incl. 2221-2720, Amex, Diners, Discover, JCB,
+# UnionPay, Maestro): a Luhn-valid run of digits is a card number only where a card of that
+# length can start so. Dates and ids pass Luhn one time in ten (`20260310123456`), cards don't
+# start with 20.
+_CARD_PREFIXES = {
+    13: r"4",
+    14: r"3[0689]",
+    15: r"3[47]",
+    16: r"4|5[1-5]|2(?:2[2-9][1-9]|2[3-9][0-9]|[3-6][0-9]{2}|7[01][0-9]|720)|6(?:011|5|4[4-9]|2)|35(?:2[89]|[3-8][0-9])",
+    17: r"4|5|6",
+    18: r"4|5|6",
+    19: r"4|5|6|35|62",
+}
+
+
+def card_issuer_plausible(digits: str) -> bool:
+    """Whether a 13-19 digit string starts as a card of its length can."""
+    prefix = _CARD_PREFIXES.get(len(digits))
+    return prefix is not None and re.match(f"(?:{prefix})", digits) is not None
+
+
+def _issuer_sql(digits: str) -> str:
+    cases = " ".join(
+        f"WHEN {n} THEN regexp_matches({digits}, {sql_string('^(?:' + p + ')')})" for n, p in _CARD_PREFIXES.items()
+    )
+    return f"(CASE length({digits}) {cases} ELSE false END)"
+
+
 def _card_numbers_sql(column: str) -> str:
     """DuckDB expression: the list of Luhn-valid card numbers (digits only) in ``column``."""
     digits = f"regexp_replace(m, {sql_string(_NOT_DIGITS)}, '', 'g')"
     return (
         f"list_filter(list_transform(regexp_extract_all({column}, {sql_string(CARD)}, 2), lambda m: {digits}), "
-        f"lambda m: length(m) BETWEEN 13 AND 19 AND {_luhn_sql('m')})"
+        f"lambda m: length(m) BETWEEN 13 AND 19 AND {_issuer_sql('m')} AND {_luhn_sql('m')})"
     )
 
 
@@ -107,7 +135,7 @@ _PY_TEXT_MASKS = (  # bearer first: `Authorization: Bearer x` would otherwise lo
 
 def _mask_card(match: re.Match[str]) -> str:
     digits = re.sub(_NOT_DIGITS, "", match.group(2))
-    if 13 <= len(digits) <= 19 and luhn_valid(digits):
+    if 13 <= len(digits) <= 19 and card_issuer_plausible(digits) and luhn_valid(digits):
         return f"{match.group(1)}{MASK}{digits[-4:]}{match.group(3)}"
     return match.group(0)
 

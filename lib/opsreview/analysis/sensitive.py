@@ -9,7 +9,7 @@ the subset RE2 (DuckDB) and Python share.
 
 Kinds: ``jwt`` (three base64url parts, header ``eyJ``), ``api key`` (``sk_live_``-style,
 ``whsec_``, AWS ``AKIA``, GitHub ``ghp_``, Slack ``xox?-``, Google ``AIza``), ``card number``
-(13-19 digits, optionally grouped by dashes, spaces, ``+`` or ``%20``, first digit 2-6,
+(13-19 digits, optionally grouped by dashes, spaces, ``+`` or ``%20``, starting as a card of that length does (issuer prefixes),
 Luhn-valid, not part of a longer token), ``credential parameter`` (``password=``, ``token=``, ``api_key=``, ... with a value).
 When text is shown (not searched), the same credential names are masked in free-text and JSON
 form too (``password: x``, ``"token": "x"``) and so are bearer tokens.

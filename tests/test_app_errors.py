@@ -131,6 +131,7 @@ def test_fingerprints_group_variable_parts_and_split_by_frame() -> None:
         ("Error: x\n    at f (/srv/app-20260310120000/src/x.js:10:5)", "f (/srv/app-20260310120000/src/x.js)"),
         ("Error: x\n    at f (C:\\app\\src\\x.js:10:5)", "f (C:\\app\\src\\x.js)"),
         ("Error: x\n    at f (file:///app/src/x.mjs:10:5)", "f (file:///app/src/x.mjs)"),
+        ("Error: x\n    at Page (/app/(shop)/cart/page.js:3:4)", "Page (/app/(shop)/cart/page.js)"),  # a route group
     ],
 )
 def test_top_frame_is_a_source_file_of_the_app(stack: str, frame: str) -> None:

@@ -11,6 +11,7 @@ EXPLICIT = (
     "/flights/:from-:to",  # parameters inside a segment, as in Express's guide
     "/plantae/:genus.:species",
     "/reports/:year(\\d{4})",  # a custom pattern
+    "/files/:name.:ext?",  # an optional parameter takes its dot along
     "/api/users/:userId/orders",
     "/api/users/:id",
     "/api/users/me",
@@ -62,6 +63,8 @@ CASES = [
     ("/plantae/Prunus.persica", True, "/plantae/:genus.:species"),
     ("/reports/2026", True, "/reports/:year(\\d{4})"),
     ("/reports/26", True, "/reports/:id"),  # the pattern does not match: auto
+    ("/files/report.pdf", True, "/files/:name.:ext?"),
+    ("/files/report", True, "/files/:name.:ext?"),
 ]
 
 

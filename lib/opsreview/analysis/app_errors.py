@@ -63,7 +63,7 @@ _TOKEN_WITH_DIGIT = (r"(^|[^A-Za-z0-9<])[A-Za-z]*[0-9][A-Za-z0-9]*", r"\1<id>")
 _INTERNAL_FRAME = r"node_modules|\(node:|at node:|\(internal/|at internal/|\(native\)"
 # An in-app frame names a source file (`at fn (/app/src/x.js:1:2)`, `at /app/src/x.js:1:2`,
 # `file:///...`): `at new Promise (<anonymous>)` or `at async Promise.all (index 2)` do not.
-_SOURCE_FRAME = r"(?:[/\\]|file://)[^()]*\.(?:[cm]?js|tsx?|jsx|coffee)(?::[0-9]+){0,2}\)?\s*$"
+_SOURCE_FRAME = r"(?:[/\\]|file://).*\.(?:[cm]?js|tsx?|jsx|coffee)(?::[0-9]+){0,2}\)?\s*$"  # (shop)/ too
 _ERROR_TYPE = r"^\s*((?:[A-Z][A-Za-z0-9_$]*)?(?:Error|Exception|Rejection|Fault))(?::|\s|$)"
 MESSAGE_CHARS = 300
 

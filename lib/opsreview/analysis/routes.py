@@ -57,15 +57,18 @@ def strip_query(url: str) -> str:
 
 # A parameter inside a segment, as Express 4 writes them: `/flights/:from-:to`,
 # `/plantae/:genus.:species`, `/users/:id(\\d+)` (a custom pattern, RE2 syntax).
-_INNER_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)(\((?:[^()]|\([^()]*\))*\))?")
+_INNER_PARAM = re.compile(r"([.-]?):([A-Za-z_][A-Za-z0-9_]*)(\((?:[^()]|\([^()]*\))*\))?(\??)")
 
 
 def _segment_regex(segment: str) -> str:
-    """Regex of one segment holding literal text, ``*`` and parameters."""
+    """Regex of one segment holding literal text, ``*`` and parameters; an optional one
+    (``/:id.:format?``) takes the ``.`` or ``-`` before it along, as Express does."""
     out, pos = [], 0
     for match in _INNER_PARAM.finditer(segment):
         out.append(".*".join(re.escape(piece) for piece in segment[pos : match.start()].split("*")))
-        out.append(f"(?:{match.group(2)[1:-1]})" if match.group(2) else "[^/]+?")
+        lead, _, pattern, optional = match.groups()
+        value = f"(?:{pattern[1:-1]})" if pattern else "[^/]+?"
+        out.append(f"(?:{re.escape(lead)}{value})?" if optional else f"{re.escape(lead)}{value}")
         pos = match.end()
     out.append(".*".join(re.escape(piece) for piece in segment[pos:].split("*")))
     return "".join(out)

@@ -17,11 +17,10 @@ import pandas as pd
 from opsreview import charts, logfindings
 from opsreview.analysis import app_errors, baseline
 from opsreview.analysis.relations import Relation
-from opsreview.analysis.sensitive import mask_sensitive
+from opsreview.analysis.sensitive import masked
 from opsreview.context import ReviewContext
 from opsreview.findings import Finding, Severity
 from opsreview.logreview import Section, SectionedReview, local_columns, log_files
-from opsreview.secrets import redact
 
 __all__ = ["AppErrorReview", "open_app_errors"]
 
@@ -132,7 +131,7 @@ class AppErrorReview(SectionedReview):
         ]
         table = marked.reindex(columns=cols)
         for column in ("pattern", "frame", "example"):  # masked in SQL; resolved secrets too
-            table[column] = [mask_sensitive(redact(v)) if isinstance(v, str) else v for v in table[column]]
+            table[column] = [masked(v) if isinstance(v, str) else v for v in table[column]]
         section.tables.append(("Error fingerprints of the day", local_columns(table, self.tz)))
         return self._done(section)
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from opsreview.analysis.sensitive import mask_sensitive
-from opsreview.secrets import redact
+from opsreview.analysis.sensitive import masked
 
 ERROR_RATES = ("Monitor error rates",)
 RESPONSE_TIMES = ("Monitor response times",)
@@ -72,5 +71,5 @@ def sample_lines(frame: pd.DataFrame | None, n: int = 3, tz: str | None = None) 
             else str(v)
             for v in row.values()
         ]
-        lines.append(mask_sensitive(redact(" ".join(parts)))[:300])
+        lines.append(masked(" ".join(parts))[:300])
     return lines

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from opsreview.analysis.sensitive import mask_sensitive
+from opsreview.analysis.sensitive import masked
 from opsreview.evidence import (
     ERROR_RATES,
     ERROR_TRACKING,
@@ -415,7 +415,7 @@ def sensitive_url_findings(found_urls: pd.DataFrame, tz: str) -> list[Finding]:
                     "kind": kind,
                     "route": row["route"],
                     "window": fmt_window(row["first"], row["last"], tz),
-                    "samples": [mask_sensitive(redact(str(s))) for s in as_list(row["samples"])],
+                    "samples": [masked(str(s)) for s in as_list(row["samples"])],
                 },
                 checklist=_SECRET_CHECKLIST.get(kind, ("Morgan HTTP logging",)),
             )
@@ -436,7 +436,7 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
         level, count = str(row["level"]), int(row["count"])
         error_type, frame, stack_head = (_text(row.get(k)) for k in ("error_type", "frame", "stack_head"))
         label = f"{error_type}: {row['pattern']}" if error_type else str(row["pattern"])
-        label = mask_sensitive(redact(label))[:160]
+        label = masked(label)[:160]
         window = fmt_window(row["first_seen"], row["last_seen"], tz)
         evidence = {
             "fingerprint": row["fingerprint"],
@@ -445,9 +445,9 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
             "count": count,
             "window": window,
             "hosts": as_list(row["hosts"]),
-            "frame": mask_sensitive(redact(frame)) if frame else None,
-            "example": mask_sensitive(redact(str(row["example"]))),
-            "stack_head": mask_sensitive(redact(stack_head)) if stack_head else None,
+            "frame": masked(frame) if frame else None,
+            "example": masked(str(row["example"])),
+            "stack_head": masked(stack_head) if stack_head else None,
         }
         span = f"{hhmm(row['first_seen'], tz)}-{hhmm(row['last_seen'], tz)}"
         if level == "fatal":

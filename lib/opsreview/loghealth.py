@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from opsreview.analysis.sensitive import mask_sensitive
+from opsreview.analysis.sensitive import masked
 from opsreview.evidence import LOGGING, as_list, fmt_window, hhmm, num, pct
 from opsreview.findings import Finding, Severity
 from opsreview.params.log_thresholds import LogThresholds
@@ -103,7 +103,7 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
             "host": row["host"],
             "lines": lines,
             "unparsed": unparsed,
-            "samples": [mask_sensitive(redact(str(s))) for s in as_list(row.get("samples"))[:5]],
+            "samples": [masked(str(s)) for s in as_list(row.get("samples"))[:5]],
         }
         checklist = LOGGING if area == "logs" else ("Error logging",)
         over = share >= th.unparsed_warning and unparsed > 0

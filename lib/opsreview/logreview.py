@@ -69,6 +69,12 @@ def local_columns(df: pd.DataFrame, tz: str) -> pd.DataFrame:
     return out
 
 
+def _in_window(start: object, end: object, closed: bool = False) -> str:
+    """SQL: ``ts`` from ``start`` to before ``end`` (to ``end`` itself when ``closed``)."""
+    upper = "<=" if closed else "<"
+    return f"ts >= TIMESTAMPTZ '{pd.Timestamp(start).isoformat()}' AND ts {upper} TIMESTAMPTZ '{pd.Timestamp(end).isoformat()}'"
+
+
 class SectionedReview:
     """What the notebooks' review objects share: the review's params, a UTC DuckDB connection,
     and the findings of each section run so far."""
@@ -110,15 +116,16 @@ class AccessLogReview(SectionedReview):
         store = review.store
         routes = params.logs.routes
         raw = store.relation("requests", [review.day], self.con)
-        # the day's and the baseline's paths are templated once, into one table every query joins
-        mapping = traffic.route_map([raw], routes) if raw is not None else None
-        self.today: Relation | None = traffic.with_route(raw, routes, mapping) if raw is not None else None
         self.baseline_days = [d for d in review.baseline_days if store.parts("requests", d)]
+        base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
+        # the day's and the baseline's paths are templated once, into one table every query joins
+        present = [r for r in (raw, base_raw) if r is not None]
+        mapping = traffic.route_map(present, routes) if present else None
+        self.today: Relation | None = traffic.with_route(raw, routes, mapping) if raw is not None else None
         empty = pd.DataFrame(columns=["minute", "host", "route", "requests", *traffic.STATUS_COLUMNS])
         self.counts = traffic.minute_counts(self.today) if self.today is not None else empty
         self.baseline: Relation | None = None
         self.base_counts = empty
-        base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
         minutes = self.counts["minute"].dropna()
         self.window = self.elapsed_window(minutes.max() if not minutes.empty else None)
         if base_raw is not None and not self.counts.empty:
@@ -129,7 +136,7 @@ class AccessLogReview(SectionedReview):
                 last = pd.Timestamp(minutes.max()).tz_convert(self.tz).time()
                 last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
                 base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, dt.time(0), last))
-            self.baseline = traffic.with_route(base_raw, routes, traffic.route_map([base_raw], routes))
+            self.baseline = traffic.with_route(base_raw, routes, mapping)
             self.base_counts = traffic.minute_counts(self.baseline)
 
     def _exposure(self) -> tuple[float, float] | None:
@@ -232,10 +239,7 @@ class AccessLogReview(SectionedReview):
         where_429 = "status = 429"
         if not windows_429.empty:  # the first 429s of the largest window
             top = windows_429.loc[windows_429["observed"].astype(float).idxmax()]
-            where_429 += (
-                f" AND ts >= TIMESTAMPTZ '{pd.Timestamp(top['start']).isoformat()}'"
-                f" AND ts < TIMESTAMPTZ '{pd.Timestamp(top['end']).isoformat()}'"
-            )
+            where_429 += f" AND {_in_window(top['start'], top['end'])}"
         section.findings += logfindings.rate_limit_findings(
             count_429, windows_429, self.th, self.tz, self._sample_rows(where_429, first=True)
         )
@@ -298,8 +302,9 @@ class AccessLogReview(SectionedReview):
         )
 
     def _samples(self, route: str, start: pd.Timestamp, end: pd.Timestamp, where: str, n: int = 3) -> pd.DataFrame:
-        window = f"ts >= TIMESTAMPTZ '{start.isoformat()}' AND ts < TIMESTAMPTZ '{end.isoformat()}'"
-        return self._sample_rows(f"route = {sql_string(route)} AND {window} AND {where}", n).sort_values("ts")
+        return self._sample_rows(
+            f"route = {sql_string(route)} AND {_in_window(start, end)} AND {where}", n
+        ).sort_values("ts")
 
     def _sample_rows(self, where: str, n: int = 3, first: bool = False) -> pd.DataFrame:
         """A few of the day's requests matching ``where``: the slowest, or the ``first`` ones."""
@@ -372,8 +377,7 @@ class AccessLogReview(SectionedReview):
         for finding, row in zip(auth_found, bursts.to_dict("records"), strict=True):
             where = (
                 f"remote_addr = {sql_string(str(row['client']))} AND status IN (401, 403) AND "
-                f"ts >= TIMESTAMPTZ '{pd.Timestamp(row['start']).isoformat()}' AND "
-                f"ts <= TIMESTAMPTZ '{pd.Timestamp(row['end']).isoformat()}'"
+                f"{_in_window(row['start'], row['end'], closed=True)}"
             )
             finding.evidence["samples"] = sample_lines(self._sample_rows(where, first=True), tz=self.tz)
         section.findings += auth_found

@@ -23,8 +23,9 @@ import duckdb
 import pandas as pd
 
 from opsreview.analysis.relations import run_sql, sql_string
+from opsreview.secrets import redact
 
-__all__ = ["mask_sensitive", "mask_sensitive_sql", "sensitive_in_urls", "luhn_valid"]
+__all__ = ["mask_sensitive", "mask_sensitive_sql", "masked", "sensitive_in_urls", "luhn_valid"]
 
 JWT = r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
 API_KEY = r"(?:(?:sk|rk|pk)_(?:live|test)_|whsec_|gh[pousr]_|xox[abprs]-)[0-9A-Za-z_-]{8,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
@@ -149,6 +150,12 @@ def mask_sensitive(text: str) -> str:
         text = pattern.sub(replacement, text)
     # twice: adjacent numbers share the separator between them
     return _PY_CARD.sub(_mask_card, _PY_CARD.sub(_mask_card, text))
+
+
+def masked(text: str) -> str:
+    """``text`` as it may be shown: resolved secrets (:func:`opsreview.secrets.redact`) and
+    everything :func:`mask_sensitive` knows masked."""
+    return mask_sensitive(redact(text))
 
 
 def mask_sensitive_sql(column: str) -> str:

@@ -32,7 +32,7 @@ from opsreview.analysis.routes import strip_query
 from opsreview.secrets import redact
 from opsreview.sources.logfiles import LogReader, is_gzip
 from opsreview.sources.morgan import REQUEST_COLUMNS, MorganFormat
-from opsreview.sources.timestamps import EARLIEST, LATEST, epoch_datetime, epoch_sql, plausible_sql
+from opsreview.sources.timestamps import epoch_datetime, epoch_sql, iso_text_sql, plausible, plausible_sql
 
 log = logging.getLogger("opsreview")
 
@@ -167,7 +167,7 @@ def json_query(mapping: dict[str, str], source: str, tz_name: str = "UTC") -> st
     paths = ", ".join("'" + _json_path(mapping[c]).replace("'", "''") + "'" for c in columns)
     v = {c: f"_v[{i + 1}]" for i, c in enumerate(columns)}
     ts_num = f"try_cast({v['ts']} AS DOUBLE)"
-    spaced = f"regexp_replace({v['ts']}, ' (Z|[+-][0-9])', '\\1')"  # `… 14:00:00 +0100`
+    spaced = iso_text_sql(v["ts"])
     text = (
         f"CASE WHEN regexp_matches({spaced}, '{_ZONED}') THEN try_cast({spaced} AS TIMESTAMPTZ) "
         f"ELSE timezone('{tz_name}', try_cast({spaced} AS TIMESTAMP)) END"
@@ -208,10 +208,9 @@ def _iso_time(text: str, tz: dt.tzinfo) -> dt.datetime | None:
         stamp = dt.datetime.fromisoformat(text)
         if stamp.tzinfo is None:  # no zone: a local time of the params' timezone
             stamp = stamp.replace(tzinfo=tz)
-        stamp = stamp.astimezone(dt.UTC)
+        return plausible(stamp.astimezone(dt.UTC))
     except (ValueError, OverflowError):
         return None
-    return stamp if EARLIEST <= stamp < LATEST else None
 
 
 def parse_json_line(mapping: dict[str, str], line: str, tz: dt.tzinfo = dt.UTC) -> dict[str, Any] | None:

@@ -31,10 +31,9 @@ import pyarrow as pa
 
 from opsreview.analysis.app_errors import ERROR_LEVELS, error_type_sql, fingerprint_sql
 from opsreview.analysis.relations import sql_string
-from opsreview.analysis.sensitive import mask_sensitive
-from opsreview.secrets import redact
+from opsreview.analysis.sensitive import masked
 from opsreview.sources.logfiles import LogReader
-from opsreview.sources.timestamps import epoch_sql, plausible_sql
+from opsreview.sources.timestamps import epoch_sql, iso_text_sql, plausible_sql
 
 __all__ = ["APP_EVENTS_SCHEMA", "JSON_FIELDS", "AppLogParse", "parse_app_log", "read_lines"]
 
@@ -139,8 +138,8 @@ def ts_sql(raw: str) -> str:
     """DuckDB expression: ISO text (zone-less = session zone) or an epoch number (s, ms, us or
     ns; see opsreview.sources.timestamps) to TIMESTAMPTZ; NULL when it is no plausible time."""
     number = f"try_cast({raw} AS DOUBLE)"
-    spaced = f"regexp_replace(replace({raw}, ',', '.'), ' (Z|[+-][0-9])', '\\1')"  # `… 14:00:00 +0100`
-    text = plausible_sql(f"try_cast({spaced} AS TIMESTAMPTZ)")
+    decimal_point = f"replace({raw}, ',', '.')"  # `14:00:00,123` (log4js, Python's logging)
+    text = plausible_sql(f"try_cast({iso_text_sql(decimal_point)} AS TIMESTAMPTZ)")
     return f"CASE WHEN {number} IS NULL THEN {text} ELSE {epoch_sql(number)} END"
 
 
@@ -343,5 +342,5 @@ def _day_counts(bookkeeping: list[pa.Table], default_day: dt.date) -> pd.DataFra
 
 
 def _sample(line: str) -> str:
-    text = mask_sensitive(redact(line.replace("\x00", "\\0")))
+    text = masked(line.replace("\x00", "\\0"))
     return text[:SAMPLE_CHARS] + ("…" if len(text) > SAMPLE_CHARS else "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-__all__ = ["EARLIEST", "LATEST", "epoch_datetime", "epoch_sql", "plausible_sql"]
+__all__ = ["EARLIEST", "LATEST", "epoch_datetime", "epoch_sql", "iso_text_sql", "plausible", "plausible_sql"]
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
@@ -32,8 +32,18 @@ def epoch_datetime(value: float) -> dt.datetime | None:
     micros = _micros(value)
     if micros is None:
         return None
-    stamp = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=round(micros))
+    return plausible(dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=round(micros)))
+
+
+def plausible(stamp: dt.datetime) -> dt.datetime | None:
+    """``stamp`` (aware), or None outside 2000-2200; Python counterpart of :func:`plausible_sql`."""
     return stamp if EARLIEST <= stamp < LATEST else None
+
+
+def iso_text_sql(expr: str) -> str:
+    """DuckDB: ISO text as DuckDB's casts take it - a space before the offset dropped
+    (``… 14:00:00 +0100``, as Python's fromisoformat reads it)."""
+    return f"regexp_replace({expr}, ' (Z|[+-][0-9])', '\\1')"
 
 
 def plausible_sql(expr: str) -> str:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from opsreview.demo import generate_demo
 
 pytest_plugins = ["tests.fixtures.express", "tests.fixtures.tls"]
 
@@ -45,3 +52,26 @@ def skip_or_fail(reason: str) -> None:
     if ON_CI:
         pytest.fail(f"required on CI: {reason}")
     pytest.skip(reason)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    data = tmp / "demo-data"
+    truth = generate_demo(data, days=8, requests_per_day=40_000, seed=11)
+    text = (ROOT / "params" / "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("../outputs/demo-data", str(data)).replace("outputs: ../outputs", f"outputs: {tmp / 'out'}")
+    params = tmp / "demo.yaml"
+    params.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "opsreview.cli", "run", "--params", str(params), "--date", str(truth["review_date"])],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    day_dir = tmp / "out" / str(truth["review_date"])
+    summary = json.loads((day_dir / "summary.json").read_text()) if (day_dir / "summary.json").exists() else {}
+    return {"proc": proc, "truth": truth, "day_dir": day_dir, "summary": summary, "out": tmp / "out"}

@@ -14,15 +14,10 @@ import duckdb
 import pytest
 
 from opsreview.context import ReviewContext
+from opsreview.logs.access.parse import parse_json_line
+from opsreview.logs.access.source import REQUESTS, ingest_access_logs, pull_access_logs, requests_relation
+from opsreview.logs.files import LOG_FILES
 from opsreview.params import load_params
-from opsreview.sources.access_logs import (
-    LOG_FILES,
-    REQUESTS,
-    ingest_access_logs,
-    pull_access_logs,
-    requests_relation,
-)
-from opsreview.sources.access_parse import parse_json_line
 from opsreview.store import Store
 
 UA = "Mozilla/5.0 (X11; Linux x86_64)"

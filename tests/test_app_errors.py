@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from opsreview.analysis import app_errors
+from opsreview.logs.app import analysis as app_errors
 
 DAY = dt.date(2026, 11, 23)
 TZ = "Europe/Berlin"

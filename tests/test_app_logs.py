@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from opsreview.context import ReviewContext, open_review
-from opsreview.errors import SourceError
-from opsreview.sources.app_logs import pull_app_logs
-from opsreview.sources.app_parse import parse_app_log
+from opsreview.exceptions import SourceError
+from opsreview.logs.app.parse import parse_app_log
+from opsreview.logs.app.source import pull_app_logs
 from opsreview.store import Store
 
 TZ = "Europe/Berlin"
@@ -305,7 +305,7 @@ def test_colour_codes_and_flat_ecs_keys_still_give_the_level(tmp_path: Path) -> 
 def test_secrets_in_messages_and_stacks_never_reach_the_review(tmp_path: Path) -> None:
     """Passwords, keys and tokens that the app logged (in messages, JSON fields, stacks and
     unparseable lines) are masked in every finding and table of the errors review."""
-    from opsreview.errorreview import AppErrorReview
+    from opsreview.logs.app.review import AppErrorReview
 
     secret = "hunter2hunter2"
     rows = [
@@ -344,7 +344,7 @@ def test_text_header_offsets_in_every_spelling(tmp_path: Path, stamp: str) -> No
 def test_an_error_seen_weeks_ago_is_not_new(tmp_path: Path) -> None:
     """ "New" means absent from the whole lookback (30 days by default), so the pull reads files
     that old too, not only the baseline week: an error last seen 20 days ago is not new."""
-    from opsreview.errorreview import AppErrorReview
+    from opsreview.logs.app.review import AppErrorReview
 
     old_day = DAY - dt.timedelta(days=20)
     err = {

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from opsreview.analysis import baseline, traffic
+from opsreview.logs import baseline
+from opsreview.logs.access import analysis as traffic
 from tests.synthetic_logs import TZ, day_start, local, requests_day
 
 DAY = dt.date(2026, 11, 23)

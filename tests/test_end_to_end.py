@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from opsreview.demo import generate_demo
-
 ROOT = Path(__file__).resolve().parents[1]
 JWT_PREFIX = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2NTFm"
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    data = tmp / "demo-data"
-    truth = generate_demo(data, days=8, requests_per_day=40_000, seed=11)
-    text = (ROOT / "params" / "demo.yaml").read_text(encoding="utf-8")
-    text = text.replace("../outputs/demo-data", str(data)).replace("outputs: ../outputs", f"outputs: {tmp / 'out'}")
-    params = tmp / "demo.yaml"
-    params.write_text(text, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "opsreview.cli", "run", "--params", str(params), "--date", str(truth["review_date"])],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    day_dir = tmp / "out" / str(truth["review_date"])
-    summary = json.loads((day_dir / "summary.json").read_text()) if (day_dir / "summary.json").exists() else {}
-    return {"proc": proc, "truth": truth, "day_dir": day_dir, "summary": summary, "out": tmp / "out"}
 
 
 def findings_mentioning(summary: dict[str, Any], *needles: str, area: str | None = None) -> list[dict[str, Any]]:

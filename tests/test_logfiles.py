@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from opsreview.sources.logfiles import LogReader, expand_paths, is_gzip, nominal_day
+from opsreview.logs.files import LogReader, expand_paths, is_gzip, nominal_day
 
 LINES = [f"line {i} " + "x" * (i % 50) for i in range(20_000)]
 

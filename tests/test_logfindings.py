@@ -11,13 +11,15 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from opsreview import logfindings
 from opsreview.context import open_review
-from opsreview.errorreview import AppErrorReview
 from opsreview.findings import Finding, Severity
-from opsreview.logfindings import error_fingerprint_findings, gap_findings, sensitive_url_findings, unparsed_findings
-from opsreview.logreview import AccessLogReview
-from opsreview.params.log_thresholds import LogThresholds
+from opsreview.logs.access import findings as logfindings
+from opsreview.logs.access.findings import sensitive_url_findings
+from opsreview.logs.access.review import AccessLogReview
+from opsreview.logs.app.findings import error_fingerprint_findings
+from opsreview.logs.app.review import AppErrorReview
+from opsreview.logs.health import gap_findings, unparsed_findings
+from opsreview.logs.thresholds import LogThresholds
 from opsreview.store import Store
 from tests.synthetic_logs import TZ, client_burst, local, plant_status, requests_day
 
@@ -603,7 +605,7 @@ def test_each_5xx_burst_shows_its_own_failures(tmp_path: Path) -> None:
 def test_tables_show_offsets_where_a_column_spans_a_dst_change() -> None:
     """On 2026-10-25 (Europe/Berlin) 02:10 happens twice: a table column spanning the change
     carries UTC offsets, one that does not stays plain."""
-    from opsreview.logreview import local_columns
+    from opsreview.localtime import local_columns
 
     twice = pd.DataFrame({"start": pd.to_datetime(["2026-10-25T00:10:00Z", "2026-10-25T01:10:00Z"], utc=True)})
     assert local_columns(twice, "Europe/Berlin")["start"].tolist() == [

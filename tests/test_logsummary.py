@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from opsreview.cli import main
-from opsreview.logsummary import summarize_access_logs
+from opsreview.logs.access.quicklook import summarize_access_logs
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 T0 = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from opsreview.sources.morgan import PREDEFINED_FORMATS, FormatError, _match_pieces, compile_format
+from opsreview.logs.access.morgan import PREDEFINED_FORMATS, FormatError, _match_pieces, compile_format
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 29, 10, 5, 7, tzinfo=UTC)

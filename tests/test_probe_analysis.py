@@ -9,15 +9,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from opsreview import probefindings
-from opsreview.analysis import probes as analysis
 from opsreview.context import ReviewContext
 from opsreview.demo import generate_demo
 from opsreview.findings import Severity
 from opsreview.params import load_params
-from opsreview.params.probes import ProbesParams
-from opsreview.probes import charts
+from opsreview.probes import analysis, charts
+from opsreview.probes import findings as probefindings
 from opsreview.probes.models import ProbeResult, results_frame
+from opsreview.probes.params import ProbesParams
 from opsreview.probes.review import load_probe_review
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)

@@ -12,8 +12,8 @@ import pytest
 from opsreview.cli import main
 from opsreview.context import ReviewContext
 from opsreview.params import load_params
+from opsreview.probes.source import load_probe_results, spooled_days
 from opsreview.sources import pull_sources
-from opsreview.sources.probes import load_probe_results, spooled_days
 from opsreview.store import Store
 from tests.fixtures.tls import FaultServer
 

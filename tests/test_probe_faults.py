@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from opsreview.params.probes import ProbesParams
 from opsreview.probes.client import USER_AGENT, fetch
 from opsreview.probes.models import ProbeResult
-from opsreview.probes.runner import run_round
+from opsreview.probes.params import ProbesParams
+from opsreview.probes.round import run_round
 from tests.fixtures.tls import BIG_BODY, FaultServer
 
 

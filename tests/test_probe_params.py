@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from opsreview.cli import main
-from opsreview.errors import ParamsError
+from opsreview.exceptions import ParamsError
 from opsreview.params import load_params
 from opsreview.secrets import SecretRef
 

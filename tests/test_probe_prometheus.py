@@ -19,11 +19,11 @@ import pytest
 import requests
 
 from opsreview.context import ReviewContext
-from opsreview.errors import SourceError
+from opsreview.exceptions import SourceError
 from opsreview.params import load_params
-from opsreview.params.probes import PrometheusSource
+from opsreview.probes.params import PrometheusSource
+from opsreview.probes.prometheus import query_range, read_probe_metrics
 from opsreview.sources import pull_sources
-from opsreview.sources.prometheus import query_range, read_probe_metrics
 from opsreview.store import Store
 from tests.conftest import skip_or_fail
 from tests.fixtures.tls import FaultServer, TlsServers

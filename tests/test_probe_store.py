@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from opsreview.probes.models import COLUMNS, TABLE, ProbeResult, results_frame, to_arrow
-from opsreview.sources.probes import (
+from opsreview.probes.source import (
     append_results,
     compact_day,
     compact_pending,

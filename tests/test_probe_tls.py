@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from opsreview.params.probes import ProbesParams
 from opsreview.probes.models import ProbeResult
-from opsreview.probes.runner import run_round
+from opsreview.probes.params import ProbesParams
+from opsreview.probes.round import run_round
 from tests.fixtures.tls import TlsServers
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opsreview.findings import Finding, Severity
-from opsreview.rollup import RunState, checklist_status, severity_table
+from opsreview.run.summary import RunState, checklist_status, severity_table
 
 
 def status_of(run: RunState) -> dict[str, tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from opsreview.analysis.routes import compile_routes, route_template, route_template_sql, with_route_sql
+from opsreview.logs.access.routes import compile_routes, route_template, route_template_sql, with_route_sql
 
 EXPLICIT = (
     "/flights/:from-:to",  # parameters inside a segment, as in Express's guide

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from opsreview.sources.access_parse import json_query, parse_json_line
-from opsreview.sources.app_parse import parse_app_log
-from opsreview.sources.timestamps import epoch_datetime, epoch_sql
+from opsreview.logs.access.parse import json_query, parse_json_line
+from opsreview.logs.app.parse import parse_app_log
+from opsreview.logs.timestamps import epoch_datetime, epoch_sql
 
 T = dt.datetime(2026, 3, 10, 14, 0, 0, 123456, tzinfo=dt.UTC)
 SECONDS = T.timestamp()

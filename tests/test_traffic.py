@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opsreview.analysis import abuse, sensitive, traffic
+from opsreview import masking as sensitive
+from opsreview.logs.access import abuse
+from opsreview.logs.access import analysis as traffic
 from tests.synthetic_logs import client_burst, local, plant_status, requests_day
 
 DAY = dt.date(2026, 11, 23)

@@ -16,13 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opsreview import __version__
-from opsreview.errors import OpsreviewError
+from opsreview.areas import AREAS
+from opsreview.exceptions import OpsreviewError
 from opsreview.secrets import RedactingFilter, redact
 
 log = logging.getLogger("opsreview")
-
-# Subcommands contributed by other modules: each exposes register(subparsers).
-SUBCOMMAND_MODULES = ("opsreview.cli_logs", "opsreview.cli_probe")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from opsreview.runner import run_review
+    from opsreview.run.steps import run_review
 
     only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only else None
     result = run_review(args.params, date=args.date, only=only, jobs=args.jobs)
@@ -118,14 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--show", action="store_true", help="print the validated params (secrets stay references)")
     check.set_defaults(func=_cmd_params_check)
 
-    for module in SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(sub)
+    # Subcommands of the areas (`opsreview logs`, `opsreview probe`): each module has register(subparsers).
+    for area in AREAS:
+        if area.cli is not None:
+            importlib.import_module(area.cli).register(sub)
     return parser
 
 

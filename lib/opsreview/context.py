@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from opsreview.errors import UsageError
+from opsreview.exceptions import UsageError
 from opsreview.params import Params, load_params
 from opsreview.store import Store
 

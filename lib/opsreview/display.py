@@ -2,7 +2,7 @@
 
 Charts are emitted as a plotly mime bundle (rendered natively in JupyterLab) plus an HTML
 fallback that draws with a shared ``plotly.min.js`` loaded by the report page (see
-:mod:`opsreview.report`), so exported HTML works without network and without inlining
+:mod:`opsreview.run.report`), so exported HTML works without network and without inlining
 plotly.js into every file.
 """
 
@@ -12,13 +12,14 @@ import html
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import display
 
-from opsreview.findings import FINDINGS_MIME, Finding, rank_findings
+from opsreview.findings import FINDINGS_MIME, SEVERITY_COLOURS, Finding, rank_findings
 from opsreview.secrets import redact
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -32,7 +33,6 @@ _TABLE_STYLE = (
     "font-variant-numeric:tabular-nums}table.opsreview-table td{max-width:36em;overflow-wrap:anywhere}"
     "table.opsreview-findings ul{margin:0;padding-left:1em}</style>"
 )
-_SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
 
 
 def figure_bundle(fig: go.Figure) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def findings_html(findings: Sequence[Finding]) -> str:
         return "<p class='opsreview-findings-none'>No findings.</p>"
     rows = []
     for f in findings:
-        colour = _SEVERITY_COLOURS[f.severity.name]
+        colour = SEVERITY_COLOURS[f.severity.name]
         evidence = _evidence_html(f.evidence) if f.evidence else ""
         value = "" if f.value is None else html.escape(str(f.value))
         threshold = "" if f.threshold is None else html.escape(str(f.threshold))
@@ -148,3 +148,23 @@ def show_findings(findings: Iterable[Finding], emit: bool = True) -> None:
         data = [f.to_dict() for f in ranked]
         bundle[FINDINGS_MIME] = json.loads(redact(json.dumps(data, default=str)))
     display(bundle, raw=True)
+
+
+@dataclass
+class Section:
+    """What one notebook section shows: its figures, tables and findings (every area's review returns these)."""
+
+    name: str
+    figures: list[go.Figure] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def show_section(section: Section, max_rows: int = 25) -> None:
+    """Display a section: its figures, its tables, then its findings (not emitted: the last cell does)."""
+    for fig in section.figures:
+        show_figure(fig)
+    for caption, table in section.tables:
+        floats = table.select_dtypes("float").columns
+        show_table(table.astype({c: "float64" for c in floats}).round(dict.fromkeys(floats, 4)), max_rows, caption)
+    show_findings(section.findings, emit=False)

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FINDINGS_MIME = "application/vnd.opsreview.findings+json"
+# The one severity palette of every table, badge and chart.
+SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
 
 
 class Severity(enum.IntEnum):

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from opsreview import engine
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -95,7 +97,7 @@ class Store:
         files = self.files(table, days)
         if not files:
             return None
-        con = con or duckdb.connect()
+        con = con or engine.connect()
         paths = [str(p) for p in files]
         return con.read_parquet(paths, union_by_name=True)
 

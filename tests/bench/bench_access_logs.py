@@ -128,11 +128,11 @@ def child(path: Path, store_dir: Path) -> None:
     import resource
     from zoneinfo import ZoneInfo
 
-    from opsreview.analysis.routes import with_route_sql
-    from opsreview.sources.access_logs import REQUESTS, ingest_access_file
-    from opsreview.sources.access_parse import connect
-    from opsreview.sources.logfiles import expand_paths
-    from opsreview.sources.morgan import compile_format
+    from opsreview.logs.access.morgan import compile_format
+    from opsreview.logs.access.parse import connect
+    from opsreview.logs.access.routes import with_route_sql
+    from opsreview.logs.access.source import REQUESTS, ingest_access_file
+    from opsreview.logs.files import expand_paths
     from opsreview.store import Store
 
     def cpu() -> float:

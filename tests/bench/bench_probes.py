@@ -19,8 +19,8 @@ import statistics
 import sys
 import time
 
-from opsreview.params.probes import ProbesParams
-from opsreview.probes.runner import run_round
+from opsreview.probes.params import ProbesParams
+from opsreview.probes.round import run_round
 from tests.fixtures.tls import start_fault_server
 
 

@@ -1,7 +1,9 @@
-"""Probes: health, latency, TLS and the production checklist's HTTP security checks.
+"""Area ``probes``: health, latency, TLS and the production checklist's HTTP security checks.
 
-``runner`` runs a round over the targets of the ``probes`` params section; ``client`` is the
-bounded HTTP client; one module per check family (``http``, ``tls``, ``headers``, ``cors``,
-``auth``, ``rate_limit``, ``leakage``, ``exposure``) adds :class:`~opsreview.probes.models.ProbeResult`
-rows; ``review`` and ``charts`` are what the probes notebook shows.
+``params`` (targets and thresholds) → ``round`` (one round over every due target, on the
+bounded HTTP ``client``; each target's state in ``target``, its checks in ``checks/``) →
+``source`` (results appended to / read from the `probe_results` table; ``prometheus`` reads
+blackbox_exporter results instead) → ``analysis`` (uptime, outages, percentiles, the security
+matrix) → ``findings`` → ``review`` and ``charts`` (what the `probes` notebook shows); ``cli`` is
+`opsreview probe`. ``models`` holds the result model and the table's schema.
 """

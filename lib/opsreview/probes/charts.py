@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import plotly.graph_objects as go
 
-from opsreview.probes.review import ProbeReview
+from opsreview.localtime import local_times
+
+if TYPE_CHECKING:
+    from opsreview.probes.review import ProbeReview
 
 _UP, _DOWN, _NONE = "#16a34a", "#dc2626", "#9ca3af"
 _PALETTE = ("#2563eb", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c", "#4b5563")
@@ -29,7 +34,7 @@ def uptime_timeline(review: ProbeReview) -> go.Figure:
     for state, colour in (("up", _UP), ("down", _DOWN)):
         part = segments[segments["state"] == state]
         lane = lanes[segments["state"] == state]
-        start = part["start"].dt.tz_convert(review.tz).dt.tz_localize(None)
+        start = local_times(part["start"], review.tz)
         width_ms = (part["end"] - part["start"]).dt.total_seconds() * 1000
         fig.add_bar(
             name=state,
@@ -64,7 +69,7 @@ def latency_chart(review: ProbeReview) -> go.Figure:
         return _empty(title, "no answered http probes for this day")
     fig = go.Figure()
     for i, (probe, rows) in enumerate(hourly.groupby("probe")):
-        x = rows["bucket"].dt.tz_convert(review.tz).dt.tz_localize(None)
+        x = local_times(rows["bucket"], review.tz)
         colour = _PALETTE[i % len(_PALETTE)]
         fig.add_scatter(x=x, y=rows["p95"], name=f"{probe} p95", mode="lines+markers", line={"color": colour})
         fig.add_scatter(x=x, y=rows["p50"], name=f"{probe} p50", mode="lines", line={"dash": "dash", "color": colour})

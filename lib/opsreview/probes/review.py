@@ -2,8 +2,10 @@
 
 :func:`load_probe_review` reads the store once (every Parquet part of the days plus any
 uncompacted spool) and returns a :class:`ProbeReview` whose attributes are the notebook's
-sections: uptime, outages, latency, certificates, security matrix and findings. Tables for
-display (:meth:`ProbeReview.table`) show local times in the params' timezone.
+sections: uptime, outages, latency, certificates, security matrix and findings; one method
+per notebook section returns its :class:`~opsreview.display.Section` (chart and table) for
+:func:`~opsreview.display.show_section`. Tables for display (:meth:`ProbeReview.table`) show
+local times in the params' timezone.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from opsreview import probefindings
-from opsreview.analysis import probes as analysis
 from opsreview.context import ReviewContext
+from opsreview.display import Section
 from opsreview.findings import Finding
-from opsreview.sources.probes import history_days, load_probe_results
+from opsreview.localtime import local_columns
+from opsreview.probes import analysis, charts
+from opsreview.probes import findings as probefindings
+from opsreview.probes.source import history_days, load_probe_results
 
 
 @dataclass
@@ -44,13 +48,26 @@ class ProbeReview:
     def matrix(self) -> pd.DataFrame:
         return analysis.security_matrix(self.security)
 
+    def uptime_section(self) -> Section:
+        return Section("uptime", [charts.uptime_timeline(self)], [("Uptime % per probe", self.table("uptime"))])
+
+    def outages_section(self) -> Section:
+        return Section("outages", tables=[("", self.table("outages"))])
+
+    def latency_section(self) -> Section:
+        return Section("latency", [charts.latency_chart(self)], [("Latency of the day, ms", self.table("latency_day"))])
+
+    def certificates_section(self) -> Section:
+        return Section("certificates", [charts.certificate_card(self)], [("", self.table("certificates"))])
+
+    def security_section(self) -> Section:
+        return Section("security", [charts.security_heatmap(self)], [("", self.matrix)])
+
     def table(self, name: str) -> pd.DataFrame:
         """A section's table for display: local times, rounded numbers."""
-        df = getattr(self, name).copy()
+        df = local_columns(getattr(self, name), self.tz, "%Y-%m-%d %H:%M")
         for column in df.columns:
-            if isinstance(df[column].dtype, pd.DatetimeTZDtype):
-                df[column] = df[column].dt.tz_convert(self.tz).dt.strftime("%Y-%m-%d %H:%M")
-            elif pd.api.types.is_float_dtype(df[column]):
+            if pd.api.types.is_float_dtype(df[column]):
                 df[column] = df[column].round(2)
         return df
 

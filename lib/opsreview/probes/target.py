@@ -13,9 +13,9 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from opsreview.params.probes import ProbesParams, ProbeTarget, resolve_value
 from opsreview.probes.client import Exchange, fetch
 from opsreview.probes.models import ProbeResult
+from opsreview.probes.params import ProbesParams, ProbeTarget, resolve_value
 from opsreview.secrets import redact
 
 

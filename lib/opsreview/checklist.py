@@ -1,0 +1,210 @@
+"""The production checklist as data: every item of the system's own checklist, its section,
+whether the team marked it done, and which review area and check ids speak to it.
+
+The items are those of ``shared/reference/production-checklist.md`` (a copy is kept in
+``tests/reference/``; a test fails when the two differ from this module). A finding names the
+items it bears on in ``Finding.checklist``; the summary shows each item that has an ``area`` as
+*failing* (a finding at warning or above), *verified* (its area ran and found nothing) or *not
+verifiable* (its area did not run, or said it could not check the item today), with evidence.
+Items without an area are ones no review speaks to yet: a new area claims them by setting
+``area=`` and its check ids here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    section: str
+    text: str
+    done: bool  # "[x]" in the team's checklist: built, not necessarily working today
+    area: str | None = None  # the review area whose run verifies it
+    checks: tuple[str, ...] = ()  # check ids of findings that bear on it
+
+
+def _items(section: str, *rows: tuple[Any, ...]) -> list[ChecklistItem]:
+    """The items of one section, from rows of (text, done[, area[, checks]])."""
+    return [ChecklistItem(section, *row) for row in rows]
+
+
+_LOGGING = ("logs.gap", "logs.volume_drop", "logs.unparsed", "logs.file_error", "logs.no_data")
+_ERROR_LOGGING = ("errors.gap", "errors.volume_drop", "errors.unparsed", "errors.file_error", "errors.no_data")
+_ERROR_TRACKING = ("errors.new_fingerprint", "errors.spike", "errors.fatal")
+
+ITEMS: tuple[ChecklistItem, ...] = tuple(
+    _items(
+        "Security",
+        ("JWT authentication with secure tokens", True, "probes", ("probes.auth", "logs.secret_in_url")),
+        ("Password hashing with bcrypt", True),
+        ("Input validation on all endpoints", True),
+        (
+            "Rate limiting implemented",
+            True,
+            "probes",
+            ("probes.rate_limit", "logs.429_surge", "logs.auth_failure_burst"),
+        ),
+        ("Helmet security headers", True, "probes", ("probes.headers",)),
+        ("CORS properly configured", True, "probes", ("probes.cors",)),
+        ("SQL injection protection (Mongoose)", True),
+        ("XSS protection (input sanitization)", True),
+        ("Role-based access control", True, "probes", ("probes.rbac",)),
+        ("Soft deletes for data retention", True),
+        ("Error messages don't leak sensitive info", True, "probes", ("probes.leakage", "logs.secret_in_url")),
+        ("HTTPS/SSL certificate", False, "probes", ("probes.tls", "probes.tls_expiry", "probes.https")),
+        ("Environment variables secured", False, "probes", ("probes.exposure", "logs.scanner_exposure")),
+        ("API keys stored securely", False, None, ("logs.secret_in_url",)),
+        ("Regular security audits", False),
+    )
+    + _items(
+        "Performance",
+        ("Database indexes on all query fields", True),
+        ("Pagination on list endpoints", True),
+        ("Query optimization (select only needed fields)", True),
+        ("Efficient MongoDB queries", True),
+        ("Connection pooling (Mongoose default)", True),
+        ("Redis caching (structure ready)", False),
+        ("CDN for static files", False),
+        ("Database query monitoring", False),
+        ("Performance testing", False),
+    )
+    + _items(
+        "Scalability",
+        ("Stateless API design", True),
+        ("Horizontal scaling ready", True),
+        ("Database connection pooling", True),
+        ("Async/await for non-blocking operations", True),
+        ("Load balancing configuration", False),
+        ("Database replication", False),
+        ("Caching layer (Redis)", False),
+        ("Message queue for background jobs", False),
+    )
+    + _items(
+        "Code Quality",
+        ("Clean architecture (MVC + Service Layer)", True),
+        ("Separation of concerns", True),
+        ("Reusable services", True),
+        ("Error handling", True),
+        ("Input validation", True),
+        ("Consistent code style", True),
+        ("Unit tests", False),
+        ("Integration tests", False),
+        ("Code coverage > 80%", False),
+    )
+    + _items(
+        "Monitoring & Logging",
+        (
+            "Morgan HTTP logging",
+            True,
+            "logs",
+            (
+                *_LOGGING,
+                "logs.access_file_damaged",
+                "logs.access_file_unparsed",
+                "logs.access_path_missing",
+                "logs.secret_in_url",
+            ),
+        ),
+        ("Error logging", True, "errors", (*_ERROR_LOGGING, "errors.app_log_missing", *_ERROR_TRACKING)),
+        ("Application performance monitoring (APM)", False),
+        ("Error tracking (Sentry, etc.)", False, "errors", _ERROR_TRACKING),
+        ("Log aggregation", False),
+        (
+            "Health check endpoint",
+            False,
+            "probes",
+            ("probes.outage", "probes.uptime", "probes.latency", "probes.gap", "probes.no_data"),
+        ),
+        ("Metrics collection", False),
+    )
+    + _items(
+        "Database",
+        ("MongoDB indexes", True),
+        ("Soft deletes", True),
+        ("Data validation", True),
+        ("Database backups", False),
+        ("Backup restoration tested", False),
+        ("Database migration strategy", False),
+        ("Connection retry logic", False),
+    )
+    + _items(
+        "Payment Integration",
+        ("Payment structure ready", True),
+        ("Webhook handler structure", True),
+        ("Real payment gateway integration", False),
+        ("Payment testing", False),
+        ("PCI compliance", False),
+        ("Payment webhook security", False),
+    )
+    + _items(
+        "File Upload",
+        ("File validation", True),
+        ("Size limits", True),
+        ("Type restrictions", True),
+        ("Cloud storage integration (S3, Cloudinary)", False),
+        ("Image optimization", False),
+        ("CDN for uploads", False),
+    )
+    + _items(
+        "Documentation",
+        ("API documentation", True),
+        ("README with setup instructions", True),
+        ("Environment variables documented", True),
+        ("Deployment guide", False),
+        ("Architecture diagram", False),
+        ("API examples", False),
+    )
+    + _items(
+        "Pre-Deployment",
+        ("All environment variables set", False),
+        ("Database connection tested", False),
+        ("All endpoints tested", False),
+        ("Load testing completed", False),
+        ("Security scan passed", False),
+        ("Backup strategy in place", False),
+        ("Rollback plan ready", False),
+        ("Monitoring tools configured", False),
+    )
+    + _items(
+        "Post-Deployment",
+        ("Monitor error rates", False, "logs", ("logs.5xx_rate", "logs.5xx_burst")),
+        ("Monitor response times", False, "logs", ("logs.p95_route", "logs.p95_regression")),
+        # the areas below have no package yet: their items are "not verifiable" until one lands
+        ("Monitor database performance", False, "database"),
+        ("Monitor payment transactions", False, "payments"),
+        (
+            "Review logs daily",
+            False,
+            "logs",
+            (*_LOGGING, "logs.scanner", "logs.scanner_exposure", "logs.auth_failure_burst", "logs.429_surge"),
+        ),
+        ("Set up alerts", False),
+        ("Regular backups verified", False, "backups"),
+    )
+)
+
+BY_TEXT: dict[str, ChecklistItem] = {item.text: item for item in ITEMS}
+
+# Checks that speak to no checklist item: the review's own health. (``<area>.coverage`` speaks
+# to the items of its own area that it could not check today: they show as not verifiable.)
+NO_ITEM_CHECKS = ("source_failed", "notebook_failed")
+
+
+def tracked_items() -> list[ChecklistItem]:
+    """The items some area verifies, in checklist order (the summary's rows)."""
+    return [item for item in ITEMS if item.area is not None]
+
+
+def items_of_area(area: str) -> list[ChecklistItem]:
+    """The items an area verifies (its summary rows)."""
+    return [item for item in ITEMS if item.area == area]
+
+
+def item(text: str) -> ChecklistItem:
+    """The item of that exact text; KeyError names it when it is not on the checklist."""
+    try:
+        return BY_TEXT[text]
+    except KeyError:
+        raise KeyError(f"not a production-checklist item: {text!r}") from None

@@ -1,0 +1,380 @@
+"""The access-log review of one day: what each section of the `logs` notebook shows.
+
+:class:`AccessLogReview` opens the day's `requests` (and the baseline days, restricted to the
+same local hours) as lazy DuckDB relations, computes the per-minute aggregate once, and offers
+one method per notebook section. Each returns a :class:`Section` - figures, tables, findings -
+that :func:`show_section` displays; :attr:`AccessLogReview.findings` collects the findings of
+every section run so far for the notebook's last cell. Nothing here is loaded whole into
+memory: every table is an aggregate or a top-N.
+
+For drilling in from JupyterLab, :attr:`AccessLogReview.today` is the day's relation (with a
+``route`` column)::
+
+    logs.today.filter("status >= 500 AND route = 'POST /api/orders'").df()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from opsreview import masking as sensitive
+from opsreview.context import ReviewContext
+from opsreview.display import Section
+from opsreview.localtime import local_columns
+from opsreview.logs import baseline, charts, health
+from opsreview.logs.access import abuse, findings
+from opsreview.logs.access import analysis as traffic
+from opsreview.logs.evidence import sample_lines
+from opsreview.logs.review import SectionedReview, log_files
+from opsreview.relations import Relation, sql_string
+
+__all__ = ["AccessLogReview", "open_access_logs"]
+
+
+def _in_window(start: object, end: object, closed: bool = False) -> str:
+    """SQL: ``ts`` from ``start`` to before ``end`` (to ``end`` itself when ``closed``)."""
+    upper = "<=" if closed else "<"
+    return f"ts >= TIMESTAMPTZ '{pd.Timestamp(start).isoformat()}' AND ts {upper} TIMESTAMPTZ '{pd.Timestamp(end).isoformat()}'"
+
+
+class AccessLogReview(SectionedReview):
+    """The day's requests, its baseline, and one method per section of the `logs` notebook."""
+
+    def __init__(self, review: ReviewContext) -> None:
+        params = review.params
+        super().__init__(review, [s.host for s in params.logs.access])
+        store = review.store
+        routes = params.logs.routes
+        raw = store.relation("requests", [review.day], self.con)
+        self.baseline_days = [d for d in review.baseline_days if store.parts("requests", d)]
+        base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
+        # the day's and the baseline's paths are templated once, into one table every query joins
+        present = [r for r in (raw, base_raw) if r is not None]
+        mapping = traffic.route_map(present, routes) if present else None
+        self.today: Relation | None = traffic.with_route(raw, routes, mapping) if raw is not None else None
+        empty = pd.DataFrame(columns=["minute", "host", "route", "requests", *traffic.STATUS_COLUMNS])
+        self.counts = traffic.minute_counts(self.today) if self.today is not None else empty
+        self.baseline: Relation | None = None
+        self.base_counts = empty
+        minutes = self.counts["minute"].dropna()
+        self.window = self.elapsed_window(minutes.max() if not minutes.empty else None)
+        if base_raw is not None and not self.counts.empty:
+            # the same hours of the baseline days: the whole day, or, while the review day is
+            # still running, up to its newest line. A format without a date (tiny, short, dev)
+            # has no minutes: its rows carry no time of day, so the baseline is each whole day.
+            if not minutes.empty and self.window[1] < review.window[1]:
+                last = pd.Timestamp(minutes.max()).tz_convert(self.tz).time()
+                last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
+                base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, dt.time(0), last))
+            self.baseline = traffic.with_route(base_raw, routes, mapping)
+            self.base_counts = traffic.minute_counts(self.baseline)
+
+    def _exposure(self) -> tuple[float, float] | None:
+        """Hours of the review day and of the baseline days, when whole days are compared (a
+        DST day has 23 or 25); None while the day is still running (same hours each day)."""
+        if self.window != self.review.window:
+            return None
+
+        def hours(day: dt.date) -> float:
+            start, end = self.review.params.day_window(day)
+            return (end - start).total_seconds() / 3600
+
+        return hours(self.review.day), sum(hours(d) for d in self.baseline_days)
+
+    def _expected(self, value: str, keys: list[str], counts: pd.DataFrame | None = None) -> pd.DataFrame | None:
+        base = counts if counts is not None else self.base_counts
+        if base.empty:
+            return None
+        grouped = base.groupby(["minute", *keys], as_index=False)[[value]].sum()
+        return baseline.expected_per_minute(grouped, keys, value, self.tz, self.baseline_days)
+
+    # -- sections ------------------------------------------------------------------------------
+    def volume(self) -> Section:
+        """Requests per minute against the baseline; gaps and volume drops per host."""
+        section = Section("volume")
+        if self.today is None:
+            section.figures.append(charts.requests_chart(pd.DataFrame(columns=["minute", "requests"]), None, self.tz))
+            if self.hosts:
+                section.findings.append(health.no_data_finding("logs", "access-log requests", self.hosts))
+            return self._done(section)
+        per_minute = traffic.requests_per_minute(self.counts)
+        expected = self._expected("requests", [])
+        expected_line = None
+        if expected is not None:
+            grid = per_minute[["minute"]].assign(mod=baseline.local_minute_of_day(per_minute["minute"], self.tz))
+            expected_line = grid.merge(expected, on="mod", how="left")
+        by_host = self._expected("requests", ["host"])
+        gaps = baseline.quiet_gaps(
+            traffic.requests_per_minute(self.counts, ["host"]),
+            ["host"],
+            "requests",
+            self.window,
+            by_host,
+            self.tz,
+            min_minutes=self.th.gap_minutes,
+            min_expected=self.th.gap_min_expected_lines,
+            all_keys=[(h,) for h in self.hosts],
+        )
+        today_hosts = self.counts.groupby("host", as_index=False)[["requests"]].sum()
+        today_hosts = pd.concat(
+            [
+                today_hosts,
+                pd.DataFrame({"host": [h for h in self.hosts if h not in set(today_hosts["host"])], "requests": 0}),
+            ]
+        )
+        volume = baseline.compare_counts(
+            today_hosts, self.base_counts, ["host"], "requests", len(self.baseline_days), self._exposure()
+        )
+        bursts = self._bursts(per_minute, "requests", expected)
+        bursts = bursts[bursts["magnitude"] >= self.th.volume_burst_ratio]
+        section.figures.append(charts.requests_chart(per_minute, expected_line, self.tz, gaps, bursts))
+        section.tables.append(("Requests per host (baseline: mean per day, same hours)", volume))
+        if not gaps.empty:
+            section.tables.append(("Gaps without a single request", local_columns(gaps, self.tz)))
+        if not bursts.empty:
+            section.tables.append(("Request bursts above the baseline", local_columns(bursts, self.tz)))
+        section.findings += health.gap_findings(gaps, self.th, self.tz, has_baseline=by_host is not None)
+        if self.baseline_days:
+            section.findings += health.volume_findings(volume, self.th)
+        return self._done(section)
+
+    def status(self) -> Section:
+        """Status classes over time; 5xx rate and bursts per route; 4xx with 401/403/404/429; 429 surges."""
+        section = Section("status")
+        if self.today is None:
+            return self._done(section)
+        day = traffic.error_rates(self.counts).iloc[0].to_dict()
+        if not self.base_counts.empty:
+            base = traffic.error_rates(self.base_counts).iloc[0]
+            test = baseline.rate_test([day["s5xx"]], [day["requests"]], [base["s5xx"]], [base["requests"]])
+            day.update(
+                base_requests=int(base["requests"]),
+                base_s5xx=int(base["s5xx"]),
+                p_higher=float(test["p_higher"].iloc[0]),
+            )
+        windows = self._route_windows("s5xx")
+        samples = {  # each burst's own first failures
+            (w["route"], w["start"]): self._samples(w["route"], w["start"], w["end"], "status >= 500")
+            for w in windows.to_dict("records")
+        }
+        section.findings += findings.server_error_findings(
+            day, windows, self.th, self.tz, samples, self.window, self._sample_rows("status >= 500", first=True)
+        )
+        count_429 = baseline.compare_counts(
+            self.counts[["s429"]], self.base_counts[["s429"]], [], "s429", len(self.baseline_days), self._exposure()
+        )
+        per_minute = self.counts.groupby("minute", as_index=False)[["s429", "s404"]].sum()
+        windows_429 = self._bursts(per_minute, "s429", self._expected("s429", []), baseline_only=False)
+        windows_404 = self._bursts(per_minute, "s404", self._expected("s404", []))
+        where_429 = "status = 429"
+        if not windows_429.empty:  # the first 429s of the largest window
+            top = windows_429.loc[windows_429["observed"].astype(float).idxmax()]
+            where_429 += f" AND {_in_window(top['start'], top['end'])}"
+        section.findings += findings.rate_limit_findings(
+            count_429, windows_429, self.th, self.tz, self._sample_rows(where_429, first=True)
+        )
+        section.figures.append(charts.status_chart(traffic.status_mix(self.counts), self.tz, windows))
+        rates = traffic.error_rates(self.counts, ["host"])
+        total = traffic.error_rates(self.counts).assign(host="(all)")
+        section.tables.append(("Status counts and rates", pd.concat([total, rates], ignore_index=True)))
+        section.tables.append(
+            (
+                "Status rates against the baseline (same hours)",
+                traffic.rates_against_baseline(self.counts, self.base_counts),
+            )
+        )
+        if not windows.empty:
+            section.tables.append(("5xx anomaly windows per route", local_columns(windows, self.tz)))
+        if not windows_404.empty:
+            section.tables.append(("404 bursts above the baseline", local_columns(windows_404, self.tz)))
+        return self._done(section)
+
+    def _bursts(
+        self, per_minute: pd.DataFrame, value: str, expected: pd.DataFrame | None, baseline_only: bool = True
+    ) -> pd.DataFrame:
+        """Windows where ``value`` per minute is significantly above ``expected`` (from
+        :meth:`_expected`), see :func:`baseline.anomaly_windows`. ``baseline_only``: none without
+        a baseline (the day against its own median would flag its daily curve)."""
+        if expected is None and baseline_only:
+            return pd.DataFrame(columns=baseline.WINDOW_COLUMNS)
+        return baseline.anomaly_windows(
+            per_minute[["minute", value]].dropna(subset=["minute"]),
+            expected,
+            [],
+            value,
+            self.tz,
+            minute_p=self.th.burst_minute_p,
+            floor=self.th.burst_floor_per_minute,
+            min_minutes=self.th.burst_min_minutes,
+            max_gap=self.th.burst_max_gap_minutes,
+            alpha=self.th.significance,
+        )
+
+    def _route_windows(self, value: str) -> pd.DataFrame:
+        """Windows where a route's share of ``value`` (s5xx) bursts above its baseline share."""
+        per_route = self.counts.groupby(["minute", "route"], as_index=False)[[value, "requests"]].sum()
+        base_rate = None
+        if not self.base_counts.empty:
+            base = self.base_counts.groupby("route", as_index=False)[[value, "requests"]].sum()
+            base_rate = base.assign(rate=base[value] / base["requests"])[["route", "rate"]]
+        return baseline.rate_windows(
+            per_route,
+            base_rate,
+            ["route"],
+            value,
+            "requests",
+            width=self.th.burst_window_minutes,
+            min_share=self.th.burst_5xx_rate,
+            minute_p=self.th.burst_minute_p,
+            max_gap=self.th.burst_max_gap_minutes,
+            alpha=self.th.significance,
+            min_events=self.th.burst_5xx_min,
+        )
+
+    def _samples(self, route: str, start: pd.Timestamp, end: pd.Timestamp, where: str, n: int = 3) -> pd.DataFrame:
+        return self._sample_rows(
+            f"route = {sql_string(route)} AND {_in_window(start, end)} AND {where}", n
+        ).sort_values("ts")
+
+    def _sample_rows(self, where: str, n: int = 3, first: bool = False) -> pd.DataFrame:
+        """A few of the day's requests matching ``where``: the slowest, or the ``first`` ones."""
+        assert self.today is not None
+        rel = self.today.filter(where)
+        if first:
+            rel = rel.order("ts").limit(n).select("ts, remote_addr AS client, method, url, status, response_time_ms")
+            return rel.df()
+        return traffic.slowest_requests(rel, n)[["ts", "client", "method", "url", "status", "response_time_ms"]]
+
+    def latency(self) -> Section:
+        """p50/p95/p99 over time and per route, against the baseline (exceedance test)."""
+        section = Section("latency")
+        if self.today is None:
+            return self._done(section)
+        today_profile = baseline.latency_profile(self.today, self.tz)
+        base_profile = (
+            baseline.latency_profile(self.baseline, self.tz) if self.baseline is not None else today_profile.iloc[0:0]
+        )
+        comparison = baseline.compare_latency(self.today, today_profile, base_profile)
+        hours = baseline.hours_above(
+            today_profile, base_profile, "route", self.th.p95_ratio_warning, max(10, self.th.min_requests // 5)
+        )
+        latency_found = findings.latency_findings(comparison, hours, self.th, f"{self.tz} hours", today_profile)
+        for finding in latency_found:  # the route's slowest requests of the day as sample lines
+            route = str(finding.evidence["route"])
+            finding.evidence["samples"] = sample_lines(
+                self._sample_rows(f"route = {sql_string(route)} AND response_time_ms IS NOT NULL"), tz=self.tz
+            )
+        section.findings += latency_found
+        overall = base_profile[(base_profile["route"] == baseline.ALL_ROUTES) & (base_profile["hour"] == -1)]["p95"]
+        section.figures.append(
+            charts.latency_chart(
+                traffic.latency_over_time(self.today), self.tz, overall.iloc[0] if len(overall) else None
+            )
+        )
+        section.figures.append(charts.route_latency_chart(comparison))
+        section.tables.append(
+            ("Latency over all routes (ms) against the baseline", baseline.overall_latency(today_profile, base_profile))
+        )
+        cols = ["route", "requests", "p50", "p95", "p99", "base_p95", "ratio", "share_above", "p_value"]
+        section.tables.append(("Latency per route (ms), baseline p95 and exceedance test", comparison[cols].round(3)))
+        return self._done(section)
+
+    def routes(self) -> Section:
+        """Top routes by volume, by errors and by latency."""
+        section = Section("routes")
+        if self.today is None:
+            return self._done(section)
+        summary = traffic.route_summary(self.today)
+        cols = ["route", "requests", "s4xx", "s5xx", "rate_5xx", "p50", "p95", "p99", "median_bytes"]
+        section.figures.append(charts.routes_chart(summary))
+        section.tables.append(("Top routes by volume", traffic.top_routes(summary, "requests")[cols]))
+        section.tables.append(("Top routes by 5xx", traffic.top_routes(summary[summary["s5xx"] > 0], "s5xx")[cols]))
+        section.tables.append(
+            ("Slowest routes by p95", traffic.top_routes(summary, "p95", min_requests=self.th.min_requests)[cols])
+        )
+        return self._done(section)
+
+    def clients(self) -> Section:
+        """Top clients with their 4xx/401/429 shares; credential-stuffing bursts."""
+        section = Section("clients")
+        if self.today is None:
+            return self._done(section)
+        top = traffic.top_clients(self.today, 20)
+        bursts = abuse.auth_failure_bursts(
+            self.today, self.th.auth_window_minutes, self.th.auth_failures_per_client, self.th.burst_max_gap_minutes
+        )
+        auth_found = findings.auth_burst_findings(bursts, self.th, self.tz)
+        for finding, row in zip(auth_found, bursts.to_dict("records"), strict=True):
+            where = (
+                f"remote_addr = {sql_string(str(row['client']))} AND status IN (401, 403) AND "
+                f"{_in_window(row['start'], row['end'], closed=True)}"
+            )
+            finding.evidence["samples"] = sample_lines(self._sample_rows(where, first=True), tz=self.tz)
+        section.findings += auth_found
+        section.figures.append(charts.clients_chart(top))
+        section.tables.append(("Top clients", local_columns(top, self.tz)))
+        if not bursts.empty:
+            section.tables.append(("401/403 bursts per client", local_columns(bursts, self.tz)))
+        return self._done(section)
+
+    def agents(self) -> Section:
+        """User agents and bots by category; scanners probing for weak spots."""
+        section = Section("agents")
+        if self.today is None:
+            return self._done(section)
+        scanners = abuse.scanner_clients(self.today, self.th.scanner_patterns, self.th.scanner_distinct_404)
+        scanner_found = findings.scanner_findings(scanners, self.th, self.tz)
+        probing = abuse.scanner_path_sql(self.th.scanner_patterns)
+        for finding in scanner_found:  # the first probes (an exposure: the probes answered 2xx)
+            clients = finding.evidence.get("clients") or [finding.evidence["client"]]
+            where = f"remote_addr IN ({', '.join(sql_string(str(c)) for c in clients)})"
+            if finding.check == "logs.scanner_exposure":
+                where += f" AND {probing} AND status BETWEEN 200 AND 299"
+            else:
+                where += f" AND ({probing} OR status = 404)"
+            finding.evidence["samples"] = sample_lines(self._sample_rows(where, first=True), tz=self.tz)
+        section.findings += scanner_found
+        section.figures.append(charts.agents_chart(traffic.agent_categories(self.today)))
+        section.tables.append(("Top user agents", traffic.user_agents(self.today, 20)))
+        if not scanners.empty:
+            section.tables.append(("Scanner clients", local_columns(scanners, self.tz)))
+        return self._done(section)
+
+    def outliers(self) -> Section:
+        """The slowest requests and responses far larger than their route's median."""
+        section = Section("outliers")
+        if self.today is None:
+            return self._done(section)
+        slowest = traffic.slowest_requests(self.today, 20)
+        sizes = traffic.size_outliers(self.today, self.th.size_outlier_factor, self.th.size_outlier_min_bytes)
+        section.figures.append(charts.outliers_chart(slowest, sizes, self.tz))
+        section.tables.append(("Slowest requests", local_columns(slowest, self.tz)))
+        section.tables.append(("Response size outliers", local_columns(sizes, self.tz)))
+        return self._done(section)
+
+    def secrets(self) -> Section:
+        """Secrets and card numbers in logged URLs (masked)."""
+        section = Section("secrets")
+        if self.today is None:
+            return self._done(section)
+        found = sensitive.sensitive_in_urls(self.today)
+        section.findings += findings.sensitive_url_findings(found, self.tz)
+        section.figures.append(charts.secrets_chart(found))
+        section.tables.append(("Sensitive values in logged URLs (masked)", local_columns(found, self.tz)))
+        return self._done(section)
+
+    def ingest(self) -> Section:
+        """Parsed and unparsed lines per access-log file of the day."""
+        section = Section("ingest")
+        files = log_files(self.review, "access")
+        section.findings += health.unparsed_findings(files, self.th, "access")
+        section.figures.append(charts.ingest_chart(files))
+        section.tables.append(("Access-log files of the day", files.drop(columns=["kind"], errors="ignore")))
+        return self._done(section)
+
+
+def open_access_logs(review: ReviewContext) -> AccessLogReview:
+    """What the `logs` notebook calls after opening the review."""
+    return AccessLogReview(review)

@@ -1,0 +1,63 @@
+"""Evidence of findings: time windows in local time, JSON-friendly numbers, masked sample lines,
+and the production-checklist items the log findings bear on."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from opsreview.localtime import local_iso
+from opsreview.masking import masked
+
+ERROR_RATES = ("Monitor error rates",)
+RESPONSE_TIMES = ("Monitor response times",)
+LOGGING = ("Morgan HTTP logging", "Review logs daily")
+ERROR_TRACKING = ("Error logging", "Error tracking (Sentry, etc.)")
+RATE_LIMITING = ("Rate limiting implemented",)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list column's cell (list, numpy array or missing) as a list."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    return list(value)
+
+
+def fmt_window(start: Any, end: Any, tz: str) -> dict[str, str]:
+    """A time window as evidence: local ISO start/end and the zone."""
+    return {"start": local_iso(start, tz), "end": local_iso(end, tz), "timezone": tz}
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.2f}%" if value < 0.1 else f"{100 * value:.0f}%"
+
+
+def num(value: Any, digits: int = 4) -> Any:
+    """A JSON-friendly number (NaN/inf become None/strings)."""
+    if value is None:
+        return None
+    value = float(value)
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf"
+    return round(value, digits)
+
+
+def sample_lines(frame: pd.DataFrame | None, n: int = 3, tz: str | None = None) -> list[str]:
+    """Sample rows as short, masked lines; timestamps in ``tz`` (the review's zone) when given,
+    so they read in the same clock as the finding's window."""
+    if frame is None or frame.empty:
+        return []
+    lines = []
+    for row in frame.head(n).to_dict("records"):
+        parts = [
+            (local_iso(v, tz) if tz else pd.Timestamp(v).isoformat(timespec="seconds"))
+            if isinstance(v, pd.Timestamp)
+            else str(v)
+            for v in row.values()
+        ]
+        lines.append(masked(" ".join(parts))[:300])
+    return lines

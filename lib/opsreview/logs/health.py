@@ -1,0 +1,157 @@
+"""Findings on logging itself: gaps without lines, volume drops, unparseable lines, unreadable
+files, days without data. They bear on "Morgan HTTP logging" / "Review logs daily" (access logs)
+and "Error logging" (application logs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from opsreview.findings import Finding, Severity
+from opsreview.localtime import hhmm
+from opsreview.logs.evidence import LOGGING, as_list, fmt_window, num, pct
+from opsreview.logs.thresholds import LogThresholds
+from opsreview.masking import masked
+from opsreview.secrets import redact
+
+__all__ = ["gap_findings", "no_data_finding", "unparsed_findings", "volume_findings"]
+
+
+def gap_findings(
+    gaps: pd.DataFrame,
+    th: LogThresholds,
+    tz: str,
+    what: str = "access log",
+    area: str = "logs",
+    has_baseline: bool = True,
+) -> list[Finding]:
+    """``logs.gap`` / ``errors.gap``: minutes without a line where the baseline expects many.
+
+    Without a baseline the expectation is the day's mean rate, which cannot tell a quiet night
+    from an outage: such gaps are warnings at most, and say so."""
+    found = []
+    for row in gaps.to_dict("records"):
+        minutes = int(row["minutes"])
+        severity = Severity.critical if minutes >= 60 and has_baseline else Severity.warning
+        found.append(
+            Finding(
+                area,
+                f"{area}.gap",
+                severity,
+                f"No {what} lines from {row['host']} for {minutes} min ({hhmm(row['start'], tz)}-{hhmm(row['end'], tz)})",
+                value=minutes,
+                threshold=th.gap_minutes,
+                evidence={
+                    "host": row["host"],
+                    "window": fmt_window(row["start"], row["end"], tz),
+                    "expected_lines": num(row["expected"], 1),
+                    "expected_from": "baseline, same hours"
+                    if has_baseline
+                    else "the day's mean rate (no baseline yet)",
+                },
+                checklist=LOGGING if area == "logs" else ("Error logging",),
+            )
+        )
+    return found
+
+
+def volume_findings(
+    volume: pd.DataFrame, th: LogThresholds, what: str = "requests", area: str = "logs"
+) -> list[Finding]:
+    """``logs.volume_drop``: a host's lines far below the baseline (``volume`` from compare_counts, key host)."""
+    found = []
+    for row in volume.to_dict("records"):
+        base = row.get(f"{what}_base")
+        if base is None or pd.isna(base) or base <= 0:
+            continue
+        ratio = row[what] / base
+        if ratio <= th.volume_drop_critical_ratio or (
+            ratio <= th.volume_drop_ratio and row["p_lower"] < th.significance
+        ):
+            severity = Severity.critical if ratio <= th.volume_drop_critical_ratio else Severity.warning
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.volume_drop",
+                    severity,
+                    f"{row['host']} logged {int(row[what])} {what}, {pct(ratio)} of its baseline ({base:.0f}/day)",
+                    value=num(ratio, 3),
+                    threshold=th.volume_drop_critical_ratio if severity is Severity.critical else th.volume_drop_ratio,
+                    evidence={
+                        "host": row["host"],
+                        "today": int(row[what]),
+                        "baseline_per_day": num(base, 1),
+                        "p_value": num(row["p_lower"], 8),
+                    },
+                    checklist=LOGGING if area == "logs" else ("Error logging",),
+                )
+            )
+    return found
+
+
+def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "access") -> list[Finding]:
+    """``logs.unparsed`` / ``errors.unparsed``: files with many unparseable lines or a read error."""
+    area = "logs" if kind == "access" else "errors"
+    found = []
+    for row in log_files[log_files["kind"] == kind].to_dict("records"):
+        lines, unparsed = int(row["lines"] or 0), int(row["unparsed"] or 0)
+        share = unparsed / lines if lines else 0.0
+        error = row.get("error")
+        name = str(row["path"]).rsplit("/", 1)[-1]
+        evidence = {
+            "file": str(row["path"]),
+            "host": row["host"],
+            "lines": lines,
+            "unparsed": unparsed,
+            "samples": [masked(str(s)) for s in as_list(row.get("samples"))[:5]],
+        }
+        checklist = LOGGING if area == "logs" else ("Error logging",)
+        over = share >= th.unparsed_warning and unparsed > 0
+        severity = Severity.critical if share >= th.unparsed_critical else Severity.warning
+        if isinstance(error, str) and error:
+            # one finding for the file: the damage, with the lines it cost as evidence
+            title = f"{name} ({row['host']}): {error}"
+            if over:
+                title += f"; {pct(share)} of its lines could not be parsed"
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.file_error",
+                    severity if over else Severity.warning,
+                    redact(title),
+                    value=num(share, 4) if over else None,
+                    evidence=evidence | {"error": redact(error)},
+                    checklist=checklist,
+                )
+            )
+        elif over:
+            if lines and not int(row.get("parsed") or 0) and isinstance(row.get("format"), str):
+                title = f"None of the {lines} lines of {name} ({row['host']}) match the format {row['format']}"
+            else:
+                title = f"{pct(share)} of the lines of {name} ({row['host']}) could not be parsed"
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.unparsed",
+                    severity,
+                    title,
+                    value=num(share, 4),
+                    threshold=th.unparsed_critical if severity is Severity.critical else th.unparsed_warning,
+                    evidence=evidence,
+                    checklist=checklist,
+                )
+            )
+    return found
+
+
+def no_data_finding(area: str, what: str, hosts: Sequence[str]) -> Finding:
+    """``<area>.no_data``: sources are configured but the store holds nothing for the day."""
+    return Finding(
+        area,
+        f"{area}.no_data",
+        Severity.warning,
+        f"No {what} in the store for this day (configured: {', '.join(hosts)})",
+        evidence={"hosts": list(hosts)},
+        checklist=LOGGING if area == "logs" else ("Error logging",),
+    )

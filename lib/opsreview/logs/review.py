@@ -1,0 +1,79 @@
+"""What the log areas' reviews share: the sectioned review object, local-time tables, and
+the day's `log_files` rows (how well each file read).
+
+:class:`SectionedReview` holds the review's params, a bounded UTC DuckDB connection
+(:func:`opsreview.engine.connect`) and the findings of each section run so far; the access-log
+review (:mod:`opsreview.logs.access.review`) and the application-error review
+(:mod:`opsreview.logs.app.review`) are both one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from opsreview import engine
+from opsreview.context import ReviewContext
+from opsreview.display import Section
+from opsreview.findings import Finding
+from opsreview.masking import mask_sensitive
+from opsreview.relations import sql_string
+
+
+class SectionedReview:
+    """What the notebooks' review objects share: the review's params, a UTC DuckDB connection,
+    and the findings of each section run so far."""
+
+    def __init__(self, review: ReviewContext, hosts: list[str]) -> None:
+        self.review = review
+        self.tz = review.params.timezone
+        self.th = review.params.logs.thresholds
+        self.hosts = hosts
+        self.con = engine.connect()
+        self._sections: dict[str, list[Finding]] = {}
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings of every section run so far (each section counted once)."""
+        return [f for found in self._sections.values() for f in found]
+
+    def _done(self, section: Section) -> Section:
+        self._sections[section.name] = section.findings
+        return section
+
+    def elapsed_window(self, last: Any) -> tuple[dt.datetime, dt.datetime]:
+        """The part of the review day to judge: all of it once it is over; while it is still
+        running, up to the minute after ``last`` (the newest line seen: lines arrive with each
+        pull, so their end is no gap). Its start is never cut."""
+        start, end = self.review.window
+        if last is None or pd.isna(last) or dt.datetime.now(dt.UTC) >= end:
+            return start, end
+        return start, min(end, (pd.Timestamp(last) + pd.Timedelta(minutes=1)).to_pydatetime())
+
+
+LOG_FILE_COLUMNS = [
+    "path",
+    "host",
+    "day",
+    "lines",
+    "parsed",
+    "unparsed",
+    "non_requests",
+    "samples",
+    "error",
+    "kind",
+    "format",
+]
+
+
+def log_files(review: ReviewContext, kind: str) -> pd.DataFrame:
+    """The day's `log_files` rows of one kind (``access`` or ``app``)."""
+    rel = review.store.relation("log_files", [review.day])
+    if rel is None:
+        return pd.DataFrame(columns=LOG_FILE_COLUMNS)
+    df = rel.filter(f"kind = {sql_string(kind)}").df().reindex(columns=LOG_FILE_COLUMNS)
+    # Unparsed samples are shown as evidence: mask what redact() alone does not know (JWTs, cards).
+    df["samples"] = [[mask_sensitive(str(s)) for s in (v if v is not None else [])] for v in df["samples"]]
+    return df.sort_values(["host", "path"]).reset_index(drop=True)

@@ -1,0 +1,125 @@
+"""Params: one YAML file per environment, validated on load.
+
+Precedence (documented in the README): notebook defaults < params YAML < CLI overrides.
+Relative paths are resolved against the params file's folder. Secrets are ``${ENV}``
+references (:class:`opsreview.secrets.SecretRef`), resolved only when used.
+Each area owns its section model (``params/logs.py``, ``params/probes.py``); this module
+composes them and turns any validation problem into one :class:`ParamsError` line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from opsreview.exceptions import ParamsError
+from opsreview.findings import Severity
+from opsreview.logs.params import LogsParams
+from opsreview.probes.params import ProbesParams
+from opsreview.schema import Section, resolve_paths
+from opsreview.secrets import SECRET_REF, remember_secret
+
+__all__ = ["Params", "RunnerParams", "load_params", "Section"]
+
+
+class RunnerParams(Section):
+    """How `opsreview run` executes the notebooks."""
+
+    timeout_seconds: int = Field(600, gt=0, description="per-notebook execution timeout")
+    jobs: int = Field(2, gt=0, description="notebooks executed in parallel")
+    kernel: str = Field("python3", description="Jupyter kernel name")
+    notebooks: Path | None = Field(None, description="folder of review notebooks (default: the suite's own)")
+
+
+class Params(Section):
+    environment: str = Field(description="name shown in reports and summary.json")
+    timezone: str = Field("UTC", description="IANA zone in which a review day is taken")
+    fail_on: Severity = Field(Severity.critical, description="exit 1 at or above this severity")
+    store: Path = Field(description="folder of the date-partitioned store")
+    outputs: Path = Field(description="folder of the dated reports")
+    baseline_days: int = Field(7, ge=1, le=60, description="trailing days used as baseline")
+    runner: RunnerParams = Field(default_factory=lambda: RunnerParams())
+    logs: LogsParams = Field(default_factory=lambda: LogsParams())
+    probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
+    source_file: Path = Field(Path("."), exclude=True)
+    secret_env_vars: tuple[str, ...] = Field((), exclude=True)
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _severity(cls, value: Any) -> Severity:
+        return Severity.parse(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def mask_referenced_secrets(self) -> None:
+        """Register the current values of every ``${ENV}`` the params file references for redaction.
+
+        The runner calls this before executing notebooks, so that a secret a notebook resolves
+        in its own kernel is still masked in everything the runner writes.
+        """
+        for name in self.secret_env_vars:
+            value = os.environ.get(name)
+            if value:
+                remember_secret(value)
+
+    def default_review_date(self, now: dt.datetime | None = None) -> dt.date:
+        """Yesterday in the params' timezone."""
+        now = now or dt.datetime.now(dt.UTC)
+        return now.astimezone(self.tz).date() - dt.timedelta(days=1)
+
+    def day_window(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) of a local day as UTC datetimes (23 or 25 hours on DST days)."""
+        start = dt.datetime.combine(day, dt.time(), self.tz)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.tz)
+        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate a params file; any problem is one ParamsError naming file and key."""
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(name, None, "params file not found") from None
+    except OSError as exc:
+        raise ParamsError(name, None, f"cannot read params file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise ParamsError(name, where, f"invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise ParamsError(name, None, "expected a mapping of keys at the top level")
+    try:
+        params = Params.model_validate(
+            {**data, "source_file": path.resolve(), "secret_env_vars": tuple(sorted(set(SECRET_REF.findall(text))))},
+            context={"base": path.resolve().parent},
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or None
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "missing":
+            message = "required key is missing"
+        raise ParamsError(name, key, message) from None
+    return resolve_paths(params, path.resolve().parent)

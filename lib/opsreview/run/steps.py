@@ -1,0 +1,278 @@
+"""`opsreview run` as named steps: prepare → stage → pull → execute → collect → summarize →
+render → publish (in the manner of papermill's ``execute.py``), each a small function over one
+:class:`Run`.
+
+A run validates everything before writing anything, takes an exclusive lock on the outputs
+folder (a second concurrent run exits with a clear message), stages into
+``outputs/.staging-<date>-<pid>/`` and publishes the finished day folder with a rename, so a
+run killed at any point never leaves a date folder that looks complete. Exit codes:
+0 ok, 1 findings at or above ``fail_on``, 2 bad usage (nothing written), 3 a notebook or
+source failed (the report is still written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from opsreview.context import RUN_DIR_ENV, ReviewContext, parse_review_date
+from opsreview.exceptions import OutputsError, UsageError
+from opsreview.findings import Finding, Severity
+from opsreview.params import Params, load_params
+from opsreview.run import execute as nbs
+from opsreview.run import report
+from opsreview.secrets import redact
+from opsreview.sources import SourceResult, pull_sources
+
+log = logging.getLogger("opsreview")
+
+LOCK_NAME = ".opsreview.lock"
+
+
+@dataclass
+class RunResult:
+    day: dt.date
+    exit_code: int
+    day_dir: Path
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def outputs_lock(outputs: Path) -> Iterator[IO[str]]:
+    """Exclusive, non-blocking lock on the outputs folder; released when the process dies."""
+    path = outputs / LOCK_NAME
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise OutputsError(
+                    f"{outputs}: another opsreview run is in progress ({holder}); try again later"
+                ) from None
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        yield fh
+    finally:
+        fh.close()
+
+
+def _check_writable(outputs: Path) -> None:
+    try:
+        outputs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputsError(f"outputs folder {outputs}: cannot create ({exc.strerror})") from None
+    if not os.access(outputs, os.W_OK | os.X_OK):
+        raise OutputsError(f"outputs folder {outputs}: not writable")
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` with renames: the date folder is always whole."""
+    old = target.with_name(f".old-{target.name}-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _clean_leftovers(outputs: Path) -> None:
+    """Remove staging folders of runs that were killed (we hold the lock, so none is live)."""
+    for leftover in list(outputs.glob(".staging-*")) + list(outputs.glob(".old-*")):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+@dataclass
+class Run:
+    """What the steps of one run share: the plan (params, day, notebooks) and what each step adds."""
+
+    params: Params
+    params_path: Path
+    day: dt.date
+    notebooks: dict[str, Path]  # name -> source notebook, the summary last
+    only: bool  # areas chosen with --only (pull only their sources)
+    jobs: int
+    staging: Path = Path()
+    sources: list[SourceResult] = field(default_factory=list)
+    runs: list[nbs.NotebookRun] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    exit_code: int = 0
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, RUN_DIR_ENV: str(self.staging)}
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return {"params_path": str(self.params_path.resolve()), "review_date": self.day.isoformat()}
+
+    def execute(self, name: str) -> nbs.NotebookRun:
+        return nbs.execute_notebook(
+            name,
+            self.notebooks[name],
+            self.staging / f"{name}.ipynb",
+            self.parameters,
+            self.params.runner.timeout_seconds,
+            self.params.runner.kernel,
+            self.env,
+        )
+
+
+def prepare(
+    params_path: str | Path,
+    date: str | None,
+    only: list[str] | None,
+    jobs: int | None,
+    notebooks_dir: Path | None,
+) -> Run:
+    """Validate everything before anything is written (exit 2 problems raise here)."""
+    params = load_params(params_path)
+    day = parse_review_date(date, params)
+    folder = notebooks_dir or params.runner.notebooks or nbs.DEFAULT_NOTEBOOKS_DIR
+    selected = nbs.select_notebooks(nbs.discover_notebooks(folder), only)
+    if not selected:
+        raise UsageError(f"no notebooks found in {folder}")
+    for path in selected.values():
+        nbs.check_parameters_cell(path)
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs {jobs}: must be at least 1")
+    _check_writable(params.outputs)
+    return Run(params, Path(params_path), day, selected, bool(only), jobs or params.runner.jobs)
+
+
+def stage(run: Run) -> None:
+    """A fresh staging folder (under the lock), the shared plotly asset, secrets registered for masking."""
+    outputs = run.params.outputs
+    _clean_leftovers(outputs)
+    run.staging = outputs / f".staging-{run.day.isoformat()}-{os.getpid()}"
+    run.staging.mkdir()
+    report.ensure_plotly_asset(outputs)
+    run.params.mask_referenced_secrets()
+
+
+def pull(run: Run) -> None:
+    """Pull the sources of the areas that run into the store; failures become findings."""
+    ctx = ReviewContext(params=run.params, day=run.day)
+    areas = set(run.notebooks) - {nbs.SUMMARY_NOTEBOOK}
+    run.sources = pull_sources(ctx, areas if run.only else None)
+    report.write_text_atomic(run.staging / "sources.json", json.dumps([s.to_dict() for s in run.sources], indent=2))
+
+
+def _notebook_failed(name: str, nb_run: nbs.NotebookRun) -> Finding:
+    return Finding(
+        name, f"{name}.notebook_failed", Severity.critical, f"Notebook {name} {nb_run.status}: {nb_run.error}"
+    )
+
+
+def execute(run: Run) -> None:
+    """Execute the area notebooks in parallel (``jobs`` at a time)."""
+    workers = [name for name in run.notebooks if name != nbs.SUMMARY_NOTEBOOK]
+    with ThreadPoolExecutor(max_workers=run.jobs) as pool:
+        run.runs = list(pool.map(run.execute, workers))
+
+
+def collect(run: Run) -> None:
+    """The findings of the sources and of every executed notebook, staged for the summary notebook."""
+    run.findings = [f for s in run.sources for f in s.findings]
+    for nb_run in run.runs:
+        run.findings.extend(report.notebook_findings(nb_run.ipynb))
+        if nb_run.status != "ok":
+            run.findings.append(_notebook_failed(nb_run.name, nb_run))
+    report.write_text_atomic(
+        run.staging / "findings.json", json.dumps([f.to_dict() for f in run.findings], indent=2, default=str)
+    )
+
+
+def summarize(run: Run) -> None:
+    """Execute the summary notebook, which reads what :func:`collect` staged."""
+    if nbs.SUMMARY_NOTEBOOK not in run.notebooks:
+        return
+    nb_run = run.execute(nbs.SUMMARY_NOTEBOOK)
+    run.runs.append(nb_run)
+    if nb_run.status != "ok":
+        run.findings.append(_notebook_failed("summary", nb_run))
+
+
+def render(run: Run) -> dict[str, object]:
+    """HTML without code for every notebook, the day page and ``summary.json`` (written last:
+    a staging folder without it was never finished). Returns the summary."""
+    asset_href = f"../{report.ASSETS_DIR}/{report.PLOTLY_ASSET}"
+    notebook_rows = []
+    for nb_run in run.runs:
+        report.scrub_notebook(nb_run.ipynb)
+        report.export_html(nb_run.ipynb, run.staging / f"{nb_run.name}.html", f"{nb_run.name} {run.day}", asset_href)
+        notebook_rows.append(
+            {
+                "name": nb_run.name,
+                "status": nb_run.status,
+                "duration_s": round(nb_run.duration_s, 2),
+                "html": f"{nb_run.name}.html",
+                "ipynb": f"{nb_run.name}.ipynb",
+                "error": nb_run.error,
+            }
+        )
+    failed = any(r.status != "ok" for r in run.runs) or any(s.status == "failed" for s in run.sources)
+    status = report.overall_status(run.findings, failed, run.params.fail_on)
+    run.exit_code = exit_code = 3 if failed else (1 if status == "alert" else 0)
+    summary = report.build_summary(
+        day=run.day,
+        environment=run.params.environment,
+        findings=run.findings,
+        notebooks=notebook_rows,
+        sources=[s.to_dict() for s in run.sources],
+        status=status,
+        fail_on=run.params.fail_on.name,
+        exit_code=exit_code,
+    )
+    (run.staging / "findings.json").unlink(missing_ok=True)
+    (run.staging / "sources.json").unlink(missing_ok=True)
+    report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary))
+    report.write_text_atomic(run.staging / "summary.json", redact(json.dumps(summary, indent=2, default=str)) + "\n")
+    return summary
+
+
+def publish(run: Run) -> Path:
+    """Put the finished day in place with renames, then refresh the index of all dates."""
+    outputs = run.params.outputs
+    target = outputs / run.day.isoformat()
+    _publish(run.staging, target)
+    report.write_text_atomic(outputs / "index.html", report.render_outputs_index(outputs))
+    return target
+
+
+def run_review(
+    params_path: str | Path,
+    date: str | None = None,
+    only: list[str] | None = None,
+    jobs: int | None = None,
+    notebooks_dir: Path | None = None,
+) -> RunResult:
+    """Run the whole review for one day, step by step. Raises OpsreviewError for exit-2 problems."""
+    run = prepare(params_path, date, only, jobs, notebooks_dir)
+    with outputs_lock(run.params.outputs):
+        stage(run)
+        pull(run)
+        started = time.monotonic()
+        execute(run)
+        collect(run)
+        summarize(run)
+        log.info("notebooks executed in %.1f s", time.monotonic() - started)
+        summary = render(run)
+        target = publish(run)
+    return RunResult(day=run.day, exit_code=run.exit_code, day_dir=target, summary=summary)

@@ -21,7 +21,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -508,18 +508,29 @@ def generate_demo(
             shutil.rmtree(out / child, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
 
-    frames = []
+    # Day by day, a million lines at a time: a 10M-request day must not need the whole week in
+    # memory. Files are per UTC day (as logrotate at midnight UTC would cut them), so the first
+    # hours of a local day go to the file the previous local day began; a file is closed once no
+    # later local day can reach it.
+    writers = _AccessWriters(out / "access", gz_before=end - dt.timedelta(days=1))
+    total = 0
+    review_requests = pd.DataFrame()
     for day in day_list:
         n = int(requests_per_day * (0.92 + 0.16 * rng.random()))
-        frames.append(_day_requests(rng, day, n, tz, day == end, ips, ip_weights))
-    requests = pd.concat(frames, ignore_index=True)
-    requests["host"] = rng.choice(np.array(HOSTS), size=len(requests))
-    requests["line"] = format_combined_rt(requests)
-    requests["utc_day"] = pd.to_datetime(requests["ts"], utc=True).dt.date
-    for (host, utc_day), part in requests.groupby(["host", "utc_day"], sort=True):
-        _write_lines(
-            out / "access" / str(host) / f"access-{utc_day}.log", part["line"], gz=utc_day < end - dt.timedelta(days=1)
-        )
+        requests = _day_requests(rng, day, n, tz, day == end, ips, ip_weights)
+        requests["host"] = rng.choice(np.array(HOSTS), size=len(requests))
+        total += len(requests)
+        for offset in range(0, len(requests), _FORMAT_CHUNK):
+            chunk = requests.iloc[offset : offset + _FORMAT_CHUNK]
+            utc_day = pd.to_datetime(chunk["ts"], utc=True).dt.date
+            lines = format_combined_rt(chunk)
+            for (host, file_day), part in lines.groupby([chunk["host"], utc_day], sort=True):
+                writers.write(str(host), file_day, part)
+        writers.close_before(day)
+        if day == end:
+            review_requests = requests
+        del requests
+    writers.close_before(None)
 
     for day in day_list:
         events = _app_events(rng, day, tz, day == end)
@@ -532,7 +543,7 @@ def generate_demo(
     for day, frame in _probe_history(rng, day_list, tz).items():
         store.write_part("probe_results", day, "demo", frame)
 
-    truth = _ground_truth(end, tz, requests)
+    truth = _ground_truth(end, tz, review_requests, total)
     (out / "ground-truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 
@@ -547,7 +558,35 @@ def _write_lines(path: Path, lines: pd.Series | list[str], gz: bool) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _ground_truth(day: dt.date, tz: ZoneInfo, requests: pd.DataFrame) -> dict[str, object]:
+_FORMAT_CHUNK = 1_000_000
+
+
+class _AccessWriters:
+    """Open access-log files of the demo, one per host and UTC day (gzip before ``gz_before``)."""
+
+    def __init__(self, root: Path, gz_before: dt.date) -> None:
+        self.root, self.gz_before = root, gz_before
+        self.open: dict[tuple[str, dt.date], IO[str]] = {}
+
+    def write(self, host: str, day: dt.date, lines: pd.Series) -> None:
+        fh = self.open.get((host, day))
+        if fh is None:
+            path = self.root / host / f"access-{day}.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if day < self.gz_before:
+                fh = gzip.open(path.with_name(path.name + ".gz"), "wt", encoding="utf-8", compresslevel=3)  # noqa: SIM115
+            else:
+                fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close_before
+            self.open[(host, day)] = fh
+        fh.write("\n".join(lines) + "\n")
+
+    def close_before(self, day: dt.date | None) -> None:
+        """Close the files of UTC days before ``day`` (every file when None)."""
+        for key in [k for k in self.open if day is None or k[1] < day]:
+            self.open.pop(key).close()
+
+
+def _ground_truth(day: dt.date, tz: ZoneInfo, requests: pd.DataFrame, total: int) -> dict[str, object]:
     def window(start: str, minutes: int) -> dict[str, str]:
         s = _local(day, start, tz)
         return {"start": s.isoformat(), "end": (s + pd.Timedelta(minutes=minutes)).isoformat()}
@@ -561,7 +600,7 @@ def _ground_truth(day: dt.date, tz: ZoneInfo, requests: pd.DataFrame) -> dict[st
         "review_date": day.isoformat(),
         "timezone": str(tz),
         "requests_on_review_day": len(on_day),
-        "requests_total": len(requests),
+        "requests_total": total,
         "incidents": [
             {"kind": "5xx_burst", "route": BURST_5XX["route"], **window(BURST_5XX["start"], int(BURST_5XX["minutes"]))},
             {

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".bench" / "access"
 DAY = "2026-03-10"
 TZ = "Europe/Berlin"
+# Issue 10 item 7a: the check is a ratio against GoAccess 1.7 in the same run, not lines/s.
+TARGET_RATIO = 15.0
 GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %L ms'
 
 
@@ -255,7 +257,8 @@ def main() -> None:
             f"peak RSS {rss} MB, CPU {cpu:.1f} s"
         )
         print(f"    command: {command}")
-        print(f"    opsreview is {ratio:.1f}x faster ({label})")
+        verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+        print(f"    opsreview is {ratio:.1f}x faster ({label}): {verdict} the target of >= {TARGET_RATIO:.0f}x")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     python -m tests.bench [--quick]
 
---quick runs each benchmark on a smaller input (1M access-log lines, 50k demo requests/day)
+--quick runs each benchmark on a smaller input (1M access-log lines, 50k demo requests/day,
+200k lines for the summary, days of 50k and 100k requests)
 to check that the benchmarks work; the committed figures come from the full run.
 """
 
@@ -25,6 +26,8 @@ def main() -> int:
     benches: list[list[str]] = [
         ["tests.bench.bench_run", *(["--requests-per-day", "50000"] if args.quick else [])],
         ["tests.bench.bench_access_logs", *(["--lines", "1000000"] if args.quick else [])],
+        ["tests.bench.bench_summary", *(["--lines", "200000"] if args.quick else [])],
+        ["tests.bench.bench_day_sizes", *(["--sizes", "50000,100000"] if args.quick else [])],
         ["tests.bench.bench_probes"],
     ]
     failed = []

@@ -24,6 +24,7 @@ TARGET = 2.0
 FLOOR = """
 import sys, duckdb
 con = duckdb.connect()
+con.execute('SET enable_progress_bar = false')
 con.execute(f'''CREATE TABLE t AS SELECT * FROM read_csv('{sys.argv[1]}', delim=' ', quote='"', escape='"',
     header=false, all_varchar=true, ignore_errors=true, strict_mode=false, auto_detect=false,
     columns={{'ip':'VARCHAR','ident':'VARCHAR','user':'VARCHAR','time':'VARCHAR','zone':'VARCHAR',
@@ -49,7 +50,7 @@ def main() -> None:
     ours_s, ours_rss, ours_cpu, out = measure(ours)
     summary = json.loads(out)
     floor_s, floor_rss, floor_cpu, floor_out = measure(floor)
-    rows, paths = floor_out.split()
+    rows, paths = floor_out.strip().splitlines()[-1].split()
     print(f"opsreview logs summary: {ours_s:.2f} s wall, CPU {ours_cpu:.1f} s, peak RSS {ours_rss} MB")
     print(f"    command: {shlex.join(['opsreview', *ours[3:]])}")
     print(f"    {summary['parsed']:,} parsed, {len(summary['routes'])} route templates")

@@ -81,7 +81,7 @@ class Params(Section):
                 remember_secret(value)
                 remember_secret(quote(value, safe=""))  # as a probe URL sends it
 
-    def secret_references(self) -> dict[str, list[str]]:
+    def referenced_variables(self) -> dict[str, list[str]]:
         """Every ``${ENV}`` variable the params use, with the keys that reference it
         (``{"API_KEY": ["probes.targets.0.url"]}``), from the validated values (comments are
         not references)."""
@@ -103,7 +103,7 @@ class Params(Section):
 
     def unset_secret_variables(self) -> dict[str, list[str]]:
         """The referenced variables that are not set now, with the keys that use them."""
-        return {name: keys for name, keys in self.secret_references().items() if name not in os.environ}
+        return {name: keys for name, keys in self.referenced_variables().items() if name not in os.environ}
 
     def default_review_date(self, now: dt.datetime | None = None) -> dt.date:
         """Yesterday in the params' timezone."""

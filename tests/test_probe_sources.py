@@ -42,6 +42,11 @@ def down_prometheus() -> str:
     return f"  prometheus: {{url: 'http://127.0.0.1:{closed_port()}', timeout_seconds: 2}}\n"
 
 
+def down_prometheus_line(path: Path) -> str:
+    (line,) = [line for line in path.read_text().splitlines(keepends=True) if "prometheus:" in line]
+    return line
+
+
 def test_a_failing_prometheus_fails_only_its_own_source(tmp_path: Path, fault_server: FaultServer) -> None:
     path = write(tmp_path, fault_server, down_prometheus())
     for _ in range(3):
@@ -55,14 +60,10 @@ def test_a_failing_prometheus_fails_only_its_own_source(tmp_path: Path, fault_se
     assert prometheus.error is not None and "ConnectionError" in prometheus.error
     (finding,) = prometheus.findings
     assert finding.check == "probes.source_failed" and finding.title.startswith("Source prometheus failed: ")
-
-
-def test_prometheus_is_not_listed_when_not_configured(tmp_path: Path, fault_server: FaultServer) -> None:
-    path = write(tmp_path, fault_server)
-    assert main(["probe", "--params", str(path), "--once"]) == 0
-    day = dt.datetime.now(dt.UTC).date()
+    # Without probes.prometheus the source is neither pulled nor listed.
+    path.write_text(path.read_text().replace(down_prometheus_line(path), ""), encoding="utf-8")
     (result,) = pull_sources(ReviewContext(params=load_params(path), day=day), {"probes"})
-    assert (result.name, result.status, result.rows) == ("probes", "ok", 1)
+    assert (result.name, result.status, result.rows) == ("probes", "ok", 3)
 
 
 @pytest.mark.slow
@@ -89,7 +90,7 @@ def test_summary_reports_each_source_on_its_own(tmp_path: Path, fault_server: Fa
     assert len(failed) == 1 and failed[0]["evidence"] == {"source": "prometheus"}
 
 
-def test_prometheus_probe_names_and_errors_are_masked() -> None:
+def test_prometheus_probe_names_are_masked() -> None:
     """blackbox's ``instance`` is the probed URL; an API key in it must not reach the store."""
     cfg = PrometheusSource.model_validate({"url": "http://prometheus.internal:9090"})
     matrix = [

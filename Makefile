@@ -44,8 +44,13 @@ notebooks: demo
 test: lint demo
 	$(BIN)/pytest tests notebooks --nbval-lax --ignore=tests/data
 
+## JupyterLab on notebooks/ (the notebooks default to the demo params). As root (a container,
+## a fresh VM) JupyterLab refuses to start unless told --allow-root. LAB_ARGS adds options,
+## e.g. make lab LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
+LAB_AS_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: demo
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_AS_ROOT) $(LAB_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -11,6 +11,7 @@ from opsreview.probes.models import ProbeResult
 from opsreview.probes.params import ProbesParams
 from opsreview.probes.round import run_round
 from tests.fixtures.express import ALLOWED_ORIGIN, WEAKNESSES, ExpressServer, ExpressServers
+from tests.fixtures.tls import FaultServer
 
 pytestmark = pytest.mark.node
 
@@ -171,3 +172,63 @@ def test_active_checks_do_not_run_without_consent(
     assert len(lines) == 6
     assert not any("/.env" in line or "/.git" in line for line in lines)
     assert sum("/api/search" in line for line in lines) == 1
+
+
+@pytest.mark.parametrize(
+    ("protected", "ok", "detail"),
+    [
+        # POST /api/orders checks the token first, then answers 400 to the empty body.
+        (
+            [{"method": "POST", "path": "/api/orders", "body": "{}"}],
+            True,
+            "with the non-admin test token: 1 endpoint(s) answered 400",
+        ),
+        (
+            [{"method": "POST", "path": "/api/orders", "body": "{}"}, "/api/users/7/orders"],
+            True,
+            "with the non-admin test token: 2 endpoint(s) answered 200, 400",
+        ),
+        (
+            ["/api/users/7/orders", "/api/boom"],
+            True,
+            "with the non-admin test token: 1 endpoint(s) answered 200 (inconclusive: GET /api/boom -> 500)",
+        ),
+        (
+            ["/api/boom"],
+            False,
+            "with the non-admin test token: inconclusive, no answer shows whether the token is accepted "
+            "(a 5xx, a redirect or a 429 comes before the token is checked): GET /api/boom -> 500",
+        ),
+        (
+            ["/api/users/8/orders", "/api/users/7/orders"],
+            False,
+            "with the non-admin test token: token not accepted: GET /api/users/8/orders -> 403: refresh auth.user_token",
+        ),
+    ],
+)
+def test_valid_token_is_rejected_only_by_401_or_403(
+    express_server: ExpressServers, monkeypatch: pytest.MonkeyPatch, protected: list[Any], ok: bool, detail: str
+) -> None:
+    server = express_server("hardened")
+    auth = {"protected": protected, "user_token": "${OPSREVIEW_TEST_USER_TOKEN}"}
+    results = probe(server, monkeypatch, checks=["auth"], allow_active=False, auth=auth)
+    assert (results["auth.valid_token"].ok, results["auth.valid_token"].detail) == (ok, detail)
+
+
+def test_valid_token_answered_only_by_redirects_is_inconclusive(
+    fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A redirect (to a login page, to another path) says nothing about the token."""
+    monkeypatch.setenv("OPSREVIEW_TEST_USER_TOKEN", "header.payload.signature")
+    target = {
+        "name": "redirects",
+        "url": fault_server.url + "/ok",
+        "checks": ["auth"],
+        "auth": {"protected": ["/chain/1", "/offsite"], "user_token": "${OPSREVIEW_TEST_USER_TOKEN}"},
+    }
+    settings = ProbesParams.model_validate({"targets": [target]})
+    results = {r.check: r for r in run_round(settings, ignore_schedule=True).results}
+    valid = results["auth.valid_token"]
+    assert not valid.ok
+    assert valid.detail.startswith("with the non-admin test token: inconclusive, no answer shows whether")
+    assert valid.detail.endswith("GET /chain/1 -> 302; GET /offsite -> 302")

@@ -180,8 +180,10 @@ def test_review_source_writes_the_prometheus_part(prometheus_stack: Stack, tmp_p
     (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
     params = load_params(tmp_path / "p.yaml")
     day = dt.datetime.now(dt.UTC).date()
-    (result,) = pull_sources(ReviewContext(params=params, day=day), {"probes"})
+    results = {r.name: r for r in pull_sources(ReviewContext(params=params, day=day), {"probes"})}
+    result = results["prometheus"]  # a source of its own since issue 10 (was counted in `probes`)
     assert result.status == "ok" and result.rows > 0, result.error
+    assert (results["probes"].status, results["probes"].rows) == ("skipped", 0)  # no targets here
     store = Store(params.store)
     assert [p.name for p in store.parts("probe_results", day)] == ["prometheus.parquet"]
     frame = store.read("probe_results", [day])
@@ -195,3 +197,13 @@ def test_prometheus_errors_are_source_errors(prometheus_stack: Stack) -> None:
     down = PrometheusSource.model_validate({"url": f"http://127.0.0.1:{free_port()}", "timeout_seconds": 2})
     with pytest.raises(SourceError, match=r"source prometheus: http://127\.0\.0\.1:\d+: ConnectionError"):
         read_probe_metrics(down, now - dt.timedelta(minutes=1), now, 7)
+
+
+def test_prometheus_error_texts_are_masked(prometheus_stack: Stack) -> None:
+    """Prometheus's error repeats the query; a key in a selector's URL must not reach a finding."""
+    now = dt.datetime.now(dt.UTC)
+    query = 'probe_success{instance="https://api.example.com/health?api_key=k-8f2b9c7d1e"'  # unclosed
+    with pytest.raises(SourceError) as info:
+        query_range(source(prometheus_stack), query, now - dt.timedelta(minutes=1), now)
+    assert "HTTP 400" in str(info.value) and "api_key=***" in str(info.value)
+    assert "k-8f2b9c7d1e" not in str(info.value)

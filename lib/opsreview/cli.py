@@ -78,6 +78,12 @@ def _cmd_params_check(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     print(json.dumps(params.model_dump(mode="json"), indent=2, default=str) if args.show else f"{args.params}: ok")
+    # Valid params can still fail at use: say now which secrets this shell could not resolve.
+    for name, keys in params.unset_secret_variables().items():
+        print(
+            f"opsreview: warning: {args.params}: environment variable {name} is not set (used by {', '.join(keys)})",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -78,6 +79,31 @@ class Params(Section):
             value = os.environ.get(name)
             if value:
                 remember_secret(value)
+                remember_secret(quote(value, safe=""))  # as a probe URL sends it
+
+    def referenced_variables(self) -> dict[str, list[str]]:
+        """Every ``${ENV}`` variable the params use, with the keys that reference it
+        (``{"API_KEY": ["probes.targets.0.url"]}``), from the validated values (comments are
+        not references)."""
+        found: dict[str, list[str]] = {}
+
+        def walk(value: Any, key: str) -> None:
+            if isinstance(value, dict):
+                for name, item in value.items():
+                    walk(item, f"{key}.{name}" if key else str(name))
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(item, f"{key}.{index}")
+            elif isinstance(value, str):
+                for name in SECRET_REF.findall(value):
+                    found.setdefault(name, []).append(key)
+
+        walk(self.model_dump(mode="json"), "")
+        return found
+
+    def unset_secret_variables(self) -> dict[str, list[str]]:
+        """The referenced variables that are not set now, with the keys that use them."""
+        return {name: keys for name, keys in self.referenced_variables().items() if name not in os.environ}
 
     def default_review_date(self, now: dt.datetime | None = None) -> dt.date:
         """Yesterday in the params' timezone."""

@@ -20,6 +20,7 @@ from opsreview.secrets import redact
 
 if TYPE_CHECKING:
     from opsreview.context import ReviewContext
+    from opsreview.params import Params
 
 log = logging.getLogger("opsreview")
 
@@ -54,17 +55,21 @@ class RegisteredSource:
     area: str
     pull: SourceFn
     table: str | None = None  # the table whose rows of the review day the result reports
+    configured: Callable[[Params], bool] | None = None  # None: always pulled and listed
 
 
 _REGISTRY: dict[str, RegisteredSource] = {}
 
 
-def register_source(name: str, area: str, table: str | None = None) -> Callable[[SourceFn], SourceFn]:
+def register_source(
+    name: str, area: str, table: str | None = None, configured: Callable[[Params], bool] | None = None
+) -> Callable[[SourceFn], SourceFn]:
     """Register a source; with ``table`` its result's ``rows`` becomes that table's rows of the
-    review day in the store, and the count the pull returned becomes ``ingested``."""
+    review day in the store, and the count the pull returned becomes ``ingested``. An optional
+    integration passes ``configured``: when it says no, the source is neither pulled nor listed."""
 
     def decorator(fn: SourceFn) -> SourceFn:
-        _REGISTRY[name] = RegisteredSource(name, area, fn, table)
+        _REGISTRY[name] = RegisteredSource(name, area, fn, table, configured)
         return fn
 
     return decorator
@@ -83,6 +88,8 @@ def pull_sources(ctx: ReviewContext, areas: set[str] | None = None) -> list[Sour
     results = []
     for source in registered_sources():
         if areas is not None and source.area not in areas:
+            continue
+        if source.configured is not None and not source.configured(ctx.params):
             continue
         started = time.monotonic()
         try:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from opsreview.schema import Section
-from opsreview.secrets import SECRET_REF, SecretRef
+from opsreview.secrets import SECRET_REF, SecretRef, remember_secret
 
 CHECK_FAMILIES = ("http", "tls", "headers", "cors", "auth", "rate_limit", "leakage", "exposure")
 CheckFamily = Literal["http", "tls", "headers", "cors", "auth", "rate_limit", "leakage", "exposure"]
@@ -27,6 +27,9 @@ TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _STATUS_PATTERN = re.compile(r"^[1-5](?:xx|\d\d)$")
 _ENDPOINT = re.compile(r"^(?:(?P<method>[A-Z]+)\s+)?(?P<path>/\S*)$")
+# What must be written out before a URL's first ${ENV} reference: scheme, host, port and the
+# character that ends them.
+_AUTHORITY_FIRST = re.compile(r"^https?://[^/?#]+[/?#]", re.I)
 
 DEFAULT_EXPOSURE_PATHS = (
     "/.env",
@@ -43,9 +46,26 @@ DEFAULT_EXPOSURE_PATHS = (
 )
 
 
-def check_url(value: str) -> str:
-    """An absolute http(s) URL with a host; anything else is a params error."""
-    parts = urlsplit(value)
+def check_url(value: str, secrets_in_path: bool = False, no_secret_reason: str = "") -> str:
+    """An absolute http(s) URL with a host; anything else is a params error.
+
+    With ``secrets_in_path`` (a probe's ``url``: an API key in the query string) ``${ENV}``
+    references may stand in the path and query string; scheme, host and port must be written
+    out before the first one (they say where the secret is sent, so they are never secret).
+    Elsewhere a reference is refused with ``no_secret_reason``.
+    """
+    if "${" in value:
+        if not secrets_in_path:
+            raise ValueError(f"invalid URL {value!r}: ${{ENV}} references are not resolved here{no_secret_reason}")
+        if "${" in SECRET_REF.sub("", value):
+            raise ValueError(f"invalid URL {value!r}: '${{' that is not a ${{NAME}} reference (letters, digits, _)")
+        first = SECRET_REF.search(value)
+        if first is not None and not _AUTHORITY_FIRST.match(value[: first.start()]):
+            raise ValueError(
+                f"invalid URL {value!r}: ${{ENV}} references may stand only in the path or query string, "
+                "not in the scheme, host or port"
+            )
+    parts = urlsplit(SECRET_REF.sub("x", value))  # a reference checks like the text it becomes
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"invalid URL {value!r}: scheme must be http or https")
     try:
@@ -63,6 +83,20 @@ def check_url(value: str) -> str:
             f"invalid URL {value!r}: credentials in a URL; send them as a header with a ${{ENV}} reference"
         )
     return value
+
+
+def resolve_url(url: str) -> str:
+    """The URL to send: every ``${ENV}`` replaced by its value, percent-encoded (a key holding
+    ``&``, ``+`` or ``/`` stays one query value or path segment). The value and its encoded
+    form are both remembered for redaction, so neither shows in any output; the rest of the
+    URL is not secret and stays readable."""
+
+    def substitute(match: re.Match[str]) -> str:
+        encoded = quote(SecretRef(match.group(0)).resolve(), safe="")
+        remember_secret(encoded)
+        return encoded
+
+    return SECRET_REF.sub(substitute, url)
 
 
 def _check_method(value: str) -> str:
@@ -190,7 +224,7 @@ class ProbeTarget(Section):
     """One probed URL and the checks that apply to it."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=80)
-    url: str
+    url: str = Field(description="${ENV} references may stand in the path and query string (resolved when sent)")
     method: str = "GET"
     headers: dict[str, str | SecretRef] = Field(default_factory=dict)
     body: str | SecretRef | None = None
@@ -207,10 +241,16 @@ class ProbeTarget(Section):
     leakage: LeakageCheck = Field(default_factory=lambda: LeakageCheck())
     exposure: ExposureCheck = Field(default_factory=lambda: ExposureCheck())
 
-    @field_validator("url", "http_url")
+    @field_validator("url")
     @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return None if value is None else check_url(value)
+    def _url(cls, value: str) -> str:
+        return check_url(value, secrets_in_path=True)
+
+    @field_validator("http_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        reason = " (a plain-HTTP URL must never carry a secret)"
+        return None if value is None else check_url(value, no_secret_reason=reason)
 
     @field_validator("method")
     @classmethod
@@ -298,7 +338,8 @@ class PrometheusSource(Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return check_url(value)
+        # The API path is appended to this base URL, so a query string could not work anyway.
+        return check_url(value, no_secret_reason="; send credentials as a header (probes.prometheus.headers)")
 
     @field_validator("selector")
     @classmethod
@@ -342,6 +383,7 @@ class ProbesParams(Section):
         refs: list[tuple[str, object]] = []
         for i, target in enumerate(self.targets):
             key = f"probes.targets.{i}"
+            refs.append((f"{key}.url", SecretRef(target.url) if SECRET_REF.search(target.url) else None))
             refs += [(f"{key}.headers.{name}", value) for name, value in target.headers.items()]
             refs.append((f"{key}.body", target.body))
             refs += [(f"{key}.auth.{name}", getattr(target.auth, name)) for name in ("user_token", "expired_token")]

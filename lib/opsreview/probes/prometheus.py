@@ -6,8 +6,12 @@ review day with the HTTP API's ``query_range`` (one bounded request per metric, 
 and a server-side timeout), and writes them to the ``probe_results`` table with
 ``source='prometheus'``: one ``http`` row per probe and step, one ``tls`` row per probe and
 step where a certificate expiry is known. The probe name is the value of ``probe_label``
-(``instance`` by default: the probed URL for a usual blackbox relabelling). Called by the
-``probes`` source when ``probes.prometheus`` is set.
+(``instance`` by default: the probed URL for a usual blackbox relabelling), masked like any
+shown URL (an API key in a probed URL's query string shows as ``***``), and so are
+Prometheus's error texts.
+
+This is the ``prometheus`` source (area ``probes``), pulled only when ``probes.prometheus``
+is set: its status and rows are its own, apart from those of the ``probes`` source.
 """
 
 from __future__ import annotations
@@ -21,14 +25,17 @@ import requests
 
 from opsreview.context import ReviewContext
 from opsreview.exceptions import SourceError
+from opsreview.masking import masked
+from opsreview.params import Params
 from opsreview.probes.client import USER_AGENT
 from opsreview.probes.models import TABLE, empty_frame, normalise_frame, to_arrow
 from opsreview.probes.params import PrometheusSource, resolve_value
-from opsreview.secrets import redact
+from opsreview.probes.source import PROMETHEUS_PART, part_rows
+from opsreview.sources import SourceResult, register_source
 
 log = logging.getLogger("opsreview")
 
-PART = "prometheus"
+PART = PROMETHEUS_PART
 _PHASES = ("resolve", "connect", "tls", "processing")
 
 
@@ -47,14 +54,14 @@ def query_range(cfg: PrometheusSource, query: str, start: dt.datetime, end: dt.d
     try:
         response = requests.get(url, params=params, headers=headers, timeout=cfg.timeout_seconds)
     except requests.RequestException as exc:
-        raise SourceError("prometheus", redact(f"{cfg.url}: {type(exc).__name__}: {exc}")) from exc
+        raise SourceError("prometheus", masked(f"{cfg.url}: {type(exc).__name__}: {exc}")) from exc
     try:
         payload = response.json()
     except ValueError:
         payload = None
     if response.status_code != 200 or not isinstance(payload, dict) or payload.get("status") != "success":
         error = payload.get("error") if isinstance(payload, dict) else response.text[:200]
-        raise SourceError("prometheus", redact(f"{cfg.url}: HTTP {response.status_code} for {query!r}: {error}"))
+        raise SourceError("prometheus", masked(f"{cfg.url}: HTTP {response.status_code} for {query!r}: {error}"))
     data = payload.get("data") or {}
     if data.get("resultType") != "matrix":
         raise SourceError("prometheus", f"{cfg.url}: expected a matrix for {query!r}, got {data.get('resultType')}")
@@ -63,7 +70,7 @@ def query_range(cfg: PrometheusSource, query: str, start: dt.datetime, end: dt.d
     return result
 
 
-def _series(cfg: PrometheusSource, matrix: list[dict[str, Any]], extra_label: str | None = None) -> pd.DataFrame:
+def matrix_frame(cfg: PrometheusSource, matrix: list[dict[str, Any]], extra_label: str | None = None) -> pd.DataFrame:
     """A long frame (probe, [extra], ts, value) from a query_range matrix."""
     rows = []
     for series in matrix:
@@ -71,6 +78,7 @@ def _series(cfg: PrometheusSource, matrix: list[dict[str, Any]], extra_label: st
         probe = labels.get(cfg.probe_label)
         if probe is None:
             continue
+        probe = masked(probe)  # blackbox's instance is the probed URL, perhaps with a key in it
         extra = labels.get(extra_label) if extra_label else None
         for stamp, value in series.get("values") or []:
             rows.append({"probe": probe, "extra": extra, "epoch": float(stamp), "value": float(value)})
@@ -86,7 +94,7 @@ def read_probe_metrics(
     sel = cfg.selector
 
     def frame(metric: str, agg: str) -> pd.DataFrame:
-        return _series(cfg, query_range(cfg, f"{agg} {by} ({metric}{sel})", start, last))
+        return matrix_frame(cfg, query_range(cfg, f"{agg} {by} ({metric}{sel})", start, last))
 
     success = frame("probe_success", "min")
     if success.empty:
@@ -100,7 +108,7 @@ def read_probe_metrics(
         other = frame(metric, agg).drop(columns="extra").rename(columns={"value": name})
         rows = rows.merge(other, on=["probe", "epoch"], how="left")
     phase_query = f"max by ({cfg.probe_label}, phase) (probe_http_duration_seconds{sel})"
-    phases = _series(cfg, query_range(cfg, phase_query, start, last), extra_label="phase")
+    phases = matrix_frame(cfg, query_range(cfg, phase_query, start, last), extra_label="phase")
     if not phases.empty:
         wide = phases.pivot_table(index=["probe", "epoch"], columns="extra", values="value", aggfunc="max")
         rows = rows.merge(wide.reset_index(), on=["probe", "epoch"], how="left")
@@ -146,22 +154,26 @@ def read_probe_metrics(
     return normalise_frame(pd.concat([http, tls], ignore_index=True))
 
 
-def pull_prometheus(ctx: ReviewContext) -> int:
-    """Write the review day (and baseline days not pulled yet) into part ``prometheus``."""
+def _configured(params: Params) -> bool:
+    return params.probes.prometheus is not None
+
+
+@register_source("prometheus", "probes", configured=_configured)
+def pull_prometheus(ctx: ReviewContext) -> SourceResult:
+    """Write the review day (and baseline days not pulled yet) into part ``prometheus``; its
+    rows are that part's rows of the review day. A failure fails this source only: the
+    ``probes`` source still reports the results of `opsreview probe`."""
     cfg = ctx.params.probes.prometheus
     if cfg is None:
-        return 0
+        return SourceResult("prometheus", status="skipped", error="probes.prometheus is not set")
     store = ctx.store
-    rows = 0
     for day in [*ctx.baseline_days, ctx.day]:
-        part = store.day_dir(TABLE, day) / f"{PART}.parquet"
-        if day != ctx.day and part.exists():
+        if day != ctx.day and (store.day_dir(TABLE, day) / f"{PART}.parquet").exists():
             continue
         start, end = ctx.params.day_window(day)
         frame = read_probe_metrics(cfg, start, end, ctx.params.probes.tls.critical_days)
-        if len(frame):
+        if len(frame):  # nothing (retention passed?) keeps what an earlier pull stored
             store.write_part(TABLE, day, PART, to_arrow(frame))
-        if day == ctx.day:
-            rows = len(frame)
+    rows = part_rows(store, ctx.day, PART)
     log.info("prometheus: %d probe rows for %s", rows, ctx.day)
-    return rows
+    return SourceResult("prometheus", rows=rows)

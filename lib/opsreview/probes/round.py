@@ -23,7 +23,7 @@ from opsreview.probes.client import tls_context
 from opsreview.probes.models import ProbeResult
 from opsreview.probes.params import ProbesParams, ProbeTarget
 from opsreview.probes.target import TargetRun
-from opsreview.secrets import redact
+from opsreview.secrets import MissingSecretError, redact
 
 log = logging.getLogger("opsreview")
 
@@ -66,7 +66,11 @@ def is_due(target: ProbeTarget, when: dt.datetime) -> bool:
 def probe_target(tr: TargetRun) -> None:
     """Run the target's checks in order; an unexpected error in one check is a failed row."""
     checks = tr.target.enabled_checks
-    main = tr.main  # one request, shared by the checks that grade a response
+    try:
+        main = tr.main  # one request, shared by the checks that grade a response
+    except MissingSecretError as exc:  # `opsreview probe` checks first; a notebook's round may not
+        tr.add(checks[0], False, f"not probed: {exc.args[0]}")
+        return
     for family in checks:
         if not main.reachable and family not in _RUN_WHEN_UNREACHABLE:
             continue

@@ -11,8 +11,8 @@ Append layout (cron runs a round every minute, so writes are small and frequent)
   de-duplicated on time, probe, check and source) and then removes the spool. `opsreview
   probe` compacts every earlier day after each round; the review's source pull compacts the
   review day and its history, so a review re-run reads Parquet only.
-- other writers use their own parts of the same day: ``prometheus`` (this source, when
-  ``probes.prometheus`` is set) and ``demo`` (the demo generator).
+- other writers use their own parts of the same day: ``prometheus`` (the ``prometheus``
+  source, when ``probes.prometheus`` is set) and ``demo`` (the demo generator).
 
 Readers (:func:`load_probe_results`) take every Parquet part of the days asked for plus any
 spool not compacted yet, so a notebook opened in the middle of the day sees the latest round.
@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 
 from opsreview.context import ReviewContext
 from opsreview.exceptions import SourceError
@@ -43,6 +44,7 @@ log = logging.getLogger("opsreview")
 
 SPOOL_DIR = "_spool"
 PROBE_PART = "probe"
+PROMETHEUS_PART = "prometheus"  # written by opsreview.probes.prometheus
 HISTORY_DAYS = 30  # uptime is reported for the day and the last 7 and 30 days
 _KEY = ["ts", "probe", "check", "source"]
 
@@ -178,18 +180,26 @@ def history_days(day: dt.date, n: int = HISTORY_DAYS) -> list[dt.date]:
     return [day - dt.timedelta(days=i) for i in range(n - 1, -1, -1)]
 
 
+def part_rows(store: Store, day: dt.date, part: str) -> int:
+    """Rows of one Parquet part of the day, from its footer (0 when there is none)."""
+    path = store.day_dir(TABLE, day) / f"{part}.parquet"
+    return pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
+
+
 @register_source("probes", "probes")
 def pull_probe_results(ctx: ReviewContext) -> SourceResult:
-    """Compact the spools of the review day and its history; pull Prometheus if configured."""
+    """Compact the spools of the review day and its history. Its rows are the day's results of
+    `opsreview probe` (and of the demo); Prometheus is a source of its own (``prometheus``), so
+    that one failing never hides the other's rows."""
     store = ctx.store
     wanted = set(history_days(ctx.day))
     for day in spooled_days(store):
         if day in wanted:
             compact_day(store, day)
-    if ctx.params.probes.prometheus is not None:
-        from opsreview.probes.prometheus import pull_prometheus
-
-        pull_prometheus(ctx)
-    rows = len(load_probe_results(store, [ctx.day]))
-    status = "ok" if rows or ctx.params.probes.targets or ctx.params.probes.prometheus else "skipped"
-    return SourceResult("probes", status=status, rows=rows)
+    others = [p.stem for p in store.parts(TABLE, ctx.day) if p.stem != PROMETHEUS_PART]
+    rows = sum(part_rows(store, ctx.day, part) for part in others)
+    if spool_path(store, ctx.day).exists():  # the review day is today: a round may have spooled since
+        rows += len(read_spool(spool_path(store, ctx.day)))
+    if rows or ctx.params.probes.targets:
+        return SourceResult("probes", rows=rows)
+    return SourceResult("probes", status="skipped", error="no probe targets (probes.targets) and no results of the day")

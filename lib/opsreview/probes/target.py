@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opsreview.probes.client import Exchange, fetch
 from opsreview.probes.models import ProbeResult
-from opsreview.probes.params import ProbesParams, ProbeTarget, resolve_value
+from opsreview.probes.params import ProbesParams, ProbeTarget, resolve_url, resolve_value
 from opsreview.secrets import redact
 
 
@@ -30,11 +30,21 @@ class TargetRun:
     requests_sent: int = 0
     _main: Exchange | None = None
     _headers: dict[str, str] | None = None
+    _url: str | None = None
 
     @property
     def origin(self) -> str:
+        """Scheme, host and port: never secret (params refuse ``${ENV}`` there)."""
         parts = urlsplit(self.target.url)
         return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+    @property
+    def url(self) -> str:
+        """The target's URL with its ``${ENV}`` references resolved (once per round) and
+        remembered for redaction; send this, never ``target.url``."""
+        if self._url is None:
+            self._url = resolve_url(self.target.url)
+        return self._url
 
     def url_for(self, path: str) -> str:
         return self.origin + path
@@ -51,7 +61,7 @@ class TargetRun:
         if self._main is None:
             body = resolve_value(self.target.body)
             self._main = self.request(
-                self.target.url,
+                self.url,
                 method=self.target.method,
                 headers=self.configured_headers,
                 body=body.encode() if body is not None else None,

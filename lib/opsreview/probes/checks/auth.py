@@ -4,7 +4,9 @@ Rows (each over every configured endpoint):
 
 - ``auth.no_token``: no Authorization header -> a reject status (401 by default);
 - ``auth.valid_token``: the configured non-admin test token is accepted on protected
-  endpoints (otherwise the other rows prove nothing; refresh the token);
+  endpoints (otherwise the other rows prove nothing; refresh the token). Only 401/403 mean
+  rejected; a 400 (the token passed, the body did not) is accepted; when every answer is a
+  5xx, a redirect or a 429 the row fails as inconclusive (see :func:`token_verdict`);
 - ``auth.rbac``: the non-admin token gets 403 on admin endpoints;
 - active, only with ``allow_active``: ``auth.expired`` (a correctly signed but expired token,
   from ``expired_token`` or minted with ``signing_secret``), ``auth.tampered`` (the test
@@ -25,6 +27,8 @@ from typing import Any
 from opsreview.probes.client import Exchange
 from opsreview.probes.params import Endpoint, resolve_value
 from opsreview.probes.target import TargetRun, describe
+
+REJECTED = (401, 403)  # the only answers that mean "this token is not accepted"
 
 
 def _b64(data: bytes) -> str:
@@ -107,6 +111,49 @@ def _row(tr: TargetRun, check: str, exchanges: list[Exchange], accepted: set[int
         tr.add(check, True, f"{what}: {len(exchanges)} endpoint(s) answered {statuses}", exchanges[0])
 
 
+def token_verdict(status: int) -> str:
+    """What one answer to the test token says: ``rejected`` (401/403 only), ``accepted`` (a
+    2xx, or a 4xx the handler gave after the token passed: a 400 for a body the probe left
+    invalid, a 404, a 405) or ``inconclusive`` (a 5xx, a redirect, a 429 or a proxy's 407
+    can come before the token is looked at)."""
+    if status in REJECTED:
+        return "rejected"
+    if 200 <= status < 300 or (400 <= status < 500 and status not in (407, 429)):
+        return "accepted"
+    return "inconclusive"
+
+
+def _valid_token_row(tr: TargetRun, exchanges: list[Exchange]) -> None:
+    """``auth.valid_token``: fails when an endpoint rejects the token, and when no endpoint
+    shows that it is accepted (the other auth rows then prove nothing)."""
+    what = "with the non-admin test token"
+    verdicts: dict[str, list[Exchange]] = {"rejected": [], "accepted": [], "inconclusive": []}
+    for exchange in exchanges:
+        status = None if exchange.error else exchange.status
+        verdicts["inconclusive" if status is None else token_verdict(status)].append(exchange)
+    rejected, accepted, unclear = verdicts["rejected"], verdicts["accepted"], verdicts["inconclusive"]
+    listed = "; ".join(describe(e) for e in unclear)
+    if rejected:
+        tr.add(
+            "auth.valid_token",
+            False,
+            f"{what}: token not accepted: " + "; ".join(describe(e) for e in rejected) + ": refresh auth.user_token",
+            rejected[0],
+        )
+    elif accepted:
+        statuses = ", ".join(sorted({str(e.status) for e in accepted}))
+        also = f" (inconclusive: {listed})" if unclear else ""
+        tr.add("auth.valid_token", True, f"{what}: {len(accepted)} endpoint(s) answered {statuses}{also}", accepted[0])
+    else:
+        tr.add(
+            "auth.valid_token",
+            False,
+            f"{what}: inconclusive, no answer shows whether the token is accepted (a 5xx, a redirect or a 429 "
+            f"comes before the token is checked): {listed}",
+            exchanges[0],
+        )
+
+
 def run(tr: TargetRun) -> None:
     cfg = tr.target.auth
     endpoints = [*cfg.protected, *cfg.admin]
@@ -114,9 +161,7 @@ def run(tr: TargetRun) -> None:
     user_token = resolve_value(cfg.user_token)
     _row(tr, "auth.no_token", [_send(tr, e, None) for e in endpoints], reject, "without a token")
     if user_token and cfg.protected:
-        accepted = set(range(200, 400)) | {404}
-        exchanges = [_send(tr, e, user_token) for e in cfg.protected]
-        _row(tr, "auth.valid_token", exchanges, accepted, "with the non-admin test token")
+        _valid_token_row(tr, [_send(tr, e, user_token) for e in cfg.protected])
     if user_token and cfg.admin:
         exchanges = [_send(tr, e, user_token) for e in cfg.admin]
         rejected = [e for e in exchanges if e.status in reject]

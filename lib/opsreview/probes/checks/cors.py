@@ -39,9 +39,9 @@ def run(tr: TargetRun) -> None:
     origin = tr.target.cors.probe_origin
     # The simple requests carry the target's own headers (as a browser would send cookies or a
     # token); a preflight never carries credentials.
-    simple = tr.request(tr.target.url, method="GET", headers={**tr.configured_headers, "Origin": origin})
+    simple = tr.request(tr.url, method="GET", headers={**tr.configured_headers, "Origin": origin})
     preflight = tr.request(
-        tr.target.url,
+        tr.url,
         method="OPTIONS",
         headers={
             "Origin": origin,
@@ -49,7 +49,7 @@ def run(tr: TargetRun) -> None:
             "Access-Control-Request-Headers": "authorization, content-type",
         },
     )
-    null_origin = tr.request(tr.target.url, method="GET", headers={**tr.configured_headers, "Origin": "null"})
+    null_origin = tr.request(tr.url, method="GET", headers={**tr.configured_headers, "Origin": "null"})
     for check, exchange in (("cors.simple", simple), ("cors.preflight", preflight)):
         if exchange.error:
             tr.add(check, False, describe(exchange), exchange)

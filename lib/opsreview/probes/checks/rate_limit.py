@@ -49,7 +49,7 @@ def _headers_row(tr: TargetRun) -> Exchange:
 
 def _burst_row(tr: TargetRun, size: int) -> None:
     path = tr.target.rate_limit.path
-    url = tr.url_for(path) if path else tr.target.url
+    url = tr.url_for(path) if path else tr.url
     last: Exchange | None = None
     for sent in range(1, size + 1):
         last = tr.request(url, headers=tr.configured_headers, max_bytes=16 * 1024)

@@ -1,7 +1,8 @@
 """Check `tls`: certificate chain, hostname, expiry, protocol version; HTTP→HTTPS; HSTS.
 
 Rows: ``tls`` (the certificate and the connection; carries ``cert_days_left``),
-``tls.redirect`` (plain HTTP answers with a redirect to HTTPS) and ``tls.hsts``
+``tls.redirect`` (plain HTTP - ``http_url`` or ``http://host/`` - answers with a redirect to
+HTTPS) and ``tls.hsts``
 (Strict-Transport-Security on the HTTPS response, long enough).
 """
 
@@ -50,7 +51,7 @@ def _certificate_row(tr: TargetRun) -> None:
     if info is None or main.error_kind == "tls_verify":
         problems.append((main.error or "certificate not verified").replace("TLS certificate verification failed: ", ""))
         try:  # look at the certificate anyway, to report its expiry
-            info = inspect_tls(tr.target.url, tls_context(verify=False), tr.target.timeout_seconds, tr.round_deadline)
+            info = inspect_tls(tr.origin, tls_context(verify=False), tr.target.timeout_seconds, tr.round_deadline)
             info.verified = False
         except ProbeFailure as exc:
             tr.add("tls", False, f"{problems[0]}; certificate not readable: {exc}", main)
@@ -76,17 +77,21 @@ def _certificate_row(tr: TargetRun) -> None:
         tr.add("tls", True, f"certificate valid, {detail_facts}", main, days_left, latency_ms=main.tls_ms)
 
 
-def _plain_http_url(tr: TargetRun) -> str | None:
+def plain_http_url(tr: TargetRun) -> str | None:
+    """Where to ask for the redirect to HTTPS: ``http_url``, or the host's root. Never the
+    target's path and query: they may carry a secret (an API key), and plain HTTP would send
+    it in clear before the server could redirect."""
     if tr.target.http_url:
         return tr.target.http_url
     parts = urlsplit(tr.target.url)
     if parts.port not in (None, 443):
         return None  # no way to guess where plain HTTP would listen; configure http_url
-    return urlunsplit(("http", parts.hostname or "", parts.path or "/", parts.query, ""))
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    return urlunsplit(("http", host, "/", "", ""))
 
 
 def _redirect_row(tr: TargetRun) -> None:
-    url = _plain_http_url(tr)
+    url = plain_http_url(tr)
     if url is None:
         return
     exchange = tr.request(url, follow_redirects=False)

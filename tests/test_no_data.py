@@ -255,11 +255,6 @@ def test_no_application_events_leave_error_tracking_not_verifiable(tmp_path: Pat
     own_items_only(overview.coverage + fingerprints.coverage + ingest.coverage)
 
 
-def test_a_day_with_every_field_has_no_coverage_fact(tmp_path: Path) -> None:
-    got = sections(review_of(tmp_path, "[{host: api-1, paths: [x], format: combined_rt}]", {"p": requests_day(DAY)}))
-    assert {name: s.coverage for name, s in got.items() if s.coverage} == {}
-
-
 # -- probes ----------------------------------------------------------------------------------------
 
 T0 = dt.datetime.combine(DAY, dt.time(10), dt.UTC)

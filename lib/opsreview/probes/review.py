@@ -92,7 +92,7 @@ class ProbeReview:
             wanted = list(dict.fromkeys(families.get(i, "auth") for i in items))  # RBAC: auth with admin routes
             section.not_verifiable(
                 "probes",
-                "No probe check",
+                "No security checks",
                 f"no result today speaks to {', '.join(items)}",
                 f"enable `checks: [{', '.join(wanted)}]` on a target under `probes.targets` (role checks need "
                 "`auth.admin` endpoints; `exposure` and rate-limit bursts need `allow_active: true`)",

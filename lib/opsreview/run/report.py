@@ -201,8 +201,8 @@ def render_day_index(summary: dict[str, Any]) -> str:
     )
     if unchecked:
         body += (
-            "<h2>Not verifiable today</h2><p>What the review could not check for lack of input: no finding "
-            "there means nothing was looked at, not that all is well.</p><table><tr><th>area</th><th>sections</th>"
+            "<h2>Not verifiable today</h2><p>What the review could not check today for lack of input: no "
+            "finding in these sections means nothing was looked at, not that all is well.</p><table><tr><th>area</th><th>sections</th>"
             f"<th>missing</th><th>to get it</th><th>checklist items</th></tr>{''.join(unchecked)}</table>"
         )
     return redact(_page(f"opsreview {summary['date']}", body))

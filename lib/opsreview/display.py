@@ -1,4 +1,5 @@
-"""Display helpers for notebooks: charts that render offline, tables, findings.
+"""Display helpers for notebooks: charts that render offline, tables, findings, and what a
+section could not check today (:class:`~opsreview.findings.Coverage`).
 
 Charts are emitted as a plotly mime bundle (rendered natively in JupyterLab) plus an HTML
 fallback that draws with a shared ``plotly.min.js`` loaded by the report page (see
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import display
 
-from opsreview.findings import FINDINGS_MIME, SEVERITY_COLOURS, Finding, rank_findings
+from opsreview.findings import COVERAGE_MIME, FINDINGS_MIME, SEVERITY_COLOURS, Coverage, Finding, rank_findings
 from opsreview.secrets import redact
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -150,21 +152,79 @@ def show_findings(findings: Iterable[Finding], emit: bool = True) -> None:
     display(bundle, raw=True)
 
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def inline_code(text: str) -> str:
+    """Escaped text whose `backquoted` spans (format strings, params keys) read as code."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(text, quote=False))
+
+
+def coverage_html(coverage: Sequence[Coverage]) -> str:
+    """Each fact as a grey box: what is missing where, and what to configure (`code` spans kept)."""
+    boxes = []
+    for c in coverage:
+        boxes.append(
+            "<div class='opsreview-coverage' style='border-left:4px solid #6b7280;background:#f3f4f6;"
+            "padding:4px 10px;margin:6px 0'>"
+            f"<b>Not verifiable today:</b> {inline_code(c.reason)}"
+            + (f" ({inline_code(c.effect)})" if c.effect else "")
+            + "."
+            + (f"<br><b>To get it:</b> {inline_code(c.remedy)}" if c.remedy else "")
+            + "</div>"
+        )
+    return "".join(boxes)
+
+
+def show_coverage(coverage: Sequence[Coverage]) -> None:
+    """Show what could not be checked, and emit it for the runner (``summary.json`` ``coverage``)."""
+    if not coverage:
+        return
+    data = [c.to_dict() for c in coverage]
+    bundle = {
+        "text/html": redact(coverage_html(coverage)),
+        "text/plain": redact("\n".join(c.text for c in coverage)),
+        COVERAGE_MIME: json.loads(redact(json.dumps(data))),
+    }
+    display(bundle, raw=True)
+
+
 @dataclass
 class Section:
-    """What one notebook section shows: its figures, tables and findings (every area's review returns these)."""
+    """What one notebook section shows: its figures, tables and findings (every area's review
+    returns these), and ``coverage``: what it could not check today for lack of input."""
 
     name: str
     figures: list[go.Figure] = field(default_factory=list)
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
+
+    def not_verifiable(
+        self,
+        area: str,
+        missing: str,
+        detail: str = "",
+        remedy: str = "",
+        sources: Sequence[str] = (),
+        checklist: Sequence[str] = (),
+        effect: str = "",
+    ) -> Coverage:
+        """Record that this section could not check something today (see :class:`Coverage`)."""
+        fact = Coverage(area, self.name, missing, detail, remedy, tuple(sources), tuple(checklist), effect)
+        self.coverage.append(fact)
+        return fact
 
 
 def show_section(section: Section, max_rows: int = 25) -> None:
-    """Display a section: its figures, its tables, then its findings (not emitted: the last cell does)."""
+    """Display a section: its figures, its tables, then its findings (not emitted: the last cell
+    does). What it could not check is shown in place of "No findings." and emitted here (the
+    runner collects it from this cell), so a section without input never reads as all clear."""
     for fig in section.figures:
         show_figure(fig)
     for caption, table in section.tables:
         floats = table.select_dtypes("float").columns
         show_table(table.astype({c: "float64" for c in floats}).round(dict.fromkeys(floats, 4)), max_rows, caption)
-    show_findings(section.findings, emit=False)
+    show_coverage(section.coverage)
+    if section.findings or not section.coverage:
+        show_findings(section.findings, emit=False)

@@ -1,4 +1,5 @@
-"""The finding model shared by every area, and helpers to rank and count findings."""
+"""The finding model shared by every area, helpers to rank and count findings, and the
+:class:`Coverage` fact: what a section could not check today and how to make it checkable."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FINDINGS_MIME = "application/vnd.opsreview.findings+json"
+COVERAGE_MIME = "application/vnd.opsreview.coverage+json"
 # The one severity palette of every table, badge and chart.
 SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
 
@@ -81,3 +83,58 @@ def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
 def worst_severity(findings: Iterable[Finding]) -> Severity | None:
     severities = [f.severity for f in findings]
     return max(severities) if severities else None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What one section of an area could not check today, and how to make it checkable.
+
+    Not a finding: no input is no evidence either way, so it has no severity and never sets the
+    exit code, but it must never read as "no findings". ``missing`` names the input that is
+    absent ("No response times"), ``detail`` where (which hosts, formats or probes), ``effect``
+    what the section cannot show or check without it, ``remedy`` what to configure to get it;
+    ``sources`` are the hosts/probes concerned and ``checklist`` the
+    items of the area's own checklist that this makes *not verifiable* (empty when the section
+    is a view, not a check). Sections carry these (:class:`opsreview.display.Section`), the
+    notebook emits them under :data:`COVERAGE_MIME`, the runner collects them into
+    ``summary.json`` (``coverage``), the day page and the summary's checklist.
+    """
+
+    area: str
+    section: str
+    missing: str
+    detail: str = ""
+    remedy: str = ""
+    sources: tuple[str, ...] = ()
+    checklist: tuple[str, ...] = ()
+    effect: str = ""
+
+    @property
+    def reason(self) -> str:
+        """What is missing and where, in one line."""
+        return f"{self.missing}: {self.detail}" if self.detail else self.missing
+
+    @property
+    def text(self) -> str:
+        """The sentence shown in the section's place."""
+        effect = f" ({self.effect})" if self.effect else ""
+        remedy = f" To get it: {self.remedy}" if self.remedy else ""
+        return f"Not verifiable today: {self.reason}{effect}.{remedy}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"], data["checklist"] = list(self.sources), list(self.checklist)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Coverage:
+        return cls(
+            area=str(data["area"]),
+            section=str(data["section"]),
+            missing=str(data["missing"]),
+            detail=str(data.get("detail") or ""),
+            remedy=str(data.get("remedy") or ""),
+            sources=tuple(str(s) for s in data.get("sources") or ()),
+            checklist=tuple(str(c) for c in data.get("checklist") or ()),
+            effect=str(data.get("effect") or ""),
+        )

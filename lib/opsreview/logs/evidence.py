@@ -46,18 +46,22 @@ def num(value: Any, digits: int = 4) -> Any:
     return round(value, digits)
 
 
+def _sample_value(value: Any, tz: str | None) -> str:
+    """One field of a sample line: a time in ``tz``, a missing value as ``-`` (as morgan writes
+    it; a format without response times must not print ``nan``)."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return "-"
+    if isinstance(value, pd.Timestamp):
+        return local_iso(value, tz) if tz else value.isoformat(timespec="seconds")
+    return str(value)
+
+
 def sample_lines(frame: pd.DataFrame | None, n: int = 3, tz: str | None = None) -> list[str]:
     """Sample rows as short, masked lines; timestamps in ``tz`` (the review's zone) when given,
-    so they read in the same clock as the finding's window."""
+    so they read in the same clock as the finding's window; missing values as ``-``."""
     if frame is None or frame.empty:
         return []
     lines = []
     for row in frame.head(n).to_dict("records"):
-        parts = [
-            (local_iso(v, tz) if tz else pd.Timestamp(v).isoformat(timespec="seconds"))
-            if isinstance(v, pd.Timestamp)
-            else str(v)
-            for v in row.values()
-        ]
-        lines.append(masked(" ".join(parts))[:300])
+        lines.append(masked(" ".join(_sample_value(v, tz) for v in row.values()))[:300])
     return lines

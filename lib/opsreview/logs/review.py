@@ -17,9 +17,14 @@ import pandas as pd
 from opsreview import engine
 from opsreview.context import ReviewContext
 from opsreview.display import Section
-from opsreview.findings import Finding
+from opsreview.findings import Coverage, Finding
 from opsreview.masking import mask_sensitive
 from opsreview.relations import sql_string
+
+_KINDS = {  # log kind -> (area, params key, source name, what its rows are)
+    "access": ("logs", "logs.access", "access_logs", "access-log requests"),
+    "app": ("errors", "logs.app", "app_logs", "application-log events"),
+}
 
 
 class SectionedReview:
@@ -42,6 +47,23 @@ class SectionedReview:
     def _done(self, section: Section) -> Section:
         self._sections[section.name] = section.findings
         return section
+
+    def no_lines(self, section: Section, kind: str, checklist: tuple[str, ...] = ()) -> Coverage:
+        """Record that ``section`` had no line of ``kind`` (``access``, ``app``) to read today: none
+        configured, or none of the day in the store. ``checklist``: the items this leaves unchecked."""
+        area, key, source, what = _KINDS[kind]
+        if self.hosts:
+            detail = f"the store holds none from {', '.join(self.hosts)} for {self.review.day}"
+            remedy = (
+                f"check these hosts' paths under `{key}` and the `{source}` source on the day page "
+                "(what was read, what failed); `opsreview pull` fills the store"
+            )
+        else:
+            detail = f"no host is configured under `{key}`"
+            remedy = (
+                f"list each host's log files under `{key}` in the params (params/production.example.yaml shows how)"
+            )
+        return section.not_verifiable(area, f"No {what}", detail, remedy, self.hosts, checklist)
 
     def elapsed_window(self, last: Any) -> tuple[dt.datetime, dt.datetime]:
         """The part of the review day to judge: all of it once it is over; while it is still

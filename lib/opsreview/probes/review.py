@@ -22,6 +22,7 @@ from opsreview.findings import Finding
 from opsreview.localtime import local_columns
 from opsreview.probes import analysis, charts
 from opsreview.probes import findings as probefindings
+from opsreview.probes.findings import HEALTH, HTTPS
 from opsreview.probes.source import history_days, load_probe_results
 
 
@@ -43,25 +44,97 @@ class ProbeReview:
     gaps: pd.DataFrame
     tls_days: tuple[float, float] = (21.0, 7.0)  # warning, critical
     findings: list[Finding] = field(default_factory=list)
+    targets: tuple[str, ...] = ()  # configured probe targets (to say why a day has no results)
+    prometheus: bool = False  # results are also read from Prometheus
 
     @property
     def matrix(self) -> pd.DataFrame:
         return analysis.security_matrix(self.security)
 
     def uptime_section(self) -> Section:
-        return Section("uptime", [charts.uptime_timeline(self)], [("Uptime % per probe", self.table("uptime"))])
+        section = Section("uptime", [charts.uptime_timeline(self)], [("Uptime % per probe", self.table("uptime"))])
+        self._lacking(section, "http", "health checks", (HEALTH,))  # the 7/30-day columns still show
+        return section
 
     def outages_section(self) -> Section:
-        return Section("outages", tables=[("", self.table("outages"))])
+        section = Section("outages")
+        if not self._lacking(section, "http", "health checks", (HEALTH,)):
+            section.tables.append(("", self.table("outages")))
+        return section
 
     def latency_section(self) -> Section:
-        return Section("latency", [charts.latency_chart(self)], [("Latency of the day, ms", self.table("latency_day"))])
+        section = Section("latency")
+        if not self._lacking(section, "http", "health checks", (HEALTH,)):
+            section.figures.append(charts.latency_chart(self))
+            section.tables.append(("Latency of the day, ms", self.table("latency_day")))
+        return section
 
     def certificates_section(self) -> Section:
-        return Section("certificates", [charts.certificate_card(self)], [("", self.table("certificates"))])
+        section = Section("certificates")
+        if not self._lacking(section, "tls", "TLS checks", (HTTPS,)):
+            section.figures.append(charts.certificate_card(self))
+            section.tables.append(("", self.table("certificates")))
+        return section
 
     def security_section(self) -> Section:
-        return Section("security", [charts.security_heatmap(self)], [("", self.matrix)])
+        section = Section("security")
+        security_items = tuple(i for i in probefindings.ALL_ITEMS if i not in (HEALTH, HTTPS))
+        if self._no_results(section, security_items):
+            return section
+        section.figures.append(charts.security_heatmap(self))
+        section.tables.append(("", self.matrix))
+        # the items no check of the day spoke to (the ``probes.coverage`` finding), with the
+        # check family that would: how to make them verifiable
+        uncovered = [f for f in self.findings if f.check == "probes.coverage"]
+        items = [i for f in uncovered for i in f.checklist if i in security_items]
+        if items:
+            families = {item: family for family, item in probefindings.CHECKLIST_BY_FAMILY.items()}
+            wanted = list(dict.fromkeys(families.get(i, "auth") for i in items))  # RBAC: auth with admin routes
+            section.not_verifiable(
+                "probes",
+                "No security checks",
+                f"no result today speaks to {', '.join(items)}",
+                f"enable `checks: [{', '.join(wanted)}]` on a target under `probes.targets` (role checks need "
+                "`auth.admin` endpoints; `exposure` and rate-limit bursts need `allow_active: true`)",
+                self.targets,
+                items,
+            )
+        return section
+
+    def _no_results(self, section: Section, checklist: tuple[str, ...]) -> bool:
+        """Say in ``section`` that the day has no probe result at all (and why it may not); True if so."""
+        if not self.results.empty:
+            return False
+        if self.targets or self.prometheus:
+            configured = ", ".join([*self.targets, *(["probes.prometheus"] if self.prometheus else [])])
+            detail = f"the store holds none for {self.day} (configured: {configured})"
+            remedy = "schedule `opsreview probe --params P --once` every minute from cron (README: Probes)" + (
+                "; check that Prometheus answers (the `probes` source on the day page)" if self.prometheus else ""
+            )
+        else:
+            detail = "no target is configured under `probes.targets` and no `probes.prometheus`"
+            remedy = (
+                "add the API's health URL under `probes.targets` and schedule `opsreview probe --params P --once` "
+                "every minute (or point `probes.prometheus` at blackbox_exporter's Prometheus)"
+            )
+        section.not_verifiable("probes", "No probe results", detail, remedy, self.targets, checklist)
+        return True
+
+    def _lacking(self, section: Section, check: str, what: str, checklist: tuple[str, ...]) -> bool:
+        """Say in ``section`` that the day has no ``check`` result (no result at all, or none of
+        that family); True if so."""
+        if self._no_results(section, checklist):
+            return True
+        if (self.results["check"] == check).any():
+            return False
+        if check == "tls":
+            detail = "no target probed an `https://` URL with the `tls` check today"
+            remedy = "probe the API's `https://` URL under `probes.targets` (its `tls` check is on by default)"
+        else:
+            detail = f"the day's probe results hold no `{check}` check"
+            remedy = f"add `{check}` to the `checks:` of a target under `probes.targets`"
+        section.not_verifiable("probes", f"No {what}", detail, remedy, self.targets, checklist)
+        return True
 
     def table(self, name: str) -> pd.DataFrame:
         """A section's table for display: local times, rounded numbers."""
@@ -97,6 +170,8 @@ def analyse(day_results: pd.DataFrame, history: pd.DataFrame, ctx: ReviewContext
         security=analysis.security_results(day),
         gaps=analysis.monitoring_gaps(http_day, pd.Timedelta(minutes=settings.thresholds.stale_after_minutes)),
         tls_days=(settings.tls.warning_days, settings.tls.critical_days),
+        targets=tuple(t.name for t in settings.targets),
+        prometheus=settings.prometheus is not None,
     )
     review.findings = [
         *probefindings.outage_findings(review.outages, settings, params.tz),

@@ -1,5 +1,6 @@
-"""Reports: HTML export without code, findings collected from executed notebooks,
-``summary.json``, the day page and the index of all dates.
+"""Reports: HTML export without code, findings and coverage facts (what a section could not
+check today) collected from executed notebooks, ``summary.json``, the day page and the index of
+all dates.
 
 Charts in exported HTML draw with one shared ``plotly.min.js`` per outputs folder
 (``outputs/_assets/``), so a day folder stays small and works with no network access.
@@ -21,7 +22,8 @@ import nbformat
 import plotly
 from nbconvert import HTMLExporter
 
-from opsreview.findings import FINDINGS_MIME, Finding, count_by_severity, rank_findings
+from opsreview.display import inline_code
+from opsreview.findings import COVERAGE_MIME, FINDINGS_MIME, Coverage, Finding, count_by_severity, rank_findings
 from opsreview.secrets import redact
 
 ASSETS_DIR = "_assets"
@@ -95,18 +97,25 @@ def export_html(ipynb: Path, html_path: Path, title: str, asset_href: str) -> No
     write_text_atomic(html_path, redact(body))
 
 
-def notebook_findings(ipynb: Path) -> list[Finding]:
-    """The findings a notebook emitted through :func:`opsreview.display.show_findings`."""
+def _emitted(ipynb: Path, mime: str) -> list[dict[str, Any]]:
+    """Every item a notebook's outputs carry under ``mime`` (lists of JSON objects), in order."""
     if not ipynb.exists():
         return []
     nb = nbformat.read(ipynb, as_version=4)
-    found: list[Finding] = []
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if FINDINGS_MIME in data:
-                found.extend(Finding.from_dict(item) for item in data[FINDINGS_MIME])
-    return found
+    return [
+        item for cell in nb.cells for output in cell.get("outputs", []) for item in output.get("data", {}).get(mime, [])
+    ]
+
+
+def notebook_findings(ipynb: Path) -> list[Finding]:
+    """The findings a notebook emitted through :func:`opsreview.display.show_findings`."""
+    return [Finding.from_dict(item) for item in _emitted(ipynb, FINDINGS_MIME)]
+
+
+def notebook_coverage(ipynb: Path) -> list[Coverage]:
+    """What a notebook's sections could not check (:func:`opsreview.display.show_section`), each
+    fact once (a section shown twice emits it twice)."""
+    return list(dict.fromkeys(Coverage.from_dict(item) for item in _emitted(ipynb, COVERAGE_MIME)))
 
 
 def overall_status(findings: list[Finding], failed: bool, fail_on: int) -> str:
@@ -127,6 +136,7 @@ def build_summary(
     status: str,
     fail_on: str,
     exit_code: int,
+    coverage: list[Coverage] | None = None,
 ) -> dict[str, Any]:
     ranked = rank_findings(findings)
     return {
@@ -138,6 +148,7 @@ def build_summary(
         "fail_on": fail_on,
         "counts": count_by_severity(ranked),
         "findings": [f.to_dict() for f in ranked],
+        "coverage": [c.to_dict() for c in coverage or []],
         "notebooks": notebooks,
         "sources": sources,
     }
@@ -177,6 +188,9 @@ def render_day_index(summary: dict[str, Any]) -> str:
         or "<tr><td colspan='4'>No findings.</td></tr>"
     )
     counts = ", ".join(f"{n} {sev}" for sev, n in summary["counts"].items())
+    unchecked = _coverage_rows(summary.get("coverage", []))
+    if unchecked:
+        counts += f"; not verifiable today: {len(unchecked)} (below)"
     body = (
         f"<p><a href='../index.html'>&larr; all dates</a></p>"
         f"<h1>Review of {html.escape(summary['date'])} &mdash; {html.escape(summary['environment'])} {_badge(summary['status'])}</h1>"
@@ -185,7 +199,35 @@ def render_day_index(summary: dict[str, Any]) -> str:
         f"<h2>Sources</h2><table><tr><th>source</th><th>status</th><th>rows of the day</th><th>new this run</th><th>error</th></tr>{sources}</table>"
         f"<h2>Findings</h2><table><tr><th>severity</th><th>area</th><th>check</th><th>finding</th></tr>{findings}</table>"
     )
+    if unchecked:
+        body += (
+            "<h2>Not verifiable today</h2><p>What the review could not check today for lack of input: no "
+            "finding in these sections means nothing was looked at, not that all is well.</p><table><tr><th>area</th><th>sections</th>"
+            f"<th>missing</th><th>to get it</th><th>checklist items</th></tr>{''.join(unchecked)}</table>"
+        )
     return redact(_page(f"opsreview {summary['date']}", body))
+
+
+def _coverage_rows(coverage: list[dict[str, Any]]) -> list[str]:
+    """Day-page rows: one per distinct reason, with every section it kept from being checked."""
+    grouped: dict[tuple[str, str, str], list[Coverage]] = {}
+    for item in coverage:
+        fact = Coverage.from_dict(item)
+        grouped.setdefault((fact.area, fact.reason, fact.remedy), []).append(fact)
+    rows = []
+    for (area, reason, remedy), facts in grouped.items():
+        sections = "<br>".join(
+            dict.fromkeys(
+                html.escape(f.section) + (f" <small>({inline_code(f.effect)})</small>" if f.effect else "")
+                for f in facts
+            )
+        )
+        items = ", ".join(dict.fromkeys(i for f in facts for i in f.checklist))
+        rows.append(
+            f"<tr><td>{html.escape(area)}</td><td>{sections}</td><td>{inline_code(reason)}</td>"
+            f"<td>{inline_code(remedy)}</td><td>{html.escape(items)}</td></tr>"
+        )
+    return rows
 
 
 def render_outputs_index(outputs: Path) -> str:
@@ -214,6 +256,17 @@ def render_outputs_index(outputs: Path) -> str:
         f"<th>critical</th><th>warning</th><th>info</th><th>reports</th></tr>{table}</table>"
     )
     return _page("opsreview reviews", body)
+
+
+def load_run_coverage(run_dir: Path) -> list[Coverage]:
+    """Coverage facts of a run: the staged file during a run, else summary.json."""
+    staged = run_dir / "coverage.json"
+    if staged.exists():
+        return [Coverage.from_dict(d) for d in json.loads(staged.read_text(encoding="utf-8"))]
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        return []
+    return [Coverage.from_dict(d) for d in json.loads(summary_path.read_text(encoding="utf-8")).get("coverage", [])]
 
 
 def load_run_findings(run_dir: Path) -> tuple[list[Finding], list[dict[str, Any]], list[dict[str, Any]]]:

@@ -29,7 +29,7 @@ from typing import IO
 
 from opsreview.context import RUN_DIR_ENV, ReviewContext, parse_review_date
 from opsreview.exceptions import OutputsError, UsageError
-from opsreview.findings import Finding, Severity
+from opsreview.findings import Coverage, Finding, Severity
 from opsreview.params import Params, load_params
 from opsreview.run import execute as nbs
 from opsreview.run import report
@@ -112,6 +112,7 @@ class Run:
     sources: list[SourceResult] = field(default_factory=list)
     runs: list[nbs.NotebookRun] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
     exit_code: int = 0
 
     @property
@@ -188,15 +189,19 @@ def execute(run: Run) -> None:
 
 
 def collect(run: Run) -> None:
-    """The findings of the sources and of every executed notebook, staged for the summary notebook."""
+    """The findings of the sources and of every executed notebook, and what each notebook's
+    sections could not check (coverage facts), staged for the summary notebook."""
     run.findings = [f for s in run.sources for f in s.findings]
+    run.coverage = []
     for nb_run in run.runs:
         run.findings.extend(report.notebook_findings(nb_run.ipynb))
+        run.coverage.extend(report.notebook_coverage(nb_run.ipynb))
         if nb_run.status != "ok":
             run.findings.append(_notebook_failed(nb_run.name, nb_run))
     report.write_text_atomic(
         run.staging / "findings.json", json.dumps([f.to_dict() for f in run.findings], indent=2, default=str)
     )
+    report.write_text_atomic(run.staging / "coverage.json", json.dumps([c.to_dict() for c in run.coverage], indent=2))
 
 
 def summarize(run: Run) -> None:
@@ -239,8 +244,10 @@ def render(run: Run) -> dict[str, object]:
         status=status,
         fail_on=run.params.fail_on.name,
         exit_code=exit_code,
+        coverage=run.coverage,
     )
     (run.staging / "findings.json").unlink(missing_ok=True)
+    (run.staging / "coverage.json").unlink(missing_ok=True)
     (run.staging / "sources.json").unlink(missing_ok=True)
     report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary))
     report.write_text_atomic(run.staging / "summary.json", redact(json.dumps(summary, indent=2, default=str)) + "\n")

@@ -1,4 +1,5 @@
-"""The summary notebook's roll-up: findings of every area, sources, and the checklist view."""
+"""The summary notebook's roll-up: findings of every area, sources, what could not be checked,
+and the checklist view."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import plotly.graph_objects as go
 
 from opsreview import checklist
 from opsreview.context import ReviewContext
-from opsreview.findings import SEVERITY_COLOURS, Finding, Severity, rank_findings
-from opsreview.run.report import load_run_findings
+from opsreview.findings import SEVERITY_COLOURS, Coverage, Finding, Severity, rank_findings
+from opsreview.run.report import load_run_coverage, load_run_findings
 
 
 @dataclass
@@ -20,6 +21,7 @@ class RunState:
     sources: list[dict[str, Any]] = field(default_factory=list)
     notebooks: list[dict[str, Any]] = field(default_factory=list)
     areas_run: set[str] = field(default_factory=set)
+    coverage: list[Coverage] = field(default_factory=list)  # what the sections could not check
 
 
 def load_run(review: ReviewContext) -> RunState:
@@ -31,7 +33,7 @@ def load_run(review: ReviewContext) -> RunState:
         areas = {p.stem for p in review.run_dir.glob("*.ipynb") if p.stem != "summary"}
         failed = {f.area for f in findings if f.check.endswith(".notebook_failed")}
         areas -= failed
-    return RunState(rank_findings(findings), sources, notebooks, areas)
+    return RunState(rank_findings(findings), sources, notebooks, areas, load_run_coverage(review.run_dir))
 
 
 def severity_table(findings: list[Finding]) -> pd.DataFrame:
@@ -60,9 +62,16 @@ def severity_chart(findings: list[Finding]) -> go.Figure:
 
 
 def checklist_status(run: RunState) -> pd.DataFrame:
-    """One row per checklist item: failing / verified / not verifiable, with the evidence."""
-    # An area says which of its checklist items it could not check today with an info finding
-    # named "<area>.coverage" whose checklist lists those items (e.g. no probe configured).
+    """One row per checklist item: failing / verified / not verifiable, with the evidence.
+
+    An item is *not verifiable* when its area did not run, or when the area ran but a section
+    lacked the input to check it: a coverage fact naming the item (the reason and the remedy
+    are the evidence), or the older convention, an info finding ``<area>.coverage`` whose
+    checklist lists it. A finding at warning or above still makes the item *failing*."""
+    reasons: dict[str, list[str]] = {}
+    for fact in run.coverage:
+        for text in fact.checklist:
+            reasons.setdefault(text, []).append(fact.reason + (f" - to get it: {fact.remedy}" if fact.remedy else ""))
     uncovered = {item: f for f in run.findings if f.check == f"{f.area}.coverage" for item in f.checklist}
     rows = []
     for entry in checklist.tracked_items():
@@ -71,6 +80,9 @@ def checklist_status(run: RunState) -> pd.DataFrame:
         if related:
             status = "failing"
             evidence = "; ".join(f"[{f.severity.name}] {f.title}" for f in related[:3])
+        elif item in reasons:
+            status = "not verifiable"
+            evidence = "; ".join(dict.fromkeys(reasons[item]))
         elif item in uncovered:
             status = "not verifiable"
             evidence = (

@@ -16,6 +16,7 @@ For drilling in from JupyterLab, :attr:`AccessLogReview.today` is the day's rela
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pandas as pd
 
@@ -24,9 +25,9 @@ from opsreview.context import ReviewContext
 from opsreview.display import Section
 from opsreview.localtime import local_columns
 from opsreview.logs import baseline, charts, health
-from opsreview.logs.access import abuse, findings
+from opsreview.logs.access import abuse, coverage, findings
 from opsreview.logs.access import analysis as traffic
-from opsreview.logs.evidence import sample_lines
+from opsreview.logs.evidence import ERROR_RATES, LOGGING, RESPONSE_TIMES, sample_lines
 from opsreview.logs.review import SectionedReview, log_files
 from opsreview.relations import Relation, sql_string
 
@@ -90,6 +91,19 @@ class AccessLogReview(SectionedReview):
         grouped = base.groupby(["minute", *keys], as_index=False)[[value]].sum()
         return baseline.expected_per_minute(grouped, keys, value, self.tz, self.baseline_days)
 
+    @functools.cached_property
+    def _field_counts(self) -> pd.DataFrame:
+        """Per host: the day's requests and how many carry each optional field (one scan)."""
+        assert self.today is not None
+        return coverage.field_counts(self.today)
+
+    def _missing(self, section: Section, column: str, effect: str, checklist: tuple[str, ...] = ()) -> bool:
+        """Say in ``section`` which hosts log no ``column``; True when none of the day's requests has it."""
+        fact = coverage.missing_field(
+            section, column, self._field_counts, self.review.params.logs.access, checklist, effect
+        )
+        return fact is not None and not (self._field_counts[column] > 0).any()
+
     # -- sections ------------------------------------------------------------------------------
     def volume(self) -> Section:
         """Requests per minute against the baseline; gaps and volume drops per host."""
@@ -98,7 +112,9 @@ class AccessLogReview(SectionedReview):
             section.figures.append(charts.requests_chart(pd.DataFrame(columns=["minute", "requests"]), None, self.tz))
             if self.hosts:
                 section.findings.append(health.no_data_finding("logs", "access-log requests", self.hosts))
+            self.no_lines(section, "access", LOGGING)
             return self._done(section)
+        self._missing(section, "ts", "its requests have no time of day: no per-minute volume, gaps or bursts")
         per_minute = traffic.requests_per_minute(self.counts)
         expected = self._expected("requests", [])
         expected_line = None
@@ -144,6 +160,7 @@ class AccessLogReview(SectionedReview):
         """Status classes over time; 5xx rate and bursts per route; 4xx with 401/403/404/429; 429 surges."""
         section = Section("status")
         if self.today is None:
+            self.no_lines(section, "access", ERROR_RATES)
             return self._done(section)
         day = traffic.error_rates(self.counts).iloc[0].to_dict()
         if not self.base_counts.empty:
@@ -251,7 +268,10 @@ class AccessLogReview(SectionedReview):
         """p50/p95/p99 over time and per route, against the baseline (exceedance test)."""
         section = Section("latency")
         if self.today is None:
+            self.no_lines(section, "access", RESPONSE_TIMES)
             return self._done(section)
+        if self._missing(section, "response_time_ms", "no percentiles, no p95 check per route", RESPONSE_TIMES):
+            return self._done(section)  # nothing to chart: every percentile would be empty
         today_profile = baseline.latency_profile(self.today, self.tz)
         base_profile = (
             baseline.latency_profile(self.baseline, self.tz) if self.baseline is not None else today_profile.iloc[0:0]
@@ -285,7 +305,9 @@ class AccessLogReview(SectionedReview):
         """Top routes by volume, by errors and by latency."""
         section = Section("routes")
         if self.today is None:
+            self.no_lines(section, "access")
             return self._done(section)
+        self._missing(section, "response_time_ms", "the p50/p95/p99 columns stay empty for it")
         summary = traffic.route_summary(self.today)
         cols = ["route", "requests", "s4xx", "s5xx", "rate_5xx", "p50", "p95", "p99", "median_bytes"]
         section.figures.append(charts.routes_chart(summary))
@@ -300,7 +322,11 @@ class AccessLogReview(SectionedReview):
         """Top clients with their 4xx/401/429 shares; credential-stuffing bursts."""
         section = Section("clients")
         if self.today is None:
+            self.no_lines(section, "access")
             return self._done(section)
+        self._missing(
+            section, "remote_addr", "its requests cannot be told apart by client: no 401/403 bursts per client"
+        )
         top = traffic.top_clients(self.today, 20)
         bursts = abuse.auth_failure_bursts(
             self.today, self.th.auth_window_minutes, self.th.auth_failures_per_client, self.th.burst_max_gap_minutes
@@ -323,7 +349,11 @@ class AccessLogReview(SectionedReview):
         """User agents and bots by category; scanners probing for weak spots."""
         section = Section("agents")
         if self.today is None:
+            self.no_lines(section, "access")
             return self._done(section)
+        no_agents = self._missing(
+            section, "user_agent", "no user-agent categories; scanners are still found by what they probe"
+        )
         scanners = abuse.scanner_clients(self.today, self.th.scanner_patterns, self.th.scanner_distinct_404)
         scanner_found = findings.scanner_findings(scanners, self.th, self.tz)
         probing = abuse.scanner_path_sql(self.th.scanner_patterns)
@@ -336,8 +366,9 @@ class AccessLogReview(SectionedReview):
                 where += f" AND ({probing} OR status = 404)"
             finding.evidence["samples"] = sample_lines(self._sample_rows(where, first=True), tz=self.tz)
         section.findings += scanner_found
-        section.figures.append(charts.agents_chart(traffic.agent_categories(self.today)))
-        section.tables.append(("Top user agents", traffic.user_agents(self.today, 20)))
+        if not no_agents:
+            section.figures.append(charts.agents_chart(traffic.agent_categories(self.today)))
+            section.tables.append(("Top user agents", traffic.user_agents(self.today, 20)))
         if not scanners.empty:
             section.tables.append(("Scanner clients", local_columns(scanners, self.tz)))
         return self._done(section)
@@ -346,11 +377,14 @@ class AccessLogReview(SectionedReview):
         """The slowest requests and responses far larger than their route's median."""
         section = Section("outliers")
         if self.today is None:
+            self.no_lines(section, "access")
             return self._done(section)
+        untimed = self._missing(section, "response_time_ms", "no slowest requests for it")
         slowest = traffic.slowest_requests(self.today, 20)
         sizes = traffic.size_outliers(self.today, self.th.size_outlier_factor, self.th.size_outlier_min_bytes)
         section.figures.append(charts.outliers_chart(slowest, sizes, self.tz))
-        section.tables.append(("Slowest requests", local_columns(slowest, self.tz)))
+        if not untimed:
+            section.tables.append(("Slowest requests", local_columns(slowest, self.tz)))
         section.tables.append(("Response size outliers", local_columns(sizes, self.tz)))
         return self._done(section)
 
@@ -358,6 +392,7 @@ class AccessLogReview(SectionedReview):
         """Secrets and card numbers in logged URLs (masked)."""
         section = Section("secrets")
         if self.today is None:
+            self.no_lines(section, "access")
             return self._done(section)
         found = sensitive.sensitive_in_urls(self.today)
         section.findings += findings.sensitive_url_findings(found, self.tz)
@@ -369,6 +404,8 @@ class AccessLogReview(SectionedReview):
         """Parsed and unparsed lines per access-log file of the day."""
         section = Section("ingest")
         files = log_files(self.review, "access")
+        if files.empty and self.today is None:
+            self.no_lines(section, "access")
         section.findings += health.unparsed_findings(files, self.th, "access")
         section.figures.append(charts.ingest_chart(files))
         section.tables.append(("Access-log files of the day", files.drop(columns=["kind"], errors="ignore")))

@@ -21,6 +21,7 @@ from opsreview.localtime import local_columns
 from opsreview.logs import baseline, charts, health
 from opsreview.logs.app import analysis as app_errors
 from opsreview.logs.app import findings
+from opsreview.logs.evidence import ERROR_TRACKING
 from opsreview.logs.review import SectionedReview, log_files
 from opsreview.masking import masked
 from opsreview.relations import Relation
@@ -53,6 +54,7 @@ class AppErrorReview(SectionedReview):
             )
             if self.hosts:
                 section.findings.append(health.no_data_finding("errors", "application-log events", self.hosts))
+            self.no_lines(section, "app", ("Error logging",))
             return self._done(section)
         section.figures.append(charts.errors_over_time_chart(app_errors.events_over_time(self.today), self.tz))
         per_host = app_errors.level_counts(self.today)
@@ -97,7 +99,8 @@ class AppErrorReview(SectionedReview):
     def fingerprints(self) -> Section:
         """Error fingerprints of the day: new today, spiking against the baseline, fatal."""
         section = Section("fingerprints")
-        if self.today is None:
+        if self.today is None:  # no events is no evidence of no errors
+            self.no_lines(section, "app", ERROR_TRACKING)
             return self._done(section)
         today = app_errors.fingerprints(self.today)
         by_day = (
@@ -142,6 +145,8 @@ class AppErrorReview(SectionedReview):
         """Parsed and unparsed lines per application-log file of the day."""
         section = Section("ingest")
         files = log_files(self.review, "app")
+        if files.empty and self.today is None:
+            self.no_lines(section, "app")
         section.findings += health.unparsed_findings(files, self.th, "app")
         section.figures.append(charts.ingest_chart(files))
         section.tables.append(("Application-log files of the day", files.drop(columns=["kind"], errors="ignore")))

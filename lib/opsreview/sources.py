@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opsreview.findings import Finding, Severity
+from opsreview.progress import announce
 from opsreview.secrets import redact
 
 if TYPE_CHECKING:
@@ -110,5 +111,6 @@ def pull_sources(ctx: ReviewContext, areas: set[str] | None = None) -> list[Sour
         if source.table is not None and result.status != "failed":
             result.ingested, result.rows = result.rows, ctx.store.count_rows(source.table, ctx.day)
         result.duration_s = time.monotonic() - started
+        announce(f"  source {result.name}: {result.status}, {result.rows:,} rows ({result.duration_s:.1f} s)")
         results.append(result)
     return results

@@ -31,6 +31,7 @@ from opsreview.context import RUN_DIR_ENV, ReviewContext, parse_review_date
 from opsreview.exceptions import OutputsError, UsageError
 from opsreview.findings import Coverage, Finding, Severity
 from opsreview.params import Params, load_params
+from opsreview.progress import announce
 from opsreview.run import execute as nbs
 from opsreview.run import report
 from opsreview.secrets import redact
@@ -124,6 +125,12 @@ class Run:
         return {"params_path": str(self.params_path.resolve()), "review_date": self.day.isoformat()}
 
     def execute(self, name: str) -> nbs.NotebookRun:
+        nb_run = self._execute(name)
+        # on a terminal each notebook says when it ends (a 10M-request day takes minutes)
+        announce(f"  notebook {nb_run.name}: {nb_run.status} ({nb_run.duration_s:.1f} s)")
+        return nb_run
+
+    def _execute(self, name: str) -> nbs.NotebookRun:
         return nbs.execute_notebook(
             name,
             self.notebooks[name],

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opsreview.findings import Finding, Severity
-from opsreview.progress import announce
 from opsreview.secrets import redact
 
 if TYPE_CHECKING:
@@ -84,7 +83,11 @@ def registered_sources() -> list[RegisteredSource]:
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
-def pull_sources(ctx: ReviewContext, areas: set[str] | None = None) -> list[SourceResult]:
+def pull_sources(
+    ctx: ReviewContext,
+    areas: set[str] | None = None,
+    on_result: Callable[[SourceResult], None] | None = None,
+) -> list[SourceResult]:
     """Run every registered source (of the given areas); failures become failed results."""
     results = []
     for source in registered_sources():
@@ -111,6 +114,7 @@ def pull_sources(ctx: ReviewContext, areas: set[str] | None = None) -> list[Sour
         if source.table is not None and result.status != "failed":
             result.ingested, result.rows = result.rows, ctx.store.count_rows(source.table, ctx.day)
         result.duration_s = time.monotonic() - started
-        announce(f"  source {result.name}: {result.status}, {result.rows:,} rows ({result.duration_s:.1f} s)")
+        if on_result is not None:
+            on_result(result)
         results.append(result)
     return results

@@ -178,7 +178,11 @@ def pull(run: Run) -> None:
     """Pull the sources of the areas that run into the store; failures become findings."""
     ctx = ReviewContext(params=run.params, day=run.day)
     areas = set(run.notebooks) - {nbs.SUMMARY_NOTEBOOK}
-    run.sources = pull_sources(ctx, areas if run.only else None)
+    run.sources = pull_sources(
+        ctx,
+        areas if run.only else None,
+        on_result=lambda r: announce(f"  source {r.name}: {r.status}, {r.rows:,} rows ({r.duration_s:.1f} s)"),
+    )
     report.write_text_atomic(run.staging / "sources.json", json.dumps([s.to_dict() for s in run.sources], indent=2))
 
 

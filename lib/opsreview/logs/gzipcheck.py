@@ -305,12 +305,20 @@ def member_blocks(fh: BinaryIO, check: GzipCheck, block_size: int = 1 << 20) -> 
         fh.seek(member.start)
         inflater = zlib.decompressobj(31)
         left = member.keep
+        # never feed the byte where the check failed (a damaged size field fails after the
+        # last byte of data, and a failing call returns nothing)
+        unread = (member.found_at if member.found_at is not None else member.end) - member.start
         while left > 0 and not inflater.eof:
-            data = inflater.unconsumed_tail or fh.read(block_size)
+            data = inflater.unconsumed_tail
+            if not data:
+                data = fh.read(min(block_size, unread))
+                unread -= len(data)
             if not data:
                 break
-            # never more output than is kept: decoding stops well before the damage
-            out = inflater.decompress(data, min(left, 4 * block_size))
+            try:  # never more output than is kept: decoding stops well before any damage
+                out = inflater.decompress(data, min(left, 4 * block_size))
+            except zlib.error:  # the file changed since it was checked
+                break
             left -= len(out)
             if out:
                 yield out

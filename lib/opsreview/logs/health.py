@@ -61,7 +61,8 @@ def gap_findings(
             )
         elif not has_baseline and edge == "after_last" and host not in logged_after:
             severity = Severity.info
-            title = f"No {what} lines from {host} after its last one at {hhmm(row['start'], tz)} ({span})"
+            last = pd.Timestamp(row["start"]) - pd.Timedelta(minutes=1)  # the gap starts the minute after
+            title = f"No {what} lines from {host} after its last one at {hhmm(last, tz)} ({span})"
             evidence["why_info"] = (
                 f"no baseline yet and no later {what} line from {host} in the store: the log may "
                 "simply end here (rotated, host stopped, not pulled yet), which only a baseline could "

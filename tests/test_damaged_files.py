@@ -324,16 +324,21 @@ def test_an_app_log_line_over_the_limit_is_counted_too_long(tmp_path: Path) -> N
 
 def test_a_store_written_before_too_long_existed_still_reads(tmp_path: Path) -> None:
     params_path = write_params(tmp_path)
+    review = open_review(params_path, DAY)
     store = Store(tmp_path / "store")
     old_schema = pa.schema([f for f in LOG_FILES_SCHEMA if f.name != "too_long"])
-    old = {"path": "/l/old.log", "host": "api-1", "day": DAY, "lines": 10, "parsed": 10, "unparsed": 0, "samples": []}
+    old = {"path": "/l/old.log", "host": "api-1", "day": DAY, "lines": 10, "parsed": 8, "unparsed": 2, "samples": ["x"]}
     store.write_part(LOG_FILES, DAY, "old", pa.Table.from_pylist([old | {"kind": "access"}], schema=old_schema))
+    only_old = log_files(review, "access")  # no part has the column
+    (finding,) = unparsed_findings(only_old, LogThresholds(), "access")
+    assert finding.title == "20% of the lines of old.log (api-1) could not be parsed"
     new = {"path": "/l/new.log", "host": "api-1", "day": DAY, "lines": 10, "parsed": 9, "unparsed": 1, "too_long": 1}
     new |= {"samples": ["[over the 1 MiB line limit] x"]}
     store.write_part(LOG_FILES, DAY, "new", pa.Table.from_pylist([new | {"kind": "access"}], schema=LOG_FILES_SCHEMA))
-    table = log_files(open_review(params_path, DAY), "access")
+    table = log_files(review, "access")
     assert table["path"].tolist() == ["/l/new.log", "/l/old.log"]
     assert table["too_long"].fillna(0).tolist() == [1, 0]
     assert [f.title for f in unparsed_findings(table, LogThresholds(), "access")] == [
-        "10% of the lines of new.log (api-1) could not be parsed (1 of them over the 1 MiB line limit)"
+        "10% of the lines of new.log (api-1) could not be parsed (1 of them over the 1 MiB line limit)",
+        "20% of the lines of old.log (api-1) could not be parsed",
     ]

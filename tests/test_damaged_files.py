@@ -106,6 +106,20 @@ def test_a_flipped_bit_that_hides_the_members_end_is_corruption_not_a_cut(tmp_pa
     assert f"the {len(got) - 1} lines before the cut were kept" in error  # and one cut in half
 
 
+def test_a_cut_file_whose_data_holds_the_gzip_magic_by_chance_is_still_a_cut(tmp_path: Path) -> None:
+    """The three bytes that start a gzip member turn up by chance about once per 16 MB of
+    compressed data; one inside a cut member is no sign that decoding ran into a next member."""
+    lines = [access_line(i) for i in range(300)]
+    text = as_text(lines[:100]) + b"by chance \x1f\x8b\x08\x00 in the data\n" + as_text(lines[100:])
+    data = gzip.compress(text, compresslevel=0, mtime=0)  # stored: the data is the text itself
+    cut = len(data) * 3 // 4
+    path = tmp_path / "access.log.1.gz"
+    path.write_bytes(data[:cut])
+    got, error = read(path)
+    assert error is not None and f"gzip file truncated at byte {cut}" in error
+    assert got[101:-1] == lines[100 : len(got) - 2]
+
+
 def test_a_checksum_mismatch_costs_its_own_member_and_says_how_many_lines(tmp_path: Path) -> None:
     """Bits flipped inside a member decode to wrong text that zlib cannot see until the CRC at
     the member's end; the member gives no line, the members around it are read whole."""

@@ -40,7 +40,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from opsreview.logs.gzipcheck import GzipCheck, check_gzip, member_blocks
+from opsreview.logs.gzipcheck import GZIP_MAGIC, GzipCheck, check_gzip, member_blocks
 from opsreview.store import part_key
 
 log = logging.getLogger("opsreview")
@@ -57,7 +57,6 @@ __all__ = [
     "nominal_day",
 ]
 
-GZIP_MAGIC = b"\x1f\x8b"
 READ_BLOCK = 1 << 20
 # The one line-length limit of every log parser: a longer line is not parsed but counted
 # (`log_files.too_long`). Node's HTTP parser caps a request's headers at 16 KiB, so no morgan

@@ -10,13 +10,15 @@ tells apart the ways a file goes wrong:
 - **corrupt data**: zlib stops at an invalid code. The damage is somewhere before, and what was
   decoded just before it may already be wrong: lines are kept only up to
   :data:`DAMAGE_MARGIN` compressed bytes before the point of failure;
-- **cut short**: the data ends inside a member. The last eight bytes of a file cut short are
-  deflate data; those of a complete file whose member runs past its own end (damage that made
-  the decoder miss it) are that member's trailer, whose size field matches what was decoded:
-  cut short keeps every line, running past the end keeps none;
+- **cut short**: the data ends inside a member. Damage can look the same, when it makes the
+  decoder miss the member's end and run on to the end of the file: then the file's last eight
+  bytes are the member's trailer, whose size field matches what was decoded (in a file cut
+  short they are deflate data), or the decoder ran into a next member. A cut keeps every line
+  before it; running past the end is damage and keeps none;
 - **size field wrong**: the CRC-32 matched, so the data is intact and every line is kept;
-- after damage the next member is looked for by its magic bytes; a member found that way
-  counts only when its CRC-32 matches (a false match inside deflate data would not).
+- after damage the next member is looked for by its magic bytes (which turn up by chance in
+  deflate data, so a candidate must also decode); a member found that way counts only when its
+  CRC-32 matches.
 
 :class:`~opsreview.logs.files.LogReader` reads a gzip file by the plan this returns
 (:attr:`GzipMember.keep` decoded bytes of each member), so the lines it yields are the ones
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["DAMAGE_MARGIN", "GzipCheck", "GzipMember", "check_gzip", "member_blocks"]
+__all__ = ["DAMAGE_MARGIN", "GZIP_MAGIC", "GzipCheck", "GzipMember", "check_gzip", "member_blocks"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 _MEMBER_START = b"\x1f\x8b\x08"  # magic + deflate, the only method gzip defines
@@ -118,8 +120,8 @@ def _describe(m: GzipMember, several: bool) -> str:
     if m.status == "overrun":
         return (
             f"corrupt gzip data{where}: decoding ran past the member's end to byte {m.found_at}, the end "
-            "of the file, whose last 8 bytes are the member's trailer (its size matches), so the file "
-            f"is whole and damaged inside; the {_lines(m.dropped_lines)} it decoded to were dropped"
+            f"of the file ({m.reason}), so it is damaged inside, not cut short; the "
+            f"{_lines(m.dropped_lines)} it decoded to were dropped"
         )
     if m.status == "corrupt":
         kept = f"the {_lines(m.kept_lines)} decoded well before it were kept" if m.kept_lines else "no line kept"
@@ -219,8 +221,11 @@ def _check_member(fh: BinaryIO, start: int, file_size: int) -> GzipMember:
     member.end = member.found_at = start + consumed
     fh.seek(max(file_size - _TRAILER, start))
     tail = fh.read(_TRAILER)
-    if _next_member(fh, start + 1) is not None or _plausible_trailer(tail, member.decoded):
-        member.status = "overrun"
+    after = _next_member(fh, start + 1)
+    if after is not None:
+        member.status, member.reason = "overrun", f"it ran on into the next member, at byte {after}"
+    elif _plausible_trailer(tail, member.decoded):
+        member.status, member.reason = "overrun", "the file's last 8 bytes are its trailer, whose size matches"
     else:
         member.status = "cut_short"
         member.keep, member.kept_lines = member.decoded, member.lines
@@ -291,11 +296,8 @@ def check_gzip(path: str | Path) -> GzipCheck:
                 member = _check_member(fh, position, size)
                 member.resynced = after_damage
                 if after_damage and member.status not in ("ok", "size_field"):
-                    # Found by its magic after damage and not intact: a magic inside deflate
-                    # data, or a damaged member; nothing proves its lines either way.
-                    if member.status != "checksum" and member.decoded < 1024:
-                        position += 1  # nothing that looks like a member: look further on
-                        continue
+                    # found by its magic after damage, and not intact either: its end cannot be
+                    # trusted to be where the damage stops, so none of its lines is
                     member.keep = member.kept_lines = 0
                 check.members.append(member)
                 after_damage = member.status not in ("ok", "size_field")

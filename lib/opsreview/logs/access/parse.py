@@ -347,9 +347,9 @@ class FileParser:
             query = fmt.sql_query(source) if isinstance(fmt, MorganFormat) else json_query(fmt, source, self.tz_name)
             day_expr = f"CAST(timezone('{self.tz_name}', ts) AS DATE)"
             path_expr = "CASE WHEN url IS NULL THEN NULL ELSE split_part(split_part(url, '?', 1), '#', 1) END"
-            # the raw line travels on only where the exact parser needs it
-            # a NUL byte anywhere makes the line unparsed (the exact parser refuses it too; a
-            # JSON line holding one is not valid JSON, so never a `skip`)
+            # A NUL byte anywhere makes the line unparsed (the exact parser refuses it too; a
+            # JSON line holding one is not valid JSON, so never a `skip`). The raw line travels
+            # on only where the exact parser needs it.
             ok = "ok AND strpos(line, chr(0)) = 0"
             query = (
                 f"SELECT * REPLACE (CASE WHEN {ok} THEN NULL ELSE line END AS line, {ok} AS ok), "

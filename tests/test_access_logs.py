@@ -198,9 +198,11 @@ def test_bad_input_is_counted_sampled_and_redacted(tmp_path: Path) -> None:
 def test_corrupt_gzip_keeps_lines_before_and_reports(tmp_path: Path) -> None:
     params = load_params(write_params(tmp_path))
     lines = [line(T0 + dt.timedelta(seconds=i), f"/api/items/{i}") for i in range(30_000)]
-    data = bytearray(gzip.compress(("\n".join(lines) + "\n").encode()))
+    # two members (as `cat a.gz b.gz` makes): the damage in the second costs its lines only
+    intact = gzip.compress(("\n".join(lines[:15_000]) + "\n").encode())
+    data = bytearray(gzip.compress(("\n".join(lines[15_000:]) + "\n").encode()))
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
-    (tmp_path / "logs" / "access.log.2.gz").write_bytes(bytes(data))
+    (tmp_path / "logs" / "access.log.2.gz").write_bytes(intact + bytes(data))
     outcome = ingest_access_logs(params)
     (count,) = rows(tmp_path)[0]
     assert 5_000 < count < 30_000

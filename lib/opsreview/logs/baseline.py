@@ -22,7 +22,9 @@ Statistics (all vectorised with numpy/scipy):
 - **Share bursts** (5xx of a route's requests): :func:`rate_windows` judges the share over a
   sliding window against the baseline share (binomial), so a few failing requests on a quiet
   route stand out as clearly as many on a busy one.
-- **Gaps**: runs of minutes without a single line, kept when the baseline expected lines there.
+- **Gaps**: runs of minutes without a single line, kept when the baseline expected lines there;
+  a run that opens the window before a key's first line, or closes it after its last, is marked
+  as such (``edge``): without a baseline it may be where the log begins or ends, not an outage.
 """
 
 from __future__ import annotations
@@ -327,7 +329,9 @@ def quiet_gaps(
 
     Kept when the expected lines in the run (baseline, else the key's own mean rate) reach
     ``min_expected``. ``all_keys`` adds keys that logged nothing at all today. Returns keys +
-    start, end, minutes, expected.
+    start, end, minutes, expected, edge: ``"before_first"`` for a run from the window's start
+    to the key's first line, ``"after_last"`` for one from its last line to the window's end,
+    else None (inside the day, or a key silent all day).
     """
     keys = list(keys)
     start, end = (pd.Timestamp(w).tz_convert("UTC") for w in window)
@@ -336,7 +340,7 @@ def quiet_gaps(
     key_list = set(map(tuple, present[keys].drop_duplicates().to_numpy())) if keys else {()}
     key_list |= set(all_keys or ())
     if not key_list:
-        return pd.DataFrame(columns=[*keys, "start", "end", "minutes", "expected"])
+        return pd.DataFrame(columns=[*keys, "start", "end", "minutes", "expected", "edge"])
     grid = pd.DataFrame(sorted(key_list), columns=keys).merge(pd.DataFrame({"minute": grid_minutes}), how="cross")
     grid = grid.merge(present[[*keys, "minute", value]], on=[*keys, "minute"], how="left")
     grid["quiet"] = grid[value].isna()
@@ -362,8 +366,13 @@ def quiet_gaps(
     )
     runs["end"] = runs["last"] + MINUTE
     runs["minutes"] = ((runs["end"] - runs["start"]) / MINUTE).astype(int)
+    runs["edge"] = None
+    if not runs.empty:
+        whole = runs["minutes"] >= len(grid_minutes)  # a key silent all day has no first line
+        runs.loc[(runs["start"] == grid_minutes[0]) & ~whole, "edge"] = "before_first"
+        runs.loc[(runs["last"] == grid_minutes[-1]) & ~whole, "edge"] = "after_last"
     kept = runs[(runs["minutes"] >= min_minutes) & (runs["expected"] >= min_expected)]
-    return kept[[*keys, "start", "end", "minutes", "expected"]].reset_index(drop=True)
+    return kept[[*keys, "start", "end", "minutes", "expected", "edge"]].reset_index(drop=True)
 
 
 def same_hours_sql(tz: str, first: dt.time, last: dt.time) -> str:

@@ -3,12 +3,15 @@
 Shared by the access-log and application-log sources. Reading never raises for bad input:
 
 - gzip is recognised by its magic bytes (not the name); concatenated gzip members are read
-  one after the other;
-- a corrupt or truncated gzip stops the file where the damage starts: the lines before it are
-  kept and :attr:`LogReader.error` names the file and the compressed byte offset;
+  one after the other, each checked first (:mod:`opsreview.logs.gzipcheck`): a file cut short
+  keeps every line before the cut, a member whose checksum fails gives no line, corrupt data
+  keeps the lines decoded well before the point where it was found; :attr:`LogReader.error`
+  names the file, the damage, its byte offset and the lines it cost;
 - bytes that are not UTF-8 become U+FFFD (counted in :attr:`LogReader.invalid_utf8_lines`);
 - ``\\r\\n`` endings lose the ``\\r``; blank lines are skipped; lines longer than
-  ``max_line_chars`` are cut to that length (counted in :attr:`LogReader.long_lines`);
+  ``max_line_bytes`` (:data:`MAX_LINE_BYTES`, 1 MiB, the one limit of every log parser) are
+  cut to it, counted in :attr:`LogReader.long_lines`, their numbers kept in
+  :attr:`LogReader.long_line_numbers` (the parsers count them unparsed, as too long);
 - a missing or unreadable file yields no lines and sets :attr:`LogReader.error`.
 
 Typical use::
@@ -37,23 +40,28 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from opsreview.logs.gzipcheck import GZIP_MAGIC, GzipCheck, check_gzip, member_blocks
 from opsreview.store import part_key
 
 log = logging.getLogger("opsreview")
 
 __all__ = [
     "GZIP_MAGIC",
+    "MAX_LINE_BYTES",
+    "GzipCheck",
     "LogFileInfo",
     "LogReader",
+    "check_gzip",
     "expand_paths",
-    "gzip_damage",
     "is_gzip",
     "nominal_day",
 ]
 
-GZIP_MAGIC = b"\x1f\x8b"
 READ_BLOCK = 1 << 20
-DEFAULT_MAX_LINE_CHARS = 1 << 20
+# The one line-length limit of every log parser: a longer line is not parsed but counted
+# (`log_files.too_long`). Node's HTTP parser caps a request's headers at 16 KiB, so no morgan
+# line comes near it; a JSON error line with a long stack and nested causes fits.
+MAX_LINE_BYTES = 1 << 20
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _DATE_IN_NAME = re.compile(r"(?<!\d)(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?!\d)")
 
@@ -145,95 +153,29 @@ def nominal_day(info: LogFileInfo, tz: dt.tzinfo) -> dt.date:
     return info.mtime.astimezone(tz).date()
 
 
-class _GzipBlocks:
-    """Decompressed blocks of a (multi-member) gzip stream; stops cleanly at damage."""
-
-    def __init__(self, fh: BinaryIO, name: str) -> None:
-        self.fh = fh
-        self.name = name
-        self.error: str | None = None
-
-    def __iter__(self) -> Iterator[bytes]:
-        inflater = zlib.decompressobj(31)
-        consumed = 0  # compressed bytes fed so far, over all members
-        pending = b""
-        while True:
-            block = pending or self.fh.read(READ_BLOCK)
-            pending = b""
-            if not block:
-                break
-            checkpoint = inflater.copy()
-            try:
-                out = inflater.decompress(block)
-            except zlib.error as exc:
-                good, offset = self._salvage(checkpoint, block, consumed)
-                if good:
-                    yield good
-                if "check" in str(exc):  # "incorrect data check" / "incorrect length check"
-                    # the trailer's CRC-32 or size does not match: bits flipped somewhere in the
-                    # member, found only at its end; what was decoded is kept (lines that do
-                    # not parse are counted unparsed)
-                    self.error = (
-                        f"{self.name}: gzip checksum mismatch at byte {offset} (the member's end): "
-                        "its data is damaged somewhere before; the lines it gave were kept"
-                    )
-                else:
-                    self.error = f"{self.name}: corrupt gzip data at byte {offset}; lines before it were kept"
-                return
-            if out:
-                yield out
-            if inflater.eof:
-                rest = inflater.unused_data
-                consumed += len(block) - len(rest)
-                while len(rest) < len(GZIP_MAGIC) and (more := self.fh.read(READ_BLOCK)):
-                    rest += more
-                if not rest:
-                    return
-                if not rest.startswith(GZIP_MAGIC):
-                    self.error = f"{self.name}: trailing data after the gzip stream at byte {consumed}; ignored"
-                    return
-                inflater = zlib.decompressobj(31)
-                pending = rest
-                continue
-            consumed += len(block)
-        if not inflater.eof:
-            self.error = f"{self.name}: gzip stream truncated at byte {consumed}; lines before it were kept"
-
-    @staticmethod
-    def _salvage(inflater: zlib._Decompress, block: bytes, consumed: int) -> tuple[bytes, int]:
-        """Re-feed the failing block byte by byte to keep every byte before the damage."""
-        out = []
-        for i in range(len(block)):
-            try:
-                out.append(inflater.decompress(block[i : i + 1]))
-            except zlib.error:
-                return b"".join(out), consumed + i
-        return b"".join(out), consumed + len(block)
-
-
-def gzip_damage(path: str | Path) -> str | None:
-    """Decompress a gzip file fully (CRC checked) and return the damage message, if any."""
-    reader = LogReader(path)
-    for _ in reader.blocks():
-        pass
-    return reader.error
-
-
 class LogReader:
-    """Iterate the text lines of one log file (plain or gzip); see the module docstring."""
+    """Iterate the text lines of one log file (plain or gzip); see the module docstring.
 
-    def __init__(self, path: str | Path, max_line_chars: int = DEFAULT_MAX_LINE_CHARS) -> None:
+    ``gzip_check``: the file's :func:`~opsreview.logs.gzipcheck.check_gzip`, when the caller
+    has it already (otherwise a gzip file is checked before its first line is read)."""
+
+    def __init__(
+        self, path: str | Path, max_line_bytes: int = MAX_LINE_BYTES, gzip_check: GzipCheck | None = None
+    ) -> None:
         self.path = Path(path)
-        self.max_line_chars = max_line_chars
+        self.max_line_bytes = max_line_bytes
+        self.gzip_check = gzip_check
         self.error: str | None = None
         self.lines = 0
         self.invalid_utf8_lines = 0
         self.long_lines = 0
+        self.long_line_numbers: list[int] = []  # 0-based, among the lines yielded
+        self._verify = True
 
     def blocks(self) -> Iterator[bytes]:
         """Raw (decompressed) bytes of the file in blocks; sets :attr:`error` on damage."""
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the `with` below, after the check
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the `with` below
         except OSError as exc:
             self.error = f"{self.path}: cannot read ({exc.strerror})"
             return
@@ -241,13 +183,15 @@ class LogReader:
             try:
                 head = fh.read(2)
                 fh.seek(0)
-                if head == GZIP_MAGIC:
-                    gz = _GzipBlocks(fh, str(self.path))
-                    yield from gz
-                    self.error = gz.error
-                else:
+                if head != GZIP_MAGIC:
                     while block := fh.read(READ_BLOCK):
                         yield block
+                elif not self._verify:
+                    yield from _unchecked_gzip(fh)
+                else:
+                    check = self.gzip_check or check_gzip(self.path)
+                    self.error = check.error
+                    yield from member_blocks(fh, check, READ_BLOCK)
             except OSError as exc:
                 self.error = f"{self.path}: read failed ({exc.strerror})"
 
@@ -259,7 +203,7 @@ class LogReader:
             cut = data.rfind(b"\n")
             if cut == -1:
                 carry = data
-                if len(carry) > 4 * self.max_line_chars:  # no newline for a long time: emit a piece
+                if len(carry) > 4 * self.max_line_bytes:  # no newline for a long time: emit a piece
                     if not skipping:
                         yield from self._emit([carry])
                         skipping = True
@@ -280,14 +224,17 @@ class LogReader:
                 raw = raw[:-1]
             if not raw.strip():
                 continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                line = raw.decode("utf-8", errors="replace")
-                self.invalid_utf8_lines += 1
-            if len(line) > self.max_line_chars:
-                line = line[: self.max_line_chars]
+            if len(raw) > self.max_line_bytes:
+                # cut; a character the cut splits is no invalid UTF-8 of the file's
+                line = raw[: self.max_line_bytes].decode("utf-8", errors="replace")
+                self.long_line_numbers.append(self.lines)
                 self.long_lines += 1
+            else:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    line = raw.decode("utf-8", errors="replace")
+                    self.invalid_utf8_lines += 1
             self.lines += 1
             yield line
 
@@ -304,13 +251,38 @@ class LogReader:
         return self.lines
 
     def first_lines(self, n: int = 1) -> list[str]:
-        """The first ``n`` non-blank lines (reads only as much as needed)."""
+        """The first ``n`` non-blank lines (reads only as much as needed: a gzip file is not
+        checked first, so a damaged one may give a damaged line)."""
         out: list[str] = []
-        for line in self:
-            out.append(line)
-            if len(out) >= n:
-                break
+        self._verify = False
+        try:
+            for line in self:
+                out.append(line)
+                if len(out) >= n:
+                    break
+        finally:
+            self._verify = True
         return out
+
+
+def _unchecked_gzip(fh: BinaryIO) -> Iterator[bytes]:
+    """Decoded bytes of a gzip stream from its start, without waiting for its checksums;
+    stops at the first problem."""
+    inflater = zlib.decompressobj(31)
+    pending = b""
+    while data := pending or fh.read(64 * 1024):
+        pending = b""
+        try:
+            out = inflater.decompress(data)
+        except zlib.error:
+            return
+        if out:
+            yield out
+        if inflater.eof:
+            pending = inflater.unused_data
+            if pending and not pending.startswith(GZIP_MAGIC):
+                return
+            inflater = zlib.decompressobj(31)
 
 
 # The `log_files` table: one row per file and day, for the access and application logs alike.
@@ -324,6 +296,7 @@ LOG_FILES_SCHEMA = pa.schema(
         ("parsed", pa.int64()),
         ("unparsed", pa.int64()),
         ("non_requests", pa.int64()),  # JSON access logs: valid lines that are not requests
+        ("too_long", pa.int64()),  # of the unparsed lines, those over MAX_LINE_BYTES
         ("samples", pa.list_(pa.string())),
         ("error", pa.string()),
         ("kind", pa.string()),
@@ -337,7 +310,7 @@ LOG_FILES_SCHEMA = pa.schema(
 def content_part_key(info: LogFileInfo, host: str, salt: str = "") -> str:
     """Part key from the host and the file's first line (stable across logrotate renames and
     while the file grows); ``salt`` tells apart files whose first lines carry no date."""
-    reader = LogReader(info.path, max_line_chars=4096)
+    reader = LogReader(info.path, max_line_bytes=4096)
     first = reader.first_lines(1)
     if not first:
         return part_key(str(info.path), host)

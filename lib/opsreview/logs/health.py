@@ -4,13 +4,15 @@ and "Error logging" (application logs)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import pandas as pd
 
 from opsreview.findings import Finding, Severity
 from opsreview.localtime import hhmm
 from opsreview.logs.evidence import LOGGING, as_list, fmt_window, num, pct
+from opsreview.logs.files import MAX_LINE_BYTES
 from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import masked
 from opsreview.secrets import redact
@@ -25,31 +27,56 @@ def gap_findings(
     what: str = "access log",
     area: str = "logs",
     has_baseline: bool = True,
+    logged_before: Collection[str] = (),
+    logged_after: Collection[str] = (),
 ) -> list[Finding]:
     """``logs.gap`` / ``errors.gap``: minutes without a line where the baseline expects many.
 
     Without a baseline the expectation is the day's mean rate, which cannot tell a quiet night
-    from an outage: such gaps are warnings at most, and say so."""
+    from an outage: such gaps are warnings at most, and say so. Nor can it tell a log that
+    starts (or stops) from one that falls silent: a gap from the day's start to a host's first
+    line, when the store holds no line of it from an earlier day (``logged_before``: hosts
+    that have some), or from its last line to the day's end with none from a later day
+    (``logged_after``), is info, and says why."""
     found = []
     for row in gaps.to_dict("records"):
         minutes = int(row["minutes"])
+        host = row["host"]
         severity = Severity.critical if minutes >= 60 and has_baseline else Severity.warning
+        span = f"{hhmm(row['start'], tz)}-{hhmm(row['end'], tz)}"
+        title = f"No {what} lines from {host} for {minutes} min ({span})"
+        evidence: dict[str, Any] = {
+            "host": host,
+            "window": fmt_window(row["start"], row["end"], tz),
+            "expected_lines": num(row["expected"], 1),
+            "expected_from": "baseline, same hours" if has_baseline else "the day's mean rate (no baseline yet)",
+        }
+        edge = row.get("edge")
+        if not has_baseline and edge == "before_first" and host not in logged_before:
+            severity = Severity.info
+            title = f"No {what} lines from {host} before its first one at {hhmm(row['end'], tz)} ({span})"
+            evidence["why_info"] = (
+                f"no baseline yet and no earlier {what} line from {host} in the store: "
+                "the log may simply begin here, which only a baseline could tell from an outage"
+            )
+        elif not has_baseline and edge == "after_last" and host not in logged_after:
+            severity = Severity.info
+            last = pd.Timestamp(row["start"]) - pd.Timedelta(minutes=1)  # the gap starts the minute after
+            title = f"No {what} lines from {host} after its last one at {hhmm(last, tz)} ({span})"
+            evidence["why_info"] = (
+                f"no baseline yet and no later {what} line from {host} in the store: the log may "
+                "simply end here (rotated, host stopped, not pulled yet), which only a baseline could "
+                "tell from an outage"
+            )
         found.append(
             Finding(
                 area,
                 f"{area}.gap",
                 severity,
-                f"No {what} lines from {row['host']} for {minutes} min ({hhmm(row['start'], tz)}-{hhmm(row['end'], tz)})",
+                title,
                 value=minutes,
                 threshold=th.gap_minutes,
-                evidence={
-                    "host": row["host"],
-                    "window": fmt_window(row["start"], row["end"], tz),
-                    "expected_lines": num(row["expected"], 1),
-                    "expected_from": "baseline, same hours"
-                    if has_baseline
-                    else "the day's mean rate (no baseline yet)",
-                },
+                evidence=evidence,
                 checklist=LOGGING if area == "logs" else ("Error logging",),
             )
         )
@@ -91,11 +118,14 @@ def volume_findings(
 
 
 def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "access") -> list[Finding]:
-    """``logs.unparsed`` / ``errors.unparsed``: files with many unparseable lines or a read error."""
+    """``logs.unparsed`` / ``errors.unparsed``: files with many unparseable lines or a read error;
+    lines over the length limit (``too_long``) are named in either, and make an info finding of
+    their own when the file has nothing else to report (a single one is never silent)."""
     area = "logs" if kind == "access" else "errors"
     found = []
     for row in log_files[log_files["kind"] == kind].to_dict("records"):
         lines, unparsed = int(row["lines"] or 0), int(row["unparsed"] or 0)
+        too_long = _count(row.get("too_long"))
         share = unparsed / lines if lines else 0.0
         error = row.get("error")
         name = str(row["path"]).rsplit("/", 1)[-1]
@@ -109,11 +139,17 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
         checklist = LOGGING if area == "logs" else ("Error logging",)
         over = share >= th.unparsed_warning and unparsed > 0
         severity = Severity.critical if share >= th.unparsed_critical else Severity.warning
+        too_long_note = ""
+        if too_long:
+            evidence |= {"too_long": too_long, "line_limit_bytes": MAX_LINE_BYTES}
+            too_long_note = f"{too_long} of them over the {_limit()} line limit"
         if isinstance(error, str) and error:
             # one finding for the file: the damage, with the lines it cost as evidence
             title = f"{name} ({row['host']}): {error}"
             if over:
                 title += f"; {pct(share)} of its lines could not be parsed"
+            if too_long:
+                title += f"; {_lines(too_long)} over the {_limit()} line limit not parsed"
             found.append(
                 Finding(
                     area,
@@ -130,6 +166,8 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
                 title = f"None of the {lines} lines of {name} ({row['host']}) match the format {row['format']}"
             else:
                 title = f"{pct(share)} of the lines of {name} ({row['host']}) could not be parsed"
+            if too_long_note:
+                title += f" ({too_long_note})"
             found.append(
                 Finding(
                     area,
@@ -142,7 +180,32 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
                     checklist=checklist,
                 )
             )
+        elif too_long:
+            found.append(
+                Finding(
+                    area,
+                    f"{area}.unparsed",
+                    Severity.info,
+                    f"{_lines(too_long)} of {name} ({row['host']}) over the {_limit()} line limit not parsed",
+                    value=too_long,
+                    evidence=evidence,
+                    checklist=checklist,
+                )
+            )
     return found
+
+
+def _count(value: object) -> int:
+    """A count from a `log_files` row (missing in stores written before the column existed)."""
+    return 0 if value is None or pd.isna(value) else int(value)  # type: ignore[call-overload]
+
+
+def _limit() -> str:
+    return f"{MAX_LINE_BYTES >> 20} MiB"
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" + ("" if n == 1 else "s")
 
 
 def no_data_finding(area: str, what: str, hosts: Sequence[str]) -> Finding:

@@ -83,11 +83,23 @@ LOG_FILE_COLUMNS = [
     "parsed",
     "unparsed",
     "non_requests",
+    "too_long",
     "samples",
     "error",
     "kind",
     "format",
 ]
+
+
+def hosts_logging_around(review: ReviewContext, kind: str) -> tuple[set[str], set[str]]:
+    """Hosts with parsed lines of ``kind`` on a day before the review day, and on a day after
+    it, from `log_files`: whether a quiet start or end of the day is a log beginning or ending."""
+    days = review.store.days("log_files")
+    rel = review.store.relation("log_files", [d for d in days if d != review.day])
+    if rel is None:
+        return set(), set()
+    rows = rel.filter(f"kind = {sql_string(kind)} AND parsed > 0").aggregate("host, min(day), max(day)").fetchall()
+    return {h for h, first, _ in rows if first < review.day}, {h for h, _, last in rows if last > review.day}
 
 
 def log_files(review: ReviewContext, kind: str) -> pd.DataFrame:

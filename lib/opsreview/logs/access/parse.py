@@ -4,9 +4,14 @@ DuckDB reads the file (plain or gzip) as one text column and parses it with the 
 format's vectorised expressions (:meth:`MorganFormat.sql_query`, or JSON paths for JSON
 lines); the few lines it cannot vouch for (quotes inside fields, odd spacing, lines that are
 not UTF-8) go to the exact Python parser. Rows arrive in record batches, so memory stays
-bounded whatever the file size. A gzip file DuckDB cannot read (corrupt, truncated) is
-re-read by :class:`~opsreview.logs.files.LogReader`, which keeps the lines before the
-damage and names the offset.
+bounded whatever the file size. A damaged gzip file (found by the caller's check,
+:func:`~opsreview.logs.files.check_gzip`) is read through
+:class:`~opsreview.logs.files.LogReader`, which keeps what decoded intact and names the damage.
+
+Both parsers agree on two kinds of line they never parse: a line holding a NUL byte (morgan
+never writes one - Node rejects NUL in a request line or header - so it is damage, such as the
+run of NULs copytruncate leaves), and a line over the one length limit,
+:data:`~opsreview.logs.files.MAX_LINE_BYTES` (1 MiB), counted apart as ``too_long``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import pyarrow.compute as pc
 from opsreview import engine
 from opsreview.logs.access.morgan import REQUEST_COLUMNS, MorganFormat
 from opsreview.logs.access.routes import strip_query
-from opsreview.logs.files import LogReader, is_gzip
+from opsreview.logs.files import MAX_LINE_BYTES, GzipCheck, LogReader, is_gzip
 from opsreview.logs.timestamps import epoch_datetime, epoch_sql, iso_text_sql, plausible, plausible_sql
 from opsreview.secrets import redact
 
@@ -59,10 +64,8 @@ REQUESTS_SCHEMA = pa.schema(
 MAX_SAMPLES = 5
 SAMPLE_CHARS = 300
 BATCH_ROWS = 1 << 18
-MAX_LINE_BYTES = 1 << 20
-# Lines longer than this skip the exact parser (counted unparsed): no morgan line is this
-# long under Node's default 16 KiB header limit; the parser is linear, ~1 ms per KB here.
-MAX_FALLBACK_CHARS = 32 * 1024
+# The exact parser is linear in a line's length: about 2 s for the worst 1 MiB line (every
+# character a quote), 0.1 s for a 30 KB one; a plain long URL parses on the fast path.
 # A file whose first this-many lines all fail is not this format: stop running the exact
 # parser on it (lines are still counted).
 GIVE_UP_AFTER = 20_000
@@ -90,6 +93,7 @@ class DayCounts:
     parsed: int = 0
     unparsed: int = 0
     non_requests: int = 0  # valid JSON lines that are not requests (pino's "server started")
+    too_long: int = 0  # of the unparsed, lines over MAX_LINE_BYTES
 
 
 @dataclass
@@ -117,12 +121,17 @@ class FileParse:
     def non_requests(self) -> int:
         return sum(c.non_requests for c in self.days.values())
 
-    def count(self, day: dt.date, parsed: int, unparsed: int, non_requests: int = 0) -> None:
+    @property
+    def too_long(self) -> int:
+        return sum(c.too_long for c in self.days.values())
+
+    def count(self, day: dt.date, parsed: int, unparsed: int, non_requests: int = 0, too_long: int = 0) -> None:
         counts = self.days.setdefault(day, DayCounts())
         counts.lines += parsed + unparsed + non_requests
         counts.parsed += parsed
         counts.unparsed += unparsed
         counts.non_requests += non_requests
+        counts.too_long += too_long
 
     def sample(self, line: str) -> None:
         if len(self.samples) < MAX_SAMPLES:
@@ -143,7 +152,8 @@ def _read_lines_sql(path: str) -> str:
     return (
         f"read_csv('{quoted}', delim='{_NO_DELIMITER}', quote='', escape='', header=false, "
         "columns={'line': 'VARCHAR'}, auto_detect=false, strict_mode=false, ignore_errors=true, "
-        f"store_rejects=true, max_line_size={MAX_LINE_BYTES}, compression='{compression}')"
+        # DuckDB rejects a line of max_line_size bytes or more; LogReader cuts one over its limit
+        f"store_rejects=true, max_line_size={MAX_LINE_BYTES + 1}, compression='{compression}')"
     )
 
 
@@ -309,14 +319,16 @@ class FileParser:
         self._parse_with_duckdb(str(path))
         return self.result
 
-    def parse_clean_copy(self, path: Path) -> FileParse:
-        """Parse via a clean copy made by LogReader (stops at gzip damage, names the offset)."""
+    def parse_clean_copy(self, path: Path, gzip_check: GzipCheck | None = None) -> FileParse:
+        """Parse via a clean copy made by LogReader (a damaged gzip: what decoded intact)."""
         self.source_file = str(path)
-        self._parse_via_clean_copy(path)
+        self._parse_via_clean_copy(path, gzip_check)
         return self.result
 
-    def _parse_via_clean_copy(self, path: Path) -> None:
-        reader = LogReader(path, max_line_chars=MAX_LINE_BYTES)
+    def _parse_via_clean_copy(self, path: Path, gzip_check: GzipCheck | None) -> None:
+        # Lines over the limit are copied cut at twice it: still too long, DuckDB rejects them
+        # as it does when it reads a file itself (so they count too long, on their own day).
+        reader = LogReader(path, max_line_bytes=2 * MAX_LINE_BYTES, gzip_check=gzip_check)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-clean-", suffix=".log", dir=self.scratch)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -335,9 +347,12 @@ class FileParser:
             query = fmt.sql_query(source) if isinstance(fmt, MorganFormat) else json_query(fmt, source, self.tz_name)
             day_expr = f"CAST(timezone('{self.tz_name}', ts) AS DATE)"
             path_expr = "CASE WHEN url IS NULL THEN NULL ELSE split_part(split_part(url, '?', 1), '#', 1) END"
-            # the raw line travels on only where the exact parser needs it
+            # A NUL byte anywhere makes the line unparsed (the exact parser refuses it too; a
+            # JSON line holding one is not valid JSON, so never a `skip`). The raw line travels
+            # on only where the exact parser needs it.
+            ok = "ok AND strpos(line, chr(0)) = 0"
             query = (
-                f"SELECT * REPLACE (CASE WHEN ok THEN NULL ELSE line END AS line), "
+                f"SELECT * REPLACE (CASE WHEN {ok} THEN NULL ELSE line END AS line, {ok} AS ok), "
                 f"{path_expr} AS path, {day_expr} AS day FROM ({query})"
             )
             for batch in _prefetched(con.sql(query).to_arrow_reader(BATCH_ROWS)):
@@ -348,7 +363,7 @@ class FileParser:
         for csv_line, error_type in rejects:
             line = str(csv_line or "").strip("\r\n")
             if error_type == "LINE SIZE OVER MAXIMUM":
-                self._unparsed([line], None)
+                self._unparsed([line], None, too_long=True)
             else:  # INVALID ENCODING: DuckDB's copy of the line has '?' for bad bytes and more
                 self.invalid_utf8 = True
                 self._fallback([line])
@@ -425,7 +440,7 @@ class FileParser:
         failed: list[str] = []
         for line in lines:
             row = None
-            if not self._give_up and len(line) <= MAX_FALLBACK_CHARS:
+            if not self._give_up and "\x00" not in line:
                 if isinstance(self.fmt, MorganFormat):
                     row = self.fmt.parse_line(line)
                 else:
@@ -458,7 +473,8 @@ class FileParser:
         if last is not None:
             self._last_day = last.astimezone(self.tz).date()
 
-    def _unparsed(self, lines: list[str], day: dt.date | None) -> None:
+    def _unparsed(self, lines: list[str], day: dt.date | None, too_long: bool = False) -> None:
         for line in lines:
-            self.result.sample(line)
-        self.result.count(day or self._last_day or self.default_day, 0, len(lines))
+            self.result.sample(f"[over the {MAX_LINE_BYTES >> 20} MiB line limit] {line}" if too_long else line)
+        count = len(lines)
+        self.result.count(day or self._last_day or self.default_day, 0, count, too_long=count if too_long else 0)

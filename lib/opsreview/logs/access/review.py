@@ -28,7 +28,7 @@ from opsreview.logs import baseline, charts, health
 from opsreview.logs.access import abuse, coverage, findings
 from opsreview.logs.access import analysis as traffic
 from opsreview.logs.evidence import ERROR_RATES, LOGGING, RESPONSE_TIMES, sample_lines
-from opsreview.logs.review import SectionedReview, log_files
+from opsreview.logs.review import SectionedReview, hosts_logging_around, log_files
 from opsreview.relations import Relation, sql_string
 
 __all__ = ["AccessLogReview", "open_access_logs"]
@@ -151,7 +151,11 @@ class AccessLogReview(SectionedReview):
             section.tables.append(("Gaps without a single request", local_columns(gaps, self.tz)))
         if not bursts.empty:
             section.tables.append(("Request bursts above the baseline", local_columns(bursts, self.tz)))
-        section.findings += health.gap_findings(gaps, self.th, self.tz, has_baseline=by_host is not None)
+        # without a baseline, a quiet start or end of the day may be where a log begins or ends
+        edges = hosts_logging_around(self.review, "access") if by_host is None and not gaps.empty else (set(), set())
+        section.findings += health.gap_findings(
+            gaps, self.th, self.tz, has_baseline=by_host is not None, logged_before=edges[0], logged_after=edges[1]
+        )
         if self.baseline_days:
             section.findings += health.volume_findings(volume, self.th)
         return self._done(section)

@@ -38,12 +38,13 @@ from opsreview.logs.access.routes import route_template_sql
 from opsreview.logs.files import (
     LOG_FILES,
     LOG_FILES_SCHEMA,
+    MAX_LINE_BYTES,
     LogFileInfo,
     LogReader,
     PartKeys,
+    check_gzip,
     content_part_key,
     expand_paths,
-    gzip_damage,
     is_gzip,
     nominal_day,
 )
@@ -180,9 +181,10 @@ class AccessIngest:
                         "logs",
                         "logs.access_file_damaged",
                         Severity.warning,
-                        f"Access log {f.path.name} ({f.host}) is damaged; read up to the damage",
+                        f"Access log {f.path.name} ({f.host}) is damaged; only what decoded intact was read",
                         value=redact(f.parse.error),
-                        evidence={"file": str(f.path), "host": f.host, "lines_read": f.parse.lines},
+                        evidence={"file": str(f.path), "host": f.host, "lines_read": f.parse.lines}
+                        | _too_long_evidence(f.parse),
                         checklist=("Morgan HTTP logging",),
                     )
                 )
@@ -194,11 +196,18 @@ class AccessIngest:
                         Severity.warning,
                         f"Access log {f.path.name} ({f.host}): none of {f.parse.lines} lines match the format",
                         value=f.parse.lines,
-                        evidence={"file": str(f.path), "host": f.host, "samples": f.parse.samples},
+                        evidence={"file": str(f.path), "host": f.host, "samples": f.parse.samples}
+                        | _too_long_evidence(f.parse),
                         checklist=("Morgan HTTP logging",),
                     )
                 )
         return out
+
+
+def _too_long_evidence(parse: FileParse) -> dict[str, Any]:
+    if not parse.too_long:
+        return {}
+    return {"lines_too_long": parse.too_long, "line_limit_bytes": MAX_LINE_BYTES}
 
 
 def _previous_ingests(store: Store) -> dict[str, dict[str, Any]]:
@@ -235,7 +244,7 @@ def _relevant(info: LogFileInfo, fmt: Format, tz: dt.tzinfo, start: dt.datetime,
     if info.mtime < start - MTIME_SLACK:
         return f"last written {info.mtime:%Y-%m-%d %H:%M} UTC, before the review window"
     if isinstance(fmt, MorganFormat):
-        first = LogReader(info.path, max_line_chars=1 << 16).first_lines(1)
+        first = LogReader(info.path, max_line_bytes=1 << 16).first_lines(1)
         row = fmt.parse_line(first[0]) if first else None
         if row and row["ts"] is not None and row["ts"] >= end + MTIME_SLACK:
             return f"starts {row['ts']:%Y-%m-%d %H:%M} UTC, after the review window"
@@ -259,22 +268,25 @@ def ingest_access_file(
     parts = _DayParts(store, part)
     try:
         parser = FileParser(fmt, host, tz, nominal_day(info, tz), parts.write, scratch)
-        try:
-            result = parser.parse(info.path)
-            # DuckDB does not check gzip CRCs: damage shows up as garbage lines. When a gzip
-            # file has unparsed lines, check it; on damage re-read it up to the damage instead.
-            damaged = bool(result.unparsed and is_gzip(info.path) and gzip_damage(info.path))
-            # Bytes that are not UTF-8 (a Latin-1 URL): DuckDB mangles the line around them,
-            # so such a file is read again from a clean copy (each bad byte U+FFFD).
-            damaged = damaged or parser.invalid_utf8
-        except duckdb.Error as exc:  # e.g. "Unexpected end of GZIP stream" (truncated file)
-            log.info("%s: DuckDB could not read it (%s); reading it up to the damage", info.path, exc)
-            damaged = True
+        # DuckDB checks no gzip CRC: damage would show up as garbage lines, some of which
+        # parse. Every gzip file is checked first (one extra inflate); a damaged one is read
+        # through LogReader, which keeps only what decoded intact.
+        check = check_gzip(info.path) if is_gzip(info.path) else None
+        damaged = check is not None and check.damaged
+        if not damaged:
+            try:
+                result = parser.parse(info.path)
+                # Bytes that are not UTF-8 (a Latin-1 URL): DuckDB mangles the line around
+                # them, so such a file is read again from a clean copy (each bad byte U+FFFD).
+                damaged = parser.invalid_utf8
+            except duckdb.Error as exc:  # the file changed since the check, or DuckDB failed
+                log.info("%s: DuckDB could not read it (%s); reading it line by line", info.path, exc)
+                damaged = True
         if damaged:
             parts.abort()
             parts = _DayParts(store, part)
             parser = FileParser(fmt, host, tz, nominal_day(info, tz), parts.write, scratch)
-            result = parser.parse_clean_copy(info.path)
+            result = parser.parse_clean_copy(info.path, check)
         days = parts.commit()
     except BaseException:
         parts.abort()
@@ -315,6 +327,7 @@ def _write_log_files(
             "parsed": counts.parsed if counts else 0,
             "unparsed": counts.unparsed if counts else 0,
             "non_requests": counts.non_requests if counts else 0,
+            "too_long": counts.too_long if counts else 0,
             "samples": result.samples,
             "error": result.error,
             "kind": "access",

@@ -12,7 +12,11 @@ Two shapes of application log, both as written by Node services:
 
 Timestamps without a zone are taken in the params' timezone. Lines that are not an event
 (invalid JSON, no timestamp, text before the first header) are counted as unparsed, with up to
-five redacted samples per day, on the day of the event before them. Files are read through
+five redacted samples per day, on the day of the event before them. Two kinds of line are
+refused before parsing, in either shape, and count unparsed too: a line over the one length
+limit, :data:`~opsreview.logs.files.MAX_LINE_BYTES` (1 MiB; counted apart as ``too_long``),
+and a line holding a NUL byte (no logger writes one: it is damage, such as the run of NULs
+copytruncate leaves) - neither starts an event nor joins one's stack. Files are read through
 :class:`~opsreview.logs.files.LogReader` (gzip, damage, invalid UTF-8, CRLF, long lines).
 """
 
@@ -27,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from opsreview import engine
 from opsreview.logs.app.analysis import ERROR_LEVELS, error_type_sql, fingerprint_sql
-from opsreview.logs.files import LogReader
+from opsreview.logs.files import MAX_LINE_BYTES, LogReader
 from opsreview.logs.timestamps import epoch_sql, iso_text_sql, plausible_sql
 from opsreview.masking import masked
 from opsreview.relations import sql_string
@@ -62,9 +67,7 @@ JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "err_message": ("err.message", "error.message", "exception.message", "error\\.message"),
 }
 _ANSI = "\x1b\\[[0-9;]*m"  # winston's colorize(): a level like "\x1b[31merror\x1b[39m"
-# A JSON error line may carry a long stack and nested causes: lines are kept whole up to
-# 1 MiB (longer ones are cut, so their JSON is invalid and they count unparsed).
-MAX_LINE_CHARS = 1 << 20
+TOO_LONG = f"[over the {MAX_LINE_BYTES >> 20} MiB line limit] "  # what a too-long line's sample starts with
 MESSAGE_CHARS = 10_000
 STACK_CHARS = 20_000
 SAMPLES_PER_DAY = 5
@@ -96,14 +99,14 @@ class AppLogParse:
     """What one file gave: events (with a ``day`` column) and per-day line counts."""
 
     events: pa.Table
-    days: pd.DataFrame  # day, lines, parsed, unparsed, samples
+    days: pd.DataFrame  # day, lines, parsed, unparsed, too_long, samples
     error: str | None
     lines: int
 
 
 def read_lines(path: Path) -> tuple[pa.Table, LogReader]:
     """The file's lines (``lineno``, ``line``) as an Arrow table, read through LogReader."""
-    reader = LogReader(path, max_line_chars=MAX_LINE_CHARS)
+    reader = LogReader(path, max_line_bytes=MAX_LINE_BYTES)
     chunks: list[pa.Array] = []
     batch: list[str] = []
     for line in reader:
@@ -279,6 +282,7 @@ def parse_app_log(
     continuation lines may follow its header anywhere.
     """
     table, reader = read_lines(path)
+    table, refused = _refuse(table, reader.long_line_numbers)
     fields = dict(JSON_FIELDS)
     for column, dotted in (json_fields or {}).items():
         fields[column] = (dotted, *fields[column])
@@ -295,7 +299,7 @@ def parse_app_log(
     """
     step = CHUNK_LINES if fmt == "json" else max(table.num_rows, 1)
     events: list[pa.Table] = []
-    bookkeeping: list[pa.Table] = []
+    bookkeeping: list[pa.Table] = [refused] if refused.num_rows else []
     # zone-less times are in the params' zone; spill rather than grow without bound
     con = engine.connect(memory_limit=engine.PARSE_MEMORY, timezone=tz)
     try:
@@ -304,7 +308,8 @@ def parse_app_log(
             rows = con.sql(sql).to_arrow_table()
             con.unregister("lines")
             events.append(rows.filter(rows.column("is_event")).select([*APP_EVENTS_SCHEMA.names, "day"]))
-            bookkeeping.append(rows.select(["lineno", "line", "ok", "day"]))
+            kept = rows.select(["lineno", "line", "ok", "day"])
+            bookkeeping.append(kept.append_column("too_long", pa.repeat(pa.scalar(False), kept.num_rows)))
     finally:
         con.close()
     schema = pa.schema([*APP_EVENTS_SCHEMA, pa.field("day", pa.date32())])
@@ -314,14 +319,45 @@ def parse_app_log(
     )
 
 
+def _refuse(table: pa.Table, too_long: list[int]) -> tuple[pa.Table, pa.Table]:
+    """Split off the lines no parser reads: over the length limit (``too_long``: their
+    numbers) or holding a NUL byte. Returns the rest, and the refused lines as bookkeeping rows
+    (unparsed, day unknown, a too-long line's sample saying why)."""
+    long = np.zeros(table.num_rows, dtype=bool)
+    long[too_long] = True
+    refused = pc.or_(pa.array(long), pc.fill_null(pc.match_substring(table.column("line"), "\x00"), False))
+    if not pc.any(refused).as_py():
+        return table, pa.table({"lineno": [], "line": [], "ok": [], "day": [], "too_long": []}).cast(_BOOKKEEPING)
+    lines = table.filter(refused)
+    flagged = pa.array(long).filter(refused)
+    text = pc.if_else(
+        flagged, pc.binary_join_element_wise(pa.scalar(TOO_LONG), lines.column("line"), ""), lines.column("line")
+    )
+    bookkeeping = pa.table(
+        {
+            "lineno": lines.column("lineno"),
+            "line": text,
+            "ok": pa.repeat(pa.scalar(False), lines.num_rows),
+            "day": pa.nulls(lines.num_rows, pa.date32()),
+            "too_long": flagged,
+        }
+    )
+    return table.filter(pc.invert(refused)), bookkeeping.cast(_BOOKKEEPING)
+
+
+_BOOKKEEPING = pa.schema(
+    [("lineno", pa.int64()), ("line", pa.string()), ("ok", pa.bool_()), ("day", pa.date32()), ("too_long", pa.bool_())]
+)
+
+
 def _day_counts(bookkeeping: list[pa.Table], default_day: dt.date) -> pd.DataFrame:
-    """Lines, parsed, unparsed and samples per day; an unparsed line counts on the day of the
-    event before it (else after it, else the file's nominal day); lines after the last event
-    count on the file's nominal day when that is later."""
-    columns = ["day", "lines", "parsed", "unparsed", "samples"]
+    """Lines, parsed, unparsed (of them too long) and samples per day; an unparsed line counts
+    on the day of the event before it (else after it, else the file's nominal day); lines after
+    the last event count on the file's nominal day when that is later."""
+    columns = ["day", "lines", "parsed", "unparsed", "too_long", "samples"]
     if not bookkeeping or not sum(t.num_rows for t in bookkeeping):
         return pd.DataFrame(columns=columns)
-    frame = pa.concat_tables(bookkeeping).to_pandas()
+    frame = pa.concat_tables([t.cast(_BOOKKEEPING) for t in bookkeeping]).sort_by("lineno").to_pandas()
     day = pd.to_datetime(frame["day"])
     filled = day.ffill().bfill().fillna(pd.Timestamp(default_day))
     last = day.last_valid_index()
@@ -331,12 +367,16 @@ def _day_counts(bookkeeping: list[pa.Table], default_day: dt.date) -> pd.DataFra
         filled.loc[filled.index > last] = pd.Timestamp(default_day)
     frame["day"] = filled.dt.date
     frame["unparsed"] = ~frame["ok"]
-    counts = frame.groupby("day").agg(lines=("ok", "size"), parsed=("ok", "sum"), unparsed=("unparsed", "sum"))
+    counts = frame.groupby("day").agg(
+        lines=("ok", "size"), parsed=("ok", "sum"), unparsed=("unparsed", "sum"), too_long=("too_long", "sum")
+    )
     bad = frame[frame["unparsed"]]
     samples = bad.groupby("day")["line"].agg(lambda s: [_sample(x) for x in s.head(SAMPLES_PER_DAY)])
     counts["samples"] = samples.reindex(counts.index)
     counts["samples"] = [v if isinstance(v, list) else [] for v in counts["samples"]]
-    return counts.reset_index()[columns].astype({"lines": "int64", "parsed": "int64", "unparsed": "int64"})
+    return counts.reset_index()[columns].astype(
+        {"lines": "int64", "parsed": "int64", "unparsed": "int64", "too_long": "int64"}
+    )
 
 
 def _sample(line: str) -> str:

@@ -22,7 +22,7 @@ from opsreview.logs import baseline, charts, health
 from opsreview.logs.app import analysis as app_errors
 from opsreview.logs.app import findings
 from opsreview.logs.evidence import ERROR_TRACKING
-from opsreview.logs.review import SectionedReview, log_files
+from opsreview.logs.review import SectionedReview, hosts_logging_around, log_files
 from opsreview.masking import masked
 from opsreview.relations import Relation
 
@@ -92,8 +92,18 @@ class AppErrorReview(SectionedReview):
             min_minutes=self.th.gap_minutes,
             min_expected=self.th.gap_min_expected_lines,
         )
+        before, after = (
+            hosts_logging_around(self.review, "app") if expected.empty and not gaps.empty else (set(), set())
+        )
         return health.gap_findings(
-            gaps, self.th, self.tz, what="application log", area="errors", has_baseline=not expected.empty
+            gaps,
+            self.th,
+            self.tz,
+            what="application log",
+            area="errors",
+            has_baseline=not expected.empty,
+            logged_before=before,
+            logged_after=after,
         )
 
     def fingerprints(self) -> Section:

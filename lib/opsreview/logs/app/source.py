@@ -72,7 +72,7 @@ def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: s
         written += rows.num_rows
     if parsed.days.empty:  # nothing readable at all (missing, empty, or damaged at byte 0)
         parsed.days = pd.DataFrame(
-            {"day": [default_day], "lines": [0], "parsed": [0], "unparsed": [0], "samples": [[]]}
+            {"day": [default_day], "lines": [0], "parsed": [0], "unparsed": [0], "too_long": [0], "samples": [[]]}
         )
     last_day = max(parsed.days["day"])
     covered = set(parsed.days["day"]) | event_days
@@ -89,6 +89,7 @@ def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: s
             "parsed": [int(row.parsed)],
             "unparsed": [int(row.unparsed)],
             "non_requests": [0],
+            "too_long": [int(row.too_long)],
             "samples": [list(row.samples)],
             "error": [redact(parsed.error) if parsed.error and row.day == last_day else None],
             "kind": ["app"],

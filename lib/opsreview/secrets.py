@@ -88,14 +88,31 @@ def remember_secret(value: str) -> None:
             _resolved.add(value)
 
 
-def redact(text: str) -> str:
-    """Mask every secret resolved so far and anything that looks like a credential."""
+def resolved_values() -> list[str]:
+    """Every secret resolved (or remembered) so far, longest first."""
     with _lock:
-        values = sorted(_resolved, key=len, reverse=True)
-    for value in values:
+        return sorted(_resolved, key=len, reverse=True)
+
+
+def redact(text: str, found: list[str] | None = None) -> str:
+    """Mask every secret resolved so far and anything that looks like a credential.
+
+    With ``found``, each value masked is appended to it (the password alone too, for a URL's
+    ``user:password``), so that the caller can mask it wherever else it appears.
+    """
+    for value in resolved_values():
         if value in text:
             text = text.replace(value, MASK)
+            if found is not None:
+                found.append(value)
     for pattern in _CREDENTIAL_PATTERNS:
+        if found is None:
+            text = pattern.sub(MASK, text)
+            continue
+        for match in pattern.finditer(text):
+            found.append(match.group(0))
+            if pattern is _CREDENTIAL_PATTERNS[0]:  # user:password - the password on its own too
+                found.append(match.group(0).split(":", 1)[1])
         text = pattern.sub(MASK, text)
     return text
 

@@ -4,12 +4,17 @@ Layout: ``<root>/<table>/date=YYYY-MM-DD/<part>.parquet``. A *part* is one prove
 (one source file, one probe round, ...). Writing a part replaces it atomically (temporary
 file + ``os.replace``), so re-ingesting the same input never duplicates rows and a killed
 write never leaves a half file behind. Readers see whole parts only.
+
+Nothing secret is written: every part is masked first (:func:`opsreview.masking.mask_for_rest`)
+and marked so in its footer. :meth:`Store.remask_old_parts` re-masks the parts of a store
+written before that (the pull of each source calls it for its tables).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -21,7 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opsreview import engine
+from opsreview import engine, masking
+
+log = logging.getLogger("opsreview")
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -43,10 +50,11 @@ class Store:
         return self.root / table / f"date={day.isoformat()}"
 
     def write_part(self, table: str, day: dt.date, part: str, data: pd.DataFrame | pa.Table) -> Path:
-        """Write (or replace) one part of one day atomically."""
+        """Write (or replace) one part of one day atomically, its secrets masked."""
         target_dir = self.day_dir(table, day)
         target_dir.mkdir(parents=True, exist_ok=True)
         table_ = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        table_ = masking.mask_for_rest(table, table_)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target_dir)
         os.fchmod(fd, 0o644)
         os.close(fd)
@@ -58,6 +66,39 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
         return target
+
+    def remask_old_parts(self, table: str) -> int:
+        """Mask the parts of ``table`` written before secrets were masked at rest (or by an older
+        masking); returns how many were rewritten. A part that cannot be read is named in a
+        warning and kept as it is. Once every part is masked, a ``.masked`` file in the table's
+        folder spares later pulls the look at every footer."""
+        folder = self.root / table
+        marker = folder / ".masked"
+        current = masking.masking_version({masking.MASKED_KEY: masking.MASKING_VERSION})
+        try:
+            done = int(marker.read_text(encoding="utf-8").strip() or 0) >= current
+        except (OSError, ValueError):
+            done = False
+        if done or not folder.is_dir():
+            return 0
+        rewritten = unreadable = 0
+        for day in self.days(table):
+            for path in self.parts(table, day):
+                try:
+                    if masking.masking_version(pq.read_schema(path).metadata) >= current:
+                        continue
+                    data = pq.read_table(path)
+                except (OSError, pa.ArrowException) as exc:
+                    log.warning("%s: cannot read it to mask the secrets it may hold (%s); kept as it is", path, exc)
+                    unreadable += 1
+                    continue
+                self.write_part(table, day, path.stem, data)
+                rewritten += 1
+        if rewritten:
+            log.warning("re-masked %d part(s) of %s written before secrets were masked at rest", rewritten, table)
+        if not unreadable:
+            marker.write_text(f"{current}\n", encoding="utf-8")
+        return rewritten
 
     def delete_part(self, table: str, day: dt.date, part: str) -> None:
         (self.day_dir(table, day) / f"{part}.parquet").unlink(missing_ok=True)

@@ -94,9 +94,11 @@ _CARD_LAST_FOUR = (
 )
 _CARD_SQL = rf"(^|%[0-9A-Fa-f]{{2}}|[^0-9A-Za-z_-])(?:{_CARD_LAST_FOUR})($|[^0-9A-Za-z_-])"
 _NOT_DIGITS = r"%20|[^0-9]"
+# A card number where one can be (not inside an ObjectId or a hash, which would otherwise make
+# most URLs of an API candidates).
+_CARD_CANDIDATE = rf"(?:^|%[0-9A-Fa-f]{{2}}|[^0-9A-Za-z_-])(?:{_CARD_DIGITS})(?:$|[^0-9A-Za-z_-])"
 PREFILTER = (
-    rf"eyJ|_live_|_test_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza|(?i:[?&;](?:{CREDENTIAL_NAMES})=)"
-    rf"|(?:[0-9]{_CARD_SEP}?){{13,}}"
+    rf"eyJ|_live_|_test_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza|(?i:[?&;](?:{CREDENTIAL_NAMES})=)|{_CARD_CANDIDATE}"
 )
 MASK = "***"
 
@@ -168,13 +170,13 @@ _PY_PARAM = re.compile(CREDENTIAL_PARAM)
 _PY_URL_PARAM = re.compile(URL_CREDENTIAL_PARAM)
 _PY_CARD = re.compile(CARD)
 _PY_PREFILTER = re.compile(PREFILTER)
-# (pattern, what replaces the value after group 1); bearer first: `Authorization: Bearer x`
-# would otherwise lose only "Bearer"
-_PY_TEXT_MASKS = (
-    (re.compile(BEARER), MASK),
-    (re.compile(CREDENTIAL_JSON), f'"{MASK}"'),
-    (re.compile(CREDENTIAL_TEXT), MASK),
-)
+# Bearer first: `Authorization: Bearer x` would otherwise lose only "Bearer".
+_PY_BEARER = re.compile(BEARER)
+_PY_JSON = re.compile(CREDENTIAL_JSON)
+_PY_TEXT = re.compile(CREDENTIAL_TEXT)
+_PY_SCHEMES = re.compile(r"(?i)bearer|basic|digest")
+_PY_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+_KEY_PREFIXES = ("_live_", "_test_", "whsec_", "gh", "xox", "AKIA", "AIza")
 # Values that a credential pattern takes but that are no secret worth masking elsewhere.
 _NOT_SECRETS = frozenset({"null", "none", "true", "false", "undefined", "bearer", "basic", "digest"})
 
@@ -221,14 +223,24 @@ def mask_sensitive(text: str, found: Found | None = None) -> str:
 
         return replace
 
-    text = _PY_JWT.sub(whole(f"{MASK}JWT{MASK}"), text)
-    text = _PY_KEY.sub(whole(""), text)
-    text = _PY_PARAM.sub(param, text)
-    text = _PY_URL_PARAM.sub(param, text)
-    for pattern, tail in _PY_TEXT_MASKS:
-        text = pattern.sub(after_name(tail), text)
-    # twice: adjacent numbers share the separator between them
-    return _PY_CARD.sub(_card(found), _PY_CARD.sub(_card(found), text))
+    # Each pattern runs only where what it needs is there (cheap tests: at rest, tokens in
+    # every URL of a day are masked one distinct value at a time).
+    if "eyJ" in text:
+        text = _PY_JWT.sub(whole(f"{MASK}JWT{MASK}"), text)
+    if any(prefix in text for prefix in _KEY_PREFIXES):
+        text = _PY_KEY.sub(whole(""), text)
+    if "=" in text:
+        text = _PY_URL_PARAM.sub(param, _PY_PARAM.sub(param, text))
+    if _PY_SCHEMES.search(text):
+        text = _PY_BEARER.sub(after_name(MASK), text)
+    if '"' in text:
+        text = _PY_JSON.sub(after_name(f'"{MASK}"'), text)
+    if ":" in text or "=" in text:
+        text = _PY_TEXT.sub(after_name(MASK), text)
+    if _PY_FOUR_DIGITS.search(text):  # every card shape starts with four digits
+        # twice: adjacent numbers share the separator between them
+        text = _PY_CARD.sub(_card(found), _PY_CARD.sub(_card(found), text))
+    return text
 
 
 def masked(text: str) -> str:
@@ -327,13 +339,13 @@ MASKED_KEY = b"opsreview.masked"
 MASKING_VERSION = b"1"  # bump when masking learns more: the next pull re-masks older parts
 # Superset of everything masked_with_secrets() can change (tests check it): names before a
 # `:`/`=` (Python's \s is wider than RE2's, hence the class), schemes, key prefixes, URL
-# userinfo, 13+ digits as cards are written. Resolved ${ENV} values are looked for literally.
+# userinfo, card numbers. Resolved ${ENV} values are looked for literally.
 _SPACE = r"[\s\x0b\x1c-\x1f\x85\pZ]"
 AT_REST_PREFILTER = (
     r"eyJ|(?:sk|rk|pk)_(?:live|test)_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza"
     rf"|(?i:(?:{CREDENTIAL_NAMES})[\"']?{_SPACE}*[:=]|(?:bearer|basic|digest){_SPACE}|(?:key|signature|code|sig)=)"
     r"|://[^/\s:@\"']+:[^/\s@\"']+@"
-    rf"|[0-9](?:{_CARD_SEP}?[0-9]){{12}}"
+    rf"|{_CARD_CANDIDATE}"
 )
 # What a field cut at its length limit ends with: a card or token cut in two keeps none of
 # its characters (the regexes no longer recognise half a card).
@@ -379,9 +391,10 @@ def mask_for_rest(table: str, data: pa.Table) -> pa.Table:
     (as registered with :func:`mask_at_rest`; by default every string column) and its schema
     marked ``opsreview.masked``."""
     spec = _at_rest(table)
-    if spec.url_secret in data.column_names and "url_secret" not in data.column_names:
-        data = data.append_column("url_secret", _url_secrets(data.column(spec.url_secret)))
-    data = mask_table(data, spec.columns, spec.cut_at)
+    classify = (
+        spec.url_secret if spec.url_secret in data.column_names and "url_secret" not in data.column_names else None
+    )
+    data = mask_table(data, spec.columns, spec.cut_at, classify)
     return data.replace_schema_metadata({**(data.schema.metadata or {}), MASKED_KEY: MASKING_VERSION})
 
 
@@ -398,22 +411,30 @@ def _is_text(kind: pa.DataType) -> bool:
 
 
 def mask_table(
-    data: pa.Table, columns: Collection[str] | None = None, cut_at: Mapping[str, int] | None = None
+    data: pa.Table,
+    columns: Collection[str] | None = None,
+    cut_at: Mapping[str, int] | None = None,
+    classify: str | None = None,
 ) -> pa.Table:
     """``data`` with secrets masked in its text ``columns`` (None: all), then each secret found in
-    a row masked in every text field of that row; see the section comment."""
+    a row masked in every text field of that row; see the section comment. With ``classify``,
+    a URL column, a ``url_secret`` column is added: the kind of secret each URL carried."""
     cut_at = cut_at or {}
     names = [f.name for f in data.schema if (columns is None or f.name in columns) and _is_text(f.type)]
     found: dict[int, Found] = {}
     literals = resolved_values()
+    urls = data.column(classify) if classify is not None else None
+    kinds: dict[str, str] = {}
     for name in names:
         column = data.column(name)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            new = _mask_strings(column, literals, cut_at.get(name), found)
+            new = _mask_strings(column, literals, cut_at.get(name), found, kinds if name == classify else None)
         else:
             new = _mask_lists(column, found)
         if new is not None:
             data = data.set_column(data.schema.get_field_index(name), name, new)
+    if urls is not None:
+        data = data.append_column("url_secret", _url_secrets(urls, kinds))
     return _mask_found_elsewhere(data, names, found) if found else data
 
 
@@ -430,8 +451,14 @@ def _masked_value(value: str, cut: int | None) -> tuple[str, Found]:
 
 
 def _mask_strings(
-    column: pa.ChunkedArray, literals: list[str], cut: int | None, found: dict[int, Found]
+    column: pa.ChunkedArray,
+    literals: list[str],
+    cut: int | None,
+    found: dict[int, Found],
+    kinds: dict[str, str] | None = None,
 ) -> pa.Array | None:
+    """The column masked (None: unchanged); secrets found go into ``found`` by row and, with
+    ``kinds``, the secret kind of each candidate URL into it (its candidates include them)."""
     distinct = pc.unique(column).drop_null()
     if not len(distinct):
         return None
@@ -442,6 +469,8 @@ def _mask_strings(
         candidate = pc.or_(candidate, pc.greater_equal(pc.utf8_length(distinct), cut))
     changes: dict[str, tuple[str, Found]] = {}
     for value in distinct.filter(candidate).to_pylist():
+        if kinds is not None and (kind := url_secret_kind(value)) is not None:
+            kinds[value] = kind
         text, secrets = _masked_value(value, cut)
         if text != value or secrets:
             changes[value] = (text, secrets)
@@ -481,7 +510,22 @@ def _mask_values(value: str, found: Found) -> str:
 
 
 def _mask_found_elsewhere(data: pa.Table, names: list[str], found: dict[int, Found]) -> pa.Table:
-    rows = sorted(found)
+    # One test per row first (its masked fields joined): most secrets appear only where found.
+    index = pa.array(sorted(found), pa.int64())
+    texts = []
+    for name in names:
+        column = pc.take(data.column(name), index)
+        texts.append(
+            column if _is_text(column.type) and not pa.types.is_list(column.type) else pc.binary_join(column, "\0")
+        )
+    joined = pc.binary_join_element_wise(*texts, "\0", null_handling="replace")
+    rows = [
+        row
+        for row, text in zip(index.to_pylist(), joined.to_pylist(), strict=True)
+        if any(secret in text for secret, _ in found[row])
+    ]
+    if not rows:
+        return data
     flags = np.zeros(data.num_rows, dtype=bool)
     flags[rows] = True
     hit = pa.array(flags)
@@ -506,11 +550,8 @@ def _mask_found_elsewhere(data: pa.Table, names: list[str], found: dict[int, Fou
     return data
 
 
-def _url_secrets(urls: pa.ChunkedArray) -> pa.Array:
-    """The secret kind of each URL (null for most), classified once per distinct candidate."""
-    distinct = pc.unique(urls).drop_null()
-    candidates = distinct.filter(pc.match_substring_regex(distinct, PREFILTER)).to_pylist()
-    kinds = {url: kind for url in candidates if (kind := url_secret_kind(url)) is not None}
+def _url_secrets(urls: pa.ChunkedArray, kinds: dict[str, str]) -> pa.Array:
+    """The secret kind of each URL (null for most) from ``kinds``, by distinct URL."""
     none = pa.nulls(len(urls), pa.string())
     if not kinds:
         return none

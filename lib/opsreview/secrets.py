@@ -28,6 +28,14 @@ _CREDENTIAL_PATTERNS = [
     re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{8,}"),
     re.compile(r"\bwhsec_[0-9A-Za-z]{8,}"),
 ]
+# What each pattern needs in a text to match at all (cheap tests before the regexes).
+_BEARER = re.compile(r"(?i)bearer ")
+_NEEDS = (
+    lambda text: "://" in text and "@" in text,
+    lambda text: _BEARER.search(text) is not None,
+    lambda text: "_live_" in text or "_test_" in text,
+    lambda text: "whsec_" in text,
+)
 
 
 class MissingSecretError(KeyError):
@@ -105,7 +113,9 @@ def redact(text: str, found: list[str] | None = None) -> str:
             text = text.replace(value, MASK)
             if found is not None:
                 found.append(value)
-    for pattern in _CREDENTIAL_PATTERNS:
+    for pattern, needs in zip(_CREDENTIAL_PATTERNS, _NEEDS, strict=True):
+        if not needs(text):
+            continue
         if found is None:
             text = pattern.sub(MASK, text)
             continue

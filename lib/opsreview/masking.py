@@ -12,8 +12,10 @@ Kinds: ``jwt`` (three base64url parts, header ``eyJ``), ``api key`` (``sk_live_`
 (13-19 digits, optionally grouped by dashes, spaces, ``+`` or ``%20``, starting as a card of that length does (issuer prefixes),
 Luhn-valid, not part of a longer token), ``credential parameter`` (``password=``, ``token=``, ``api_key=``, ... with a value).
 When text is shown (not searched), the same credential names are masked in free-text and JSON
-form too (``password: x``, ``"token": "x"``) and so are bearer tokens. Card numbers keep their
-last four digits (``***1111``), in Python and in SQL alike: at most what PCI DSS 3.4.1 allows.
+form too (``password: x``, ``"token": "x"``) and so are bearer tokens, and so are query
+parameters that carry a credential by design (``?key=``, signed-URL signatures, OAuth's
+``?code=``: masked, not reported). Card numbers keep their last four digits (``***1111``), in
+Python and in SQL alike: at most what PCI DSS 3.4.1 allows.
 
 At rest: :func:`mask_for_rest` masks an Arrow table before the store writes it (see the
 section below), so that no secret sits in clear text in the store.
@@ -515,10 +517,10 @@ def _mask_found_elsewhere(data: pa.Table, names: list[str], found: dict[int, Fou
     texts = []
     for name in names:
         column = pc.take(data.column(name), index)
-        texts.append(
-            column if _is_text(column.type) and not pa.types.is_list(column.type) else pc.binary_join(column, "\0")
-        )
-    joined = pc.binary_join_element_wise(*texts, "\0", null_handling="replace")
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):  # a list
+            column = pc.binary_join(column.cast(pa.list_(pa.large_string())), pa.scalar("\0", pa.large_string()))
+        texts.append(column.cast(pa.large_string()))
+    joined = pc.binary_join_element_wise(*texts, pa.scalar("\0", pa.large_string()), null_handling="replace")
     rows = [
         row
         for row, text in zip(index.to_pylist(), joined.to_pylist(), strict=True)

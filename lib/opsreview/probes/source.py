@@ -39,7 +39,7 @@ import pandas as pd
 
 from opsreview.context import ReviewContext
 from opsreview.exceptions import SourceError
-from opsreview.masking import masked
+from opsreview.masking import AtRest, mask_at_rest, masked
 from opsreview.probes.models import TABLE, ProbeResult, empty_frame, normalise_frame, to_arrow
 from opsreview.sources import SourceResult, register_source
 from opsreview.store import Store
@@ -50,6 +50,7 @@ SPOOL_DIR = "_spool"
 PROBE_PART = "probe"
 HISTORY_DAYS = 30  # uptime is reported for the day and the last 7 and 30 days
 _KEY = ["ts", "probe", "check", "source"]
+mask_at_rest(TABLE, AtRest())  # every text column (detail above all) masked before it is written
 
 
 def spool_path(store: Store, day: dt.date) -> Path:

@@ -76,6 +76,7 @@ _STATISTICS_COLUMNS = ["ts", "status", "response_time_ms"]
 PARQUET_COMPRESSION = "zstd"
 # Every text column is masked at rest; `url_secret` says what a URL carried before it was.
 mask_at_rest(REQUESTS, AtRest(url_secret="url"))
+mask_at_rest(LOG_FILES, AtRest())
 
 
 def source_format(source: AccessLogSource) -> Format:

@@ -62,6 +62,7 @@ __all__ = ["app_part", "ingest_app_file", "previous_app_ingests", "pull_app_logs
 MTIME_SLACK = dt.timedelta(hours=2)
 APP_EVENTS = "app_events"
 mask_at_rest(APP_EVENTS, AtRest(cut_at={"message": MESSAGE_CHARS, "stack": STACK_CHARS}))
+mask_at_rest(LOG_FILES, AtRest())
 
 
 def app_part(host: str, info: LogFileInfo) -> str:

@@ -338,7 +338,7 @@ def sensitive_in_urls(rel: duckdb.DuckDBPyRelation, max_samples: int = 3) -> pd.
 # carries ``opsreview.masked`` (the store re-masks parts without it).
 
 MASKED_KEY = b"opsreview.masked"
-MASKING_VERSION = b"1"  # bump when masking learns more: the next pull re-masks older parts
+MASKING_VERSION = 1  # bump when masking learns more: the next pull re-masks older parts
 # Superset of everything masked_with_secrets() can change (tests check it): names before a
 # `:`/`=` (Python's \s is wider than RE2's, hence the class), schemes, key prefixes, URL
 # userinfo, card numbers. Resolved ${ENV} values are looked for literally.
@@ -397,7 +397,7 @@ def mask_for_rest(table: str, data: pa.Table) -> pa.Table:
         spec.url_secret if spec.url_secret in data.column_names and "url_secret" not in data.column_names else None
     )
     data = mask_table(data, spec.columns, spec.cut_at, classify)
-    return data.replace_schema_metadata({**(data.schema.metadata or {}), MASKED_KEY: MASKING_VERSION})
+    return data.replace_schema_metadata({**(data.schema.metadata or {}), MASKED_KEY: str(MASKING_VERSION).encode()})
 
 
 def masking_version(metadata: Mapping[bytes, bytes] | None) -> int:

@@ -13,12 +13,13 @@ written before that (the pull of each source calls it for its tables).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,7 @@ from opsreview import engine, masking
 log = logging.getLogger("opsreview")
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+REMASK_BATCH_ROWS = 1 << 18  # an old part is re-masked a slice at a time (a 10M-line part fits in memory)
 
 
 def part_key(*provenance: str) -> str:
@@ -51,15 +53,19 @@ class Store:
 
     def write_part(self, table: str, day: dt.date, part: str, data: pd.DataFrame | pa.Table) -> Path:
         """Write (or replace) one part of one day atomically, its secrets masked."""
-        target_dir = self.day_dir(table, day)
-        target_dir.mkdir(parents=True, exist_ok=True)
         table_ = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
         table_ = masking.mask_for_rest(table, table_)
+        return self._replace_part(table, day, part, lambda tmp: pq.write_table(table_, tmp, compression="zstd"))
+
+    def _replace_part(self, table: str, day: dt.date, part: str, write: Callable[[str], None]) -> Path:
+        """``write`` the part into a hidden temporary file, then move it into place."""
+        target_dir = self.day_dir(table, day)
+        target_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target_dir)
         os.fchmod(fd, 0o644)
         os.close(fd)
         try:
-            pq.write_table(table_, tmp, compression="zstd")
+            write(tmp)
             target = target_dir / f"{part}.parquet"
             os.replace(tmp, target)
         except BaseException:
@@ -74,9 +80,8 @@ class Store:
         folder spares later pulls the look at every footer."""
         folder = self.root / table
         marker = folder / ".masked"
-        current = masking.masking_version({masking.MASKED_KEY: masking.MASKING_VERSION})
         try:
-            done = int(marker.read_text(encoding="utf-8").strip() or 0) >= current
+            done = int(marker.read_text(encoding="utf-8").strip() or 0) >= masking.MASKING_VERSION
         except (OSError, ValueError):
             done = False
         if done or not folder.is_dir():
@@ -85,20 +90,38 @@ class Store:
         for day in self.days(table):
             for path in self.parts(table, day):
                 try:
-                    if masking.masking_version(pq.read_schema(path).metadata) >= current:
+                    if masking.masking_version(pq.read_schema(path).metadata) >= masking.MASKING_VERSION:
                         continue
-                    data = pq.read_table(path)
+                    self._replace_part(table, day, path.stem, functools.partial(self._remask, table, path))
                 except (OSError, pa.ArrowException) as exc:
                     log.warning("%s: cannot read it to mask the secrets it may hold (%s); kept as it is", path, exc)
                     unreadable += 1
                     continue
-                self.write_part(table, day, path.stem, data)
                 rewritten += 1
         if rewritten:
             log.warning("re-masked %d part(s) of %s written before secrets were masked at rest", rewritten, table)
         if not unreadable:
-            marker.write_text(f"{current}\n", encoding="utf-8")
+            try:
+                marker.write_text(f"{masking.MASKING_VERSION}\n", encoding="utf-8")
+            except OSError as exc:  # the next pull looks at the footers again
+                log.info("%s: not written (%s)", marker, exc.strerror)
         return rewritten
+
+    @staticmethod
+    def _remask(table: str, path: Path, target: str) -> None:
+        """Write ``path`` masked into ``target``, a slice of rows at a time."""
+        source = pq.ParquetFile(path)
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in source.iter_batches(batch_size=REMASK_BATCH_ROWS):
+                masked = masking.mask_for_rest(table, pa.Table.from_batches([batch]))
+                writer = writer or pq.ParquetWriter(target, masked.schema, compression="zstd")
+                writer.write_table(masked)
+            if writer is None:  # a part without rows
+                pq.write_table(masking.mask_for_rest(table, source.schema_arrow.empty_table()), target)
+        finally:
+            if writer is not None:
+                writer.close()
 
     def delete_part(self, table: str, day: dt.date, part: str) -> None:
         (self.day_dir(table, day) / f"{part}.parquet").unlink(missing_ok=True)

@@ -9,9 +9,9 @@ gzip offset, and a size/mtime/path fingerprint - goes into the `log_files` table
 (file, day). A file whose fingerprint is unchanged since it was ingested is not read again.
 
 Nothing secret is stored: each batch of rows is masked before it is written
-(:func:`opsreview.masking.mask_for_rest`: every text column - URL, path, referrer, user agent,
-remote user -, a secret found in one masked in all of the row's), and the kind of secret a URL
-carried is kept in ``url_secret``, so that the review still reports it.
+(:func:`opsreview.masking.mask_for_rest`: every text column, URL, path, referrer, user agent and
+remote user among them; a secret found in one field is masked in all of the row's), and the kind
+of secret a URL carried is kept in ``url_secret``, so that the review still reports it.
 
 Notebook helper: :func:`requests_relation` opens days lazily, filtered by window, route,
 status and client, without loading the store into memory.

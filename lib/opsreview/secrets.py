@@ -28,6 +28,14 @@ _CREDENTIAL_PATTERNS = [
     re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{8,}"),
     re.compile(r"\bwhsec_[0-9A-Za-z]{8,}"),
 ]
+# What each pattern needs in a text to match at all (cheap tests before the regexes).
+_BEARER = re.compile(r"(?i)bearer ")
+_NEEDS = (
+    lambda text: "://" in text and "@" in text,
+    lambda text: _BEARER.search(text) is not None,
+    lambda text: "_live_" in text or "_test_" in text,
+    lambda text: "whsec_" in text,
+)
 
 
 class MissingSecretError(KeyError):
@@ -88,14 +96,33 @@ def remember_secret(value: str) -> None:
             _resolved.add(value)
 
 
-def redact(text: str) -> str:
-    """Mask every secret resolved so far and anything that looks like a credential."""
+def resolved_values() -> list[str]:
+    """Every secret resolved (or remembered) so far, longest first."""
     with _lock:
-        values = sorted(_resolved, key=len, reverse=True)
-    for value in values:
+        return sorted(_resolved, key=len, reverse=True)
+
+
+def redact(text: str, found: list[str] | None = None) -> str:
+    """Mask every secret resolved so far and anything that looks like a credential.
+
+    With ``found``, each value masked is appended to it (the password alone too, for a URL's
+    ``user:password``), so that the caller can mask it wherever else it appears.
+    """
+    for value in resolved_values():
         if value in text:
             text = text.replace(value, MASK)
-    for pattern in _CREDENTIAL_PATTERNS:
+            if found is not None:
+                found.append(value)
+    for pattern, needs in zip(_CREDENTIAL_PATTERNS, _NEEDS, strict=True):
+        if not needs(text):
+            continue
+        if found is None:
+            text = pattern.sub(MASK, text)
+            continue
+        for match in pattern.finditer(text):
+            found.append(match.group(0))
+            if pattern is _CREDENTIAL_PATTERNS[0]:  # user:password - the password on its own too
+                found.append(match.group(0).split(":", 1)[1])
         text = pattern.sub(MASK, text)
     return text
 

@@ -16,6 +16,10 @@ Append layout (cron runs a round every minute, so writes are small and frequent)
 
 Readers (:func:`load_probe_results`) take every Parquet part of the days asked for plus any
 spool not compacted yet, so a notebook opened in the middle of the day sees the latest round.
+
+A result's ``detail`` may quote what a server answered (a token, a stack): it is masked
+(:func:`opsreview.masking.masked`) before it is spooled, and the store masks every part again
+when it writes it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import pyarrow.parquet as pq
 
 from opsreview.context import ReviewContext
 from opsreview.exceptions import SourceError
+from opsreview.masking import AtRest, mask_at_rest, masked
 from opsreview.probes.models import TABLE, ProbeResult, empty_frame, normalise_frame, to_arrow
 from opsreview.sources import SourceResult, register_source
 from opsreview.store import Store
@@ -47,6 +52,7 @@ PROBE_PART = "probe"
 PROMETHEUS_PART = "prometheus"  # written by opsreview.probes.prometheus
 HISTORY_DAYS = 30  # uptime is reported for the day and the last 7 and 30 days
 _KEY = ["ts", "probe", "check", "source"]
+mask_at_rest(TABLE, AtRest())  # every text column (detail above all) masked before it is written
 
 
 def spool_path(store: Store, day: dt.date) -> Path:
@@ -70,7 +76,9 @@ def append_results(store: Store, results: Iterable[ProbeResult], tz: ZoneInfo) -
     by_day: dict[dt.date, list[str]] = {}
     for result in results:
         day = result.ts.astimezone(tz).date()
-        by_day.setdefault(day, []).append(json.dumps(result.to_json(), separators=(",", ":")))
+        row = result.to_json()
+        row["detail"] = masked(str(row["detail"]))
+        by_day.setdefault(day, []).append(json.dumps(row, separators=(",", ":")))
     written = []
     for day, lines in sorted(by_day.items()):
         path = spool_path(store, day)
@@ -192,6 +200,8 @@ def pull_probe_results(ctx: ReviewContext) -> SourceResult:
     `opsreview probe` (and of the demo); Prometheus is a source of its own (``prometheus``), so
     that one failing never hides the other's rows."""
     store = ctx.store
+    ctx.params.mask_referenced_secrets()  # what a ${ENV} of the params resolves to is masked at rest too
+    store.remask_old_parts(TABLE)  # parts written before secrets were masked at rest
     wanted = set(history_days(ctx.day))
     for day in spooled_days(store):
         if day in wanted:

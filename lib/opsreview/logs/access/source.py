@@ -8,6 +8,11 @@ bookkeeping - lines, parsed, unparsed, up to five redacted samples, an error suc
 gzip offset, and a size/mtime/path fingerprint - goes into the `log_files` table, one row per
 (file, day). A file whose fingerprint is unchanged since it was ingested is not read again.
 
+Nothing secret is stored: each batch of rows is masked before it is written
+(:func:`opsreview.masking.mask_for_rest`: every text column, URL, path, referrer, user agent and
+remote user among them; a secret found in one field is masked in all of the row's), and the kind
+of secret a URL carried is kept in ``url_secret``, so that the review still reports it.
+
 Notebook helper: :func:`requests_relation` opens days lazily, filtered by window, route,
 status and client, without loading the store into memory.
 """
@@ -33,7 +38,7 @@ import pyarrow.parquet as pq
 from opsreview import engine
 from opsreview.findings import Finding, Severity
 from opsreview.logs.access.morgan import MorganFormat, compile_format
-from opsreview.logs.access.parse import REQUESTS_SCHEMA, FileParse, FileParser, Format
+from opsreview.logs.access.parse import FileParse, FileParser, Format
 from opsreview.logs.access.routes import route_template_sql
 from opsreview.logs.files import (
     LOG_FILES,
@@ -49,6 +54,7 @@ from opsreview.logs.files import (
     nominal_day,
 )
 from opsreview.logs.params import AccessLogSource
+from opsreview.masking import AtRest, mask_at_rest, mask_for_rest, masked
 from opsreview.secrets import redact
 from opsreview.sources import SourceResult, register_source
 from opsreview.store import Store
@@ -64,9 +70,14 @@ REQUESTS = "requests"
 MTIME_SLACK = dt.timedelta(hours=2)
 # Parquet settings of request parts: dictionaries only where values repeat; statistics only
 # on the columns queries filter on (both keep the write fast; see tests/bench).
-_DICTIONARY_COLUMNS = ["host", "method", "http_version", "remote_user", "referrer", "user_agent", "source_file"]
+_DICTIONARY_COLUMNS = [
+    "host", "method", "http_version", "remote_user", "referrer", "user_agent", "source_file", "url_secret"
+]  # fmt: skip
 _STATISTICS_COLUMNS = ["ts", "status", "response_time_ms"]
 PARQUET_COMPRESSION = "zstd"
+# Every text column is masked at rest; `url_secret` says what a URL carried before it was.
+mask_at_rest(REQUESTS, AtRest(url_secret="url"))
+mask_at_rest(LOG_FILES, AtRest())
 
 
 def source_format(source: AccessLogSource) -> Format:
@@ -96,6 +107,7 @@ class _DayParts:
         tables = self.pending.pop(day, [])
         if not tables:
             return
+        table = mask_for_rest(REQUESTS, pa.concat_tables(tables))
         entry = self.writers.get(day)
         if entry is None:
             folder = self.store.day_dir(REQUESTS, day)
@@ -105,13 +117,13 @@ class _DayParts:
             os.close(fd)
             writer = pq.ParquetWriter(
                 tmp,
-                REQUESTS_SCHEMA,
+                table.schema,  # REQUESTS_SCHEMA, url_secret, the opsreview.masked mark
                 compression=PARQUET_COMPRESSION,
                 use_dictionary=_DICTIONARY_COLUMNS,
                 write_statistics=_STATISTICS_COLUMNS,
             )
             entry = self.writers[day] = (writer, Path(tmp))
-        entry[0].write_table(pa.concat_tables(tables), row_group_size=self.ROW_GROUP_ROWS * 2)
+        entry[0].write_table(table, row_group_size=self.ROW_GROUP_ROWS * 2)
 
     def commit(self) -> list[dt.date]:
         for day in list(self.pending):
@@ -291,6 +303,7 @@ def ingest_access_file(
     except BaseException:
         parts.abort()
         raise
+    result.samples = [masked(sample) for sample in result.samples]  # shown in pull findings too
     for day in store.days(REQUESTS):  # days this content no longer covers (a rewritten file)
         if day not in days:
             store.delete_part(REQUESTS, day, part)
@@ -349,6 +362,7 @@ def ingest_access_logs(
     first line, or name date for formats without a date); files unchanged since their last
     ingest are skipped unless ``force``.
     """
+    params.mask_referenced_secrets()  # what a ${ENV} of the params resolves to is masked at rest too
     store = Store(params.store)
     tz = params.tz
     outcome = AccessIngest()
@@ -386,6 +400,9 @@ def ingest_access_logs(
 @register_source("access_logs", "logs", table=REQUESTS)
 def pull_access_logs(ctx: ReviewContext) -> SourceResult:
     """Ingest the review day and its baseline days (files new or changed since last time)."""
+    ctx.params.mask_referenced_secrets()  # before re-masking: what a ${ENV} resolves to is masked too
+    for table in (REQUESTS, LOG_FILES):  # parts written before secrets were masked at rest
+        ctx.store.remask_old_parts(table)
     if not ctx.params.logs.access:
         return SourceResult("access_logs", status="skipped", error="no access logs configured (logs.access)")
     outcome = ingest_access_logs(ctx.params, days=[*ctx.baseline_days, ctx.day])

@@ -15,6 +15,11 @@ size/mtime fingerprint is the one
 recorded at its last ingest is not read again: a daily run stays bounded however much history
 lies in the log folder. A path that matches nothing becomes a finding, not a crash. The
 `log_files` rows share the access-log source's schema (``format``, ``part``, ``fingerprint``).
+
+Nothing secret is stored: the store masks every text column of an event (message, stack, extra,
+...) before writing it (:func:`opsreview.masking.mask_for_rest`), a secret found in one field
+in all of the event's, and a message or stack the parser cut at its length limit loses its last
+word (half a card number is no longer recognisable as one).
 """
 
 from __future__ import annotations
@@ -30,9 +35,18 @@ import pyarrow.compute as pc
 
 from opsreview.exceptions import SourceError
 from opsreview.findings import Finding, Severity
-from opsreview.logs.app.parse import JSON_FIELDS, parse_app_log
-from opsreview.logs.files import LOG_FILES_SCHEMA, LogFileInfo, PartKeys, content_part_key, expand_paths, nominal_day
+from opsreview.logs.app.parse import JSON_FIELDS, MESSAGE_CHARS, STACK_CHARS, parse_app_log
+from opsreview.logs.files import (
+    LOG_FILES,
+    LOG_FILES_SCHEMA,
+    LogFileInfo,
+    PartKeys,
+    content_part_key,
+    expand_paths,
+    nominal_day,
+)
 from opsreview.logs.params import AppLogSource
+from opsreview.masking import AtRest, mask_at_rest
 from opsreview.secrets import redact
 from opsreview.sources import SourceResult, register_source
 from opsreview.store import Store
@@ -46,6 +60,9 @@ __all__ = ["app_part", "ingest_app_file", "previous_app_ingests", "pull_app_logs
 
 # How far a log line's timestamp may lag its file's mtime (buffered writes, clock skew).
 MTIME_SLACK = dt.timedelta(hours=2)
+APP_EVENTS = "app_events"
+mask_at_rest(APP_EVENTS, AtRest(cut_at={"message": MESSAGE_CHARS, "stack": STACK_CHARS}))
+mask_at_rest(LOG_FILES, AtRest())
 
 
 def app_part(host: str, info: LogFileInfo) -> str:
@@ -131,6 +148,9 @@ def unchanged(store: Store, previous: tuple[str, set[dt.date], str] | None, info
 def pull_app_logs(ctx: ReviewContext) -> SourceResult:
     """Ingest the application logs of every ``logs.app`` source (see the module docstring)."""
     params = ctx.params
+    params.mask_referenced_secrets()  # what a ${ENV} of the params resolves to is masked at rest too
+    for table in (APP_EVENTS, LOG_FILES):  # parts written before secrets were masked at rest
+        ctx.store.remask_old_parts(table)
     if not params.logs.app:
         return SourceResult("app_logs", status="skipped")
     # files that can hold events of the history a "new" error is judged against

@@ -45,13 +45,15 @@ class Progress:
         files: int,
         total_bytes: int,
         stream: TextIO | None = None,
-        delay: float = 2.0,
+        delay: float | None = None,
         interval: float = 0.5,
     ) -> None:
         self.label, self.files, self.total_bytes = label, files, max(total_bytes, 0)
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = on_terminal(self.stream)
-        self.delay, self.interval = delay, interval
+        # OPSREVIEW_PROGRESS_DELAY: seconds before anything shows (default 2)
+        self.delay = delay if delay is not None else float(os.environ.get("OPSREVIEW_PROGRESS_DELAY", "2"))
+        self.interval = interval
         self.started = time.monotonic()
         self.done_files = self.done_bytes = self.lines = 0
         self._drawn = 0.0

@@ -55,6 +55,7 @@ from opsreview.logs.files import (
 )
 from opsreview.logs.params import AccessLogSource
 from opsreview.masking import AtRest, mask_at_rest, mask_for_rest, masked
+from opsreview.progress import Progress
 from opsreview.secrets import redact
 from opsreview.sources import SourceResult, register_source
 from opsreview.store import Store
@@ -271,15 +272,23 @@ def ingest_access_file(
     fmt_name: str,
     tz: dt.tzinfo,
     part: str | None = None,
+    progress: Progress | None = None,
 ) -> IngestedFile:
-    """Parse one file and replace its parts (and its `log_files` rows) in the store."""
+    """Parse one file and replace its parts (and its `log_files` rows) in the store;
+    ``progress`` advances by the rows of each batch written."""
     part = part or content_part_key(info, host)
     scratch = store.root / REQUESTS
     scratch.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     parts = _DayParts(store, part)
+
+    def write(day: dt.date, table: pa.Table) -> None:
+        parts.write(day, table)
+        if progress is not None:
+            progress.advance(lines=table.num_rows)
+
     try:
-        parser = FileParser(fmt, host, tz, nominal_day(info, tz), parts.write, scratch)
+        parser = FileParser(fmt, host, tz, nominal_day(info, tz), write, scratch)
         # DuckDB checks no gzip CRC: damage would show up as garbage lines, some of which
         # parse. Every gzip file is checked first (one extra inflate); a damaged one is read
         # through LogReader, which keeps only what decoded intact.
@@ -297,7 +306,7 @@ def ingest_access_file(
         if damaged:
             parts.abort()
             parts = _DayParts(store, part)
-            parser = FileParser(fmt, host, tz, nominal_day(info, tz), parts.write, scratch)
+            parser = FileParser(fmt, host, tz, nominal_day(info, tz), write, scratch)
             result = parser.parse_clean_copy(info.path, check)
         days = parts.commit()
     except BaseException:
@@ -372,6 +381,7 @@ def ingest_access_logs(
         window = (params.day_window(min(days))[0], params.day_window(max(days))[1])
     base = params.source_file.parent
     keys = PartKeys()
+    todo: list[tuple[AccessLogSource, Format, LogFileInfo, str]] = []
     for source in params.logs.access:
         fmt = source_format(source)
         files, problems = expand_paths(source.resolved_paths(base))
@@ -392,8 +402,12 @@ def ingest_access_logs(
                 continue
             # date-less lines (tiny, short, dev) repeat across files: their day tells them apart
             salt = nominal_day(info, tz).isoformat() if isinstance(fmt, MorganFormat) and not fmt.has_date else ""
-            key = keys.key(info, source.host, salt)
-            outcome.files.append(ingest_access_file(store, info, source.host, fmt, source.format, tz, part=key))
+            todo.append((source, fmt, info, keys.key(info, source.host, salt)))
+    progress = Progress("access logs", len(todo), sum(info.size for _, _, info, _ in todo))
+    for source, fmt, info, key in todo:
+        outcome.files.append(ingest_access_file(store, info, source.host, fmt, source.format, tz, key, progress))
+        progress.advance(files=1, nbytes=info.size)
+    progress.close()
     return outcome
 
 

@@ -18,8 +18,9 @@ day's distinct paths:
    ``/api/users/me`` or ``/api/products/featured``. ``undefined``, ``null`` and ``NaN`` (what
    a client sends when its id variable is unset) are never literal.
 
-The outcome is a route list (:attr:`RouteInference.routes`): the templates with a parameter
-the automatic rules do not see, and the literal routes those would otherwise capture. Every
+The outcome is a route list (:attr:`RouteInference.routes`): the templates the app answered
+(some request other than 404) with a parameter the automatic rules do not see, and the literal
+routes those would otherwise capture. Every
 path's route is what that list gives as explicit ``logs.routes`` (:attr:`RouteInference.mapping`
 is computed from the list, not from the steps above), so pasting :meth:`RouteInference.yaml`
 into the params reproduces the report's routes exactly.
@@ -320,14 +321,18 @@ def infer_routes(groups: Sequence[PathGroup], th: LogThresholds | None = None) -
             listable[template] = _listable(template)
         return listable[template]
 
+    # a template is listed when a parameter was inferred in it and the app answered it (some
+    # request other than 404): /api/articles/:id, not a scanner's /api/articles/:id/wp-login.php
+    answered = {wanted[i.group.template] for i in items if i.group.answered}
     listed = {wanted[i.group.template] for i in items if i.joined}
-    listed = {t for t in listed if may_list(t)}
+    listed = {t for t in listed if t in answered and may_list(t)}
     # A listed template may capture a path that should keep its own route (a literal kept at a
     # parameter position, /api/articles/featured): list that route too, until nothing changes.
+    # What stays unlisted (unanswered junk) gets what the list gives, as a pasted list would.
     for attempt in range(6):
         matcher = _Matcher(_route_order(listed))
         got = {template: matcher.route(template) or template for template in wanted}
-        missing = {w for t, w in wanted.items() if got[t] != w and w not in listed and may_list(w)}
+        missing = {w for t, w in wanted.items() if got[t] != w and w in answered and w not in listed and may_list(w)}
         if not missing or attempt == 5:
             break
         listed |= missing

@@ -103,6 +103,7 @@ def path_groups_sql(con: duckdb.DuckDBPyConnection, table: str, cap: int) -> lis
     """Groups from ``table`` (one row per distinct path: ``_p``, its automatic template
     ``_auto``, ``n`` requests, ``answered``), with the ``cap`` smallest values per id position."""
     source = quote(table)
+    path = "split_part(split_part(_p, '?', 1), '#', 1)"  # as :func:`route_template` reads it
     rows = con.execute(
         f"""
         WITH g AS (
@@ -112,7 +113,7 @@ def path_groups_sql(con: duckdb.DuckDBPyConnection, table: str, cap: int) -> lis
             SELECT DISTINCT _auto, i, v FROM (
                 SELECT _auto, generate_subscripts(s, 1) - 1 AS i, unnest(s) AS v, unnest(t) AS tv
                 FROM (
-                    SELECT _auto, string_split(regexp_replace(_p, '(.)/$', '\\1'), '/') AS s,
+                    SELECT _auto, string_split(regexp_replace({path}, '(.)/$', '\\1'), '/') AS s,
                            string_split(_auto, '/') AS t
                     FROM {source} WHERE _p IS NOT NULL AND contains(_auto, '{ID_PLACEHOLDER}')
                 )

@@ -78,7 +78,7 @@ def test_a_position_needs_min_values_distinct_answered_values(slugs: int, min_va
 
 def test_values_answered_404_do_not_count_ids_do() -> None:
     """Slugs that all got 404 are no evidence (a scanner's guesses); id-shaped values are."""
-    guesses = [(f"/api/articles/{s}", 404) for s in SLUGS]
+    guesses = [(f"/api/articles/{s}", 404) for s in SLUGS] + [("/api/articles/real-one", 200)]
     routes, _ = infer(guesses)
     assert routes[f"/api/articles/{SLUGS[0]}"] == f"/api/articles/{SLUGS[0]}"
     ids = [(f"/api/orders/{i:024x}", 200 if i == 1 else 404) for i in range(1, 21)] + [("/api/orders/undefined", 404)]
@@ -110,8 +110,10 @@ def test_literal_thresholds(share: float, min_requests: int, literal: bool) -> N
 
 def test_scanner_junk_never_makes_the_root_a_parameter() -> None:
     junk = [(f"/{name}-{i}.php", 404) for name in ("wp", "admin", "shell") for i in range(50)]
-    routes, listed = infer(junk + products() + [("/.env", 404), ("/api/health", 200)])
+    requests = junk + products() + [("/.env", 404), ("/api/health", 200)]
+    routes, listed = infer(requests)
     assert listed == () and routes["/wp-3.php"] == "/wp-3.php"
+    assert infer_routes(path_groups(requests, 20)).parameters == ("/api/products/:id",)
 
 
 def test_collections_do_not_count_as_values() -> None:

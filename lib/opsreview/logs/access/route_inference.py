@@ -20,10 +20,9 @@ day's distinct paths:
 
 The outcome is a route list (:attr:`RouteInference.routes`): the templates the app answered
 (some request other than 404) with a parameter the automatic rules do not see, and the literal
-routes those would otherwise capture. Every
-path's route is what that list gives as explicit ``logs.routes`` (:attr:`RouteInference.mapping`
-is computed from the list, not from the steps above), so pasting :meth:`RouteInference.yaml`
-into the params reproduces the report's routes exactly.
+routes those would otherwise capture. Every path's route is what that list gives as explicit
+``logs.routes`` (:attr:`RouteInference.mapping` is computed from the list, not from the steps
+above), so pasting :meth:`RouteInference.yaml` into the params reproduces the report's routes.
 
 Only distinct paths are read, grouped by their automatic template, with at most
 ``route_param_min_values`` sample values per id position (enough to decide every threshold
@@ -341,7 +340,8 @@ def infer_routes(groups: Sequence[PathGroup], th: LogThresholds | None = None) -
     mapping = {template: route for template, route in got.items() if route != template}
     kinds: dict[str, str] = {}
     requests: dict[str, int] = defaultdict(int)
-    examples: dict[str, list[str]] = defaultdict(list)
+    # a few values that joined each route's :id, unset ids first (they point at a client's bug)
+    examples: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for item in items:
         route = got[item.group.template]
         if route not in listed:
@@ -350,16 +350,14 @@ def infer_routes(groups: Sequence[PathGroup], th: LogThresholds | None = None) -
         if item.joined:
             kinds[route] = "parameter"
             for value in item.joined:
-                if len(examples[route]) >= _MAX_EXAMPLES:
-                    break
-                shown = masked(value)
-                if shown not in examples[route]:
-                    examples[route].append(shown)
+                shown = examples[route][value not in _UNSET]
+                if len(shown) < _MAX_EXAMPLES and (text := masked(value)) not in shown:
+                    shown.append(text)
     return RouteInference(
         routes=tuple(routes),
         mapping=mapping,
         parameters=tuple(sorted({masked(p) for p in parameters})),
         kinds={t: kinds.get(t, "literal") for t in routes},
         requests=dict(requests),
-        examples={t: tuple(v) for t, v in examples.items()},
+        examples={t: tuple((unset + other)[:_MAX_EXAMPLES]) for t, (unset, other) in examples.items()},
     )

@@ -173,15 +173,8 @@ def test_the_list_reproduces_every_route_on_mixed_traffic() -> None:
     assert all("*" not in t and ":y" not in t for t in listed)
 
 
-def test_sql_groups_equal_python_groups() -> None:
-    rng = random.Random(2)
-    requests = [
-        (
-            f"/api/{rng.choice(['a', 'b'])}/{rng.randint(1, 60)}/x/{rng.randint(1, 40):024x}{rng.choice(['', '/'])}",
-            200,
-        )
-        for _ in range(800)
-    ] + [("/api/a/undefined", 404), ("/api/a/1?q=2", 404), ("/", 200), (None, 200)]  # type: ignore[list-item]
+def path_table(requests: list[Request]) -> duckdb.DuckDBPyConnection:
+    """What route_map hands the SQL side: one row per distinct path (n, answered, automatic template)."""
     con = duckdb.connect()
     con.execute("CREATE TABLE r (path VARCHAR, status INTEGER)")
     con.executemany("INSERT INTO r VALUES (?, ?)", requests)
@@ -190,8 +183,48 @@ def test_sql_groups_equal_python_groups() -> None:
         "SELECT path AS _p, count(*) AS n, bool_or(status IS NOT NULL AND status <> 404) AS answered "
         "FROM r GROUP BY path)"
     )
-    assert path_groups_sql(con, "p", 20) == path_groups(requests, 20)
-    assert max(len(v) for g in path_groups(requests, 20) for v in g.values.values()) == 20  # capped
+    return con
+
+
+def search_terms(n: int) -> list[Request]:
+    """Free text in the path: one distinct leaf per term (`/api/u/<user>/search/<term>` too)."""
+    rng = random.Random(n)
+    terms = [
+        (f"/api/search/{rng.choice(SLUGS)}-{rng.getrandbits(24):x}g", rng.choice([200, 200, 404])) for _ in range(n)
+    ]
+    return terms + [(f"/api/u/{1 + i % 3}/search/term{chr(103 + i % 20)}{i}", 200) for i in range(n // 4)]
+
+
+@pytest.mark.parametrize("fold_keep", [500, 30, 3])
+def test_sql_groups_equal_python_groups(fold_keep: int) -> None:
+    rng = random.Random(2)
+    requests = [
+        (
+            f"/api/{rng.choice(['a', 'b'])}/{rng.randint(1, 60)}/x/{rng.randint(1, 40):024x}{rng.choice(['', '/'])}",
+            200,
+        )
+        for _ in range(800)
+    ] + [("/api/a/undefined", 404), ("/api/a/1?q=2", 404), ("/", 200), (None, 200)]  # type: ignore[list-item]
+    requests += search_terms(300) + [("/api/search/busy", 200)] * 50 + [("/.env", 404), ("/x.php", 404)]
+    con = path_table(requests)
+    groups = path_groups(requests, 20, fold_keep)
+    assert path_groups_sql(con, "p", 20, fold_keep) == groups
+    assert max(len(v) for g in groups for v in g.values.values()) == 20  # capped
+    assert any(g.folded for g in groups) is (fold_keep < 300)
+
+
+def test_folding_keeps_the_groups_few_and_the_routes_the_same() -> None:
+    """Thousands of distinct search terms: a few hundred groups, and the same routes as unfolded."""
+    requests = search_terms(4000) + [("/api/search/featured", 200)] * 400 + [("/api/search/undefined", 404)] * 9
+    folded, whole = path_groups(requests, 20), path_groups(requests, 20, fold_keep=10**9)
+    # /api/search's 4000 leaves and /api/u/:id/search's 1000: each its 500 busiest and one folded
+    assert len(whole) == 5002 and len(folded) == 2 * (500 + 1)
+    assert len(path_groups_sql(path_table(requests), "p", 20)) == len(folded)
+    a, b = infer_routes(folded), infer_routes(whole)
+    assert a.routes == b.routes == ("/api/search/featured", "/api/u/:id/search/:id", "/api/search/:id")
+    assert a.parameters == b.parameters
+    for group in whole:  # every path gets the same route from either list
+        assert route_template(group.template, a.routes) == b.route(group.template)
 
 
 def test_the_yaml_is_a_params_routes_list_and_tokens_stay_out() -> None:

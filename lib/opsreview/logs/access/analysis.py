@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from opsreview.logs.access.route_inference import RouteInference, infer_routes, path_groups_sql
 from opsreview.logs.access.routes import route_template_sql
@@ -98,7 +97,7 @@ def route_map(
         return RouteTable(name)
     if con is None:
         raise ValueError("route_map: inferring routes needs the relations' connection (con=)")
-    stats, inferred = f"{name}_paths", f"{name}_inferred"
+    stats = f"{name}_paths"
     # one pass over the rows: each distinct path with its requests, whether any was answered
     # other than 404, and its automatic template (all the inference reads)
     query(
@@ -107,22 +106,18 @@ def route_map(
             SELECT path AS _p, count(*) AS n, bool_or(status IS NOT NULL AND status <> 404) AS answered
             FROM t GROUP BY path)""",
     ).to_table(stats)
-    inference = infer_routes(path_groups_sql(con, stats, infer.route_param_min_values), infer)
-    changed = pa.table(
-        {
-            "_auto": pa.array(list(inference.mapping), pa.string()),
-            "_route": pa.array(list(inference.mapping.values()), pa.string()),
-        }
-    )
-    con.register(inferred, changed)
     try:
-        template = mask_sensitive_sql("coalesce(m._route, s._auto)")
+        inference = infer_routes(path_groups_sql(con, stats, infer.route_param_min_values), infer)
+        # the inferred list applied as explicit routes - to each distinct automatic template, which
+        # gives what it gives the paths (its templates are plain) - so pasting it changes nothing
+        template = mask_sensitive_sql(route_template_sql("a._auto", inference.routes))
         con.execute(
-            f"CREATE TABLE {quote(name)} AS SELECT s._p, {template} AS _template "
-            f"FROM {quote(stats)} s LEFT JOIN {quote(inferred)} m ON s._auto = m._auto"
+            f"""CREATE TABLE {quote(name)} AS
+            WITH a AS (SELECT DISTINCT _auto FROM {quote(stats)}),
+            m AS (SELECT a._auto, {template} AS _template FROM a)
+            SELECT s._p, m._template FROM {quote(stats)} s LEFT JOIN m ON s._auto IS NOT DISTINCT FROM m._auto"""
         )
     finally:
-        con.unregister(inferred)
         con.execute(f"DROP TABLE {quote(stats)}")
     return RouteTable(name, inference)
 

@@ -26,8 +26,11 @@ above), so pasting :meth:`RouteInference.yaml` into the params reproduces the re
 
 Only distinct paths are read, grouped by their automatic template, with at most
 ``route_param_min_values`` sample values per id position (enough to decide every threshold
-exactly): a day of ten million requests with ids is a few hundred groups
-(:func:`path_groups_sql`; :func:`path_groups` is its Python twin, for tests and small inputs).
+exactly): a day of ten million requests with ids is a few hundred groups. Where one prefix has
+more than :data:`FOLD_KEEP` distinct last segments (free-text search terms, file names), its
+busiest keep their own group and the rest are folded into one that counts their answered
+values, so that the Python side stays small (:func:`path_groups_sql`; :func:`path_groups` is
+its Python twin, for tests and small inputs).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import yaml
 from opsreview.logs.access.routes import ID_PLACEHOLDER, route_template, strip_query
 from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import masked
-from opsreview.relations import quote
+from opsreview.relations import quote, sql_string
 
 __all__ = ["PathGroup", "RouteInference", "infer_routes", "path_groups", "path_groups_sql"]
 
@@ -52,6 +55,10 @@ _WORD = re.compile(r"[A-Za-z]+(?:[-_][A-Za-z]+)*")
 # What a JavaScript client puts in a URL when its id variable is unset: never a route's own word.
 _UNSET = frozenset({"undefined", "null", "NaN"})
 _MAX_EXAMPLES = 5
+# Leaves of one prefix beyond its FOLD_KEEP busiest are folded into one group, whose last
+# segment is this (no path has it; a literal word of a route could only be among the busiest).
+FOLD_KEEP = 500
+_FOLDED = "\x01"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,39 @@ class PathGroup:
     answered: bool  # some request was answered other than 404
     # index of an id segment in ``template.split("/")`` -> up to `route_param_min_values` of its raw values
     values: dict[int, frozenset[str]] = field(default_factory=dict)
+    folded: int = 0  # a folded group (last segment _FOLDED): its answered values, up to the cap
+
+
+def _fold(groups: list[PathGroup], cap: int, keep: int) -> list[PathGroup]:
+    """Fold the leaves of each prefix beyond its ``keep`` busiest (what :func:`path_groups_sql` does)."""
+    keep = max(keep, cap)
+    leaves: dict[str, list[PathGroup]] = defaultdict(list)
+    out = []
+    for group in groups:
+        parent, sep, last = group.template.rpartition("/")
+        if sep and last != ID_PLACEHOLDER:
+            leaves[parent].append(group)
+        else:
+            out.append(group)
+    for parent, members in leaves.items():
+        members.sort(key=lambda g: (-g.requests, g.template))
+        out += members[:keep]
+        rest = members[keep:]
+        if rest:
+            values: dict[int, set[str]] = defaultdict(set)
+            for group in rest:
+                for i, v in group.values.items():
+                    values[i] |= v
+            out.append(
+                PathGroup(
+                    f"{parent}/{_FOLDED}",
+                    sum(g.requests for g in rest),
+                    any(g.answered for g in rest),
+                    {i: frozenset(sorted(v)[:cap]) for i, v in values.items()},
+                    min(sum(g.answered for g in rest), cap),
+                )
+            )
+    return sorted(out, key=lambda g: g.template)
 
 
 def _trimmed(path: str) -> str:
@@ -71,7 +111,9 @@ def _trimmed(path: str) -> str:
     return path[:-1] if len(path) > 1 and path.endswith("/") else path
 
 
-def path_groups(requests: Iterable[tuple[str | None, int | None]], cap: int) -> list[PathGroup]:
+def path_groups(
+    requests: Iterable[tuple[str | None, int | None]], cap: int, fold_keep: int = FOLD_KEEP
+) -> list[PathGroup]:
     """Groups of ``(path, status)`` requests by automatic template (the twin of :func:`path_groups_sql`)."""
     paths: dict[str, list[int]] = {}
     for path, status in requests:
@@ -89,20 +131,22 @@ def path_groups(requests: Iterable[tuple[str | None, int | None]], cap: int) -> 
         for i, (raw, seg) in enumerate(zip(path.split("/"), template.split("/"), strict=True)):
             if seg == ID_PLACEHOLDER and raw != ID_PLACEHOLDER:
                 values[i].add(raw)
-    return sorted(
-        (
-            PathGroup(t, n, bool(a), {i: frozenset(sorted(v)[:cap]) for i, v in values.items()})
-            for t, ((n, a), values) in groups.items()
-        ),
-        key=lambda g: g.template,
-    )
+    found = [
+        PathGroup(t, n, bool(a), {i: frozenset(sorted(v)[:cap]) for i, v in values.items()})
+        for t, ((n, a), values) in groups.items()
+    ]
+    return _fold(found, cap, fold_keep)
 
 
-def path_groups_sql(con: duckdb.DuckDBPyConnection, table: str, cap: int) -> list[PathGroup]:
+def path_groups_sql(
+    con: duckdb.DuckDBPyConnection, table: str, cap: int, fold_keep: int = FOLD_KEEP
+) -> list[PathGroup]:
     """Groups from ``table`` (one row per distinct path: ``_p``, its automatic template
-    ``_auto``, ``n`` requests, ``answered``), with the ``cap`` smallest values per id position."""
+    ``_auto``, ``n`` requests, ``answered``), with the ``cap`` smallest values per id position,
+    folded as the module docstring says."""
     source = quote(table)
     path = "split_part(split_part(_p, '?', 1), '#', 1)"  # as :func:`route_template` reads it
+    keep, folded = max(int(fold_keep), int(cap)), sql_string(_FOLDED)
     rows = con.execute(
         f"""
         WITH g AS (
@@ -117,13 +161,37 @@ def path_groups_sql(con: duckdb.DuckDBPyConnection, table: str, cap: int) -> lis
                     FROM {source} WHERE _p IS NOT NULL AND contains(_auto, '{ID_PLACEHOLDER}')
                 )
             ) WHERE tv = '{ID_PLACEHOLDER}' AND v <> '{ID_PLACEHOLDER}'
-        ), v AS (SELECT _auto, i, min(v, {int(cap)}) AS vals FROM segs GROUP BY _auto, i)
-        SELECT g._auto, g.n, g.answered, list((v.i, v.vals)) FILTER (WHERE v.i IS NOT NULL)
-        FROM g LEFT JOIN v USING (_auto) GROUP BY ALL ORDER BY g._auto
+        ), v AS (SELECT _auto, i, min(v, {int(cap)}) AS vals FROM segs GROUP BY _auto, i),
+        gv AS (
+            SELECT g._auto, g.n, g.answered, list({{'i': v.i, 'vals': v.vals}}) FILTER (WHERE v.i IS NOT NULL) AS pairs,
+                   CASE WHEN contains(g._auto, '/') AND NOT ends_with(g._auto, '/{ID_PLACEHOLDER}')
+                        THEN regexp_extract(g._auto, '^(.*)/[^/]*$', 1) END AS parent
+            FROM g LEFT JOIN v USING (_auto) GROUP BY g._auto, g.n, g.answered
+        ), ranked AS (
+            SELECT *, parent IS NOT NULL AND row_number() OVER (
+                PARTITION BY parent ORDER BY n DESC, _auto) > {keep} AS fold
+            FROM gv
+        ), folded_values AS (
+            SELECT parent, i, min(x, {int(cap)}) AS vals FROM (
+                SELECT DISTINCT parent, p.i AS i, unnest(p.vals) AS x
+                FROM (SELECT parent, unnest(pairs) AS p FROM ranked WHERE fold)
+            ) GROUP BY parent, i
+        )
+        SELECT _auto, n, answered, pairs, 0 AS folded FROM ranked WHERE NOT fold
+        UNION ALL
+        SELECT f.parent || '/' || {folded}, f.n, f.answered,
+               (SELECT list({{'i': i, 'vals': vals}}) FROM folded_values fv WHERE fv.parent = f.parent), f.folded
+        FROM (
+            SELECT parent, sum(n)::BIGINT AS n, bool_or(answered) AS answered,
+                   least(count(*) FILTER (WHERE answered), {int(cap)}) AS folded
+            FROM ranked WHERE fold GROUP BY parent
+        ) f
+        ORDER BY 1
         """
     ).fetchall()
     return [
-        PathGroup(t, int(n), bool(a), {int(i): frozenset(vals) for i, vals in (pairs or [])}) for t, n, a, pairs in rows
+        PathGroup(t, int(n), bool(a), {int(p["i"]): frozenset(p["vals"]) for p in (pairs or [])}, int(f))
+        for t, n, a, pairs, f in rows
     ]
 
 
@@ -173,13 +241,16 @@ def _judge(here: list[_Item], depth: int, th: LogThresholds, parameters: list[st
             word.requests += item.group.requests
             word.answered |= item.group.answered
             word.items.append(item)
-    if len(ids) + len(words) < cap:
+    # a folded group stands for the answered values folded into it
+    folded = sum(item.group.folded for item in words[_FOLDED].items) if _FOLDED in words else 0
+    if len(ids) + len(words) + folded < cap:
         return
-    counted = min(len(ids), cap)
-    for word in words.values():
+    counted = min(len(ids), cap) + min(folded, cap)
+    for value, word in words.items():
         if counted >= cap:
             break
-        counted += word.answered and not _names_collection(word.items, depth + 1, cap)
+        if value != _FOLDED:
+            counted += word.answered and not _names_collection(word.items, depth + 1, cap)
     if counted < cap:
         return
     parameters.append("/".join([*here[0].segs[:depth], ID_PLACEHOLDER]))
@@ -203,7 +274,7 @@ def _judge(here: list[_Item], depth: int, th: LogThresholds, parameters: list[st
 def _listable(template: str) -> bool:
     """Whether a template means itself in ``logs.routes``: no ``*`` or ``:`` inside a literal
     segment (Express syntax would read them), and nothing that masking would hide."""
-    if not template.startswith("/"):
+    if not template.startswith("/") or _FOLDED in template:
         return False
     if any(("*" in s or ":" in s) for s in template.split("/") if s != ID_PLACEHOLDER):
         return False
@@ -350,6 +421,8 @@ def infer_routes(groups: Sequence[PathGroup], th: LogThresholds | None = None) -
         if item.joined:
             kinds[route] = "parameter"
             for value in item.joined:
+                if value == _FOLDED:
+                    continue
                 shown = examples[route][value not in _UNSET]
                 if len(shown) < _MAX_EXAMPLES and (text := masked(value)) not in shown:
                     shown.append(text)

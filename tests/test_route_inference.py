@@ -195,8 +195,8 @@ def search_terms(n: int) -> list[Request]:
     return terms + [(f"/api/u/{1 + i % 3}/search/term{chr(103 + i % 20)}{i}", 200) for i in range(n // 4)]
 
 
-@pytest.mark.parametrize("fold_keep", [500, 30, 3])
-def test_sql_groups_equal_python_groups(fold_keep: int) -> None:
+@pytest.mark.parametrize(("fold_keep", "max_groups"), [(500, 10**6), (30, 10**6), (3, 10**6), (500, 40)])
+def test_sql_groups_equal_python_groups(fold_keep: int, max_groups: int) -> None:
     rng = random.Random(2)
     requests = [
         (
@@ -207,10 +207,15 @@ def test_sql_groups_equal_python_groups(fold_keep: int) -> None:
     ] + [("/api/a/undefined", 404), ("/api/a/1?q=2", 404), ("/", 200), (None, 200)]  # type: ignore[list-item]
     requests += search_terms(300) + [("/api/search/busy", 200)] * 50 + [("/.env", 404), ("/x.php", 404)]
     con = path_table(requests)
-    groups = path_groups(requests, 20, fold_keep)
-    assert path_groups_sql(con, "p", 20, fold_keep) == groups
+    groups = path_groups(requests, 20, fold_keep, max_groups)
+    assert path_groups_sql(con, "p", 20, fold_keep, max_groups) == groups
     assert max(len(v) for g in groups for v in g.values.values()) == 20  # capped
     assert any(g.folded for g in groups) is (fold_keep < 300)
+    if max_groups < 10**6:  # the busiest groups only
+        everything = path_groups(requests, 20, fold_keep)
+        assert len(groups) == max_groups < len(everything)
+        least = min(g.requests for g in groups)
+        assert all(g in groups for g in everything if g.requests > least)
 
 
 def test_folding_keeps_the_groups_few_and_the_routes_the_same() -> None:

@@ -30,11 +30,14 @@ exactly): a day of ten million requests with ids is a few hundred groups. Where 
 more than :data:`FOLD_KEEP` distinct last segments (free-text search terms, file names), its
 busiest keep their own group and the rest are folded into one that counts their answered
 values, so that the Python side stays small (:func:`path_groups_sql`; :func:`path_groups` is
-its Python twin, for tests and small inputs).
+its Python twin, for tests and small inputs). A day with more than :data:`MAX_GROUPS` groups even
+so (a high-cardinality segment inside paths: ``/users/<name>/avatar`` for a million names) is
+inferred from its :data:`MAX_GROUPS` busiest; the list found still applies to every path.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -49,6 +52,8 @@ from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import masked
 from opsreview.relations import quote, sql_string
 
+log = logging.getLogger("opsreview")
+
 __all__ = ["PathGroup", "RouteInference", "infer_routes", "path_groups", "path_groups_sql"]
 
 _WORD = re.compile(r"[A-Za-z]+(?:[-_][A-Za-z]+)*")
@@ -59,6 +64,8 @@ _MAX_EXAMPLES = 5
 # segment is this (no path has it; a literal word of a route could only be among the busiest).
 FOLD_KEEP = 500
 _FOLDED = "\x01"
+# The busiest groups inferred from (about 20 µs and 2 kB of Python each): a bound on the cost.
+MAX_GROUPS = 100_000
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,10 @@ def _trimmed(path: str) -> str:
 
 
 def path_groups(
-    requests: Iterable[tuple[str | None, int | None]], cap: int, fold_keep: int = FOLD_KEEP
+    requests: Iterable[tuple[str | None, int | None]],
+    cap: int,
+    fold_keep: int = FOLD_KEEP,
+    max_groups: int = MAX_GROUPS,
 ) -> list[PathGroup]:
     """Groups of ``(path, status)`` requests by automatic template (the twin of :func:`path_groups_sql`)."""
     paths: dict[str, list[int]] = {}
@@ -135,11 +145,12 @@ def path_groups(
         PathGroup(t, n, bool(a), {i: frozenset(sorted(v)[:cap]) for i, v in values.items()})
         for t, ((n, a), values) in groups.items()
     ]
-    return _fold(found, cap, fold_keep)
+    busiest = sorted(_fold(found, cap, fold_keep), key=lambda g: (-g.requests, g.template))[:max_groups]
+    return sorted(busiest, key=lambda g: g.template)
 
 
 def path_groups_sql(
-    con: duckdb.DuckDBPyConnection, table: str, cap: int, fold_keep: int = FOLD_KEEP
+    con: duckdb.DuckDBPyConnection, table: str, cap: int, fold_keep: int = FOLD_KEEP, max_groups: int = MAX_GROUPS
 ) -> list[PathGroup]:
     """Groups from ``table`` (one row per distinct path: ``_p``, its automatic template
     ``_auto``, ``n`` requests, ``answered``), with the ``cap`` smallest values per id position,
@@ -186,9 +197,12 @@ def path_groups_sql(
                    least(count(*) FILTER (WHERE answered), {int(cap)}) AS folded
             FROM ranked WHERE fold GROUP BY parent
         ) f
-        ORDER BY 1
+        ORDER BY 2 DESC, 1 LIMIT {int(max_groups)}
         """
     ).fetchall()
+    if len(rows) >= max_groups:
+        log.info("route inference: %d busiest path groups of %s used (the rest are rarer)", len(rows), table)
+    rows.sort(key=lambda row: row[0])
     return [
         PathGroup(t, int(n), bool(a), {int(p["i"]): frozenset(p["vals"]) for p in (pairs or [])}, int(f))
         for t, n, a, pairs, f in rows

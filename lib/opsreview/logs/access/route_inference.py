@@ -65,7 +65,7 @@ _MAX_EXAMPLES = 5
 FOLD_KEEP = 500
 _FOLDED = "\x01"
 # The busiest groups inferred from (about 20 µs and 2 kB of Python each): a bound on the cost.
-MAX_GROUPS = 100_000
+MAX_GROUPS = 20_000
 
 
 @dataclass(frozen=True)
@@ -173,31 +173,35 @@ def path_groups_sql(
                 )
             ) WHERE tv = '{ID_PLACEHOLDER}' AND v <> '{ID_PLACEHOLDER}'
         ), v AS (SELECT _auto, i, min(v, {int(cap)}) AS vals FROM segs GROUP BY _auto, i),
-        gv AS (
-            SELECT g._auto, g.n, g.answered, list({{'i': v.i, 'vals': v.vals}}) FILTER (WHERE v.i IS NOT NULL) AS pairs,
-                   CASE WHEN contains(g._auto, '/') AND NOT ends_with(g._auto, '/{ID_PLACEHOLDER}')
-                        THEN regexp_extract(g._auto, '^(.*)/[^/]*$', 1) END AS parent
-            FROM g LEFT JOIN v USING (_auto) GROUP BY g._auto, g.n, g.answered
-        ), ranked AS (
+        ranked AS (  -- which groups are folded: the plain columns first, the value lists for the few kept
             SELECT *, parent IS NOT NULL AND row_number() OVER (
                 PARTITION BY parent ORDER BY n DESC, _auto) > {keep} AS fold
-            FROM gv
+            FROM (
+                SELECT *, CASE WHEN contains(_auto, '/') AND NOT ends_with(_auto, '/{ID_PLACEHOLDER}')
+                               THEN regexp_extract(_auto, '^(.*)/[^/]*$', 1) END AS parent
+                FROM g
+            )
+        ), top AS (
+            SELECT * FROM (
+                SELECT _auto AS template, n, answered, 0 AS folded, _auto, NULL AS parent FROM ranked WHERE NOT fold
+                UNION ALL
+                SELECT parent || '/' || {folded}, sum(n)::BIGINT, bool_or(answered),
+                       least(count(*) FILTER (WHERE answered), {int(cap)}), NULL, parent
+                FROM ranked WHERE fold GROUP BY parent
+            ) ORDER BY n DESC, template LIMIT {int(max_groups)}
+        ), kept_values AS (
+            SELECT _auto, list({{'i': i, 'vals': vals}}) AS pairs FROM v
+            WHERE _auto IN (SELECT _auto FROM top) GROUP BY _auto
         ), folded_values AS (
-            SELECT parent, i, min(x, {int(cap)}) AS vals FROM (
-                SELECT DISTINCT parent, p.i AS i, unnest(p.vals) AS x
-                FROM (SELECT parent, unnest(pairs) AS p FROM ranked WHERE fold)
-            ) GROUP BY parent, i
+            SELECT parent, list({{'i': i, 'vals': vals}}) AS pairs FROM (
+                SELECT parent, i, min(x, {int(cap)}) AS vals FROM (
+                    SELECT DISTINCT r.parent, v.i, unnest(v.vals) AS x
+                    FROM ranked r JOIN v USING (_auto) WHERE r.fold AND r.parent IN (SELECT parent FROM top)
+                ) GROUP BY parent, i
+            ) GROUP BY parent
         )
-        SELECT _auto, n, answered, pairs, 0 AS folded FROM ranked WHERE NOT fold
-        UNION ALL
-        SELECT f.parent || '/' || {folded}, f.n, f.answered,
-               (SELECT list({{'i': i, 'vals': vals}}) FROM folded_values fv WHERE fv.parent = f.parent), f.folded
-        FROM (
-            SELECT parent, sum(n)::BIGINT AS n, bool_or(answered) AS answered,
-                   least(count(*) FILTER (WHERE answered), {int(cap)}) AS folded
-            FROM ranked WHERE fold GROUP BY parent
-        ) f
-        ORDER BY 2 DESC, 1 LIMIT {int(max_groups)}
+        SELECT top.template, top.n, top.answered, coalesce(k.pairs, f.pairs), top.folded
+        FROM top LEFT JOIN kept_values k USING (_auto) LEFT JOIN folded_values f USING (parent)
         """
     ).fetchall()
     if len(rows) >= max_groups:

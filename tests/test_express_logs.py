@@ -209,11 +209,11 @@ def test_summary_equals_client_ground_truth(express_server: ExpressServers, log_
     # The log holds exactly the requests sent (read independently of opsreview).
     read = [FORMATS[log_format](line) for line in lines]
     assert Counter((m, u, st) for m, u, st, _ in read) == Counter((s.method, s.url, s.status) for s in sent)
-    template_of = {s.url: s.template for s in sent}
+    route_of = {(s.method, s.url): f"{s.method} {s.template}" for s in sent}  # a route is method + template
     response_times: dict[str, list[float]] = defaultdict(list)
-    for _, url, _, rt in read:
+    for method, url, _, rt in read:
         if rt is not None:
-            response_times[template_of[url]].append(rt)
+            response_times[route_of[method, url]].append(rt)
 
     summary = run_summary(server.log_path, log_format)
 
@@ -225,7 +225,7 @@ def test_summary_equals_client_ground_truth(express_server: ExpressServers, log_
     routes = {r["route"]: r for r in summary["routes"]}
     by_template: dict[str, list[Sent]] = defaultdict(list)
     for s in sent:
-        by_template[s.template].append(s)
+        by_template[route_of[s.method, s.url]].append(s)
     assert set(routes) == set(by_template)
     for template, calls in by_template.items():
         got = routes[template]

@@ -43,7 +43,7 @@ def make_traffic(n: int, seed: int = 7) -> list[dict]:
                 "ts": T0 + dt.timedelta(seconds=7 * i),
                 "method": method,
                 "url": url,
-                "route": route,
+                "route": f"{method} {route}",  # a route is method + template
                 "status": status,
                 "rt": round(rng.uniform(0.2, 900), 3),
             }
@@ -139,7 +139,9 @@ def test_format_without_response_time_gives_null_percentiles(tmp_path: Path) -> 
     summary = summarize_access_logs([path], "common")
     assert summary["routes"] == [
         {
-            "route": "/a/:id",
+            "route": "GET /a/:id",
+            "method": "GET",
+            "template": "/a/:id",
             "count": 2,
             "errors_5xx": 1,
             "error_rate": 0.5,
@@ -207,8 +209,8 @@ def test_json_field_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 0 and summary["parsed"] == 3
     assert summary["by_status"] == {"200": 1, "201": 1, "503": 1}
     assert summary["by_method"] == {"GET": 2, "POST": 1}
-    (route,) = summary["routes"]
-    assert (route["route"], route["count"], route["errors_5xx"], route["p50_ms"]) == ("/api/items/:id", 3, 1, 20.0)
+    got = [(r["route"], r["count"], r["errors_5xx"], r["p50_ms"]) for r in summary["routes"]]
+    assert got == [("GET /api/items/:id", 2, 1, 20.0), ("POST /api/items/:id", 1, 0, 20.0)]
     assert summary["time_range"]["first"] == "2026-03-29T10:00:00+00:00"
 
 
@@ -218,8 +220,8 @@ def test_url_dash_is_a_route_of_its_own(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text("GET /a 200 5 - 1.000 ms\nGET - 200 5 - 2.000 ms\n", encoding="utf-8")
     code, out, _ = run_cli([str(path), "--format", "tiny"], capsys)
     assert code == 0
-    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[-2:]}
-    assert rows == {"/a": "1", "-": "1"}
+    rows = {" ".join(line.split()[:2]): line.split()[2] for line in out.splitlines()[-2:]}
+    assert rows == {"GET /a": "1", "GET -": "1"}
 
 
 def test_gzip_is_told_by_content_not_name(tmp_path: Path) -> None:

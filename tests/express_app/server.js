@@ -16,6 +16,9 @@
 //   SEARCH_RATE_LIMIT  requests per window on GET /api/search (default 5; hardened only)
 //   SEARCH_RATE_WINDOW_MS  that window (default 10000)
 //   LOGIN_RATE_LIMIT   POST /api/auth/login attempts per minute (default 10; hardened only)
+//   ROUTE_LOG     file to append one JSON line per finished request to: {method, url, route,
+//                 status}, `route` being the template Express matched (mount path + route path,
+//                 e.g. /api/articles/:slug) or null when no route matched (the 404 handler)
 //
 // The weaknesses of MODE=weak are listed, one per key, in weaknesses.json (read below); every
 // place that plants one is marked `WEAK(<key>)`. Hardened mode has none of them.
@@ -70,6 +73,7 @@ function readConfig(env) {
     searchRateLimit: intEnv(env, 'SEARCH_RATE_LIMIT', 5),
     searchRateWindowMs: intEnv(env, 'SEARCH_RATE_WINDOW_MS', 10000),
     loginRateLimit: intEnv(env, 'LOGIN_RATE_LIMIT', 10),
+    routeLog: env.ROUTE_LOG || '',
   };
 }
 
@@ -87,6 +91,21 @@ const USERS = {
   8: { id: '8', username: 'bob', password: 'bob-password', role: 'user' },
 };
 
+// Articles are addressed by slug and carts by Mongo ObjectId: parameters that are not numbers.
+const ARTICLES = new Map();
+for (const a of ['quiet', 'bright', 'rapid', 'gentle', 'silver']) {
+  for (const b of ['river', 'garden', 'engine', 'harbor', 'meadow', 'signal', 'canyon', 'lantern']) {
+    const slug = `${a}-${b}`;
+    ARTICLES.set(slug, { slug, title: `${a} ${b}`, comments: [{ by: 'alice', text: 'nice' }] });
+  }
+}
+const CARTS = new Map();
+for (let i = 1; i <= 30; i += 1) {
+  const id = `65a1f00000000000000000${i.toString(16).padStart(2, '0')}`;
+  CARTS.set(id, { id, items: [{ productId: i, qty: 1 }] });
+}
+const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
 function seedOrders() {
   return new Map([
     ['1001', { id: 1001, userId: '7', items: [{ productId: 3, qty: 1 }], total: 5.97 }],
@@ -102,12 +121,30 @@ function buildApp(cfg) {
   let nextOrderId = 2001;
 
   const app = express();
+  // Each route's first handler: note the template Express matched, for ROUTE_LOG (the mount
+  // path is only known while the route runs; an error handler runs after it is restored).
+  const matched = (req, res, next) => {
+    req.matchedRoute = `${req.baseUrl}${req.route.path}`;
+    next();
+  };
   // WEAK(x_powered_by): Express sends `X-Powered-By: Express` unless disabled.
   app.set('x-powered-by', weak.has('x_powered_by'));
 
   // First, so that every response (429, 404, 500 included) is logged, written on response finish.
   const logStream = cfg.logFile ? fs.createWriteStream(cfg.logFile, { flags: 'a' }) : process.stdout;
   app.use(morgan(cfg.logFormat, { stream: logStream }));
+  const routeStream = cfg.routeLog ? fs.createWriteStream(cfg.routeLog, { flags: 'a' }) : null;
+  if (routeStream) {
+    app.use((req, res, next) => {
+      res.on('finish', () => {
+        const entry = {
+          method: req.method, url: req.originalUrl, route: req.matchedRoute || null, status: res.statusCode,
+        };
+        routeStream.write(`${JSON.stringify(entry)}\n`);
+      });
+      next();
+    });
+  }
 
   // WEAK(no_helmet). helmet itself removes X-Powered-By, so it must be told not to when only
   // x_powered_by is planted.
@@ -125,7 +162,7 @@ function buildApp(cfg) {
 
   if (weak.has('env_exposed')) {
     // WEAK(env_exposed): a static-files mistake that publishes the environment file (fake values).
-    app.get('/.env', (req, res) => {
+    app.get('/.env', matched, (req, res) => {
       res.type('text/plain').send(
         'NODE_ENV=production\nMONGODB_URI=mongodb://shop:planted-fake-password@db.internal:27017/shop\n'
         + 'JWT_SECRET=planted-fake-jwt-secret\n',
@@ -174,11 +211,11 @@ function buildApp(cfg) {
   const api = express.Router();
   api.use((req, res, next) => (ownLimits.has(req.path) ? next() : apiLimiter(req, res, next)));
 
-  api.get('/health', (req, res) => {
+  api.get('/health', matched, (req, res) => {
     res.json({ status: 'ok', uptime_s: Math.round(process.uptime() * 1000) / 1000 });
   });
 
-  api.get('/products', (req, res) => {
+  api.get('/products', matched, (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q.toLowerCase() : '';
     const page = Math.max(1, Number.parseInt(req.query.page, 10) || 1);
     const limit = Math.min(50, Math.max(1, Number.parseInt(req.query.limit, 10) || 10));
@@ -186,7 +223,7 @@ function buildApp(cfg) {
     res.json({ page, limit, total: all.length, items: all.slice((page - 1) * limit, page * limit) });
   });
 
-  api.get('/products/:id', (req, res) => {
+  api.get('/products/:id', matched, (req, res) => {
     const product = PRODUCTS.get(req.params.id);
     if (!product) {
       res.status(404).json({ error: 'product not found' });
@@ -195,7 +232,7 @@ function buildApp(cfg) {
     res.json(product);
   });
 
-  api.put('/products/:id', requireAuth, requireAdmin, (req, res) => {
+  api.put('/products/:id', matched, requireAuth, requireAdmin, (req, res) => {
     const product = PRODUCTS.get(req.params.id);
     if (!product) {
       res.status(404).json({ error: 'product not found' });
@@ -211,7 +248,7 @@ function buildApp(cfg) {
     res.json(product);
   });
 
-  api.post('/orders', requireAuth, (req, res) => {
+  api.post('/orders', matched, requireAuth, (req, res) => {
     const items = (req.body || {}).items;
     const valid = Array.isArray(items) && items.length > 0
       && items.every((it) => PRODUCTS.has(String(it.productId)) && Number.isInteger(it.qty) && it.qty > 0);
@@ -226,7 +263,7 @@ function buildApp(cfg) {
     res.status(201).location(`/api/orders/${order.id}`).json(order);
   });
 
-  api.delete('/orders/:id', requireAuth, (req, res) => {
+  api.delete('/orders/:id', matched, requireAuth, (req, res) => {
     const order = orders.get(req.params.id);
     // Someone else's order answers 404 as well, so order ids cannot be enumerated.
     if (!order || (order.userId !== String(req.user.sub) && req.user.role !== 'admin')) {
@@ -237,7 +274,7 @@ function buildApp(cfg) {
     res.status(204).end();
   });
 
-  api.get('/users/:id/orders', requireAuth, (req, res) => {
+  api.get('/users/:id/orders', matched, requireAuth, (req, res) => {
     if (String(req.user.sub) !== req.params.id && req.user.role !== 'admin') {
       res.status(403).json({ error: 'forbidden' });
       return;
@@ -245,7 +282,7 @@ function buildApp(cfg) {
     res.json({ items: [...orders.values()].filter((o) => o.userId === req.params.id) });
   });
 
-  api.post('/auth/login', loginLimiter, (req, res) => {
+  api.post('/auth/login', matched, loginLimiter, (req, res) => {
     const { username, password } = req.body || {};
     const user = Object.values(USERS).find((u) => u.username === username);
     if (!user || user.password !== password) {
@@ -258,24 +295,61 @@ function buildApp(cfg) {
 
   // WEAK(admin_no_role_check): the JWT is still verified, the role is not.
   const adminGuard = weak.has('admin_no_role_check') ? [requireAuth] : [requireAuth, requireAdmin];
-  api.get('/admin/stats', ...adminGuard, (req, res) => {
+  api.get('/admin/stats', matched, ...adminGuard, (req, res) => {
     res.json({ users: Object.keys(USERS).length, products: PRODUCTS.size, orders: orders.size });
   });
 
-  api.get('/search', searchLimiter, (req, res) => {
+  api.get('/search', matched, searchLimiter, (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q : '';
     const items = [...PRODUCTS.values()].filter((p) => p.name.toLowerCase().includes(q.toLowerCase()));
     res.json({ q, total: items.length, items: items.slice(0, 10) });
   });
 
   // A slow endpoint, to spread response times: ?delay_ms=N (0..5000).
-  api.get('/reports/daily', (req, res) => {
+  api.get('/reports/daily', matched, (req, res) => {
     const delay = Math.min(5000, Math.max(0, Number.parseInt(req.query.delay_ms, 10) || 0));
     setTimeout(() => res.json({ day: new Date().toISOString().slice(0, 10), delay_ms: delay }), delay);
   });
 
-  api.get('/boom', () => {
+  api.get('/boom', matched, () => {
     throw new Error('simulated failure in the reports service');
+  });
+
+  // Registered before /articles/:slug, which would match it too (Express tries routes in order).
+  api.get('/articles/featured', matched, (req, res) => {
+    res.json({ items: [...ARTICLES.values()].slice(0, 3) });
+  });
+
+  api.get('/articles/:slug', matched, (req, res) => {
+    const article = ARTICLES.get(req.params.slug);
+    if (!article) {
+      res.status(404).json({ error: 'article not found' });
+      return;
+    }
+    res.json(article);
+  });
+
+  api.get('/articles/:slug/comments', matched, (req, res) => {
+    const article = ARTICLES.get(req.params.slug);
+    if (!article) {
+      res.status(404).json({ error: 'article not found' });
+      return;
+    }
+    res.json({ items: article.comments });
+  });
+
+  // As a Mongoose app answers: an id that is no ObjectId (`undefined`, `null`) is a 400 (CastError).
+  api.get('/carts/:cartId', matched, (req, res) => {
+    if (!OBJECT_ID.test(req.params.cartId)) {
+      res.status(400).json({ error: 'invalid cart id' });
+      return;
+    }
+    const cart = CARTS.get(req.params.cartId.toLowerCase());
+    if (!cart) {
+      res.status(404).json({ error: 'cart not found' });
+      return;
+    }
+    res.json(cart);
   });
 
   app.use('/api', api);
@@ -300,12 +374,12 @@ function buildApp(cfg) {
     res.status(status).json({ error: status >= 500 ? 'Internal Server Error' : http.STATUS_CODES[status] || 'Error' });
   });
 
-  return { app, logStream };
+  return { app, logStream, routeStream };
 }
 
 function main() {
   const cfg = readConfig(process.env);
-  const { app, logStream } = buildApp(cfg);
+  const { app, logStream, routeStream } = buildApp(cfg);
   const server = http.createServer(app);
   server.on('error', (err) => die(`cannot listen on ${cfg.host}:${cfg.port}: ${err.message}`));
   server.listen(cfg.port, cfg.host, () => {
@@ -315,8 +389,13 @@ function main() {
   const stop = () => {
     // Finish in-flight responses (their log lines included), then flush the log file.
     server.close(() => {
-      if (logStream === process.stdout) process.exit(0);
-      logStream.end(() => process.exit(0));
+      const ends = [logStream, routeStream].filter((s) => s && s !== process.stdout);
+      if (!ends.length) process.exit(0);
+      let open = ends.length;
+      ends.forEach((s) => s.end(() => {
+        open -= 1;
+        if (open === 0) process.exit(0);
+      }));
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 3000).unref();

@@ -137,6 +137,23 @@ class LogThresholds(Section):
         20.0, gt=1, description="a response this many times its route's median size is an outlier"
     )
     size_outlier_min_bytes: int = Field(1_000_000, ge=0, description="responses smaller than this are never outliers")
+    # route templates inferred from the data (only when `logs.routes` is empty)
+    route_param_min_values: int = Field(
+        20,
+        ge=2,
+        description="distinct values (id-shaped, or answered other than 404) at one path segment under one prefix "
+        "that make it a route parameter (/api/products/:id)",
+    )
+    route_literal_min_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="a plain word at a parameter position with this share of its requests (and answered other "
+        "than 404) stays a literal route (/api/users/me)",
+    )
+    route_literal_min_requests: int = Field(
+        20, ge=1, description="fewest requests a word at a parameter position needs to stay a literal route"
+    )
 
     @field_validator("scanner_patterns")
     @classmethod

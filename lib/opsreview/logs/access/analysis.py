@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 
+from opsreview.logs.access.route_inference import RouteInference, infer_routes, path_groups_sql
 from opsreview.logs.access.routes import route_template_sql
 from opsreview.logs.baseline import rate_test
+from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import mask_sensitive_sql
 from opsreview.relations import Relation, as_relation, bucket_sql, query, quote, run_sql
 
@@ -27,6 +31,8 @@ __all__ = [
     "STATUS_COLUMNS",
     "as_relation",
     "agent_categories",
+    "RouteTable",
+    "route_map",
     "with_route",
     "minute_counts",
     "requests_per_minute",
@@ -57,31 +63,78 @@ _STATUS_AGGREGATES = """count(*) AS requests,
 _MAPS = itertools.count()
 
 
-def route_map(rels: Sequence[Relation], routes: Sequence[str] = ()) -> str:
+@dataclass(frozen=True)
+class RouteTable:
+    """A table of route templates by distinct path (:func:`route_map`), and, when the routes
+    were inferred from the data, what was inferred."""
+
+    name: str
+    inference: RouteInference | None = None
+
+
+def route_map(
+    rels: Sequence[Relation],
+    routes: Sequence[str] = (),
+    *,
+    infer: LogThresholds | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> RouteTable:
     """A table (``_p`` path -> ``_template``, secrets masked) over the distinct paths of
     ``rels`` (relations of one connection), made once so that every later query joins it
-    instead of templating again. Returns its name, for :func:`with_route`'s ``mapping``."""
-    template = mask_sensitive_sql(route_template_sql("_p", routes))
-    paths = rels[0].select("path")
-    for rel in rels[1:]:
-        paths = paths.union(rel.select("path"))
+    instead of templating again; pass it to :func:`with_route` as ``mapping``.
+
+    Without ``routes``, with ``infer`` (the thresholds), parameter positions are inferred from
+    these paths and their statuses (:mod:`opsreview.logs.access.route_inference`), so the
+    day and its baseline share one inferred table; ``con`` is then the relations' connection.
+    """
     name = f"_opsreview_routes_{next(_MAPS)}"
-    query(paths, f"SELECT _p, {template} AS _template FROM (SELECT DISTINCT path AS _p FROM t)").to_table(name)
-    return name
+    paths = rels[0].select("path, status")
+    for rel in rels[1:]:
+        paths = paths.union(rel.select("path, status"))
+    if routes or infer is None:
+        template = mask_sensitive_sql(route_template_sql("_p", routes))
+        query(paths, f"SELECT _p, {template} AS _template FROM (SELECT DISTINCT path AS _p FROM t)").to_table(name)
+        return RouteTable(name)
+    if con is None:
+        raise ValueError("route_map: inferring routes needs the relations' connection (con=)")
+    stats = f"{name}_paths"
+    # one pass over the rows: each distinct path with its requests, whether any was answered
+    # other than 404, and its automatic template (all the inference reads)
+    query(
+        paths,
+        f"""SELECT _p, n, answered, {route_template_sql("_p")} AS _auto FROM (
+            SELECT path AS _p, count(*) AS n, bool_or(status IS NOT NULL AND status <> 404) AS answered
+            FROM t GROUP BY path)""",
+    ).to_table(stats)
+    try:
+        inference = infer_routes(path_groups_sql(con, stats, infer.route_param_min_values), infer)
+        # the inferred list applied as explicit routes - to each distinct automatic template, which
+        # gives what it gives the paths (its templates are plain) - so pasting it changes nothing
+        template = mask_sensitive_sql(route_template_sql("a._auto", inference.routes))
+        con.execute(
+            f"""CREATE TABLE {quote(name)} AS
+            WITH a AS (SELECT DISTINCT _auto FROM {quote(stats)}),
+            m AS (SELECT a._auto, {template} AS _template FROM a)
+            SELECT s._p, m._template FROM {quote(stats)} s LEFT JOIN m ON s._auto IS NOT DISTINCT FROM m._auto"""
+        )
+    finally:
+        con.execute(f"DROP TABLE {quote(stats)}")
+    return RouteTable(name, inference)
 
 
-def with_route(rel: Relation, routes: Sequence[str] = (), mapping: str | None = None) -> Relation:
+def with_route(rel: Relation, routes: Sequence[str] = (), mapping: RouteTable | str | None = None) -> Relation:
     """``rel`` plus a ``route`` column: method and route template (secrets in paths masked).
 
     The template is computed once per distinct path and joined back, which is several times
     cheaper than templating every row (ids repeat a lot); ``mapping`` (from :func:`route_map`,
-    made with the same ``routes``) saves computing it again for each query.
+    made with the same ``routes``) saves computing it again for each query - and is the only
+    way to routes inferred from the data.
     """
     if mapping is None:
         template = mask_sensitive_sql(route_template_sql("_p", routes))
         source = f"(SELECT _p, {template} AS _template FROM (SELECT DISTINCT path AS _p FROM t))"
     else:
-        source = quote(mapping)
+        source = quote(mapping.name if isinstance(mapping, RouteTable) else mapping)
     sql = f"""
         SELECT t.*, coalesce(t.method, '-') || ' ' || coalesce(m._template, '-') AS route
         FROM t LEFT JOIN {source} m ON t.path IS NOT DISTINCT FROM m._p

@@ -1,7 +1,8 @@
 """`opsreview logs summary PATH...`: the access-log summary on the command line.
 
 Exit codes: 0 every file was read; 2 bad usage (unknown format, bad --since); 3 some file was
-missing or damaged (the summary of the rest is still printed).
+missing or damaged (the summary of the rest is still printed). ``--routes`` prints only the
+route templates inferred from the files, as YAML for the params' ``logs.routes``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def cmd_logs_summary(args: argparse.Namespace) -> int:
         compile_routes(args.route or [])
     except ValueError as exc:
         raise UsageError(f"--route: {exc}") from None
+    if args.routes and (args.route or args.json):
+        raise UsageError("--routes prints the route templates inferred from the files: not with --route or --json")
     since = _when(args.since, "--since") if args.since else None
     until = _when(args.until, "--until") if args.until else None
     summary = summarize_access_logs(
@@ -74,7 +77,13 @@ def cmd_logs_summary(args: argparse.Namespace) -> int:
         host=args.host,
         json_fields=fields,
     )
-    if args.json:
+    if args.routes:
+        inferred = summary["inferred_routes"]
+        sys.stdout.write(
+            (inferred or {}).get("yaml")
+            or "# no route templates to infer: the automatic rules (numbers, UUIDs, hex ids) cover every parameter\n"
+        )
+    elif args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -110,7 +119,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     summary.add_argument("--since", help="count requests at or after this time (ISO; naive = --tz)")
     summary.add_argument("--until", help="count requests before this time (ISO; naive = --tz)")
     summary.add_argument("--tz", default="UTC", help="timezone for naive --since/--until and the output (default UTC)")
-    summary.add_argument("--route", action="append", help="explicit route template (repeatable), e.g. /api/users/:id")
+    summary.add_argument(
+        "--route",
+        action="append",
+        help="explicit route template (repeatable), e.g. /api/users/:id; without it parameters are inferred",
+    )
+    summary.add_argument(
+        "--routes",
+        action="store_true",
+        help="print only the route templates inferred from the files, as params YAML (for logs.routes)",
+    )
     summary.add_argument("--host", help="host label shown per file (default: the file's folder name)")
     summary.add_argument("--top", type=int, default=30, help="routes shown in the text output (default 30)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of text")

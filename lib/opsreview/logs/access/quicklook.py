@@ -3,7 +3,9 @@
 The files are parsed exactly as the `access_logs` source does (same fast path and fallback)
 into a throw-away store, then aggregated with DuckDB. Percentiles interpolate linearly
 (DuckDB ``quantile_cont`` = numpy's default) and are null when the format logs no
-response time.
+response time. A route is method + template (``GET /api/orders`` and ``POST /api/orders`` are
+two); without explicit routes the templates' parameters are inferred from the files' paths
+(:mod:`opsreview.logs.access.route_inference`) and listed, with the params YAML to fix them.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from opsreview.logs.access.analysis import route_map
 from opsreview.logs.access.morgan import MorganFormat, compile_format
 from opsreview.logs.access.parse import Format, connect
-from opsreview.logs.access.routes import with_route_sql
+from opsreview.logs.access.route_inference import RouteInference
 from opsreview.logs.access.source import REQUESTS, ingest_access_file
 from opsreview.logs.files import expand_paths
 from opsreview.logs.params import JSON_ACCESS_FIELDS
-from opsreview.masking import mask_sensitive_sql
+from opsreview.logs.thresholds import LogThresholds
+from opsreview.relations import quote
 from opsreview.store import Store, part_key
 
 __all__ = ["summarize_access_logs", "format_summary"]
@@ -116,6 +120,7 @@ def _aggregate(store: Store, routes: Sequence[str], window: str, has_rt: bool, z
         "by_method": {},
         "routes": [],
         "time_range": {"first": None, "last": None},
+        "inferred_routes": None if routes else _inferred(RouteInference()),
     }
     files = store.files(REQUESTS, store.days(REQUESTS))
     if not files:
@@ -127,11 +132,14 @@ def _aggregate(store: Store, routes: Sequence[str], window: str, has_rt: bool, z
     by_status = con.execute("SELECT status, count(*) FROM r GROUP BY 1 ORDER BY 1 NULLS LAST").fetchall()
     by_method = con.execute("SELECT method, count(*) FROM r GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     pct = "quantile_cont(response_time_ms, [0.5, 0.95, 0.99])" if has_rt else "[NULL, NULL, NULL]::DOUBLE[]"
+    # a route is method + template (GET /x and POST /x are two); without --route the templates'
+    # parameters are inferred from these paths (the table masks a token in a path)
+    table = route_map([con.table("r")], routes, infer=None if routes else LogThresholds(), con=con)
     rows = con.execute(
-        f"SELECT {mask_sensitive_sql('route')} AS route, count(*) AS n, "  # a token in a path is no route name
+        "SELECT coalesce(r.method, '-') AS method, coalesce(m._template, '-') AS template, count(*) AS n, "
         f"count(*) FILTER (WHERE status >= 500) AS e, {pct} AS q "
-        f"FROM ({with_route_sql('(SELECT path, status, response_time_ms FROM r)', routes)}) "
-        "GROUP BY 1 ORDER BY n DESC, 1"
+        f"FROM r LEFT JOIN {quote(table.name)} m ON r.path IS NOT DISTINCT FROM m._p "
+        "GROUP BY 1, 2 ORDER BY n DESC, 2, 1"
     ).fetchall()
     con.close()
 
@@ -144,7 +152,9 @@ def _aggregate(store: Store, routes: Sequence[str], window: str, has_rt: bool, z
         "by_method": {("-" if m is None else m): n for m, n in by_method},
         "routes": [
             {
-                "route": "-" if route is None else route,
+                "route": f"{method} {template}",
+                "method": method,
+                "template": template,
                 "count": n,
                 "errors_5xx": e,
                 "error_rate": (e / n) if n else 0.0,
@@ -152,12 +162,24 @@ def _aggregate(store: Store, routes: Sequence[str], window: str, has_rt: bool, z
                 "p95_ms": ms(q[1]) if q else None,
                 "p99_ms": ms(q[2]) if q else None,
             }
-            for route, n, e, q in rows
+            for method, template, n, e, q in rows
         ],
         "time_range": {
             "first": first.astimezone(zone).isoformat() if first else None,
             "last": last.astimezone(zone).isoformat() if last else None,
         },
+        "inferred_routes": _inferred(table.inference),
+    }
+
+
+def _inferred(inference: RouteInference | None) -> dict[str, Any] | None:
+    """The inferred route list (None with explicit routes): templates, kinds, examples, YAML."""
+    if inference is None:
+        return None
+    return {
+        "routes": inference.table().to_dict("records"),
+        "parameters": list(inference.parameters),
+        "yaml": inference.yaml(),
     }
 
 
@@ -192,3 +214,9 @@ def format_summary(summary: dict[str, Any], out: TextIO, top: int = 30) -> None:
         )
     if len(summary["routes"]) > top:
         w(f"... {len(summary['routes']) - top} more routes (--json for all)\n")
+    inferred = summary.get("inferred_routes")
+    if inferred and inferred["routes"]:
+        w("\nroute templates inferred from the paths (--routes prints them as params YAML):\n")
+        for r in inferred["routes"]:
+            joined = f"  (joined :id: {r['examples']})" if r["examples"] else ""
+            w(f"  {r['route']}  [{r['kind']}, {r['requests']} requests]{joined}\n")

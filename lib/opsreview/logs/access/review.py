@@ -27,6 +27,7 @@ from opsreview.localtime import local_columns
 from opsreview.logs import baseline, charts, health
 from opsreview.logs.access import abuse, coverage, findings
 from opsreview.logs.access import analysis as traffic
+from opsreview.logs.access.route_inference import RouteInference
 from opsreview.logs.evidence import ERROR_RATES, LOGGING, RESPONSE_TIMES, sample_lines
 from opsreview.logs.review import SectionedReview, hosts_logging_around, log_files
 from opsreview.relations import Relation, sql_string
@@ -51,9 +52,12 @@ class AccessLogReview(SectionedReview):
         raw = store.relation("requests", [review.day], self.con)
         self.baseline_days = [d for d in review.baseline_days if store.parts("requests", d)]
         base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
-        # the day's and the baseline's paths are templated once, into one table every query joins
+        # the day's and the baseline's paths are templated once, into one table every query joins;
+        # without routes in the params, the table's parameters are inferred from those paths
         present = [r for r in (raw, base_raw) if r is not None]
-        mapping = traffic.route_map(present, routes) if present else None
+        infer = None if routes else self.th
+        mapping = traffic.route_map(present, routes, infer=infer, con=self.con) if present else None
+        self.route_inference: RouteInference | None = mapping.inference if mapping is not None else None
         self.today: Relation | None = traffic.with_route(raw, routes, mapping) if raw is not None else None
         empty = pd.DataFrame(columns=["minute", "host", "route", "requests", *traffic.STATUS_COLUMNS])
         self.counts = traffic.minute_counts(self.today) if self.today is not None else empty
@@ -306,7 +310,7 @@ class AccessLogReview(SectionedReview):
         return self._done(section)
 
     def routes(self) -> Section:
-        """Top routes by volume, by errors and by latency."""
+        """Top routes by volume, by errors and by latency; the route templates inferred from the data."""
         section = Section("routes")
         if self.today is None:
             self.no_lines(section, "access")
@@ -320,7 +324,31 @@ class AccessLogReview(SectionedReview):
         section.tables.append(
             ("Slowest routes by p95", traffic.top_routes(summary, "p95", min_requests=self.th.min_requests)[cols])
         )
+        if self.route_inference is not None and self.route_inference.routes:
+            section.tables.append(
+                (
+                    "Route templates inferred from the data (no logs.routes in the params): a parameter's "
+                    "examples are values that joined its :id; a literal stays a route of its own",
+                    self.route_inference.table(),
+                )
+            )
         return self._done(section)
+
+    def routes_yaml(self) -> str:
+        """Where the route templates came from, and the inferred ones as params YAML to paste."""
+        routes = self.review.params.logs.routes
+        if routes:
+            return f"Route templates: the {len(routes)} of logs.routes in the params (nothing inferred)."
+        inference = self.route_inference
+        if inference is None or not inference.routes:
+            return (
+                "Route templates: no logs.routes in the params, and nothing to infer - the automatic rules "
+                "(numbers, UUIDs, hex ids) cover every parameter seen."
+            )
+        return (
+            f"Route templates inferred from the day and its baseline days ({len(inference.routes)}); "
+            "to fix them, paste into the params:\n\n" + inference.yaml()
+        )
 
     def clients(self) -> Section:
         """Top clients with their 4xx/401/429 shares; credential-stuffing bursts."""

@@ -10,7 +10,9 @@ dropped, then each path segment that looks like an id becomes ``:id``:
   stay as they are.
 
 Explicit templates from params (``logs.routes``, Express syntax: ``/api/users/:userId/orders``,
-``*`` for "anything") win over the automatic rules. When several explicit templates match, the
+``*`` for "anything") win over the automatic rules. (Without them, the review and ``logs
+summary`` infer the parameters that do not look like ids from the data and apply them as such
+a list: :mod:`opsreview.logs.access.route_inference`.) When several explicit templates match, the
 one with the most literal segments wins (``/api/users/me`` before ``/api/users/:id``), then
 the earlier in the list. Matching is case-sensitive and tolerates one trailing slash.
 

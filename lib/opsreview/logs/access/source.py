@@ -428,6 +428,19 @@ def pull_access_logs(ctx: ReviewContext) -> SourceResult:
     return result
 
 
+def _inferred_routes(ctx: ReviewContext, con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The route list the review infers: over the review day and its baseline days with data."""
+    from opsreview.logs.access.analysis import route_map
+
+    days = [ctx.day, *(d for d in ctx.baseline_days if ctx.store.parts(REQUESTS, d))]
+    rel = ctx.store.relation(REQUESTS, days, con=con)
+    if rel is None:
+        return ()
+    table = route_map([rel], infer=ctx.params.logs.thresholds, con=con)
+    con.execute(f'DROP TABLE "{table.name}"')
+    return table.inference.routes if table.inference is not None else ()
+
+
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 
@@ -457,13 +470,18 @@ def requests_relation(
     client: str | None = None,
     days: Sequence[dt.date] | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    routes: Sequence[str] | None = None,
 ) -> duckdb.DuckDBPyRelation | None:
-    """The review day's requests as a lazy DuckDB relation, with a ``route`` column.
+    """The review day's requests as a lazy DuckDB relation, with a ``route`` column (the template).
 
     ``start``/``end``: datetimes, ISO strings or ``"HH:MM"`` local times on the review day;
-    ``route``: a route template (``/api/products/:id``); ``status``: a code, a list of codes
+    ``route``: a route template (``/api/products/:id``), or method and template as the review
+    names routes (``GET /api/products/:id``); ``status``: a code, a list of codes
     or a class such as ``"5xx"``; ``client``: a remote address. ``.df()`` the result to get a
     DataFrame of just the matching rows. None when the store holds no requests for the days.
+    ``routes``: the templates; by default the params' ``logs.routes`` or, without those, the
+    ones inferred from the review day and its baseline days, as the review infers them (pass
+    the review's ``route_inference.routes`` to skip inferring again).
     """
     begin, finish = ctx.window
     begin = _as_utc(start, ctx) if start is not None else begin
@@ -475,11 +493,17 @@ def requests_relation(
     rel = ctx.store.relation(REQUESTS, days, con=con)
     if rel is None:
         return None
-    rel = rel.select(f"*, {route_template_sql('path', ctx.params.logs.routes)} AS route")
+    if routes is None:
+        routes = ctx.params.logs.routes or _inferred_routes(ctx, con)
+    rel = rel.select(f"*, {route_template_sql('path', routes)} AS route")
     in_window = f"ts >= '{begin.isoformat()}'::TIMESTAMPTZ AND ts < '{finish.isoformat()}'::TIMESTAMPTZ"
     # rows of formats without a date have no ts: they belong to their file's day as a whole
     conditions = [in_window if start is not None or end is not None else f"(ts IS NULL OR ({in_window}))"]
     if route is not None:
+        method, space, template = route.partition(" ")
+        if space and not method.startswith("/"):  # "GET /api/orders/:id"
+            conditions.append(f"method = '{method.replace(chr(39), chr(39) * 2)}'")
+            route = template
         conditions.append(f"route = '{route.replace(chr(39), chr(39) * 2)}'")
     if isinstance(status, str):
         if len(status) == 3 and status[0].isdigit() and status[1:].lower() == "xx":

@@ -30,6 +30,9 @@ from opsreview.store import Store, part_key
 
 __all__ = ["summarize_access_logs", "format_summary"]
 
+# What the summary reads of each request: the scratch store keeps nothing else.
+SUMMARY_COLUMNS = ("ts", "method", "path", "status", "response_time_ms")
+
 
 def _window_sql(since: dt.datetime | None, until: dt.datetime | None) -> str:
     conditions = ["true"]
@@ -89,7 +92,7 @@ def summarize_access_logs(
             seen.add(info.path)
             label = host or info.path.parent.name
             key = part_key(str(info.path), label)
-            ingested = ingest_access_file(store, info, label, compiled, fmt, zone, part=key)
+            ingested = ingest_access_file(store, info, label, compiled, fmt, zone, part=key, columns=SUMMARY_COLUMNS)
             parse = ingested.parse
             assert parse is not None
             entry.update(

@@ -92,9 +92,10 @@ class _DayParts:
 
     ROW_GROUP_ROWS = 1 << 18
 
-    def __init__(self, store: Store, part: str) -> None:
+    def __init__(self, store: Store, part: str, columns: Sequence[str] | None = None) -> None:
         self.store = store
         self.part = part
+        self.columns = list(columns) if columns else None  # only these (a scratch store's summary)
         self.writers: dict[dt.date, tuple[pq.ParquetWriter, Path]] = {}
         self.pending: dict[dt.date, list[pa.Table]] = {}
 
@@ -108,7 +109,10 @@ class _DayParts:
         tables = self.pending.pop(day, [])
         if not tables:
             return
-        table = mask_for_rest(REQUESTS, pa.concat_tables(tables))
+        table = pa.concat_tables(tables)
+        if self.columns is not None:
+            table = table.select(self.columns)
+        table = mask_for_rest(REQUESTS, table)
         entry = self.writers.get(day)
         if entry is None:
             folder = self.store.day_dir(REQUESTS, day)
@@ -119,7 +123,8 @@ class _DayParts:
             writer = pq.ParquetWriter(
                 tmp,
                 table.schema,  # REQUESTS_SCHEMA, url_secret, the opsreview.masked mark
-                compression=PARQUET_COMPRESSION,
+                # a scratch store of a few columns is read once, right away: not worth compressing
+                compression=PARQUET_COMPRESSION if self.columns is None else "none",
                 use_dictionary=_DICTIONARY_COLUMNS,
                 write_statistics=_STATISTICS_COLUMNS,
             )
@@ -273,14 +278,16 @@ def ingest_access_file(
     tz: dt.tzinfo,
     part: str | None = None,
     progress: Progress | None = None,
+    columns: Sequence[str] | None = None,
 ) -> IngestedFile:
     """Parse one file and replace its parts (and its `log_files` rows) in the store;
-    ``progress`` advances by the rows of each batch written."""
+    ``progress`` advances by the rows of each batch written; ``columns`` keeps only those
+    (``opsreview logs summary`` needs five, and writing the rest is most of the work)."""
     part = part or content_part_key(info, host)
     scratch = store.root / REQUESTS
     scratch.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    parts = _DayParts(store, part)
+    parts = _DayParts(store, part, columns)
 
     def write(day: dt.date, table: pa.Table) -> None:
         parts.write(day, table)
@@ -305,7 +312,7 @@ def ingest_access_file(
                 damaged = True
         if damaged:
             parts.abort()
-            parts = _DayParts(store, part)
+            parts = _DayParts(store, part, columns)
             parser = FileParser(fmt, host, tz, nominal_day(info, tz), write, scratch)
             result = parser.parse_clean_copy(info.path, check)
         days = parts.commit()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from opsreview.cli import main
-from tests.nbfactory import write_notebook, write_params
+from tests.nbfactory import OPEN, write_notebook, write_params
 
 DAY = "2026-11-20"
 
@@ -152,8 +152,20 @@ def test_rerun_replaces_the_date_folder(suite: dict[str, Path]) -> None:
     assert published(suite["out"]) == [DAY, "_assets", "index.html"]
 
 
+def _flock_held(path: Path) -> bool:
+    """Whether some process holds a flock on ``path`` (from /proc/locks: no lock taken here)."""
+    try:
+        inode = path.stat().st_ino
+    except FileNotFoundError:
+        return False
+    locks = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    return any(line.split()[1] == "FLOCK" and line.split()[5].endswith(f":{inode}") for line in locks.splitlines())
+
+
 def test_concurrent_run_is_refused_with_a_clear_message(suite: dict[str, Path]) -> None:
     """While one run holds the outputs folder, a second exits 2 and touches nothing."""
+    # a notebook that takes 10 s keeps the first run in the lock however slow the machine is
+    write_notebook(suite["nbs"], "hold", body=OPEN + "\nimport time\ntime.sleep(10)")
     first = subprocess.Popen(
         [sys.executable, "-m", "opsreview.cli", "run", "--params", str(suite["params"]), "--date", DAY],
         stdout=subprocess.PIPE,
@@ -162,7 +174,8 @@ def test_concurrent_run_is_refused_with_a_clear_message(suite: dict[str, Path]) 
     )
     lock = suite["out"] / ".opsreview.lock"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (lock.exists() and "pid" in lock.read_text()):
+    # the lock file outlives a run (with its pid in it): wait until the kernel says it is held
+    while time.monotonic() < deadline and not _flock_held(lock):
         time.sleep(0.05)
     second = subprocess.run(
         [sys.executable, "-m", "opsreview.cli", "run", "--params", str(suite["params"]), "--date", "2026-11-19"],

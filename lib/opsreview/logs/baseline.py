@@ -386,19 +386,30 @@ ALL_ROUTES = "(all routes)"
 
 def latency_profile(rel: duckdb.DuckDBPyRelation, tz: str, by: str = "route") -> pd.DataFrame:
     """Timed requests and p50/p95/p99 per ``by`` for the whole period (``hour`` = -1) and per local
-    hour, plus the same over everything (``by`` = ``"(all routes)"``), in one pass."""
+    hour, plus the same over everything (``by`` = ``"(all routes)"``)."""
     hour = f"hour(timezone({sql_string(tz)}, ts))"
+    # Exact quantiles keep every value of a group and cannot spill: one list-valued quantile
+    # (one state for the three) and one grouping at a time keep a 10M-request day within the
+    # engine's memory bound (GROUPING SETS with three quantiles ran out of it).
     # -1: the whole period; rows without a time (formats without a date) have no hour: -2,
-    # which no caller reads, so they count in the whole-period row only
-    sql = f"""
-        SELECT CASE WHEN grouping({quote(by)}) = 1 THEN {sql_string(ALL_ROUTES)} ELSE {quote(by)} END AS key,
-               CASE WHEN grouping({hour}) = 1 THEN -1 ELSE coalesce({hour}, -2) END AS hour,
-               count(*) AS requests, count(response_time_ms) AS timed,
-               quantile_cont(response_time_ms, 0.5) AS p50, quantile_cont(response_time_ms, 0.95) AS p95,
-               quantile_cont(response_time_ms, 0.99) AS p99
-        FROM t GROUP BY GROUPING SETS ((), ({quote(by)}), ({quote(by)}, {hour}))
-    """
-    profile = run_sql(rel, sql).rename(columns={"key": by})
+    # which no caller reads, so they count in the whole-period row only.
+    groupings = (
+        (f"{sql_string(ALL_ROUTES)}", "-1", ""),
+        (quote(by), "-1", f"GROUP BY {quote(by)}"),
+        (quote(by), f"coalesce({hour}, -2)", f"GROUP BY {quote(by)}, {hour}"),
+    )
+    parts = []
+    for key, hour_sql, group in groupings:
+        sql = f"""
+            SELECT key, hour, requests, timed, q[1] AS p50, q[2] AS p95, q[3] AS p99 FROM (
+                SELECT {key} AS key, {hour_sql} AS hour, count(*) AS requests,
+                       count(response_time_ms) AS timed,
+                       quantile_cont(response_time_ms, [0.5, 0.95, 0.99]) AS q
+                FROM t {group})
+        """
+        parts.append(run_sql(rel, sql))
+    profile = pd.concat([p for p in parts if not p.empty] or parts[:1], ignore_index=True).rename(columns={"key": by})
+    profile["hour"] = profile["hour"].astype("int64")
     return profile.sort_values([by, "hour"]).reset_index(drop=True)
 
 

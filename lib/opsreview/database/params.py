@@ -88,12 +88,12 @@ class DatabaseParams(Section):
     @field_validator("uri", mode="before")
     @classmethod
     def _uri(cls, value: object) -> object:
-        if value is None or isinstance(value, SecretRef):
+        if value is None:
             return value
-        text = str(value)
+        text = value.reference if isinstance(value, SecretRef) else str(value)
         if not SECRET_REF.fullmatch(text.strip()):
             raise ValueError('database.uri must be an ${ENV} reference such as "${MONGODB_URI}" (a connection string may hold a password)')
-        return SecretRef(text.strip())
+        return text.strip()
 
     @property
     def configured(self) -> bool:

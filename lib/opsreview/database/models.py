@@ -229,7 +229,8 @@ HYGIENE_SCHEMA = _schema(
     ("password_values", _I),
     ("not_bcrypt", _I),  # not $2a/$2b/$2y$
     ("bcrypt_low_cost", _I),  # bcrypt with cost < hygiene.min_bcrypt_cost
-    ("md5_like", _I),  # 32 hex characters (a subset of not_bcrypt)
+    ("md5_like", _I),  # 32 hex characters (a subset of not_bcrypt): unsalted fast hashes
+    ("other_strong", _I),  # argon2 / scrypt / pbkdf2 (a subset of not_bcrypt: strong, not bcrypt)
     ("max_doc_bytes", _I),
     ("oversize_docs", _I),  # over hygiene.max_doc_bytes
 )

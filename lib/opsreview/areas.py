@@ -57,6 +57,7 @@ AREAS: tuple[Area, ...] = (
     Area("logs", "Access logs", "opsreview.logs.access", ("opsreview.logs.access.source",), cli="opsreview.logs.access.cli"),
     Area("errors", "Application errors", "opsreview.logs.app", ("opsreview.logs.app.source",)),
     Area("probes", "Health and security probes", "opsreview.probes", ("opsreview.probes.source", "opsreview.probes.prometheus"), cli="opsreview.probes.cli"),
+    Area("database", "Database (MongoDB)", "opsreview.database", ("opsreview.database.source",), cli="opsreview.database.cli"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Area] = {area.name: area for area in AREAS}

@@ -33,12 +33,13 @@ def _items(section: str, *rows: tuple[Any, ...]) -> list[ChecklistItem]:
 _LOGGING = ("logs.gap", "logs.volume_drop", "logs.unparsed", "logs.file_error", "logs.no_data")
 _ERROR_LOGGING = ("errors.gap", "errors.volume_drop", "errors.unparsed", "errors.file_error", "errors.no_data")
 _ERROR_TRACKING = ("errors.new_fingerprint", "errors.spike", "errors.fatal")
+_DB_POOL = ("database.connections", "database.connection_churn")
 
 ITEMS: tuple[ChecklistItem, ...] = tuple(
     _items(
         "Security",
         ("JWT authentication with secure tokens", True, "probes", ("probes.auth", "logs.secret_in_url")),
-        ("Password hashing with bcrypt", True),
+        ("Password hashing with bcrypt", True, "database", ("database.password_hash",)),
         ("Input validation on all endpoints", True),
         (
             "Rate limiting implemented",
@@ -51,7 +52,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("SQL injection protection (Mongoose)", True),
         ("XSS protection (input sanitization)", True),
         ("Role-based access control", True, "probes", ("probes.rbac",)),
-        ("Soft deletes for data retention", True),
+        ("Soft deletes for data retention", True, "database", ("database.soft_delete",)),
         ("Error messages don't leak sensitive info", True, "probes", ("probes.leakage", "logs.secret_in_url")),
         ("HTTPS/SSL certificate", False, "probes", ("probes.tls", "probes.tls_expiry", "probes.https")),
         ("Environment variables secured", False, "probes", ("probes.exposure", "logs.scanner_exposure")),
@@ -60,24 +61,40 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
     )
     + _items(
         "Performance",
-        ("Database indexes on all query fields", True),
+        ("Database indexes on all query fields", True, "database", ("database.collscan", "database.index_suggestion")),
         ("Pagination on list endpoints", True),
-        ("Query optimization (select only needed fields)", True),
-        ("Efficient MongoDB queries", True),
-        ("Connection pooling (Mongoose default)", True),
+        ("Query optimization (select only needed fields)", True, "database", ("database.no_projection",)),
+        (
+            "Efficient MongoDB queries",
+            True,
+            "database",
+            (
+                "database.slow_shape",
+                "database.new_slow_shape",
+                "database.collscan",
+                "database.long_op",
+                "database.oversize_docs",
+            ),
+        ),
+        ("Connection pooling (Mongoose default)", True, "database", _DB_POOL),
         ("Redis caching (structure ready)", False),
         ("CDN for static files", False),
-        ("Database query monitoring", False),
+        ("Database query monitoring", False, "database", ("database.slow_shape", "database.new_slow_shape")),
         ("Performance testing", False),
     )
     + _items(
         "Scalability",
         ("Stateless API design", True),
         ("Horizontal scaling ready", True),
-        ("Database connection pooling", True),
+        ("Database connection pooling", True, "database", _DB_POOL),
         ("Async/await for non-blocking operations", True),
         ("Load balancing configuration", False),
-        ("Database replication", False),
+        (
+            "Database replication",
+            False,
+            "database",
+            ("database.repl_lag", "database.member_unhealthy", "database.oplog_window", "database.standalone"),
+        ),
         ("Caching layer (Redis)", False),
         ("Message queue for background jobs", False),
     )
@@ -121,13 +138,18 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
     )
     + _items(
         "Database",
-        ("MongoDB indexes", True),
-        ("Soft deletes", True),
-        ("Data validation", True),
+        (
+            "MongoDB indexes",
+            True,
+            "database",
+            ("database.collscan", "database.index_suggestion", "database.unused_index", "database.redundant_index"),
+        ),
+        ("Soft deletes", True, "database", ("database.soft_delete",)),
+        ("Data validation", True, "database", ("database.no_validator",)),
         ("Database backups", False),
         ("Backup restoration tested", False),
         ("Database migration strategy", False),
-        ("Connection retry logic", False),
+        ("Connection retry logic", False, "database"),
     )
     + _items(
         "Payment Integration",
@@ -171,8 +193,20 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         "Post-Deployment",
         ("Monitor error rates", False, "logs", ("logs.5xx_rate", "logs.5xx_burst")),
         ("Monitor response times", False, "logs", ("logs.p95_route", "logs.p95_regression")),
-        # the areas below have no package yet: their items are "not verifiable" until one lands
-        ("Monitor database performance", False, "database"),
+        (
+            "Monitor database performance",
+            False,
+            "database",
+            (
+                "database.slow_shape",
+                "database.connections",
+                "database.cache",
+                "database.queue",
+                "database.long_op",
+                "database.disk_full",
+            ),
+        ),
+        # payments and backups have no package yet: their items are "not verifiable" until one lands
         ("Monitor payment transactions", False, "payments"),
         (
             "Review logs daily",

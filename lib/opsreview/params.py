@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator
 from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
 from opsreview.logs.params import LogsParams
+from opsreview.database.params import DatabaseParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
@@ -48,6 +49,7 @@ class Params(Section):
     runner: RunnerParams = Field(default_factory=lambda: RunnerParams())
     logs: LogsParams = Field(default_factory=lambda: LogsParams())
     probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
+    database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 

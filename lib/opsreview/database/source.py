@@ -1,0 +1,177 @@
+"""Sources `database` (snapshots: live and from files) and `database_logs` (slow queries from
+structured log files), pulled into the tables of :mod:`opsreview.database.models`.
+
+Snapshots are JSON files (:mod:`.snapshot`), one per look at the server, in a folder
+(``database.snapshot_dir``, default ``<store>/../database-snapshots``): `opsreview database
+snapshot` (cron, every 15 minutes) and the pull itself (when ``database.uri`` is set) add to
+it, the demo writes into it. The pull flattens the files of the review day, the day after it
+(the state after the day: a daily cron runs the morning after) and the baseline days into
+one part per table and day (``snapshots``), rewritten each pull, so a re-run never duplicates.
+
+Slow-query logs are read whole, one part per file and day (``<file key>``); a file whose size
+and modification time did not change since the last pull is not read again (``_files.json``
+in the table's folder remembers them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from opsreview.context import ReviewContext
+from opsreview.database import models
+from opsreview.database.params import DatabaseParams
+from opsreview.exceptions import SourceError
+from opsreview.masking import AtRest, mask_at_rest
+from opsreview.params import Params
+from opsreview.sources import SourceResult, register_source
+from opsreview.store import Store, part_key
+
+log = logging.getLogger("opsreview")
+
+SNAPSHOT_PART = "snapshots"
+FILES_STATE = "_files.json"
+for _table in models.SCHEMAS:
+    mask_at_rest(_table, AtRest())  # every text column masked before it is written
+
+
+def snapshot_folder(params: Params) -> Path:
+    folder = params.database.snapshot_dir
+    return folder if folder is not None else params.store.parent / "database-snapshots"
+
+
+def pull_days(ctx: ReviewContext) -> list[dt.date]:
+    """The days a pull (re)writes: the baseline, the review day and the day after it."""
+    return [*ctx.baseline_days, ctx.day, ctx.day + dt.timedelta(days=1)]
+
+
+def _local_day(ts: dt.datetime, tz: ZoneInfo) -> dt.date:
+    return ts.astimezone(tz).date()
+
+
+def ingest_snapshots(store: Store, folder: Path, days: Iterable[dt.date], tz: ZoneInfo) -> int:
+    """Flatten the snapshot files of ``days`` into the store; returns the db_server rows written."""
+    from opsreview.database.snapshot import flatten, read_snapshots
+
+    days = sorted(set(days))
+    rows: dict[str, dict[dt.date, list[dict[str, object]]]] = defaultdict(lambda: defaultdict(list))
+    for snapshot in read_snapshots(folder, set(days), tz):
+        for table, table_rows in flatten(snapshot).items():
+            for row in table_rows:
+                ts = row["ts"]
+                assert isinstance(ts, dt.datetime)
+                rows[table][_local_day(ts, tz)].append(row)
+    written = 0
+    for table in (*models.SNAPSHOT_TABLES, models.SLOW_QUERIES):
+        for day in days:
+            day_rows = rows.get(table, {}).get(day, [])
+            if day_rows:
+                store.write_part(table, day, SNAPSHOT_PART, models.to_arrow(table, day_rows))
+                if table == models.SERVER:
+                    written += len(day_rows)
+            else:
+                store.delete_part(table, day, SNAPSHOT_PART)  # the files of that day are gone
+    return written
+
+
+def collect_live(params: Params, folder: Path) -> list[Path]:
+    """Take a live snapshot (two looks ``rate_interval_s`` apart) and write it to ``folder``."""
+    from opsreview.database.collector import take_snapshot
+    from opsreview.database.snapshot import write_snapshot
+
+    return [write_snapshot(folder, snapshot) for snapshot in take_snapshot(params.database)]
+
+
+@register_source(
+    "database", area="database", table=models.SERVER, configured=lambda p: _snapshots_configured(p.database)
+)
+def pull_database(ctx: ReviewContext) -> SourceResult:
+    params = ctx.params
+    folder = snapshot_folder(params)
+    if params.database.uri is not None:
+        collect_live(params, folder)
+    elif not folder.is_dir():
+        raise SourceError("database", f"snapshot folder {folder} does not exist (database.snapshot_dir)")
+    for table in models.SCHEMAS:
+        ctx.store.remask_old_parts(table)
+    written = ingest_snapshots(ctx.store, folder, pull_days(ctx), params.tz)
+    return SourceResult("database", rows=written)
+
+
+def _snapshots_configured(database: DatabaseParams) -> bool:
+    return database.uri is not None or database.snapshot_dir is not None
+
+
+def log_paths(patterns: Iterable[str], base: Path) -> list[Path]:
+    """Files named by ``patterns`` (files, globs, folders), relative ones against ``base``."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(pattern)))
+        if os.path.isdir(path):
+            found.extend(sorted(p for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")))
+        elif glob.has_magic(path):
+            found.extend(sorted(Path(p) for p in glob.glob(path) if os.path.isfile(p)))
+        elif os.path.isfile(path):
+            found.append(Path(path))
+        else:
+            raise SourceError("database_logs", f"log path {path} does not exist (database.log_files)")
+    return found
+
+
+def _state(store: Store) -> tuple[Path, dict[str, list[float]]]:
+    path = store.root / models.SLOW_QUERIES / FILES_STATE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        state = {}
+    return path, state if isinstance(state, dict) else {}
+
+
+def ingest_log_file(store: Store, path: Path, host: str, tz: ZoneInfo) -> int:
+    """Read one structured log file into per-day parts; returns the slow-query rows written."""
+    from opsreview.database.slowlog import read_log_file
+
+    table, read = read_log_file(path, host)
+    key = part_key(host, str(path))
+    if table.num_rows:
+        days = [_local_day(ts, tz) for ts in table["ts"].to_pylist()]
+        by_day: dict[dt.date, list[int]] = defaultdict(list)
+        for index, day in enumerate(days):
+            by_day[day].append(index)
+        for day, indices in by_day.items():
+            store.write_part(models.SLOW_QUERIES, day, key, table.take(pa.array(indices)))
+    read_day = _local_day(read["ts"], tz) if isinstance(read.get("ts"), dt.datetime) else dt.datetime.now(tz).date()
+    store.write_part(models.LOG_READS, read_day, key, models.to_arrow(models.LOG_READS, [read]))
+    return table.num_rows
+
+
+@register_source(
+    "database_logs", area="database", table=models.SLOW_QUERIES, configured=lambda p: bool(p.database.log_files)
+)
+def pull_database_logs(ctx: ReviewContext) -> SourceResult:
+    params = ctx.params
+    base = params.source_file.parent
+    state_path, state = _state(ctx.store)
+    rows = 0
+    for table in (models.SLOW_QUERIES, models.LOG_READS):
+        ctx.store.remask_old_parts(table)
+    for source in params.database.log_files:
+        for path in log_paths(source.paths, base):
+            stat = path.stat()
+            signature = [stat.st_size, stat.st_mtime]
+            if state.get(str(path)) == signature:
+                continue
+            rows += ingest_log_file(ctx.store, path, source.host, params.tz)
+            state[str(path)] = signature
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+    return SourceResult("database_logs", rows=rows)

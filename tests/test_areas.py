@@ -18,7 +18,7 @@ from opsreview import areas, checklist, sources
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "opsreview"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-AREA_PACKAGES = {"logs", "probes"}  # top-level packages that hold areas
+AREA_PACKAGES = {"logs", "probes", "database"}  # top-level packages that hold areas
 KERNEL_EXCEPTIONS = {"params.py"}  # the params root composes every area's params section
 
 

@@ -38,6 +38,7 @@ class Area:
     package: str  # the area's package (its modules: source, analysis, findings, review, charts)
     sources: tuple[str, ...]  # modules whose import registers the area's sources
     cli: str | None = None  # module with ``register(subparsers)`` adding a subcommand
+    demo: str | None = None  # module with ``write_demo(out, days, tz, rng) -> ground truth`` (the demo data set)
 
     @property
     def notebook(self) -> str:
@@ -57,7 +58,7 @@ AREAS: tuple[Area, ...] = (
     Area("logs", "Access logs", "opsreview.logs.access", ("opsreview.logs.access.source",), cli="opsreview.logs.access.cli"),
     Area("errors", "Application errors", "opsreview.logs.app", ("opsreview.logs.app.source",)),
     Area("probes", "Health and security probes", "opsreview.probes", ("opsreview.probes.source", "opsreview.probes.prometheus"), cli="opsreview.probes.cli"),
-    Area("database", "Database (MongoDB)", "opsreview.database", ("opsreview.database.source",), cli="opsreview.database.cli"),
+    Area("database", "Database (MongoDB)", "opsreview.database", ("opsreview.database.source",), cli="opsreview.database.cli", demo="opsreview.database.demo"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Area] = {area.name: area for area in AREAS}

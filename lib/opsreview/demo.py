@@ -8,6 +8,9 @@
   plain text with multi-line stack traces;
 - ``store/probe_results`` one minute-resolution probe history, as `opsreview probe` from cron
   would have written it;
+- ``database/snapshots`` and ``database/logs``: a MongoDB replica set's snapshots every 15
+  minutes and its structured slow-query logs (:mod:`opsreview.database.demo`: each area with a
+  ``demo`` module in :data:`opsreview.areas.AREAS` adds its own data and ground truth);
 - ``ground-truth.json``: the incidents planted on the last (review) day.
 
 Everything is vectorised with numpy so the default 200k requests/day stay quick to generate.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import importlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from opsreview.areas import AREAS
 from opsreview.store import Store
 
 DEMO_TIMEZONE = "Europe/Berlin"
@@ -504,7 +509,7 @@ def generate_demo(
     ips, ip_weights = _clients(rng)
     (out / "ground-truth.json").unlink(missing_ok=True)  # written last: marks a complete data set
     if out.exists():
-        for child in ("access", "app", "store"):
+        for child in ("access", "app", "store", *(a.name for a in AREAS if a.demo)):
             shutil.rmtree(out / child, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -544,6 +549,10 @@ def generate_demo(
         store.write_part("probe_results", day, "demo", frame)
 
     truth = _ground_truth(end, tz, review_requests, total)
+    for index, area in enumerate(a for a in AREAS if a.demo):
+        # each area's demo has its own random stream: adding one changes no other area's data
+        module = importlib.import_module(str(area.demo))
+        truth.update(module.write_demo(out, day_list, tz, np.random.default_rng([seed, index + 1])))
     (out / "ground-truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 

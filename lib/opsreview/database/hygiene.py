@@ -70,7 +70,7 @@ _STRONG = (
     # passlib pbkdf2: $pbkdf2$rounds$salt$hash, $pbkdf2-sha256$..., $pbkdf2-sha512$...
     re.compile(rf"\$pbkdf2(?:-sha(?:1|256|512))?\$\d+\${_B64}+\${_B64}+"),
     # Django pbkdf2: pbkdf2_sha256$600000$salt$hash (also pbkdf2_sha1).
-    re.compile(rf"pbkdf2_sha(?:1|256|512)\$\d+\${_B64}+\${_B64}+"),
+    re.compile(rf"pbkdf2_sha(?:1|256|512)\$\d+\$[^$]+\${_B64}+"),  # Django salts: anything but "$"
     # Werkzeug: pbkdf2:sha256:600000$salt$hexhash (also scrypt:32768:8:1$salt$hexhash).
     re.compile(r"pbkdf2:sha(?:1|256|512)(?::\d+)?\$[^$]+\$[0-9a-f]+"),
     re.compile(r"scrypt:\d+:\d+:\d+\$[^$]+\$[0-9a-f]+"),

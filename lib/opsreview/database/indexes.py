@@ -7,10 +7,10 @@ per ns/op/shape_key), ``db_indexes`` and ``db_collections``.
 (any order among themselves), then the sort fields with their direction, then range fields.
 As in the MongoDB manual, ``$eq``, a plain value and ``$in`` are equality; ``$gt/$gte/$lt/$lte``
 and an anchored, case-sensitive regex (``/^…/``) are tight ranges; ``$ne``, ``$nin``,
-``$exists``, ``$type``, ``$not`` and an unanchored (or case-insensitive) regex are loose
-ranges, placed after the tight ones (Atlas Performance Advisor ranks them after range queries
-too; unlike Atlas, which puts sort last, we keep ESR's sort-before-range so the sort is not
-done in memory). ``$elemMatch: {a: …, b: …}`` on ``items`` gives ``items.a``, ``items.b``
+``$exists``, ``$type`` and ``$not`` are loose ranges, placed after the tight ones (Atlas
+Performance Advisor ranks them after range queries too; unlike Atlas, which puts sort last, we
+keep ESR's sort-before-range so the sort is not done in memory). An unanchored or
+case-insensitive regex (``/…/``, ``/^…/i``) gives no index bounds: it is left out. ``$elemMatch: {a: …, b: …}`` on ``items`` gives ``items.a``, ``items.b``
 (as keyhole does); ``$elemMatch`` with operators on the element itself gives ``items``.
 Not indexed: ``$where``, ``$expr``, ``$size``, ``$mod``, geo operators (those need a 2dsphere
 index, which we do not propose), ``$nor``. ``$text`` needs a text index: no suggestion at all.
@@ -114,10 +114,10 @@ def parse_key(key_json: str) -> Key:
     ``2dsphere``, ``hashed``, … stay strings. Raises ValueError on anything but a non-empty
     JSON object.
     """
-    pairs = json.loads(key_json, object_pairs_hook=list)
-    if not isinstance(pairs, list) or not pairs or not all(isinstance(p, tuple) for p in pairs):
+    key = json.loads(key_json)  # a dict keeps the JSON object's order
+    if not isinstance(key, dict) or not key:
         raise ValueError("an index key is a non-empty JSON object")
-    return [(str(name), _key_value(value)) for name, value in pairs]
+    return [(str(name), _key_value(value)) for name, value in key.items()]
 
 
 def _as_key(key: str | Sequence[tuple[str, KeyValue]] | Mapping[str, KeyValue]) -> Key:
@@ -185,11 +185,11 @@ class _Plan:
 
 
 def _regex_kind(text: str, options: str = "") -> str:
-    """'tight' for an anchored case-sensitive regex, else 'loose'."""
+    """'tight' for an anchored case-sensitive regex, else 'none' (no index bounds)."""
     match = _MASKED_REGEX.fullmatch(text)
     pattern, flags = (match.group(1), match.group(2)) if match else (text, "")
-    flags += options if isinstance(options, str) else ""
-    return "tight" if pattern.startswith("^") and "i" not in flags and "x" not in flags else "loose"
+    flags += options
+    return "tight" if pattern.startswith("^") and "i" not in flags and "x" not in flags else "none"
 
 
 def _is_masked_regex(value: Any) -> bool:
@@ -199,7 +199,8 @@ def _is_masked_regex(value: Any) -> bool:
 def _operand(plan: _Plan, name: str, value: Any) -> None:
     """One field's condition into the plan."""
     if _is_masked_regex(value):
-        plan.add(plan.tight if _regex_kind(value) == "tight" else plan.loose, name)
+        if _regex_kind(value) == "tight":
+            plan.add(plan.tight, name)
         return
     if not isinstance(value, dict) or not value or not all(str(k).startswith("$") for k in value):
         plan.add(plan.equality, name)  # a value, an array or an embedded document: equality
@@ -218,12 +219,10 @@ def _operand(plan: _Plan, name: str, value: Any) -> None:
         return
     if ops & _EQ_OPS and not ops & (_RANGE_OPS | {"$regex"}):
         plan.add(plan.equality, name)
-    elif ops & _RANGE_OPS:
+    elif ops & _RANGE_OPS or (
+        "$regex" in ops and _regex_kind(str(value["$regex"]), str(value.get("$options", ""))) == "tight"
+    ):
         plan.add(plan.tight, name)
-    elif "$regex" in ops:
-        plan.add(
-            plan.tight if _regex_kind(str(value["$regex"]), value.get("$options", "")) == "tight" else plan.loose, name
-        )
     elif ops & _LOOSE_OPS:
         plan.add(plan.loose, name)
     # else: $size, $mod, geo operators, ...: not in the suggestion
@@ -317,7 +316,7 @@ def _suggest(shape: Mapping[str, Any]) -> tuple[Suggestion | None, int, str | No
     key, n_eq = plan.key()
     if key:
         return key, n_eq, None
-    return None, 0, "no indexable filter or sort (no filter, or only $where/$expr/geo/unanchored operators)"
+    return None, 0, "no indexable filter or sort (no filter, or only $where/$expr/geo operators or unanchored regexes)"
 
 
 def suggest_index(shape: Mapping[str, Any]) -> Suggestion | None:
@@ -411,6 +410,14 @@ def _bools(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].map(_flag).astype(bool)
 
 
+def _with_none(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Text columns as objects with None for missing (pandas would otherwise store NaN)."""
+    for column in columns:
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)
+    return frame
+
+
 def _num(value: Any) -> float:
     try:
         number = float(value)
@@ -442,6 +449,21 @@ ADVICE_COLUMNS = [
     "total_ms",
 ]
 
+_SERVED_NOTE = "an existing index serves this shape: a plan problem (plan cache, hint, collation, multikey bounds), not a missing index"
+_ADVICE_TEXT = [
+    "ns",
+    "shape_key",
+    "op",
+    "shape",
+    "why",
+    "suggestion",
+    "command",
+    "served_by",
+    "served_by_hidden",
+    "same_index_as",
+    "note",
+]
+
 
 def _ratio(frame: pd.DataFrame, column: str, examined: str) -> pd.Series:
     given = pd.to_numeric(frame[column], errors="coerce") if column in frame else pd.Series(np.nan, index=frame.index)
@@ -466,7 +488,7 @@ def index_advice(
     ``served_by_hidden``: a *hidden* index that would serve it (unhiding it is the fix);
     ``same_index_as``: the shape_key of another shape of the same ns whose suggested index
     also serves this one (one index for both: ``command`` only on that one, as Atlas
-    de-duplicates prefixes); ``note``: why there is no suggestion.
+    de-duplicates prefixes); ``note``: why there is no suggestion, or that an index serves it.
 
     ``wasted_docs`` = docs_examined − nreturned (not below 0; for updates and deletes nothing
     is "returned", so it is every document examined); ``avg_obj_size`` from the latest
@@ -540,7 +562,7 @@ def index_advice(
                 "served_by": serving,
                 "served_by_hidden": serving_hidden,
                 "same_index_as": None,
-                "note": note,
+                "note": note if not serving else _SERVED_NOTE,
                 "wasted_docs": wasted,
                 "avg_obj_size": size,
                 "impact_bytes": wasted * size,
@@ -550,7 +572,7 @@ def index_advice(
         )
         keys.append((key if not serving else None, n_eq))
 
-    out = pd.DataFrame(rows, columns=ADVICE_COLUMNS)
+    out = _with_none(pd.DataFrame(rows, columns=ADVICE_COLUMNS), _ADVICE_TEXT)
     out["_order"] = range(len(out))
     out = out.sort_values(["impact_bytes", "total_ms", "_order"], ascending=[False, False, True], na_position="last")
     order = out["_order"].tolist()

@@ -163,7 +163,7 @@ class _Plan:
     equality: list[str] = field(default_factory=list)
     sort: list[tuple[str, int]] = field(default_factory=list)
     tight: list[str] = field(default_factory=list)  # $gt/$lt/anchored regex
-    loose: list[str] = field(default_factory=list)  # $ne/$nin/$exists/$type/$not/unanchored regex
+    loose: list[str] = field(default_factory=list)  # $ne/$nin/$exists/$type/$not
     blocked: str | None = None  # why no index can be suggested at all ($text)
     ors: int = 0  # $or clauses left out of the suggestion (not one field's equalities)
 
@@ -400,7 +400,10 @@ def _definitions(indexes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _flag(value: Any) -> bool:
-    return bool(value) if value is not None and not (isinstance(value, float) and np.isnan(value)) else False
+    """A nullable boolean cell: None, NaN and pd.NA are False."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return bool(value)
 
 
 def _bools(frame: pd.DataFrame, column: str) -> pd.Series:

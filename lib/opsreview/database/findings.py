@@ -212,7 +212,8 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                 t.disk_days_warning,
                 growth_bytes_per_day=forecast.get("growth_bytes_per_day"),
                 used_bytes=forecast.get("current_bytes"),
-                total_bytes=forecast.get("total_bytes"),
+                total_bytes=forecast.get("disk_total_bytes"),
+                reason=forecast.get("reason"),
             )
         )
     return out

@@ -205,7 +205,9 @@ class DatabaseReview:
             return section
         section.figures.extend([charts.connections(self), charts.cache(self)])
         if self.disk:
-            section.tables.append(("Storage growth", pd.DataFrame([self.disk])))
+            hosts = self.disk.get("hosts")
+            rows = hosts if isinstance(hosts, list) and hosts else [{k: v for k, v in self.disk.items() if k != "hosts"}]
+            section.tables.append(("Storage growth and days until the data disk fills", pd.DataFrame(rows)))
         return section
 
     def replication_section(self) -> Section:

@@ -24,23 +24,26 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import orjson
-import pandas as pd
 
-from opsreview.relations import run_sql
+if TYPE_CHECKING:  # the log readers' worker processes import this module: they need neither
+    import duckdb
+    import pandas as pd
 
 __all__ = [
     "OPS",
+    "command_collection",
     "command_shape",
     "mask_command",
     "mask_expr",
     "mask_pipeline",
     "mask_value",
     "op_of",
+    "shape_json",
     "shape_key",
+    "shape_key_of_json",
     "shape_table",
 ]
 
@@ -174,6 +177,10 @@ def _as_regex(value: Any) -> str | None:
             # {"$regex": {"$regularExpression": ...}} or {"$regex": "/^a/"} are regexes too
             nested = _as_regex(regex) if not isinstance(regex, str) or regex.startswith("/") else None
             return nested or _regex_marker(regex)
+        return None
+    pattern = getattr(value, "pattern", None)  # re.Pattern, bson.regex.Regex (system.profile read with pymongo)
+    if isinstance(pattern, str | bytes) and hasattr(value, "flags"):
+        return _regex_marker(pattern.decode("utf-8", "replace") if isinstance(pattern, bytes) else pattern)
     return None
 
 
@@ -430,6 +437,14 @@ def _generic(value: Any) -> Any:
 # --- commands ------------------------------------------------------------------------------
 
 
+def command_collection(command: Any) -> str | None:
+    """The collection a command names in its first field (``{"find": "orders", ...}``), else None."""
+    if not isinstance(command, Mapping) or not command:
+        return None
+    key, value = next(iter(command.items()))
+    return value if isinstance(value, str) and str(key).lower() in _COLLECTION_COMMANDS else None
+
+
 def op_of(command: Any) -> str:
     """find | aggregate | count | distinct | update | delete | insert | findAndModify | getMore | command."""
     if not isinstance(command, Mapping) or not command:
@@ -512,6 +527,8 @@ def mask_command(command: Any) -> Any:
     """
     if not isinstance(command, Mapping):
         return 1
+    if "q" in command and op_of(command) == "command":  # a statement: a WRITE log line's command
+        return _mask_statement(command)
     out: dict[str, Any] = {}
     first = True
     for key, value in command.items():
@@ -561,9 +578,16 @@ def mask_command(command: Any) -> Any:
 
 
 def shape_key(ns: str | None, op: str, shape: Any) -> str:
-    """A stable short hex digest of ``ns``, ``op`` and the shape's canonical JSON (field order kept)."""
-    payload = orjson.dumps([ns or "", op, shape])
-    return hashlib.blake2b(payload, digest_size=8).hexdigest()
+    """A stable short hex digest (16 hex digits) of ``ns``, ``op`` and the shape's canonical JSON (field order kept)."""
+    return shape_key_of_json(ns, op, orjson.dumps(shape))
+
+
+def shape_key_of_json(ns: str | None, op: str, shape_json: bytes) -> str:
+    """:func:`shape_key` of a shape already serialised with ``orjson.dumps`` (saves a second dump)."""
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(f"{ns or ''}\x00{op}\x00".encode())
+    digest.update(shape_json)
+    return digest.hexdigest()
 
 
 def shape_json(shape: Any) -> str:
@@ -640,4 +664,6 @@ def shape_table(rel: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     the application names, first and last seen. ``shape`` and ``example`` come from the
     slowest run. Computed in DuckDB over the relation (a day may hold millions of rows).
     """
+    from opsreview.relations import run_sql
+
     return run_sql(rel, _SHAPE_SQL)

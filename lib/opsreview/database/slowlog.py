@@ -34,6 +34,7 @@ worker processes and come back as Arrow tables, so memory stays bounded by the r
 
 from __future__ import annotations
 
+import gc
 import gzip
 import multiprocessing
 import os
@@ -46,6 +47,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -95,7 +97,6 @@ CHUNK_BYTES = 16 << 20  # one task: what a worker reads, scans and turns into on
 PARALLEL_MIN_BYTES = 64 << 20  # smaller files are read in the calling process
 GZ_PARALLEL_MIN_BYTES = 8 << 20  # compressed size from which a .gz is inflated here and scanned by workers
 _NEEDLES = (b'"id":51803', b'"id": 51803')
-_TRUNCATED_MARK = b'},"truncated":{'  # the server's truncation report follows the attr object
 _DATE = re.compile(rb'"t"\s*:\s*\{\s*"\$date"\s*:\s*"([^"]{10,40})"')
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Log line `type` (and profiler `op`) → op; "command" and "query" are read from the command.
@@ -114,11 +115,14 @@ Row = dict[str, Any]
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    kind = type(value)
+    if kind is int:
         return value
-    if isinstance(value, float):
+    if kind is float:
+        return int(value)
+    if value is None or kind is bool:
+        return None
+    if isinstance(value, int):  # bson.int64.Int64
         return int(value)
     if isinstance(value, Mapping):  # canonical Extended JSON
         for key in ("$numberLong", "$numberInt"):
@@ -131,20 +135,21 @@ def _int(value: Any) -> int | None:
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
+    kind = type(value)
+    if kind is int or kind is float:
         return float(value)
+    if value is None or kind is bool:
+        return None
     number = _int(value)
     return float(number) if number is not None else None
 
 
 def _bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
+    return value if type(value) is bool else None
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if type(value) is str else None
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -167,10 +172,9 @@ def _datetime(value: Any) -> datetime | None:
     return None
 
 
-def _example(command: Any, origin: Any) -> str:
-    masked = shapes.mask_command(command)
-    if isinstance(masked, dict) and isinstance(origin, Mapping):
-        masked["originatingCommand"] = shapes.mask_command(origin)
+def _example(masked: Any, masked_origin: Any) -> str:
+    if isinstance(masked, dict) and masked_origin is not None:
+        masked = {**masked, "originatingCommand": masked_origin}
     text = orjson.dumps(masked)
     if len(text) <= EXAMPLE_MAX_BYTES:
         return text.decode()
@@ -216,10 +220,18 @@ def _row(
     ns = _namespace(fields.get("ns"), command)
     if isinstance(command, Mapping) and "$truncated" in command:  # the profiler's form of a cut command
         truncated = True
+    # mask once: the shape of the masked command is the command's shape (tests check they agree)
+    masked = shapes.mask_command(command) if command is not None else None
+    masked_origin = None
     if op == "getMore":
-        shape = shapes.command_shape("getMore", origin) if isinstance(origin, Mapping) else {"command": "getMore"}
+        masked_origin = shapes.mask_command(origin) if isinstance(origin, Mapping) else None
+        shape = (
+            shapes.masked_command_shape("getMore", masked_origin)
+            if masked_origin is not None
+            else {"command": "getMore"}
+        )
     else:
-        shape = shapes.command_shape(op, command) if isinstance(command, Mapping) else {}
+        shape = shapes.masked_command_shape(op, masked) if isinstance(masked, dict) else {}
     shape_json = orjson.dumps(shape)
     query_hash = _str(fields.get("queryHash"))
     plan_hash = _str(fields.get("planCacheShapeHash"))
@@ -256,7 +268,7 @@ def _row(
         "plan_cache_shape_hash": plan_hash,
         "query_shape_hash": shape_hash,
         "truncated": truncated,
-        "example": _example(command, origin if op == "getMore" else None) if command is not None else None,
+        "example": _example(masked, masked_origin) if command is not None else None,
     }
 
 
@@ -314,16 +326,18 @@ def _count_lines(data: bytes) -> tuple[int, int]:
     """Lines in ``data`` and how many of them are not shaped like a JSON object (``{`` ... ``}``)."""
     if not data:
         return 0, 0
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    starts = data.count(b"\n{") + (1 if data.startswith(b"{") else 0)
-    ends = data.count(b"}\n") + data.count(b"}\r\n") + (1 if data.endswith((b"}", b"}\r")) else 0)
-    if starts == lines and ends == lines:
-        return lines, 0
-    bad = 0
-    for line in data.split(b"\n")[:lines]:
-        if not (line.startswith(b"{") and line.rstrip(b"\r").endswith(b"}")):
-            bad += 1
-    return lines, bad
+    arr = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 0x0A)
+    last = len(arr) - 1
+    closed = bool(newlines.size) and newlines[-1] == last  # the last line ends with a newline
+    ends = newlines - 1 if closed else np.append(newlines - 1, last)  # each line's last byte
+    starts = (
+        np.concatenate(([0], newlines[:-1] + 1)) if ends.size == newlines.size else np.concatenate(([0], newlines + 1))
+    )
+    ends = np.where((ends >= 0) & (arr[np.maximum(ends, 0)] == 0x0D), ends - 1, ends)  # CRLF
+    empty = ends < starts
+    ok = ~empty & (arr[starts] == 0x7B) & (arr[np.maximum(ends, 0)] == 0x7D)
+    return int(ends.size), int(ends.size - np.count_nonzero(ok))
 
 
 def _line_date(data: bytes, start: int) -> datetime | None:
@@ -371,9 +385,21 @@ def _scan(data: bytes, source: str, host: str) -> tuple[list[Row], _Counts]:
     """The slow-query rows of a block of whole lines, and its counts."""
     counts = _Counts()
     counts.lines, counts.non_json = _count_lines(data)
-    counts.truncated = data.count(_TRUNCATED_MARK)
     counts.first_ts, counts.last_ts = _edge_dates(data)
     rows: list[Row] = []
+    collecting = gc.isenabled()
+    gc.disable()  # the parsed entries hold no cycles; collections triggered by them only cost time
+    try:
+        _parse(data, source, host, rows, counts)
+    finally:
+        if collecting:
+            gc.enable()
+    counts.slow = len(rows)
+    counts.truncated = sum(1 for row in rows if row["truncated"])
+    return rows, counts
+
+
+def _parse(data: bytes, source: str, host: str, rows: list[Row], counts: _Counts) -> None:
     loads = orjson.loads
     for start, end in _candidates(data):
         line = data[start:end]
@@ -389,8 +415,6 @@ def _scan(data: bytes, source: str, host: str) -> tuple[list[Row], _Counts]:
         row = slow_query_row(entry, source, host)
         if row is not None:
             rows.append(row)
-    counts.slow = len(rows)
-    return rows, counts
 
 
 def _table(rows: list[Row], schema: pa.Schema) -> pa.Table:

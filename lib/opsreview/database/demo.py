@@ -34,10 +34,10 @@ Nothing here holds a connection string, a password or a hash value: hygiene is c
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gzip
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +45,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import orjson
 import pandas as pd
-from bson import Binary, ObjectId, Timestamp, json_util
-from bson.json_util import RELAXED_JSON_OPTIONS
 
 SNAPSHOT_FORMAT = "opsreview-mongodb-snapshot/1"
 SET_NAME = "rs0"
@@ -307,6 +306,23 @@ def _ejson_date(seconds: float) -> dict[str, str]:
     return {"$date": f"{d:%Y-%m-%dT%H:%M:%S}.{d.microsecond // 1000:03d}Z"}
 
 
+def _rdate(seconds: float) -> dict[str, str]:
+    """A BSON date as relaxed Extended JSON, exactly as ``bson.json_util.dumps`` writes it."""
+    d = _to_dt(seconds)
+    fraction = f".{d.microsecond // 1000:03d}" if d.microsecond else ""
+    return {"$date": f"{d:%Y-%m-%dT%H:%M:%S}{fraction}Z"}
+
+
+def _rts(seconds: float, inc: int = 1) -> dict[str, dict[str, int]]:
+    """A BSON timestamp as relaxed Extended JSON."""
+    return {"$timestamp": {"t": int(seconds), "i": inc}}
+
+
+def _rbinary_uuid(raw: bytes) -> dict[str, dict[str, str]]:
+    """A UUID (BSON binary subtype 4) as relaxed Extended JSON."""
+    return {"$binary": {"base64": base64.b64encode(raw).decode("ascii"), "subType": "04"}}
+
+
 def _local_start(day: dt.date, tz: ZoneInfo) -> float:
     return dt.datetime.combine(day, dt.time(), tz).timestamp()
 
@@ -445,11 +461,15 @@ def _connections(
         n = int(rng.poisson(170))
         for t in _sample_times(rng, d_start, d_end, n, tz):
             life = 60.0 + float(rng.exponential(25 * 60))
-            conns.append(_Conn(float(t), float(t) + life, f"{API_IPS[int(rng.integers(0, 2))]}:{_port(rng)}", "shop-api"))
+            conns.append(
+                _Conn(float(t), float(t) + life, f"{API_IPS[int(rng.integers(0, 2))]}:{_port(rng)}", "shop-api")
+            )
     # The collector: one short connection per snapshot.
     for ts in snapshot_ts:
         opened = float(ts) - 1.2 - float(rng.random()) * 0.6
-        conns.append(_Conn(opened, float(ts) + 1.4 + float(rng.random()) * 2.0, f"{COLLECTOR_IP}:{_port(rng)}", "opsreview"))
+        conns.append(
+            _Conn(opened, float(ts) + 1.4 + float(rng.random()) * 2.0, f"{COLLECTOR_IP}:{_port(rng)}", "opsreview")
+        )
 
     new = sorted((c for c in conns if np.isfinite(c.opened)), key=lambda c: c.opened)
     for i, c in enumerate(new):
@@ -497,7 +517,12 @@ def _connection_lines(rng: np.random.Generator, conns: _Connections) -> list[tup
             attr = {**common, "connectionId": c.cid, "connectionCount": count}
             lines.append((t, _line(t, "NETWORK", 22943, "listener", "Connection accepted", attr)))
             t_meta = t + 0.001 + float(rng.random()) * 0.003
-            meta = {"remote": c.remote, "client": f"conn{c.cid}", "negotiatedCompressors": [], "doc": _CLIENT_DOCS[c.app]}
+            meta = {
+                "remote": c.remote,
+                "client": f"conn{c.cid}",
+                "negotiatedCompressors": [],
+                "doc": _CLIENT_DOCS[c.app],
+            }
             lines.append((t_meta, _line(t_meta, "NETWORK", 51800, f"conn{c.cid}", "client metadata", meta)))
             t_auth = t_meta + 0.004 + float(rng.random()) * 0.012
             auth = {
@@ -519,7 +544,14 @@ def _connection_lines(rng: np.random.Generator, conns: _Connections) -> list[tup
 
 
 def _line(t: float, component: str, msg_id: int, ctx: str, msg: str, attr: dict[str, Any] | None) -> dict[str, Any]:
-    line: dict[str, Any] = {"t": {"$date": _log_time(t)}, "s": "I", "c": component, "id": msg_id, "ctx": ctx, "msg": msg}
+    line: dict[str, Any] = {
+        "t": {"$date": _log_time(t)},
+        "s": "I",
+        "c": component,
+        "id": msg_id,
+        "ctx": ctx,
+        "msg": msg,
+    }
     if attr:
         line["attr"] = attr
     return line
@@ -709,7 +741,11 @@ def _slow_queries(
                 "q": {"userId": _oid(rng, float(t) - 86_400 * float(rng.integers(1, 700)))},
                 "u": {
                     "$push": {
-                        "items": {"productId": _oid(rng, 1.70e9), "qty": int(rng.integers(1, 4)), "price": float(rng.integers(199, 19_999)) / 100}
+                        "items": {
+                            "productId": _oid(rng, 1.70e9),
+                            "qty": int(rng.integers(1, 4)),
+                            "price": float(rng.integers(199, 19_999)) / 100,
+                        }
                     },
                     "$set": {"updatedAt": _ejson_date(float(t))},
                 },
@@ -757,7 +793,13 @@ def _slow_queries(
             "type": "command",
             "ns": f"{DB}.orders",
             "appName": "shop-worker",
-            "command": {"getMore": cursor_id, "collection": "orders", "batchSize": 1000, "lsid": originating["lsid"], "$db": DB},
+            "command": {
+                "getMore": cursor_id,
+                "collection": "orders",
+                "batchSize": 1000,
+                "lsid": originating["lsid"],
+                "$db": DB,
+            },
             "originatingCommand": originating,
             "planSummary": "IXSCAN { status: 1, createdAt: -1 }",
             "cursorid": cursor_id,
@@ -791,7 +833,10 @@ def _slow_queries(
             "appName": "shop-api",
             "command": {
                 "findAndModify": "sessions",
-                "query": {"userId": _oid(rng, float(t) - 86_400 * float(rng.integers(1, 700))), "expiresAt": {"$gt": _ejson_date(float(t))}},
+                "query": {
+                    "userId": _oid(rng, float(t) - 86_400 * float(rng.integers(1, 700))),
+                    "expiresAt": {"$gt": _ejson_date(float(t))},
+                },
                 "sort": {"expiresAt": -1},
                 "update": {"$set": {"lastSeenAt": _ejson_date(float(t))}},
                 "new": True,
@@ -820,7 +865,9 @@ def _slow_queries(
             "protocol": "op_msg",
             "durationMillis": dur,
         }
-        out.append(_Slow(float(t), "command", dur, _line(float(t), "COMMAND", 51803, f"conn{c.cid}", "Slow query", attr)))
+        out.append(
+            _Slow(float(t), "command", dur, _line(float(t), "COMMAND", 51803, f"conn{c.cid}", "Slow query", attr))
+        )
 
     # Planted: after the review day's release, a user's orders by userId, newest first: COLLSCAN.
     if review:
@@ -897,9 +944,6 @@ class _Series:
     ts: np.ndarray
     values: dict[str, np.ndarray]
 
-    def __getitem__(self, key: str) -> np.ndarray:
-        return self.values[key]
-
 
 def _work(ts: np.ndarray, tz: ZoneInfo, day_factor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per snapshot: the interval's length in days, its load and the traffic done in it (in days)."""
@@ -951,9 +995,9 @@ def _server_series(
     v["txn_aborted"] = _cumulate(rng, work, 9, 9 * up_days, 0.5)
     txn_ops = v["txn_committed"] + v["txn_aborted"]
     v["lat_txn_ops"] = txn_ops
-    v["lat_txn_us"] = np.floor(txn_ops[0] * 12_000 + np.cumsum(np.diff(np.concatenate([[txn_ops[0]], txn_ops])) * 11_500)).astype(
-        np.int64
-    )
+    v["lat_txn_us"] = np.floor(
+        txn_ops[0] * 12_000 + np.cumsum(np.diff(np.concatenate([[txn_ops[0]], txn_ops])) * 11_500)
+    ).astype(np.int64)
 
     planted = np.zeros(n)
     for s in slow:
@@ -962,13 +1006,13 @@ def _server_series(
             if i < n:
                 planted[i] += 1
     v["cache_read_into"] = np.floor(
-        5.2e12 * up_days / 23 + np.cumsum(work * 2.1e9 * np.exp(rng.normal(0, 0.1, n)) + planted * 6e6)
+        2.1e9 * up_days * 0.95 + np.cumsum(work * 2.1e9 * np.exp(rng.normal(0, 0.1, n)) + planted * 6e6)
     ).astype(np.int64)
     v["cache_written_from"] = _cumulate(rng, work, 1.4e9, 1.4e9 * up_days)
     v["cache_bytes"] = (CACHE_MAX * (0.772 + 0.02 * load / load.max() + rng.normal(0, 0.004, n))).astype(np.int64)
-    v["cache_dirty"] = (CACHE_MAX * np.clip(0.004 + 0.006 * load / load.max() + rng.normal(0, 0.001, n), 0.0005, None)).astype(
-        np.int64
-    )
+    v["cache_dirty"] = (
+        CACHE_MAX * np.clip(0.004 + 0.006 * load / load.max() + rng.normal(0, 0.001, n), 0.0005, None)
+    ).astype(np.int64)
     busy = load / load.max()
     v["queue_readers"] = rng.binomial(2, 0.08 * busy)
     v["queue_writers"] = rng.binomial(1, 0.05 * busy)
@@ -987,11 +1031,18 @@ def _server_series(
     return _Series(ts, v)
 
 
-def _collection_series(rng: np.random.Generator, ts: np.ndarray, cum_work: np.ndarray, tz: ZoneInfo) -> dict[str, dict[str, np.ndarray]]:
+def _collection_series(
+    rng: np.random.Generator, ts: np.ndarray, cum_work: np.ndarray, tz: ZoneInfo
+) -> dict[str, dict[str, np.ndarray]]:
     load = _curve(_local_hours(ts, tz))
     out: dict[str, dict[str, np.ndarray]] = {}
     for coll in COLLECTIONS:
-        count = coll.count + coll.per_day * cum_work + coll.swing * (load - 1.0) + rng.normal(0, max(coll.swing, 1) * 0.02, len(ts))
+        count = (
+            coll.count
+            + coll.per_day * cum_work
+            + coll.swing * (load - 1.0)
+            + rng.normal(0, max(coll.swing, 1) * 0.02, len(ts))
+        )
         count = np.round(count).astype(np.int64)
         obj = coll.obj_bytes * (1.0 + 0.00002 * cum_work)
         size = np.round(count * obj).astype(np.int64)
@@ -1006,9 +1057,9 @@ def _collection_series(rng: np.random.Generator, ts: np.ndarray, cum_work: np.nd
     return out
 
 
-def _count_function(
-    ts: np.ndarray, cum_work: np.ndarray, counts: dict[str, dict[str, np.ndarray]]
-) -> Callable[[str, float], int]:
+def _count_function(ts: np.ndarray, counts: dict[str, dict[str, np.ndarray]]) -> Callable[[str, float], int]:
+    """The collection's document count at any time (what collStats would have said)."""
+
     def count_at(name: str, t: float) -> int:
         return int(round(float(np.interp(t, ts, counts[name]["count"].astype(float)))))
 
@@ -1077,13 +1128,13 @@ def _snapshot(
     lags: dict[str, np.ndarray],
     started: float,
     oplog_first: np.ndarray,
-    collection_uuids: dict[str, Binary],
+    collection_uuids: dict[str, dict[str, Any]],
     primary_optime: float,
     heartbeat_ago: dict[str, float],
     hygiene: dict[str, Any],
 ) -> dict[str, Any]:
     t = float(series.ts[i])
-    now = _to_dt(t)
+    now = _rdate(t)
     v = {k: a[i] for k, a in series.values.items()}
     current = conns.current(t)
     server_status = {
@@ -1123,10 +1174,12 @@ def _snapshot(
             "commands": {"latency": int(v["lat_commands_us"]), "ops": int(v["lat_commands_ops"])},
             "transactions": {"latency": int(v["lat_txn_us"]), "ops": int(v["lat_txn_ops"])},
         },
-        "opcounters": {name: int(v[f"op_{name}"]) for name in ("insert", "query", "update", "delete", "getmore", "command")},
+        "opcounters": {
+            name: int(v[f"op_{name}"]) for name in ("insert", "query", "update", "delete", "getmore", "command")
+        },
         "opcountersRepl": {"insert": 412, "query": 0, "update": 1_877, "delete": 96, "getmore": 0, "command": 38},
         "repl": {
-            "topologyVersion": {"processId": ObjectId(f"{int(started):08x}d3a4b5c6d7e8f901"), "counter": 6},
+            "topologyVersion": {"processId": {"$oid": f"{int(started):08x}d3a4b5c6d7e8f901"}, "counter": 6},
             "hosts": list(MEMBERS),
             "setName": SET_NAME,
             "setVersion": 5,
@@ -1134,7 +1187,10 @@ def _snapshot(
             "secondary": False,
             "primary": PRIMARY,
             "me": PRIMARY,
-            "lastWrite": {"opTime": {"ts": Timestamp(int(primary_optime), 1), "t": 14}, "lastWriteDate": _to_dt(int(primary_optime))},
+            "lastWrite": {
+                "opTime": {"ts": _rts(int(primary_optime), 1), "t": 14},
+                "lastWriteDate": _rdate(int(primary_optime)),
+            },
         },
         "transactions": {
             "currentActive": int(v["txn_active"]),
@@ -1161,7 +1217,7 @@ def _snapshot(
     list_indexes: dict[str, Any] = {}
     index_stats: dict[str, Any] = {}
     totals = {"objects": 0, "data": 0, "storage": 0, "indexes": 0, "index_size": 0}
-    since = _to_dt(started)
+    since = _rdate(started)
     work = float(v["work"])
     up0_days = float(series.values["uptime"][0]) / 86_400
     for coll in COLLECTIONS:
@@ -1239,15 +1295,15 @@ def _snapshot(
                     "state": 1,
                     "stateStr": "PRIMARY",
                     "uptime": int(v["uptime"]),
-                    "optime": {"ts": Timestamp(int(optime), 1), "t": 14},
-                    "optimeDate": _to_dt(int(optime)),
-                    "lastAppliedWallTime": _to_dt(optime),
-                    "lastDurableWallTime": _to_dt(optime),
+                    "optime": {"ts": _rts(int(optime), 1), "t": 14},
+                    "optimeDate": _rdate(int(optime)),
+                    "lastAppliedWallTime": _rdate(optime),
+                    "lastDurableWallTime": _rdate(optime),
                     "syncSourceHost": "",
                     "syncSourceId": -1,
                     "infoMessage": "",
-                    "electionTime": Timestamp(int(started) + 12, 1),
-                    "electionDate": _to_dt(int(started) + 12),
+                    "electionTime": _rts(int(started) + 12, 1),
+                    "electionDate": _rdate(int(started) + 12),
                     "configVersion": 5,
                     "configTerm": 14,
                     "self": True,
@@ -1265,14 +1321,14 @@ def _snapshot(
                 "state": 2,
                 "stateStr": "SECONDARY",
                 "uptime": int(v["uptime"]) - 9,
-                "optime": {"ts": Timestamp(optime, 1), "t": 14},
-                "optimeDurable": {"ts": Timestamp(optime, 1), "t": 14},
-                "optimeDate": _to_dt(optime),
-                "optimeDurableDate": _to_dt(optime),
-                "lastAppliedWallTime": _to_dt(optime),
-                "lastDurableWallTime": _to_dt(optime),
-                "lastHeartbeat": _to_dt(beat),
-                "lastHeartbeatRecv": _to_dt(beat + 0.4),
+                "optime": {"ts": _rts(optime, 1), "t": 14},
+                "optimeDurable": {"ts": _rts(optime, 1), "t": 14},
+                "optimeDate": _rdate(optime),
+                "optimeDurableDate": _rdate(optime),
+                "lastAppliedWallTime": _rdate(optime),
+                "lastDurableWallTime": _rdate(optime),
+                "lastHeartbeat": _rdate(beat),
+                "lastHeartbeatRecv": _rdate(beat + 0.4),
                 "pingMs": 0,
                 "lastHeartbeatMessage": "",
                 "syncSourceHost": PRIMARY,
@@ -1299,7 +1355,7 @@ def _snapshot(
     }
     return {
         "format": SNAPSHOT_FORMAT,
-        "ts": f"{now:%Y-%m-%dT%H:%M:%S}Z",
+        "ts": f"{_to_dt(t):%Y-%m-%dT%H:%M:%S}Z",
         "host": PRIMARY,
         "topology": "replicaset",
         "replies": {
@@ -1322,7 +1378,7 @@ def _snapshot(
             "indexStats": index_stats,
             "currentOp": [],
             "replSetGetStatus": repl_status,
-            "oplog": {"first": Timestamp(int(oplog_first[i]), 1), "last": Timestamp(int(primary_optime), 1)},
+            "oplog": {"first": _rts(int(oplog_first[i]), 1), "last": _rts(int(primary_optime), 1)},
         },
         "slow_queries": [],
         "hygiene": hygiene,
@@ -1344,7 +1400,7 @@ def _write_logs(folder: Path, lines: list[tuple[float, dict[str, Any]]]) -> dict
     lines.sort(key=lambda item: item[0])
     by_day: dict[str, list[str]] = {}
     for t, line in lines:
-        by_day.setdefault(f"{_to_dt(t):%Y-%m-%d}", []).append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
+        by_day.setdefault(f"{_to_dt(t):%Y-%m-%d}", []).append(orjson.dumps(line).decode("utf-8"))
     last = max(by_day)
     for day, texts in by_day.items():
         text = "\n".join(texts) + "\n"
@@ -1388,7 +1444,7 @@ def write_demo(out: Path, days: list[dt.date], tz: ZoneInfo, rng: np.random.Gene
         deploys.insert(0, _local_at(days[2], "15:20", tz))
     conns = _connections(rng, days, tz, ts, deploys, start, end)
     colls = _collection_series(rng, ts, cum_work, tz)
-    count_at = _count_function(ts, cum_work, colls)
+    count_at = _count_function(ts, colls)
 
     slow: list[_Slow] = []
     for day in days:
@@ -1400,7 +1456,7 @@ def write_demo(out: Path, days: list[dt.date], tz: ZoneInfo, rng: np.random.Gene
     primary_optime = ts - rng.random(len(ts)) * 1.5
     window = (38.4 + rng.normal(0, 0.05, len(ts))) * 86_400
     oplog_first = np.maximum.accumulate(np.floor(primary_optime - window))
-    uuids = {c.name: Binary(bytes(rng.integers(0, 256, size=16, dtype=np.uint8).tolist()), 4) for c in COLLECTIONS}
+    uuids = {c.name: _rbinary_uuid(bytes(rng.integers(0, 256, size=16, dtype=np.uint8).tolist())) for c in COLLECTIONS}
 
     snap_root = root / "snapshots"
     for i, (slot, t) in enumerate(zip(slots, ts, strict=True)):
@@ -1415,7 +1471,7 @@ def write_demo(out: Path, days: list[dt.date], tz: ZoneInfo, rng: np.random.Gene
         when = _to_dt(float(t))
         folder = snap_root / f"{when:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
-        text = json_util.dumps(doc, json_options=RELAXED_JSON_OPTIONS, separators=(",", ":"))
+        text = orjson.dumps(doc).decode("utf-8")
         (folder / f"{when:%H%M%S}-{PRIMARY.split(':')[0]}.json").write_text(text + "\n", encoding="utf-8")
 
     lines = _connection_lines(rng, conns)

@@ -1078,7 +1078,7 @@ def _index_spec(index: _Index) -> dict[str, Any]:
 
 def _lag_profile(rng: np.random.Generator, ts: np.ndarray, review: dt.date, tz: ZoneInfo) -> dict[str, np.ndarray]:
     n = len(ts)
-    lags = {"db-2:27017": rng.integers(0, 2, size=n), "db-3:27017": rng.integers(0, 3, size=n)}
+    lags = {"db-2:27017": rng.integers(0, 2, size=n), "db-3:27017": rng.integers(0, 2, size=n)}
     start, end = _local_at(review, LAG_LOCAL[0], tz), _local_at(review, LAG_LOCAL[1], tz)
     inside = (ts >= start) & (ts < end)
     x = (ts[inside] - start) / (end - start)

@@ -21,13 +21,14 @@ from bson.json_util import RELAXED_JSON_OPTIONS
 from opsreview.database import models
 from opsreview.database.demo import write_demo
 from opsreview.database.slowlog import read_log_file
+from opsreview.database.snapshot import flatten, read_snapshots
 
 TZ = ZoneInfo("Europe/Berlin")
 END = dt.date(2026, 12, 5)
 DAYS = [END - dt.timedelta(days=i) for i in range(7, -1, -1)]
 UTC = dt.UTC
 
-SNAPSHOT_KEYS = {"format", "ts", "host", "topology", "replies", "slow_queries", "hygiene", "errors"}
+SNAPSHOT_KEYS = {"format", "ts", "host", "topology", "replies", "slow_queries", "hygiene", "privileges", "errors"}
 REPLY_KEYS = {
     "serverStatus",
     "connectionStatus",
@@ -171,7 +172,7 @@ def test_layout_snapshot_folders_by_utc_date_and_rotated_logs(
     for path, doc in snaps:
         ts = parse_ts(doc["ts"])
         assert path.parent.name == f"{ts:%Y-%m-%d}"
-        assert path.name == f"{ts:%H%M%S}-db-1.json"
+        assert path.name == f"{ts:%H%M%S}-db-1_27017.json"
     snapshot_dates = sorted({p.parent.name for p, _ in snaps})
     names = sorted(p.name for p in (root / "logs" / "db-1").iterdir())
     assert names == sorted(["mongod.log", *(f"mongod.log.{d}.gz" for d in snapshot_dates[:-1])])
@@ -208,6 +209,13 @@ def test_every_snapshot_has_the_format(snaps: list[tuple[Path, dict[str, Any]]])
         auth = replies["connectionStatus"]["authInfo"]
         assert auth["authenticatedUsers"] == [{"user": "opsreview", "db": "admin"}]
         assert {r["role"] for r in auth["authenticatedUserRoles"]} == {"clusterMonitor", "read"}
+        assert doc["privileges"] == {
+            "user": "opsreview@admin",
+            "roles": '["clusterMonitor@admin", "read@local", "read@shop"]',
+            "excess_roles": "[]",
+            "excess_actions": "[]",
+            "read_only": True,
+        }
         names = [c["name"] for c in replies["listCollections"]["shop"]]
         assert sorted(names) == ["carts", "orders", "payments", "products", "sessions", "users"]
         assert replies["dbStats"]["shop"]["collections"] == len(names)
@@ -573,3 +581,47 @@ def test_read_log_file_counts_the_demo_slow_queries(
                 assert row["ns"] == "shop.orders" and row["op"] == "find"
                 assert json.loads(row["shape"]) == {"filter": {"userId": 1}, "sort": {"createdAt": -1}}
     assert collscans == truth["collscan_shape"]["count"]
+
+
+def test_read_snapshots_and_flatten_take_the_demo_files(root: Path, truth: dict[str, Any]) -> None:
+    skipped: list[Path] = []
+    assert len(list(read_snapshots(root / "snapshots", {END}, TZ))) == 96
+    docs = list(read_snapshots(root / "snapshots", set(DAYS), TZ, skipped=skipped))
+    assert skipped == [] and len(docs) == 96 * len(DAYS)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        for name, rows in flatten(doc).items():
+            tables.setdefault(name, []).extend(rows)
+    frames = {name: models.to_arrow(name, rows).to_pandas() for name, rows in tables.items()}
+    n = len(docs)
+    sizes = {name: len(frame) for name, frame in frames.items()}
+    assert sizes == {
+        models.SERVER: n,
+        models.DATABASES: n,
+        models.COLLECTIONS: 6 * n,
+        models.INDEXES: 20 * n,
+        models.MEMBERS: 3 * n,
+        models.CURRENT_OPS: 0,
+        models.SHARDS: 0,
+        models.PRIVILEGES: n,
+        models.HYGIENE: 6 * len(DAYS),
+        models.ERRORS: 0,
+        models.SLOW_QUERIES: 0,
+    }
+    server = frames[models.SERVER]
+    assert not server.isna().any().any()  # every column the flattener reads is in the demo's replies
+    assert set(server["role"]) == {"primary"} and set(server["set_name"]) == {"rs0"}
+    assert not frames[models.DATABASES].isna().any().any()
+    collections = frames[models.COLLECTIONS]
+    assert sorted(set(collections.loc[~collections["has_validator"], "ns"])) == truth["no_validator"]
+    last = frames[models.INDEXES].query("ts == ts.max()")
+    assert last.drop(columns="ttl_seconds").notna().all().all()
+    assert last.loc[last["ops"] == 0, ["ns", "name"]].to_dict("records") == [truth["unused_index"]]
+    members = frames[models.MEMBERS]
+    review = members[[on_review_day(t) for t in members["ts"]]]
+    assert review.loc[review["member"] == "db-3:27017", "lag_s"].max() == truth["lag_spike"]["max_lag_s"]
+    assert members.loc[members["member"] == "db-2:27017", "lag_s"].max() < 2
+    hygiene = frames[models.HYGIENE]
+    users = hygiene[(hygiene["ns"] == "shop.users") & np.array([on_review_day(t) for t in hygiene["ts"]])]
+    assert users[["md5_like", "sampled"]].to_dict("records") == [{"md5_like": 37, "sampled": 200}]
+    assert set(frames[models.PRIVILEGES]["read_only"]) == {True}

@@ -2,7 +2,7 @@
 
 `write_demo` writes, deterministically for the generator it is handed, under ``out/database/``:
 
-- ``snapshots/<UTC date>/<HHMMSS>-db-1.json``: what the collector would have written every
+- ``snapshots/<UTC date>/<HHMMSS>-db-1_27017.json``: what the collector would have written every
   15 minutes from ``db-1:27017`` (the primary of ``rs0``; ``db-2`` and ``db-3`` are secondaries):
   the raw command replies as relaxed Extended JSON (format ``opsreview-mongodb-snapshot/1``),
   with cumulative counters that follow a daily traffic curve, collections that grow a little
@@ -48,9 +48,12 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from opsreview.database.client import privileges_row
+
 SNAPSHOT_FORMAT = "opsreview-mongodb-snapshot/1"
 SET_NAME = "rs0"
 PRIMARY = "db-1:27017"
+SNAPSHOT_HOST = "db-1_27017"  # the host in snapshot file names, as the collector writes it
 MEMBERS = (PRIMARY, "db-2:27017", "db-3:27017")
 MEMBER_IPS = {"db-1:27017": "10.0.3.21", "db-2:27017": "10.0.3.22", "db-3:27017": "10.0.3.23"}
 VERSION = "7.0.15"
@@ -285,6 +288,55 @@ COLLECTIONS: tuple[_Coll, ...] = (
 )
 
 UNUSED_INDEX = ("orders", "legacy_status_1")
+
+# connectionStatus with showPrivileges of the collector's login: clusterMonitor, read on shop and local
+# (the privileges a 7.0 server lists for those roles).
+_READ = ["changeStream", "collStats", "dbHash", "dbStats", "find", "killCursors", "listCollections", "listIndexes"]
+_READ += ["listSearchIndexes", "planCacheRead"]
+CONNECTION_STATUS: dict[str, Any] = {
+    "authInfo": {
+        "authenticatedUsers": [{"user": "opsreview", "db": "admin"}],
+        "authenticatedUserRoles": [
+            {"role": "clusterMonitor", "db": "admin"},
+            {"role": "read", "db": DB},
+            {"role": "read", "db": "local"},
+        ],
+        "authenticatedUserPrivileges": [
+            {
+                "resource": {"cluster": True},
+                "actions": [
+                    "connPoolStats",
+                    "getCmdLineOpts",
+                    "getDefaultRWConcern",
+                    "getLog",
+                    "getParameter",
+                    "getShardMap",
+                    "hostInfo",
+                    "inprog",
+                    "listDatabases",
+                    "listSessions",
+                    "listShards",
+                    "replSetGetConfig",
+                    "replSetGetStatus",
+                    "serverStatus",
+                    "shardingState",
+                    "top",
+                ],
+            },
+            {
+                "resource": {"db": "", "collection": ""},
+                "actions": ["collStats", "dbStats", "getDatabaseVersion", "getShardVersion", "indexStats", "useUUID"],
+            },
+            {"resource": {"db": "", "collection": "system.profile"}, "actions": ["find"]},
+            {"resource": {"db": "config", "collection": ""}, "actions": sorted([*_READ, "indexStats"])},
+            {"resource": {"db": "local", "collection": ""}, "actions": sorted([*_READ, "indexStats"])},
+            {"resource": {"db": "local", "collection": "system.replset"}, "actions": ["find"]},
+            {"resource": {"db": DB, "collection": ""}, "actions": list(_READ)},
+            {"resource": {"db": DB, "collection": "system.js"}, "actions": list(_READ)},
+        ],
+    },
+    "ok": 1.0,
+}
 REDUNDANT_INDEX = ("products", "category_1", "category_1_price_-1")
 
 
@@ -1132,6 +1184,7 @@ def _snapshot(
     primary_optime: float,
     heartbeat_ago: dict[str, float],
     hygiene: dict[str, Any],
+    privileges: dict[str, Any],
 ) -> dict[str, Any]:
     t = float(series.ts[i])
     now = _rdate(t)
@@ -1360,17 +1413,7 @@ def _snapshot(
         "topology": "replicaset",
         "replies": {
             "serverStatus": server_status,
-            "connectionStatus": {
-                "authInfo": {
-                    "authenticatedUsers": [{"user": "opsreview", "db": "admin"}],
-                    "authenticatedUserRoles": [
-                        {"role": "clusterMonitor", "db": "admin"},
-                        {"role": "read", "db": DB},
-                        {"role": "read", "db": "local"},
-                    ],
-                },
-                "ok": 1.0,
-            },
+            "connectionStatus": CONNECTION_STATUS,
             "dbStats": {DB: db_stats},
             "listCollections": {DB: list_collections},
             "collStats": coll_stats,
@@ -1382,6 +1425,7 @@ def _snapshot(
         },
         "slow_queries": [],
         "hygiene": hygiene,
+        "privileges": privileges,
         "errors": [],
     }
 
@@ -1458,6 +1502,7 @@ def write_demo(out: Path, days: list[dt.date], tz: ZoneInfo, rng: np.random.Gene
     oplog_first = np.maximum.accumulate(np.floor(primary_optime - window))
     uuids = {c.name: _rbinary_uuid(bytes(rng.integers(0, 256, size=16, dtype=np.uint8).tolist())) for c in COLLECTIONS}
 
+    privileges = privileges_row(CONNECTION_STATUS)
     snap_root = root / "snapshots"
     for i, (slot, t) in enumerate(zip(slots, ts, strict=True)):
         slot_dt = _to_dt(float(slot))
@@ -1466,13 +1511,24 @@ def write_demo(out: Path, days: list[dt.date], tz: ZoneInfo, rng: np.random.Gene
             hygiene = _hygiene(rng, local_days[i] == review)
         beats = {member: 0.2 + float(rng.random()) * 1.8 for member in MEMBERS[1:]}
         doc = _snapshot(
-            i, series, colls, conns, lags, started, oplog_first, uuids, float(primary_optime[i]), beats, hygiene
+            i,
+            series,
+            colls,
+            conns,
+            lags,
+            started,
+            oplog_first,
+            uuids,
+            float(primary_optime[i]),
+            beats,
+            hygiene,
+            privileges,
         )
         when = _to_dt(float(t))
         folder = snap_root / f"{when:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
         text = orjson.dumps(doc).decode("utf-8")
-        (folder / f"{when:%H%M%S}-{PRIMARY.split(':')[0]}.json").write_text(text + "\n", encoding="utf-8")
+        (folder / f"{when:%H%M%S}-{SNAPSHOT_HOST}.json").write_text(text + "\n", encoding="utf-8")
 
     lines = _connection_lines(rng, conns)
     lines += _checkpoint_lines(rng, start, end)

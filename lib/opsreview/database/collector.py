@@ -1,0 +1,573 @@
+"""Snapshots of a live MongoDB: one read-only pass, every reply kept as relaxed Extended JSON.
+
+:func:`take_snapshot` connects with the resolved ``database.uri``, asks ``hello`` (through the
+read preference) which node answers and what it is (standalone, replica set member, mongos),
+pins itself to that node when the connection string names several, and reads:
+
+- ``serverStatus``, ``connectionStatus`` (with ``showPrivileges``: the privileges row);
+- replica set members: ``replSetGetStatus`` and the oplog window (first and last ``ts`` of
+  ``local.oplog.rs``, ``$natural`` order, one document each, ``ts`` only);
+- mongos: ``balancerStatus``, ``config.shards`` and the chunk count per shard (a ``$group``
+  over ``config.chunks``);
+- per database (``database.databases``, else every database but admin, local and config):
+  ``dbStats`` and ``listCollections``; ``$collStats`` storage statistics (counts are the
+  estimates of ``storageStats.count``, never a scan) of up to 5 × ``max_collections``
+  collections, of which the ``max_collections`` largest are kept and get ``listIndexes``
+  and ``$indexStats``;
+- ``$currentOp`` operations running longer than ``current_op_min_secs``: one look, or one
+  a second for ``current_op_window_s``; their command is masked at once
+  (:func:`opsreview.database.shapes.mask_command`): no query value reaches the snapshot;
+- slow queries: ``getLog: "global"`` (log id 51803) and the newest ``profile_limit``
+  entries of ``system.profile`` in databases whose profiler is on (``{profile: -1}`` reads
+  the level and changes nothing; never through mongos);
+- hygiene: a ``$sample`` of ``hygiene.sample_size`` documents of ``hygiene.collections``
+  (or of the largest collections) reduced at once to counts (:func:`hygiene_row`).
+
+Every command goes through :mod:`opsreview.database.client` (read-only allowlist,
+``maxTimeMS``, failures as records). A command that fails - forbidden, timed out on the
+server, unknown to this version - is an entry of ``errors`` and the rest goes on; an
+unreachable server, a failed login or a network timeout raises
+:class:`~opsreview.exceptions.SourceError` with one redacted line. With
+``rate_interval_s`` > 0 a second snapshot (``serverStatus`` only) follows that much later,
+so that counters give rates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bson import json_util
+from bson.json_util import RELAXED_JSON_OPTIONS
+from pymongo import MongoClient
+
+from opsreview.database.client import (
+    AddressRecorder,
+    CommandFailure,
+    aggregate,
+    find,
+    one_line,
+    open_client,
+    privileges_row,
+    run_command,
+)
+from opsreview.database.params import DatabaseParams
+from opsreview.exceptions import SourceError
+from opsreview.secrets import MissingSecretError, redact
+
+log = logging.getLogger(__name__)
+
+FORMAT = "opsreview-mongodb-snapshot/1"
+SKIPPED_DATABASES = frozenset({"admin", "local", "config"})
+CURRENT_OP_LOOK_S = 1.0  # one $currentOp look a second while watching
+SLOW_QUERY_LOG_ID = 51803
+SIZE_SCAN_FACTOR = 5  # $collStats of at most this many times max_collections, to find the largest
+CURRENT_OP_LIMIT = 1000
+SHARDS_LIMIT = 1000
+
+# Gossip and session metadata the driver and the server exchange: not part of the reply.
+_REPLY_METADATA = (
+    "$clusterTime",
+    "operationTime",
+    "$configServerState",
+    "$gleStats",
+    "$topologyTime",
+    "$configTime",
+    "lastCommittedOpTime",
+)
+# $collStats storageStats fields kept (the WiredTiger and indexDetails blocks are dropped).
+_STORAGE_FIELDS = (
+    "count",
+    "size",
+    "avgObjSize",
+    "storageSize",
+    "freeStorageSize",
+    "totalIndexSize",
+    "totalSize",
+    "indexSizes",
+    "nindexes",
+    "capped",
+    "max",
+    "maxSize",
+    "numOrphanDocs",
+    "scaleFactor",
+)
+_SUMMED_STORAGE = ("count", "size", "storageSize", "freeStorageSize", "totalIndexSize", "totalSize", "numOrphanDocs")
+# $currentOp fields kept; command/originatingCommand are kept masked, everything else
+# (lsid, cursor, clientMetadata, effectiveUsers, transaction, ...) is dropped.
+_CURRENT_OP_FIELDS = (
+    "shard",
+    "type",
+    "host",
+    "desc",
+    "connectionId",
+    "client",
+    "appName",
+    "active",
+    "opid",
+    "secs_running",
+    "microsecs_running",
+    "op",
+    "ns",
+    "planSummary",
+    "numYields",
+    "waitingForLock",
+    "waitingForFlowControl",
+    "killPending",
+    "msg",
+    "queryFramework",
+)
+
+
+class _Fatal(Exception):
+    def __init__(self, failure: CommandFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+def ejson(doc: Any) -> Any:
+    """A reply as relaxed Extended JSON (plain JSON types), gossip metadata removed."""
+    if isinstance(doc, Mapping):
+        doc = {k: v for k, v in doc.items() if k not in _REPLY_METADATA}
+    return json.loads(json_util.dumps(doc, json_options=RELAXED_JSON_OPTIONS))
+
+
+def _jsonable_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A store row with datetimes as ISO-8601 UTC strings (for the snapshot file)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+        out[key] = value
+    return out
+
+
+def _topology(hello: Mapping[str, Any]) -> str:
+    if hello.get("msg") == "isdbgrid":
+        return "mongos"
+    if hello.get("setName"):
+        return "replicaset"
+    return "standalone"
+
+
+def _host(address: tuple[str, int | None] | None) -> str:
+    if not address:
+        return "unknown"
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Reader:
+    """Runs commands through the client gate; collects failures, stops on fatal ones."""
+
+    def __init__(self, client: MongoClient[dict[str, Any]], params: DatabaseParams) -> None:
+        self.client = client
+        self.params = params
+        self.errors: list[dict[str, Any]] = []
+
+    def _ok(self, result: Any) -> Any:
+        if isinstance(result, CommandFailure):
+            if result.fatal:
+                raise _Fatal(result)
+            self.errors.append(result.as_error())
+            return None
+        return result
+
+    def command(self, db: str, doc: Mapping[str, Any], label: str | None = None) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = self._ok(run_command(self.client, self.params, db, doc, label=label))
+        return result
+
+    def aggregate(
+        self,
+        db: str,
+        coll: str | None,
+        pipeline: list[dict[str, Any]],
+        label: str | None = None,
+        batch_size: int | None = None,
+    ) -> list[dict[str, Any]] | None:
+        docs: list[dict[str, Any]] | None = self._ok(
+            aggregate(self.client, self.params, db, coll, pipeline, label=label, batch_size=batch_size)
+        )
+        return docs
+
+    def find(self, db: str, coll: str, **kwargs: Any) -> list[dict[str, Any]] | None:
+        docs: list[dict[str, Any]] | None = self._ok(find(self.client, self.params, db, coll, **kwargs))
+        return docs
+
+
+def _storage_stats(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The storageStats of a ``$collStats`` reply: one document, or one per shard (summed)."""
+    stats: list[Mapping[str, Any]] = [d["storageStats"] for d in docs if isinstance(d.get("storageStats"), Mapping)]
+    if not stats:
+        return None
+    if len(stats) == 1 and "shard" not in docs[0]:
+        return {k: stats[0][k] for k in _STORAGE_FIELDS if k in stats[0]}
+    merged: dict[str, Any] = {}
+    for key in _SUMMED_STORAGE:
+        values = [s[key] for s in stats if isinstance(s.get(key), int | float)]
+        if values:
+            merged[key] = sum(values)
+    if merged.get("count"):
+        merged["avgObjSize"] = merged.get("size", 0) / merged["count"]
+    elif "count" in merged:
+        merged["avgObjSize"] = 0
+    sizes: dict[str, Any] = {}
+    for s in stats:
+        for name, size in (s.get("indexSizes") or {}).items():
+            sizes[name] = sizes.get(name, 0) + size
+    merged["indexSizes"] = sizes
+    merged["nindexes"] = max((s.get("nindexes") or 0) for s in stats)
+    merged["capped"] = any(bool(s.get("capped")) for s in stats)
+    merged["shards"] = {
+        str(d.get("shard")): {k: d["storageStats"].get(k) for k in ("count", "size", "storageSize")}
+        for d in docs
+        if isinstance(d.get("storageStats"), Mapping)
+    }
+    return merged
+
+
+def _masked_op(op: Mapping[str, Any]) -> dict[str, Any]:
+    from opsreview.database.shapes import mask_command
+
+    kept = {k: op[k] for k in _CURRENT_OP_FIELDS if k in op}
+    for key in ("command", "originatingCommand"):
+        if isinstance(op.get(key), Mapping):
+            kept[key] = mask_command(op[key])
+    return kept
+
+
+class _Snapshot:
+    def __init__(self, reader: _Reader, params: DatabaseParams, host: str, topology: str) -> None:
+        self.r = reader
+        self.params = params
+        self.host = host
+        self.topology = topology
+        self.replies: dict[str, Any] = {}
+        self.slow_queries: list[dict[str, Any]] = []
+        self.hygiene: dict[str, Any] = {}
+        self.privileges: dict[str, Any] = {}
+
+    def collect(self) -> None:
+        self._server()
+        if self.topology == "replicaset":
+            self._replica_set()
+        elif self.topology == "mongos":
+            self._sharding()
+        databases = self._databases()
+        largest = self._collections(databases)
+        self._current_ops()
+        if self.params.get_log:
+            self._get_log()
+        if self.params.profiler and self.topology != "mongos":
+            self._profiles(databases)
+        if self.params.hygiene.enabled:
+            self._hygiene(largest)
+
+    def _server(self) -> None:
+        status = self.r.command("admin", {"serverStatus": 1})
+        if status is not None:
+            self.replies["serverStatus"] = ejson(status)
+        conn = self.r.command("admin", {"connectionStatus": 1, "showPrivileges": True})
+        if conn is not None:
+            self.replies["connectionStatus"] = ejson(conn)
+            self.privileges = privileges_row(conn)
+
+    def _replica_set(self) -> None:
+        status = self.r.command("admin", {"replSetGetStatus": 1})
+        if status is not None:
+            self.replies["replSetGetStatus"] = ejson(status)
+        window: dict[str, Any] = {}
+        for key, order in (("first", 1), ("last", -1)):
+            docs = self.r.find(
+                "local",
+                "oplog.rs",
+                projection={"ts": 1, "_id": 0},
+                sort=[("$natural", order)],
+                limit=1,
+                label=f"oplog {key} ts",
+            )
+            if docs:
+                window[key] = ejson(docs[0].get("ts"))
+        if window:
+            self.replies["oplog"] = window
+
+    def _sharding(self) -> None:
+        balancer = self.r.command("admin", {"balancerStatus": 1})
+        if balancer is not None:
+            self.replies["balancerStatus"] = ejson(balancer)
+        shards = self.r.find("config", "shards", limit=SHARDS_LIMIT, label="find config.shards")
+        if shards is not None:
+            self.replies["shards"] = [ejson(s) for s in shards]
+        chunks = self.r.aggregate(
+            "config", "chunks", [{"$group": {"_id": "$shard", "n": {"$sum": 1}}}], label="chunks per shard"
+        )
+        if chunks is not None:
+            self.replies["chunks"] = {str(c["_id"]): int(c["n"]) for c in chunks}
+
+    def _databases(self) -> list[str]:
+        if self.params.databases:
+            return list(self.params.databases)
+        reply = self.r.command("admin", {"listDatabases": 1, "nameOnly": True, "authorizedDatabases": True})
+        if reply is None:
+            return []
+        names = [str(d.get("name")) for d in reply.get("databases") or []]
+        return sorted(n for n in names if n not in SKIPPED_DATABASES)
+
+    def _collections(self, databases: list[str]) -> list[tuple[str, str]]:
+        """dbStats, listCollections and storage stats; the largest collections, bounded."""
+        db_stats: dict[str, Any] = {}
+        listed: dict[str, Any] = {}
+        candidates: list[tuple[str, str]] = []
+        for db in databases:
+            stats = self.r.command(db, {"dbStats": 1}, label=f"dbStats {db}")
+            if stats is not None:
+                db_stats[db] = ejson(stats)
+            reply = self.r.command(
+                db, {"listCollections": 1, "authorizedCollections": True}, label=f"listCollections {db}"
+            )
+            if reply is None:
+                continue
+            batch = (reply.get("cursor") or {}).get("firstBatch") or []
+            entries = [{"name": c.get("name"), "type": c.get("type"), "options": c.get("options") or {}} for c in batch]
+            listed[db] = ejson(entries)
+            for entry in entries:
+                name = str(entry["name"])
+                if entry["type"] == "collection" and not name.startswith("system."):
+                    candidates.append((db, name))
+        if db_stats:
+            self.replies["dbStats"] = db_stats
+        if listed:
+            self.replies["listCollections"] = listed
+
+        cap = self.params.max_collections * SIZE_SCAN_FACTOR
+        candidates.sort()
+        if len(candidates) > cap:
+            self.r.errors.append(
+                {
+                    "command": "$collStats",
+                    "code": None,
+                    "error": f"{len(candidates)} collections: sizes read for the first {cap} (5 x max_collections)",
+                }
+            )
+        storage: dict[str, dict[str, Any]] = {}
+        for db, coll in candidates[:cap]:
+            docs = self.r.aggregate(db, coll, [{"$collStats": {"storageStats": {}}}])
+            stats = _storage_stats(docs) if docs else None
+            if stats is not None:
+                storage[f"{db}.{coll}"] = stats
+        ranked = sorted(storage, key=lambda ns: (-(storage[ns].get("size") or 0), ns))
+        kept = ranked[: self.params.max_collections]
+        if kept:
+            self.replies["collStats"] = {ns: ejson(storage[ns]) for ns in kept}
+        largest = [(ns.split(".", 1)[0], ns.split(".", 1)[1]) for ns in kept]
+
+        indexes: dict[str, Any] = {}
+        index_stats: dict[str, Any] = {}
+        for db, coll in largest:
+            ns = f"{db}.{coll}"
+            reply = self.r.command(db, {"listIndexes": coll}, label=f"listIndexes {ns}")
+            if reply is not None:
+                indexes[ns] = ejson((reply.get("cursor") or {}).get("firstBatch") or [])
+            docs = self.r.aggregate(db, coll, [{"$indexStats": {}}])
+            if docs is not None:
+                index_stats[ns] = ejson(docs)
+        if indexes:
+            self.replies["listIndexes"] = indexes
+        if index_stats:
+            self.replies["indexStats"] = index_stats
+        return largest
+
+    def _current_ops(self) -> None:
+        window = self.params.current_op_window_s
+        looks = 1 if window <= 0 else int(window // CURRENT_OP_LOOK_S) + 1
+        pipeline: list[dict[str, Any]] = [
+            {"$currentOp": {"allUsers": True, "idleConnections": False}},
+            {"$match": {"secs_running": {"$gt": self.params.current_op_min_secs}}},
+            {"$limit": CURRENT_OP_LIMIT},
+        ]
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        read = False
+        for i in range(looks):
+            if i:
+                time.sleep(CURRENT_OP_LOOK_S)
+            ops = self.r.aggregate("admin", None, pipeline, label="$currentOp")
+            if ops is None:
+                break
+            read = True
+            for op in ops:
+                # the server filtered already; a look that raced a finishing op is kept out too
+                if (op.get("secs_running") or 0) <= self.params.current_op_min_secs:
+                    continue
+                seen[(str(op.get("shard")), str(op.get("opid")))] = _masked_op(op)
+        if read:
+            self.replies["currentOp"] = ejson(list(seen.values()))
+
+    def _get_log(self) -> None:
+        from opsreview.database.slowlog import slow_query_row
+
+        reply = self.r.command("admin", {"getLog": "global"})
+        if reply is None:
+            return
+        for line in reply.get("log") or []:
+            try:
+                entry = json.loads(line)
+            except (TypeError, ValueError):
+                continue
+            if not isinstance(entry, dict) or entry.get("id") != SLOW_QUERY_LOG_ID:
+                continue
+            row = slow_query_row(entry, "getLog", self.host)
+            if row is not None:
+                self.slow_queries.append(_jsonable_row(row))
+
+    def _profiles(self, databases: list[str]) -> None:
+        from opsreview.database.slowlog import profile_row
+
+        for db in databases:
+            status = self.r.command(db, {"profile": -1}, label=f"profile -1 {db}")
+            if not status or not status.get("was"):
+                continue
+            docs = self.r.find(
+                db,
+                "system.profile",
+                sort=[("$natural", -1)],
+                limit=self.params.profile_limit,
+                label=f"find {db}.system.profile",
+            )
+            for doc in docs or []:
+                row = profile_row(doc, f"profile:{db}", self.host)
+                if row is not None:
+                    self.slow_queries.append(_jsonable_row(row))
+
+    def _hygiene(self, largest: list[tuple[str, str]]) -> None:
+        from opsreview.database.hygiene import hygiene_row
+
+        hygiene = self.params.hygiene
+        if hygiene.collections:
+            targets = [tuple(ns.split(".", 1)) for ns in hygiene.collections if "." in ns]
+        else:
+            targets = list(largest)
+        for db, coll in targets[: self.params.max_collections]:
+            ns = f"{db}.{coll}"
+            docs = self.r.aggregate(
+                db, coll, [{"$sample": {"size": hygiene.sample_size}}], batch_size=hygiene.sample_size
+            )
+            if docs is None:
+                continue
+            row = hygiene_row(ns, docs, hygiene)
+            row.pop("ns", None)
+            self.hygiene[ns] = _jsonable_row(row)
+            del docs  # the sampled documents go no further
+
+    def document(self, ts: datetime) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "ts": ts.astimezone(UTC).isoformat(),
+            "host": self.host,
+            "topology": self.topology,
+            "replies": self.replies,
+            "slow_queries": self.slow_queries,
+            "hygiene": self.hygiene,
+            "privileges": self.privileges,
+            "errors": self.r.errors,
+        }
+
+
+def _source_error(message: str) -> SourceError:
+    return SourceError("database", redact(message))
+
+
+def _await_discovery(client: MongoClient[dict[str, Any]], timeout_s: float) -> None:
+    """Wait (at most ``timeout_s``) until the driver has checked every member it knows of.
+
+    Server selection takes the first suitable member that answers: without this wait a
+    secondary not yet checked would lose to the primary under ``secondaryPreferred``. When no
+    member could be reached at all, fail now with what the checks said.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        servers = list(client.topology_description.server_descriptions().values())
+        if servers and all(s.is_server_type_known or s.error is not None for s in servers):
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    if servers and not any(s.is_server_type_known for s in servers):
+        reasons = "; ".join(sorted({one_line(s.error) for s in servers if s.error is not None}))
+        raise _Fatal(CommandFailure("hello", None, reasons or "no member answered", "network"))
+
+
+def _connect(params: DatabaseParams, uri: str) -> tuple[list[MongoClient[dict[str, Any]]], _Reader, str, str]:
+    """Open the client, find the node the read preference picks, pin to it if needed."""
+    recorder = AddressRecorder()
+    clients: list[MongoClient[dict[str, Any]]] = []
+    try:
+        first = open_client(params, uri, listeners=[recorder])
+        clients.append(first)
+        _await_discovery(first, params.connect_timeout_ms / 1000)
+        hello = run_command(first, params, "admin", {"hello": 1})
+        if isinstance(hello, CommandFailure):
+            raise _Fatal(hello if hello.fatal else CommandFailure("hello", hello.code, hello.message, "network"))
+        address = recorder.last_address
+        topology = _topology(hello)
+        client = first
+        known = first.topology_description.server_descriptions()
+        if len(known) > 1 and address is not None:
+            client = open_client(params, uri, direct=address)
+            clients.append(client)
+        return clients, _Reader(client, params), _host(address), topology
+    except BaseException:
+        for c in clients:
+            c.close()
+        raise
+
+
+def take_snapshot(params: DatabaseParams, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """One snapshot document (two with ``rate_interval_s`` > 0: the second is serverStatus only).
+
+    Raises :class:`SourceError` (one redacted line) when the server cannot be reached or the
+    login fails; a command that fails alone is an entry of the snapshot's ``errors``.
+    """
+    if params.uri is None:
+        raise SourceError("database", "database.uri is not set: nothing to connect to")
+    try:
+        uri = params.uri.resolve()
+    except MissingSecretError as exc:
+        raise _source_error(str(exc.args[0] if exc.args else exc)) from None
+    try:
+        clients, reader, host, topology = _connect(params, uri)
+    except ValueError as exc:
+        raise _source_error(f"invalid connection string: {exc}") from None
+    except _Fatal as exc:
+        raise _source_error(f"cannot read MongoDB: {exc.failure.message}") from None
+    try:
+        started = time.monotonic()
+        ts = now or datetime.now(UTC)
+        snap = _Snapshot(reader, params, host, topology)
+        try:
+            snap.collect()
+        except _Fatal as exc:
+            raise _source_error(f"cannot read MongoDB ({exc.failure.command}): {exc.failure.message}") from None
+        first = snap.document(ts)
+        snapshots = [first]
+        if params.rate_interval_s > 0:
+            time.sleep(max(0.0, started + params.rate_interval_s - time.monotonic()))
+            second = _Snapshot(_Reader(reader.client, params), params, host, topology)
+            elapsed = time.monotonic() - started
+            try:
+                status = second.r.command("admin", {"serverStatus": 1})
+            except _Fatal as exc:
+                first["errors"].append(exc.failure.as_error())
+            else:
+                if status is not None:
+                    second.replies["serverStatus"] = ejson(status)
+                    snapshots.append(second.document(ts + timedelta(seconds=elapsed)))
+                else:
+                    first["errors"].extend(second.r.errors)
+        return snapshots
+    finally:
+        for client in clients:
+            client.close()

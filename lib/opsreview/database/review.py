@@ -522,7 +522,7 @@ def load_database_review(ctx: ReviewContext) -> DatabaseReview:
     server = day_rows(models.SERVER)
     members = day_rows(models.MEMBERS)
     slow = _slow_relation(store, with_before, start, end)
-    slow_rows = int(slow.aggregate("count(*)").fetchone()[0]) if slow is not None else 0  # type: ignore[index]
+    slow_rows = int(slow.aggregate("count(*)").fetchall()[0][0]) if slow is not None else 0
     shapes = dbshapes.shape_table(slow) if slow is not None and slow_rows else pd.DataFrame()
     if len(shapes):
         baseline = _baseline_shapes(store, ctx.baseline_days, params.tz)

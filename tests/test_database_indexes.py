@@ -350,6 +350,24 @@ def test_index_advice_without_poor_shapes_is_empty() -> None:
     assert index_advice(shapes.iloc[:0], indexes_frame([]), empty, examined_ratio=1000).empty
 
 
+def test_index_advice_does_not_judge_a_grouping_pipeline_by_documents_per_result() -> None:
+    grouped = {"pipeline": [{"$match": {"status": 1}}, {"$group": {"_id": "$day", "n": {"$sum": 1}}}]}
+    plain = {"pipeline": [{"$match": {"status": 1}}, {"$project": {"total": 1}}]}
+    shapes = pd.DataFrame(
+        [
+            shape_row("shop.orders", "grouped", grouped, op="aggregate", docs_examined=50_000, nreturned=20),
+            shape_row("shop.orders", "plain", plain, op="aggregate", docs_examined=50_000, nreturned=20),
+            shape_row(
+                "shop.orders", "scan", grouped, op="aggregate", docs_examined=50_000, nreturned=20, collscan=True
+            ),
+        ]
+    )
+    empty = pd.DataFrame(columns=["ts", "ns", "avg_obj_size"])
+    advice = index_advice(shapes, indexes_frame([]), empty, examined_ratio=1000).set_index("shape_key")
+    assert set(advice.index) == {"plain", "scan"}  # a collection scan is still one
+    assert advice.loc["scan", "why"] == "COLLSCAN"
+
+
 # ---------------------------------------------------------------------------- unused
 
 

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
 from opsreview.logs.params import LogsParams
-from opsreview.database.params import DatabaseParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret

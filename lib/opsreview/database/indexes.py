@@ -478,6 +478,23 @@ def _ratio(frame: pd.DataFrame, column: str, examined: str) -> pd.Series:
     return given.astype(float)
 
 
+_REDUCING_STAGES = frozenset({"$group", "$count", "$bucket", "$bucketAuto", "$sortByCount", "$facet"})
+
+
+def _reduces(shape: Any) -> bool:
+    """An aggregation whose pipeline folds documents together ($group, $count, ...): its
+    documents examined per document returned is no measure of targeting."""
+    if isinstance(shape, str):
+        try:
+            shape = json.loads(shape)
+        except ValueError:
+            return False
+    pipeline = shape.get("pipeline") if isinstance(shape, dict) else None
+    if not isinstance(pipeline, list):
+        return False
+    return any(isinstance(stage, dict) and _REDUCING_STAGES & set(stage) for stage in pipeline)
+
+
 def index_advice(
     shapes: pd.DataFrame, indexes: pd.DataFrame, collections: pd.DataFrame, examined_ratio: float
 ) -> pd.DataFrame:
@@ -507,13 +524,16 @@ def index_advice(
     keys_ratio = _ratio(frame, "keys_per_returned", "keys_examined")
     collscan = _bools(frame, "collscan")
     sorted_in_memory = _bools(frame, "in_memory_sort")
+    reducing = [_reduces(shape) for shape in frame.get("shape", pd.Series([None] * len(frame)))]
     reasons: list[list[str]] = [[] for _ in range(len(frame))]
     for i in range(len(frame)):
         if collscan.iloc[i]:
             reasons[i].append("COLLSCAN")
-        if docs_ratio.iloc[i] > examined_ratio:
+        if reducing[i]:
+            pass  # $group/$count/...: many documents in, few out by design - the ratio says nothing
+        elif docs_ratio.iloc[i] > examined_ratio:
             reasons[i].append(f"{docs_ratio.iloc[i]:.0f} docs examined per returned")
-        if keys_ratio.iloc[i] > examined_ratio:
+        if not reducing[i] and keys_ratio.iloc[i] > examined_ratio:
             reasons[i].append(f"{keys_ratio.iloc[i]:.0f} keys examined per returned")
         if sorted_in_memory.iloc[i]:
             reasons[i].append("in-memory sort")

@@ -206,7 +206,9 @@ class DatabaseReview:
         section.figures.extend([charts.connections(self), charts.cache(self)])
         if self.disk:
             hosts = self.disk.get("hosts")
-            rows = hosts if isinstance(hosts, list) and hosts else [{k: v for k, v in self.disk.items() if k != "hosts"}]
+            rows = (
+                hosts if isinstance(hosts, list) and hosts else [{k: v for k, v in self.disk.items() if k != "hosts"}]
+            )
             section.tables.append(("Storage growth and days until the data disk fills", pd.DataFrame(rows)))
         return section
 
@@ -287,22 +289,14 @@ class DatabaseReview:
         columns = [
             "ns",
             "op",
-            "shape",
             "count",
             "total_ms",
-            "mean_ms",
             "p95_ms",
-            "max_ms",
             "docs_per_returned",
-            "keys_per_returned",
             "plan_summary",
-            "in_memory_sort",
-            "used_disk",
             "new",
             "command",
-            "app_names",
-            "first_seen",
-            "last_seen",
+            "shape",
         ]
         return view[[c for c in columns if c in view.columns]].rename(columns={"command": "suggested index"})
 
@@ -340,6 +334,19 @@ class DatabaseReview:
         if len(self.hidden):
             section.tables.append(("Hidden indexes", self.table("hidden")))
         return section
+
+    @functools.cached_property
+    def advice_view(self) -> pd.DataFrame:
+        view = self.advice.copy()
+        served = view["served_by"].fillna(
+            view["same_index_as"].map(lambda n: f"same index as {n}" if isinstance(n, str) else None)
+        )
+        view["index"] = view["command"].fillna(
+            served.map(lambda n: f"served by {n}" if isinstance(n, str) and not n.startswith("same") else n)
+        )
+        view["wasted_mb"] = pd.to_numeric(view["impact_bytes"], errors="coerce") / 1e6
+        columns = ["ns", "op", "why", "index", "note", "wasted_docs", "wasted_mb", "count", "total_ms", "shape"]
+        return view[columns].reset_index(drop=True)
 
     @functools.cached_property
     def index_view(self) -> pd.DataFrame:
@@ -411,19 +418,33 @@ class DatabaseReview:
     def hygiene_view(self) -> pd.DataFrame:
         view = self.hygiene.copy()
         view["soft_deleted_share"] = view["soft_deleted"] / view["sampled"].where(view["sampled"] > 0)
+        view = view.rename(
+            columns={
+                "soft_delete_field": "soft delete",
+                "soft_deleted_share": "deleted",
+                "password_field": "password",
+                "password_values": "hashes",
+                "not_bcrypt": "not bcrypt",
+                "md5_like": "md5/sha",
+                "other_strong": "argon2/scrypt",
+                "bcrypt_low_cost": "low cost",
+                "max_doc_bytes": "largest doc",
+                "oversize_docs": "oversize",
+            }
+        )
         columns = [
             "ns",
             "sampled",
-            "soft_delete_field",
-            "soft_deleted_share",
-            "password_field",
-            "password_values",
-            "not_bcrypt",
-            "md5_like",
-            "other_strong",
-            "bcrypt_low_cost",
-            "max_doc_bytes",
-            "oversize_docs",
+            "soft delete",
+            "deleted",
+            "password",
+            "hashes",
+            "not bcrypt",
+            "md5/sha",
+            "argon2/scrypt",
+            "low cost",
+            "largest doc",
+            "oversize",
         ]
         return view[columns].sort_values("ns").reset_index(drop=True)
 

@@ -74,3 +74,48 @@ def test_leaked_token_is_masked_everywhere(demo_run: dict[str, Any]) -> None:
     for path in demo_run["day_dir"].rglob("*"):
         if path.is_file():
             assert JWT_PREFIX not in path.read_text(errors="replace"), path.name
+
+
+def _database(summary: dict[str, Any], check: str) -> list[dict[str, Any]]:
+    return [f for f in summary["findings"] if f["area"] == "database" and f["check"] == check and f["severity"] != "info"]
+
+
+def test_every_planted_database_problem_is_a_finding(demo_run: dict[str, Any]) -> None:
+    truth = demo_run["truth"]["database"]
+    summary = demo_run["summary"]
+    titles = json.dumps([f["title"] for f in summary["findings"] if f["area"] == "database"], indent=1)
+
+    scan = truth["collscan_shape"]
+    collscans = [f for f in _database(summary, "database.collscan") if f["evidence"]["ns"] == scan["ns"]]
+    assert len(collscans) == 1, titles
+    evidence = collscans[0]["evidence"]
+    assert evidence["count"] == scan["count"]
+    assert all(field in evidence["shape"] for field in scan["filter_fields"])
+    new = [f for f in _database(summary, "database.new_slow_shape") if f["evidence"]["shape"] == evidence["shape"]]
+    assert new, "the COLLSCAN shape is new since the baseline: " + titles
+    assert any(f["evidence"]["command"] == scan["suggestion"] for f in _database(summary, "database.index_suggestion"))
+
+    unused = truth["unused_index"]
+    assert [(f["evidence"]["ns"], f["evidence"]["index"]) for f in _database(summary, "database.unused_index")] == [
+        (unused["ns"], unused["name"])
+    ]
+    redundant = truth["redundant_index"]
+    assert [
+        (f["evidence"]["ns"], f["evidence"]["index"], f["evidence"]["covered_by"])
+        for f in _database(summary, "database.redundant_index")
+    ] == [(redundant["ns"], redundant["name"], redundant["covered_by"])]
+
+    lag = truth["lag_spike"]
+    lags = _database(summary, "database.repl_lag")
+    assert [f["evidence"]["member"] for f in lags] == [lag["member"]]  # the other secondary stays in sync
+    assert lags[0]["value"] == pytest.approx(lag["max_lag_s"], abs=1)
+
+    (validator,) = _database(summary, "database.no_validator")
+    assert validator["evidence"]["collections"] == truth["no_validator"]
+
+    md5 = truth["md5_passwords"]
+    hashes = [f for f in _database(summary, "database.password_hash") if f["evidence"]["ns"] == md5["ns"]]
+    assert [(f["severity"], f["evidence"]["md5_like"], f["evidence"]["sampled"]) for f in hashes] == [
+        ("critical", md5["md5_like"], md5["sampled"])
+    ]
+

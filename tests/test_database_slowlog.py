@@ -513,7 +513,9 @@ def test_lines_that_are_not_json_objects_are_counted_never_an_error(tmp_path: Pa
 def test_a_log_rewritten_with_spaces_is_read_too(tmp_path: Path) -> None:
     entries = [orjson.loads(line) for line in _log("8.0").read_bytes().splitlines() if line.startswith(b"{")]
     lines = [json.dumps(e) for e in entries]  # "id": 51803, as Python writes JSON
-    lines.insert(3, '{"t": {"$date": "2024-03-04T11:01:00.000+00:00"}, "id": 51803, "attr": {"type": "command" "ns": "x"}}')
+    lines.insert(
+        3, '{"t": {"$date": "2024-03-04T11:01:00.000+00:00"}, "id": 51803, "attr": {"type": "command" "ns": "x"}}'
+    )
     path = tmp_path / "spaced.log"
     path.write_text("\n".join(lines) + "\n")
     table, read = read_log_file(path, HOST)

@@ -148,6 +148,9 @@ def test_snapshot_holds_what_each_reply_said(taken: dict[Any, Any], version: str
 
     if topology == "replicaset":
         assert replies["replSetGetStatus"]["members"] == fx(version, topology, "replSetGetStatus")["members"]
+        # the gossip the driver and server exchange is not part of the reply
+        assert "$clusterTime" in load_fixture(version, topology, "replSetGetStatus")
+        assert not {"$clusterTime", "operationTime"} & set(replies["replSetGetStatus"])
         oplog = fx(version, topology, "oplog")
         assert replies["oplog"] == {"first": oplog["first"]["ts"], "last": oplog["last"]["ts"]}
     else:
@@ -289,24 +292,32 @@ def test_current_op_is_watched_once_a_look_and_merged(monkeypatch: pytest.Monkey
         looks = [c for c in fake.app_commands() if c["name"] == "aggregate" and "$currentOp" in c["doc"]["pipeline"][0]]
     assert len(looks) == 3  # at 0, 0.05 and 0.1 s
     assert all(c["db"] == "admin" and c["doc"]["aggregate"] == 1 for c in looks)
+    assert all(c["doc"]["pipeline"][1] == {"$match": {"secs_running": {"$gt": 5.0}}} for c in looks)
     ops = fx("7.0", "standalone", "currentOp")
     assert sorted(op["opid"] for op in snap["replies"]["currentOp"]) == sorted(
         op["opid"] for op in ops if op["secs_running"] > params.current_op_min_secs
     )
 
 
-def test_reads_go_to_the_member_the_read_preference_picks() -> None:
+def test_reads_go_to_the_member_the_read_preference_picks_and_stay_there() -> None:
     with (
         FakeMongo("7.0", "replicaset") as primary,
-        FakeMongo("7.0", "replicaset", role="secondary", primary=primary) as secondary,
+        FakeMongo("7.0", "replicaset", role="secondary", primary=primary) as one,
+        FakeMongo("7.0", "replicaset", role="secondary", primary=primary) as two,
     ):
-        primary.peers.append(secondary)
-        uri = primary.uri(replicaSet="rs0").replace(primary.address, f"{primary.address},{secondary.address}")
+        primary.peers += [one, two]
+        # the secondaries answer the handshake late: a collector that chose before every member
+        # was checked would take the primary
+        one.hello_delay_s = two.hello_delay_s = 0.2
+        hosts = ",".join(m.address for m in (primary, one, two))
+        uri = primary.uri(replicaSet="rs0").replace(primary.address, hosts)
         with params_for(uri, read_preference="secondaryPreferred") as params:
             (snap,) = collector.take_snapshot(params)
-        assert snap["host"] == secondary.address
         assert primary.app_commands() == []
-        assert any(c["name"] == "serverStatus" for c in secondary.app_commands())
+        chosen, other = (one, two) if one.app_commands() else (two, one)
+        assert snap["host"] == chosen.address
+        # pinned: all ~40 commands to the one secondary (unpinned, each would pick either)
+        assert len(chosen.app_commands()) > 30 and other.app_commands() == []
         with params_for(uri, read_preference="primary", get_log=False, profiler=False) as params:
             (snap,) = collector.take_snapshot(params)
         assert snap["host"] == primary.address

@@ -50,6 +50,7 @@ from opsreview.database.client import (
     CommandFailure,
     aggregate,
     find,
+    one_line,
     open_client,
     privileges_row,
     run_command,
@@ -479,6 +480,26 @@ def _source_error(message: str) -> SourceError:
     return SourceError("database", redact(message))
 
 
+def _await_discovery(client: MongoClient[dict[str, Any]], timeout_s: float) -> None:
+    """Wait (at most ``timeout_s``) until the driver has checked every member it knows of.
+
+    Server selection takes the first suitable member that answers: without this wait a
+    secondary not yet checked would lose to the primary under ``secondaryPreferred``. When no
+    member could be reached at all, fail now with what the checks said.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        servers = list(client.topology_description.server_descriptions().values())
+        if servers and all(s.is_server_type_known or s.error is not None for s in servers):
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    if servers and not any(s.is_server_type_known for s in servers):
+        reasons = "; ".join(sorted({one_line(s.error) for s in servers if s.error is not None}))
+        raise _Fatal(CommandFailure("hello", None, reasons or "no member answered", "network"))
+
+
 def _connect(params: DatabaseParams, uri: str) -> tuple[list[MongoClient[dict[str, Any]]], _Reader, str, str]:
     """Open the client, find the node the read preference picks, pin to it if needed."""
     recorder = AddressRecorder()
@@ -486,6 +507,7 @@ def _connect(params: DatabaseParams, uri: str) -> tuple[list[MongoClient[dict[st
     try:
         first = open_client(params, uri, listeners=[recorder])
         clients.append(first)
+        _await_discovery(first, params.connect_timeout_ms / 1000)
         hello = run_command(first, params, "admin", {"hello": 1})
         if isinstance(hello, CommandFailure):
             raise _Fatal(hello if hello.fatal else CommandFailure("hello", hello.code, hello.message, "network"))

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from opsreview.database import client as db_client
-from opsreview.database import collector
+from opsreview.database import collector, models
 from opsreview.database.client import (
     CommandFailure,
     aggregate,
@@ -171,6 +171,8 @@ def test_snapshot_holds_what_each_reply_said(taken: dict[Any, Any], version: str
     samples = fx(version, topology, "sample")
     assert set(snap["hygiene"]) == set(coll_stats)
     users = snap["hygiene"]["shop.users"]
+    assert set(users) == set(models.HYGIENE_SCHEMA.names) - {"ts", "host"} and users["ns"] == "shop.users"
+    assert set(snap["privileges"]) == set(models.PRIVILEGES_SCHEMA.names) - {"ts", "host"}
     assert users["sampled"] == len(samples["shop.users"])
     assert users["password_values"] == sum(1 for d in samples["shop.users"] if isinstance(d.get("passwordHash"), str))
     assert snap["hygiene"]["shop.products"]["sampled"] == 0

@@ -457,9 +457,7 @@ class _Snapshot:
             )
             if docs is None:
                 continue
-            row = hygiene_row(ns, docs, hygiene)
-            row.pop("ns", None)
-            self.hygiene[ns] = _jsonable_row(row)
+            self.hygiene[ns] = _jsonable_row(hygiene_row(ns, docs, hygiene))
             del docs  # the sampled documents go no further
 
     def document(self, ts: datetime) -> dict[str, Any]:

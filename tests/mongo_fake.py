@@ -281,9 +281,12 @@ class FakeMongo:
                 else {"db": db, "collections": 0, "views": 0, "objects": 0, "ok": 1}
             )
         if name == "listCollections":
-            return _cursor(
-                f"{db}.$cmd.listCollections", copy.deepcopy((replies.get("listCollections") or {}).get(db, []))
-            )
+            listed = copy.deepcopy((replies.get("listCollections") or {}).get(db, []))
+            size = (doc.get("cursor") or {}).get("batchSize")
+            reply = _cursor(f"{db}.$cmd.listCollections", listed[:size] if size else listed)
+            if size and len(listed) > size:
+                reply["cursor"]["id"] = Int64(4242)  # more to read
+            return reply
         if name == "listIndexes":
             ns = f"{db}.{doc['listIndexes']}"
             specs = (replies.get("listIndexes") or {}).get(ns)

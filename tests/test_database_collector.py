@@ -260,6 +260,31 @@ def test_max_collections_keeps_the_largest_and_bounds_the_size_scan() -> None:
     assert "7 collections" in snap["errors"][0]["error"]
 
 
+def test_a_database_with_more_collections_than_one_batch_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collector, "LIST_COLLECTIONS_LIMIT", 4)
+    with FakeMongo("7.0", "standalone") as fake, params_for(fake.uri(), databases=["shop"]) as params:
+        (snap,) = collector.take_snapshot(params)
+        listings = [c["doc"] for c in fake.app_commands() if c["name"] == "listCollections"]
+    assert [d["cursor"] for d in listings] == [{"batchSize": 4}]
+    assert len(snap["replies"]["listCollections"]["shop"]) == 4
+    assert [(e["command"], e["code"]) for e in snap["errors"]] == [("listCollections shop", None)]
+    assert "more than 4 collections" in snap["errors"][0]["error"]
+
+
+def test_hygiene_never_samples_a_view() -> None:
+    with (
+        FakeMongo("8.0", "standalone") as fake,
+        params_for(fake.uri(), hygiene={"collections": ["shop.orders_by_day", "shop.metrics", "shop.users"]}) as params,
+    ):
+        (snap,) = collector.take_snapshot(params)
+        sampled = [
+            c["doc"]["aggregate"]
+            for c in fake.app_commands()
+            if c["name"] == "aggregate" and "$sample" in c["doc"]["pipeline"][0]
+        ]
+    assert sampled == ["users"] and list(snap["hygiene"]) == ["shop.users"]
+
+
 def test_databases_from_params_skip_list_databases_and_hygiene_follows_its_params() -> None:
     with (
         FakeMongo("8.0", "standalone") as fake,

@@ -12,7 +12,8 @@ where each comes from). It speaks just enough of the protocol for the collector:
 - anything else: ``CommandNotFound`` (code 59), as a server answers an unknown command.
 
 Every request is recorded (:attr:`received`). A test can make it ``slow`` (replies after N
-seconds, from a timer thread, so the socket timeout fires on the client), ``silent`` (never
+seconds, from a timer thread, so the socket timeout fires on the client; ``hello_delay_s``
+delays the handshake alone), ``silent`` (never
 replies, not even to the handshake), refuse a command with ``Unauthorized`` (code 13) or
 refuse every login, and swap a reply (``replies[name] = ...``). ``close()`` stops it.
 """
@@ -89,6 +90,7 @@ class FakeMongo:
             self.replies[path.stem] = json_util.loads(path.read_text(encoding="utf-8"))
         self.received: list[dict[str, Any]] = []
         self.delay_s = 0.0
+        self.hello_delay_s = 0.0
         self.silent = False
         self.refuse_auth = False
         self.unauthorized: set[str] = set()
@@ -150,7 +152,11 @@ class FakeMongo:
             return True  # never answer: the client's timeouts must end it
         lowered = name.lower()
         if lowered in ("hello", "ismaster"):
-            request.replies(self._hello(doc, legacy=lowered == "ismaster"))
+            hello = self._hello(doc, legacy=lowered == "ismaster")
+            if self.hello_delay_s > 0:
+                self._later(self.hello_delay_s, request, hello)
+            else:
+                request.replies(hello)
             return True
         if lowered == "saslstart":
             request.replies(self._sasl_start(doc))
@@ -160,13 +166,16 @@ class FakeMongo:
             return True
         reply = self._reply(name, db, doc)
         if self.delay_s > 0:
-            timer = threading.Timer(self.delay_s, self._late_reply, (request, reply))
-            timer.daemon = True
-            self._timers.append(timer)
-            timer.start()
+            self._later(self.delay_s, request, reply)
         else:
             request.replies(reply)
         return True
+
+    def _later(self, seconds: float, request: Any, reply: dict[str, Any]) -> None:
+        timer = threading.Timer(seconds, self._late_reply, (request, reply))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     @staticmethod
     def _late_reply(request: Any, reply: dict[str, Any]) -> None:
@@ -272,9 +281,12 @@ class FakeMongo:
                 else {"db": db, "collections": 0, "views": 0, "objects": 0, "ok": 1}
             )
         if name == "listCollections":
-            return _cursor(
-                f"{db}.$cmd.listCollections", copy.deepcopy((replies.get("listCollections") or {}).get(db, []))
-            )
+            listed = copy.deepcopy((replies.get("listCollections") or {}).get(db, []))
+            size = (doc.get("cursor") or {}).get("batchSize")
+            reply = _cursor(f"{db}.$cmd.listCollections", listed[:size] if size else listed)
+            if size and len(listed) > size:
+                reply["cursor"]["id"] = Int64(4242)  # more to read
+            return reply
         if name == "listIndexes":
             ns = f"{db}.{doc['listIndexes']}"
             specs = (replies.get("listIndexes") or {}).get(ns)

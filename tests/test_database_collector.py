@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from opsreview.database import client as db_client
-from opsreview.database import collector
+from opsreview.database import collector, models
 from opsreview.database.client import (
     CommandFailure,
     aggregate,
@@ -148,6 +148,9 @@ def test_snapshot_holds_what_each_reply_said(taken: dict[Any, Any], version: str
 
     if topology == "replicaset":
         assert replies["replSetGetStatus"]["members"] == fx(version, topology, "replSetGetStatus")["members"]
+        # the gossip the driver and server exchange is not part of the reply
+        assert "$clusterTime" in load_fixture(version, topology, "replSetGetStatus")
+        assert not {"$clusterTime", "operationTime"} & set(replies["replSetGetStatus"])
         oplog = fx(version, topology, "oplog")
         assert replies["oplog"] == {"first": oplog["first"]["ts"], "last": oplog["last"]["ts"]}
     else:
@@ -168,6 +171,8 @@ def test_snapshot_holds_what_each_reply_said(taken: dict[Any, Any], version: str
     samples = fx(version, topology, "sample")
     assert set(snap["hygiene"]) == set(coll_stats)
     users = snap["hygiene"]["shop.users"]
+    assert set(users) == set(models.HYGIENE_SCHEMA.names) - {"ts", "host"} and users["ns"] == "shop.users"
+    assert set(snap["privileges"]) == set(models.PRIVILEGES_SCHEMA.names) - {"ts", "host"}
     assert users["sampled"] == len(samples["shop.users"])
     assert users["password_values"] == sum(1 for d in samples["shop.users"] if isinstance(d.get("passwordHash"), str))
     assert snap["hygiene"]["shop.products"]["sampled"] == 0
@@ -255,6 +260,31 @@ def test_max_collections_keeps_the_largest_and_bounds_the_size_scan() -> None:
     assert "7 collections" in snap["errors"][0]["error"]
 
 
+def test_a_database_with_more_collections_than_one_batch_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collector, "LIST_COLLECTIONS_LIMIT", 4)
+    with FakeMongo("7.0", "standalone") as fake, params_for(fake.uri(), databases=["shop"]) as params:
+        (snap,) = collector.take_snapshot(params)
+        listings = [c["doc"] for c in fake.app_commands() if c["name"] == "listCollections"]
+    assert [d["cursor"] for d in listings] == [{"batchSize": 4}]
+    assert len(snap["replies"]["listCollections"]["shop"]) == 4
+    assert [(e["command"], e["code"]) for e in snap["errors"]] == [("listCollections shop", None)]
+    assert "more than 4 collections" in snap["errors"][0]["error"]
+
+
+def test_hygiene_never_samples_a_view() -> None:
+    with (
+        FakeMongo("8.0", "standalone") as fake,
+        params_for(fake.uri(), hygiene={"collections": ["shop.orders_by_day", "shop.metrics", "shop.users"]}) as params,
+    ):
+        (snap,) = collector.take_snapshot(params)
+        sampled = [
+            c["doc"]["aggregate"]
+            for c in fake.app_commands()
+            if c["name"] == "aggregate" and "$sample" in c["doc"]["pipeline"][0]
+        ]
+    assert sampled == ["users"] and list(snap["hygiene"]) == ["shop.users"]
+
+
 def test_databases_from_params_skip_list_databases_and_hygiene_follows_its_params() -> None:
     with (
         FakeMongo("8.0", "standalone") as fake,
@@ -289,24 +319,32 @@ def test_current_op_is_watched_once_a_look_and_merged(monkeypatch: pytest.Monkey
         looks = [c for c in fake.app_commands() if c["name"] == "aggregate" and "$currentOp" in c["doc"]["pipeline"][0]]
     assert len(looks) == 3  # at 0, 0.05 and 0.1 s
     assert all(c["db"] == "admin" and c["doc"]["aggregate"] == 1 for c in looks)
+    assert all(c["doc"]["pipeline"][1] == {"$match": {"secs_running": {"$gt": 5.0}}} for c in looks)
     ops = fx("7.0", "standalone", "currentOp")
     assert sorted(op["opid"] for op in snap["replies"]["currentOp"]) == sorted(
         op["opid"] for op in ops if op["secs_running"] > params.current_op_min_secs
     )
 
 
-def test_reads_go_to_the_member_the_read_preference_picks() -> None:
+def test_reads_go_to_the_member_the_read_preference_picks_and_stay_there() -> None:
     with (
         FakeMongo("7.0", "replicaset") as primary,
-        FakeMongo("7.0", "replicaset", role="secondary", primary=primary) as secondary,
+        FakeMongo("7.0", "replicaset", role="secondary", primary=primary) as one,
+        FakeMongo("7.0", "replicaset", role="secondary", primary=primary) as two,
     ):
-        primary.peers.append(secondary)
-        uri = primary.uri(replicaSet="rs0").replace(primary.address, f"{primary.address},{secondary.address}")
+        primary.peers += [one, two]
+        # the secondaries answer the handshake late: a collector that chose before every member
+        # was checked would take the primary
+        one.hello_delay_s = two.hello_delay_s = 0.2
+        hosts = ",".join(m.address for m in (primary, one, two))
+        uri = primary.uri(replicaSet="rs0").replace(primary.address, hosts)
         with params_for(uri, read_preference="secondaryPreferred") as params:
             (snap,) = collector.take_snapshot(params)
-        assert snap["host"] == secondary.address
         assert primary.app_commands() == []
-        assert any(c["name"] == "serverStatus" for c in secondary.app_commands())
+        chosen, other = (one, two) if one.app_commands() else (two, one)
+        assert snap["host"] == chosen.address
+        # pinned: all ~40 commands to the one secondary (unpinned, each would pick either)
+        assert len(chosen.app_commands()) > 30 and other.app_commands() == []
         with params_for(uri, read_preference="primary", get_log=False, profiler=False) as params:
             (snap,) = collector.take_snapshot(params)
         assert snap["host"] == primary.address

@@ -563,7 +563,7 @@ def test_read_log_file_counts_the_demo_slow_queries(
 ) -> None:
     collscans = 0
     for name, lines in logs.items():
-        table, read = read_log_file(root / "logs" / "db-1" / name, "db-1:27017", workers=1)
+        table, read = read_log_file(root / "logs" / "db-1" / name, "db-1:27017")
         assert table.schema.equals(models.SLOW_QUERIES_SCHEMA)
         models.to_arrow(models.LOG_READS, [read])
         expected = sum(1 for line in lines if line["id"] == 51803)

@@ -86,7 +86,7 @@ _COMMAND_FIELDS: dict[str, frozenset[str]] = {
     "serverStatus": frozenset(),
     "dbStats": frozenset({"scale", "freeStorage"}),
     "listDatabases": frozenset({"nameOnly", "authorizedDatabases", "filter"}),
-    "listCollections": frozenset({"nameOnly", "authorizedCollections", "filter"}),
+    "listCollections": frozenset({"nameOnly", "authorizedCollections", "filter", "cursor"}),
     "listIndexes": frozenset(),
     "replSetGetStatus": frozenset(),
     "connectionStatus": frozenset({"showPrivileges"}),

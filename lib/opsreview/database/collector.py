@@ -68,6 +68,7 @@ SLOW_QUERY_LOG_ID = 51803
 SIZE_SCAN_FACTOR = 5  # $collStats of at most this many times max_collections, to find the largest
 CURRENT_OP_LIMIT = 1000
 SHARDS_LIMIT = 1000
+LIST_COLLECTIONS_LIMIT = 10_000  # collections listed per database (one batch, no getMore)
 
 # Gossip and session metadata the driver and the server exchange: not part of the reply.
 _REPLY_METADATA = (
@@ -250,6 +251,7 @@ class _Snapshot:
         self.slow_queries: list[dict[str, Any]] = []
         self.hygiene: dict[str, Any] = {}
         self.privileges: dict[str, Any] = {}
+        self.types: dict[str, str] = {}  # ns -> collection | view | timeseries, from listCollections
 
     def collect(self) -> None:
         self._server()
@@ -327,15 +329,27 @@ class _Snapshot:
             if stats is not None:
                 db_stats[db] = ejson(stats)
             reply = self.r.command(
-                db, {"listCollections": 1, "authorizedCollections": True}, label=f"listCollections {db}"
+                db,
+                {"listCollections": 1, "authorizedCollections": True, "cursor": {"batchSize": LIST_COLLECTIONS_LIMIT}},
+                label=f"listCollections {db}",
             )
             if reply is None:
                 continue
-            batch = (reply.get("cursor") or {}).get("firstBatch") or []
+            cursor = reply.get("cursor") or {}
+            batch = cursor.get("firstBatch") or []
+            if cursor.get("id"):  # more than one batch: the rest is not read (no getMore)
+                self.r.errors.append(
+                    {
+                        "command": f"listCollections {db}",
+                        "code": None,
+                        "error": f"more than {LIST_COLLECTIONS_LIMIT} collections: the first {len(batch)} read",
+                    }
+                )
             entries = [{"name": c.get("name"), "type": c.get("type"), "options": c.get("options") or {}} for c in batch]
             listed[db] = ejson(entries)
             for entry in entries:
                 name = str(entry["name"])
+                self.types[f"{db}.{name}"] = str(entry["type"])
                 if entry["type"] == "collection" and not name.startswith("system."):
                     candidates.append((db, name))
         if db_stats:
@@ -452,14 +466,14 @@ class _Snapshot:
             targets = list(largest)
         for db, coll in targets[: self.params.max_collections]:
             ns = f"{db}.{coll}"
+            if self.types.get(ns, "collection") != "collection":
+                continue  # a view would run its pipeline, a time series its buckets: not sampled
             docs = self.r.aggregate(
                 db, coll, [{"$sample": {"size": hygiene.sample_size}}], batch_size=hygiene.sample_size
             )
             if docs is None:
                 continue
-            row = hygiene_row(ns, docs, hygiene)
-            row.pop("ns", None)
-            self.hygiene[ns] = _jsonable_row(row)
+            self.hygiene[ns] = _jsonable_row(hygiene_row(ns, docs, hygiene))
             del docs  # the sampled documents go no further
 
     def document(self, ts: datetime) -> dict[str, Any]:

@@ -493,18 +493,19 @@ def _connections(
         c.cid = 3 + i if i < 7 else 412 + 37 * i  # earlier ids were used by start-up and the old pools
     first_id = 18_000 + int(rng.integers(0, 3_000))
 
+    # A rolling deploy: the new processes connect, then the old ones drain and close theirs.
     pools: list[tuple[float, float, list[_Conn]]] = []
     since = -inf
     for deploy in sorted(deploys):
         for c in pool:
             c.closed = deploy + 0.2 + float(rng.random()) * 1.5
         new_pool = [
-            _Conn(deploy + 4.0 + float(rng.random()) * 3.0, inf, f"{API_IPS[i % 2]}:{_port(rng)}", "shop-api")
+            _Conn(deploy - 7.0 + float(rng.random()) * 3.0, inf, f"{API_IPS[i % 2]}:{_port(rng)}", "shop-api")
             for i in range(20)
         ]
         pools.append((since, deploy, pool))
         conns += new_pool
-        pool, since = new_pool, deploy + 8.0
+        pool, since = new_pool, deploy
     pools.append((since, inf, pool))
 
     # The API's pools grow with traffic (and idle connections close after maxIdleTimeMS).
@@ -924,7 +925,7 @@ def _slow_queries(
     # Planted: after the review day's release, a user's orders by userId, newest first: COLLSCAN.
     if review:
         qh, pk = _shape_hash("orders.byUser", "q"), _shape_hash("orders.byUser", "p")
-        release = _local_at(day, RELEASE_LOCAL, tz) + 8.0
+        release = _local_at(day, RELEASE_LOCAL, tz)
         for t in _sample_times(rng, start, end, int(rng.poisson(230)), tz, not_before=release + 60):
             c = conns.app_conn(rng, t)
             docs = count_at("orders", float(t))

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the log readers' worker processes import this module: they 
     import pandas as pd
 
 __all__ = [
+    "NOISE_FIELDS",
     "OPS",
     "command_collection",
     "command_shape",
@@ -81,7 +82,7 @@ _FIELD_PATH = re.compile(r"\$\$?[A-Za-z_][A-Za-z0-9_.]*")
 # The mongo shell's /pattern/flags.
 _REGEX_STRING = re.compile(r"/(.*)/([a-z]*)", re.DOTALL)
 # Driver and session fields of a command: noise for a shape, and some of them carry keys.
-_NOISE = frozenset(
+NOISE_FIELDS = frozenset(
     {
         "lsid",
         "$clusterTime",
@@ -603,7 +604,7 @@ def mask_command(command: Any) -> Any:
             else:
                 out[k] = 1
             continue
-        if k in _NOISE:
+        if k in NOISE_FIELDS:
             continue
         if k in ("filter", "query", "q"):
             out[k] = mask_value(value)

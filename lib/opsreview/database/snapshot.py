@@ -482,9 +482,9 @@ def flatten(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     tables[models.SHARDS] = _shard_rows(snapshot, base)
     privileges = snapshot.get("privileges")
     if isinstance(privileges, Mapping) and privileges:
-        names = set(models.PRIVILEGES_SCHEMA.names)
+        names = set(models.PRIVILEGES_SCHEMA.names) - {"ts", "host"}
         tables[models.PRIVILEGES].append({**base, **{k: v for k, v in privileges.items() if k in names}})
-    hygiene_names = set(models.HYGIENE_SCHEMA.names)
+    hygiene_names = set(models.HYGIENE_SCHEMA.names) - {"ts", "host", "ns"}
     for ns, row in (snapshot.get("hygiene") or {}).items():
         tables[models.HYGIENE].append({**base, "ns": ns, **{k: v for k, v in row.items() if k in hygiene_names}})
     for error in snapshot.get("errors") or []:

@@ -79,7 +79,12 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("Connection pooling (Mongoose default)", True, "database", _DB_POOL),
         ("Redis caching (structure ready)", False),
         ("CDN for static files", False),
-        ("Database query monitoring", False, "database", ("database.slow_shape", "database.new_slow_shape")),
+        (
+            "Database query monitoring",
+            False,
+            "database",
+            ("database.slow_shape", "database.new_slow_shape", "database.slow_shape_regression"),
+        ),
         ("Performance testing", False),
     )
     + _items(
@@ -199,6 +204,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
             "database",
             (
                 "database.slow_shape",
+                "database.slow_shape_regression",
                 "database.connections",
                 "database.cache",
                 "database.queue",

@@ -56,6 +56,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "database.disk_full": (PERFORMANCE,),
     "database.slow_shape": (PERFORMANCE, QUERY_MONITORING, EFFICIENT),
     "database.new_slow_shape": (QUERY_MONITORING, EFFICIENT),
+    "database.slow_shape_regression": (PERFORMANCE, QUERY_MONITORING),
     "database.collscan": (INDEXES, MONGO_INDEXES, EFFICIENT),
     "database.index_suggestion": (INDEXES, MONGO_INDEXES),
     "database.unused_index": (MONGO_INDEXES,),
@@ -298,6 +299,26 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     f"New slow query shape on {row['ns']} ({row['op']}, {int(row['count'])} runs): not seen in the baseline",
                     int(row["count"]),
                     t.new_shape_min_count,
+                    **evidence,
+                )
+            )
+        base = _num(row.get("baseline_total_ms"))
+        if (
+            base is not None
+            and base > 0
+            and float(row["total_ms"]) >= t.regression_factor * base
+            and total_s >= t.slow_shape_total_s / 4
+        ):
+            out.append(
+                _finding(
+                    "database.slow_shape_regression",
+                    Severity.warning,
+                    f"{row['op']} on {row['ns']} spent {total_s:.1f} s in slow runs, "
+                    f"{float(row['total_ms']) / base:.1f}× its baseline day ({base / 1000:.1f} s)",
+                    round(total_s, 1),
+                    round(t.regression_factor * base / 1000, 1),
+                    baseline_days=_num(row.get("baseline_days")),
+                    baseline_count=_num(row.get("baseline_count")),
                     **evidence,
                 )
             )

@@ -94,6 +94,9 @@ class DatabaseThresholds(Section):
         gt=0,
         description="a slow find with no projection on a collection whose documents average more than this",
     )
+    regression_factor: float = Field(
+        3.0, gt=1, description="a shape that spent this many times its baseline's median daily time is a warning"
+    )
     new_shape_min_count: int = Field(
         10,
         ge=1,

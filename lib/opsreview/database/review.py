@@ -244,7 +244,11 @@ class DatabaseReview:
         section = Section(
             "slow_queries",
             findings=self._of(
-                "database.slow_shape", "database.new_slow_shape", "database.collscan", "database.no_projection"
+                "database.slow_shape",
+                "database.new_slow_shape",
+                "database.slow_shape_regression",
+                "database.collscan",
+                "database.no_projection",
             ),
         )
         items = (dbfindings.QUERY_MONITORING, dbfindings.EFFICIENT, dbfindings.QUERY_FIELDS)

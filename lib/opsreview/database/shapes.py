@@ -33,10 +33,12 @@ if TYPE_CHECKING:  # the log readers' worker processes import this module: they 
     import pandas as pd
 
 __all__ = [
+    "NOISE_FIELDS",
     "OPS",
     "command_collection",
     "command_shape",
     "mask_command",
+    "masked_command_shape",
     "mask_expr",
     "mask_pipeline",
     "mask_value",
@@ -80,7 +82,7 @@ _FIELD_PATH = re.compile(r"\$\$?[A-Za-z_][A-Za-z0-9_.]*")
 # The mongo shell's /pattern/flags.
 _REGEX_STRING = re.compile(r"/(.*)/([a-z]*)", re.DOTALL)
 # Driver and session fields of a command: noise for a shape, and some of them carry keys.
-_NOISE = frozenset(
+NOISE_FIELDS = frozenset(
     {
         "lsid",
         "$clusterTime",
@@ -158,6 +160,14 @@ Shape = dict[str, Any]
 # --- values --------------------------------------------------------------------------------
 
 
+_PLAIN = frozenset({str, int, float, bool, list, type(None)})  # JSON types that are not documents
+
+
+def _is_map(value: Any) -> bool:
+    kind = type(value)
+    return kind is dict or (kind not in _PLAIN and isinstance(value, Mapping))
+
+
 def _regex_marker(pattern: Any) -> str:
     text = pattern if isinstance(pattern, str) else ""
     return "/^…/" if text.startswith(("^", "\\A")) else "/…/"
@@ -165,13 +175,18 @@ def _regex_marker(pattern: Any) -> str:
 
 def _as_regex(value: Any) -> str | None:
     """The regex marker when ``value`` is a regular expression in any written form, else None."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
+        if value[:1] != "/":
+            return None
         found = _REGEX_STRING.fullmatch(value)
         return _regex_marker(found.group(1)) if found else None
-    if isinstance(value, Mapping):
+    if kind in _PLAIN:
+        return None
+    if kind is dict or isinstance(value, Mapping):
         if "$regularExpression" in value and len(value) == 1:
             inner = value["$regularExpression"]
-            return _regex_marker(inner.get("pattern") if isinstance(inner, Mapping) else None)
+            return _regex_marker(inner.get("pattern") if _is_map(inner) else None)
         if "$regex" in value and set(value) <= {"$regex", "$options"}:
             regex = value["$regex"]
             # {"$regex": {"$regularExpression": ...}} or {"$regex": "/^a/"} are regexes too
@@ -185,11 +200,18 @@ def _as_regex(value: Any) -> str | None:
 
 
 def _is_ejson_value(value: Mapping[str, Any]) -> bool:
-    return bool(value) and any(k in _EJSON_VALUE for k in value)
+    return not _EJSON_VALUE.isdisjoint(value)
 
 
 def _is_operator_doc(value: Mapping[str, Any]) -> bool:
-    return bool(value) and all(isinstance(k, str) and k.startswith("$") for k in value)
+    for key in value:
+        if type(key) is not str or not key.startswith("$"):
+            return False
+    return bool(value)
+
+
+def _regex_in(value: Mapping[str, Any]) -> str | None:
+    return _as_regex(value) if "$regularExpression" in value or "$regex" in value else None
 
 
 def mask_value(value: Any) -> Any:
@@ -197,8 +219,8 @@ def mask_value(value: Any) -> Any:
 
     A document is read as a query: its fields are conditions, its ``$`` keys operators.
     """
-    if isinstance(value, Mapping):
-        regex = _as_regex(value)
+    if _is_map(value):
+        regex = _regex_in(value)
         if regex is not None:
             return regex
         if _is_ejson_value(value):
@@ -210,39 +232,55 @@ def mask_value(value: Any) -> Any:
 
 def _mask_entry(key: str, value: Any) -> Any:
     """One ``key: value`` of a query document."""
+    if key[:1] != "$":
+        return _mask_condition(value)
     if key in _LOGICAL:
         return [mask_value(v) for v in value] if isinstance(value, list) else 1
     if key in _LISTS:
         return [1]
     if key == "$regex":
         return _regex_marker(value) if isinstance(value, str) else (_as_regex(value) or "/…/")
-    if key in ("$not", "$elemMatch"):
-        return _mask_condition(value) if key == "$not" else (mask_value(value) if isinstance(value, Mapping) else 1)
+    if key == "$not":
+        return _mask_condition(value)
+    if key == "$elemMatch":
+        return mask_value(value) if _is_map(value) else 1
     if key == "$expr":
         return mask_expr(value)
-    if key.startswith("$"):
-        return _mask_operand(value)
-    return _mask_condition(value)
+    return _mask_operand(value)
 
 
 def _mask_condition(value: Any) -> Any:
     """The value of a field in a query: an operator document is kept as such, anything else is a value."""
-    regex = _as_regex(value)
-    if regex is not None:
-        return regex
-    if isinstance(value, Mapping) and _is_operator_doc(value) and not _is_ejson_value(value):
-        return mask_value(value)
-    return 1  # a scalar, an array or a subdocument compared for equality
+    kind = type(value)
+    if kind is str:
+        return (_as_regex(value) or 1) if value[:1] == "/" else 1
+    if kind in _PLAIN:
+        return 1  # a scalar or an array compared for equality
+    if kind is dict or isinstance(value, Mapping):
+        regex = _regex_in(value)
+        if regex is not None:
+            return regex
+        if _is_operator_doc(value) and not _is_ejson_value(value):
+            return mask_value(value)
+        return 1  # a subdocument compared for equality, or an Extended JSON value
+    return _as_regex(value) or 1
 
 
 def _mask_operand(value: Any) -> Any:
     """The argument of an operator other than the logical and list ones ($gte, $exists, $near, ...)."""
-    regex = _as_regex(value)
-    if regex is not None:
-        return regex
-    if isinstance(value, Mapping) and _is_operator_doc(value) and not _is_ejson_value(value):
-        return {str(k): _mask_operand(v) for k, v in value.items()}  # $near: {$geometry, $maxDistance}
-    return 1
+    kind = type(value)
+    if kind is str:
+        return (_as_regex(value) or 1) if value[:1] == "/" else 1
+    if kind in _PLAIN:
+        return 1
+    if kind is dict or isinstance(value, Mapping):
+        regex = _regex_in(value)
+        if regex is not None:
+            return regex
+        if _is_operator_doc(value) and not _is_ejson_value(value):
+            return {str(k): _mask_operand(v) for k, v in value.items()}  # $near: {$geometry, $maxDistance}
+        return 1
+    return _as_regex(value) or 1
 
 
 # --- aggregation ---------------------------------------------------------------------------
@@ -250,18 +288,23 @@ def _mask_operand(value: Any) -> Any:
 
 def mask_expr(value: Any) -> Any:
     """An aggregation expression: operators, field names and ``$field`` paths kept, literals ``1``."""
-    if isinstance(value, Mapping):
-        regex = _as_regex(value)
+    kind = type(value)
+    if kind is str:
+        if value[:1] == "$":
+            return value if _FIELD_PATH.fullmatch(value) else 1
+        return (_as_regex(value) or 1) if value[:1] == "/" else 1
+    if kind is list:
+        return [mask_expr(v) for v in value]
+    if kind in _PLAIN:
+        return 1
+    if kind is dict or isinstance(value, Mapping):
+        regex = _regex_in(value)
         if regex is not None:
             return regex
         if _is_ejson_value(value):
             return 1
         return {str(k): (1 if k == "$literal" else mask_expr(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_expr(v) for v in value]
-    if isinstance(value, str):
-        return value if _FIELD_PATH.fullmatch(value) else (_as_regex(value) or 1)
-    return 1
+    return _as_regex(value) or 1
 
 
 def _mask_sort(spec: Any) -> Any:
@@ -463,53 +506,72 @@ def _statement(command: Mapping[str, Any], many: str) -> Mapping[str, Any] | Non
     return None
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+# (filter, sort, projection, pipeline, update) maskers: for a raw command, and for one already masked
+_MASKERS = (mask_value, _mask_sort, _mask_projection, mask_pipeline, _mask_update)
+_AS_IS = (_same, _same, _same, _same, _same)
+
+
 def command_shape(op: str, command: Any) -> Shape:
     """The shape that identifies a query: its filter, sort, projection, pipeline or update, values masked.
 
     ``op`` is the operation (:func:`op_of` or the log line's type); for ``getMore`` pass the
     ``originatingCommand``: a getMore's shape is that of the query that opened the cursor.
     """
+    return _shape(op, command, _MASKERS)
+
+
+def masked_command_shape(op: str, masked: Any) -> Shape:
+    """:func:`command_shape` of a command already masked by :func:`mask_command` (which it equals, faster)."""
+    return _shape(op, masked, _AS_IS)
+
+
+def _shape(op: str, command: Any, maskers: tuple[Any, ...]) -> Shape:
     if not isinstance(command, Mapping):
         return {"command": op}
+    value, sort, projection, pipeline, update = maskers
     if op == "getMore":
         origin = op_of(command)
         if origin in ("getMore", "command"):
             return {"command": "getMore"}
-        return command_shape(origin, command)
+        return _shape(origin, command, maskers)
     if op == "find":
         shape: Shape = {}
         if "filter" in command:
-            shape["filter"] = mask_value(command["filter"])
+            shape["filter"] = value(command["filter"])
         if "sort" in command:
-            shape["sort"] = _mask_sort(command["sort"])
+            shape["sort"] = sort(command["sort"])
         if "projection" in command:
-            shape["projection"] = _mask_projection(command["projection"])
+            shape["projection"] = projection(command["projection"])
         return shape
     if op == "aggregate":
-        return {"pipeline": mask_pipeline(command.get("pipeline", []))}
+        return {"pipeline": pipeline(command.get("pipeline", []))}
     if op == "count":
-        return {"filter": mask_value(command.get("query") or {})}
+        return {"filter": value(command.get("query") or {})}
     if op == "distinct":
         key = command.get("key")
-        return {"key": key if isinstance(key, str) else 1, "filter": mask_value(command.get("query") or {})}
+        return {"key": key if isinstance(key, str) else 1, "filter": value(command.get("query") or {})}
     if op == "update":
         stmt = _statement(command, "updates")
         if stmt is None:
             return {}  # the write command's own line: drivers send statements as a sequence the server does not log
-        shape = {"filter": mask_value(stmt.get("q") or {}), "update": _mask_update(stmt.get("u"))}
+        shape = {"filter": value(stmt.get("q") or {}), "update": update(stmt.get("u"))}
         for flag in ("multi", "upsert"):
             if isinstance(stmt.get(flag), bool):
                 shape[flag] = stmt[flag]
         return shape
     if op == "delete":
         stmt = _statement(command, "deletes")
-        return {} if stmt is None else {"filter": mask_value(stmt.get("q") or {})}
+        return {} if stmt is None else {"filter": value(stmt.get("q") or {})}
     if op == "findAndModify":
-        shape = {"filter": mask_value(command.get("query") or {})}
+        shape = {"filter": value(command.get("query") or {})}
         if "sort" in command:
-            shape["sort"] = _mask_sort(command["sort"])
+            shape["sort"] = sort(command["sort"])
         if "update" in command:
-            shape["update"] = _mask_update(command["update"])
+            shape["update"] = update(command["update"])
         if command.get("remove") is True:
             shape["remove"] = True
         return shape
@@ -542,7 +604,7 @@ def mask_command(command: Any) -> Any:
             else:
                 out[k] = 1
             continue
-        if k in _NOISE:
+        if k in NOISE_FIELDS:
             continue
         if k in ("filter", "query", "q"):
             out[k] = mask_value(value)

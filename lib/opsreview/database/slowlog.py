@@ -25,29 +25,27 @@ Two things a reader of these rows should know:
   was cut) and ``size`` beside ``attr``; such a line is still a row, ``truncated`` true, with
   whatever command is left (its computed shape may be partial: the server's hashes are not).
 
-Files are read in chunks split at newlines: a bytes search finds the slow-query lines
-(``"id":51803``, as mongod writes it, or ``"id": 51803``), only those are parsed (orjson), and
-the other lines are counted (one that does not start with ``{`` and end with ``}`` is counted
-as not JSON; a slow-query candidate that fails to parse too). Large files are split across
-worker processes and come back as Arrow tables, so memory stays bounded by the rows kept.
+A file is read by DuckDB (:func:`read_log_file`): its JSON reader parses every line on every
+core and keeps the slow-query lines' fields; Python masks one command per distinct shape, not
+one per line (masking costs some 10 µs a command, and a busy day logs millions of slow lines).
 """
 
 from __future__ import annotations
 
 import gzip
-import multiprocessing
-import os
-import re
+import tempfile
+import threading
 import zlib
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from opsreview.database import shapes
 from opsreview.exceptions import SourceError
@@ -63,8 +61,7 @@ __all__ = [
 
 SLOW_QUERY_ID = 51803
 EXAMPLE_MAX_BYTES = 2048
-# Columns of models.SLOW_QUERIES_SCHEMA, in order (checked against it by read_log_file and the
-# tests): written out here so that worker processes need not import models, and with it pandas.
+# Columns of models.SLOW_QUERIES_SCHEMA, in order (checked against it by read_log_file and the tests).
 COLUMNS = (
     "ts",
     "host",
@@ -91,13 +88,12 @@ COLUMNS = (
     "truncated",
     "example",
 )
-CHUNK_BYTES = 16 << 20  # one task: what a worker reads, scans and turns into one Arrow table
-PARALLEL_MIN_BYTES = 64 << 20  # smaller files are read in the calling process
-GZ_PARALLEL_MIN_BYTES = 8 << 20  # compressed size from which a .gz is inflated here and scanned by workers
-_NEEDLES = (b'"id":51803', b'"id": 51803')
-_TRUNCATED_MARK = b'},"truncated":{'  # the server's truncation report follows the attr object
-_DATE = re.compile(rb'"t"\s*:\s*\{\s*"\$date"\s*:\s*"([^"]{10,40})"')
+CHUNK_BYTES = 16 << 20  # the line count reads the file in blocks of this size
+BATCH_ROWS = 100_000  # slow-query rows per Arrow batch from DuckDB
+_SHAPE_CACHE_MAX = 50_000  # shapes kept per file (only commands without a server hash add many)
+_NEEDLES = (b'"id":51803,', b'"id": 51803,')  # as mongod writes it, and as json.dumps would
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_GLOB_CHARS = "*?[{"
 # Log line `type` (and profiler `op`) → op; "command" and "query" are read from the command.
 _TYPE_OPS = {
     "update": "update",
@@ -114,11 +110,14 @@ Row = dict[str, Any]
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    kind = type(value)
+    if kind is int:
         return value
-    if isinstance(value, float):
+    if kind is float:
+        return int(value)
+    if value is None or kind is bool:
+        return None
+    if isinstance(value, int):  # bson.int64.Int64
         return int(value)
     if isinstance(value, Mapping):  # canonical Extended JSON
         for key in ("$numberLong", "$numberInt"):
@@ -131,20 +130,21 @@ def _int(value: Any) -> int | None:
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
+    kind = type(value)
+    if kind is int or kind is float:
         return float(value)
+    if value is None or kind is bool:
+        return None
     number = _int(value)
     return float(number) if number is not None else None
 
 
 def _bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
+    return value if type(value) is bool else None
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if type(value) is str else None
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -167,10 +167,9 @@ def _datetime(value: Any) -> datetime | None:
     return None
 
 
-def _example(command: Any, origin: Any) -> str:
-    masked = shapes.mask_command(command)
-    if isinstance(masked, dict) and isinstance(origin, Mapping):
-        masked["originatingCommand"] = shapes.mask_command(origin)
+def _example(masked: Any, masked_origin: Any) -> str:
+    if isinstance(masked, dict) and masked_origin is not None:
+        masked = {**masked, "originatingCommand": masked_origin}
     text = orjson.dumps(masked)
     if len(text) <= EXAMPLE_MAX_BYTES:
         return text.decode()
@@ -201,6 +200,50 @@ def _namespace(ns: Any, command: Any) -> str | None:
     return ns
 
 
+@dataclass(frozen=True)
+class _Shaped:
+    """What a slow operation's command gives: everything of its row but the measures."""
+
+    ns: str | None
+    op: str
+    shape_key: str
+    shape_key_kind: str
+    shape: str
+    example: str | None
+    cut: bool  # the command is the profiler's {"$truncated": ...}
+
+
+def _shaped(kind: Any, ns_raw: Any, command: Any, origin: Any, hashes: tuple[Any, Any, Any]) -> _Shaped:
+    """``hashes``: (queryHash, planCacheShapeHash, queryShapeHash) as read."""
+    op = _op(kind, command)
+    ns = _namespace(ns_raw, command)
+    cut = isinstance(command, Mapping) and "$truncated" in command
+    # mask once: the shape of the masked command is the command's shape (tests check they agree)
+    masked = shapes.mask_command(command) if command is not None else None
+    masked_origin = None
+    if op == "getMore":
+        masked_origin = shapes.mask_command(origin) if isinstance(origin, Mapping) else None
+        shape = (
+            shapes.masked_command_shape("getMore", masked_origin)
+            if masked_origin is not None
+            else {"command": "getMore"}
+        )
+    else:
+        shape = shapes.masked_command_shape(op, masked) if isinstance(masked, dict) else {}
+    shape_json = orjson.dumps(shape)
+    query_hash, plan_hash, shape_hash = (_str(h) for h in hashes)
+    if shape_hash:
+        key, kind_of_key = shape_hash, "queryShapeHash"
+    elif plan_hash:
+        key, kind_of_key = plan_hash, "planCacheShapeHash"
+    elif query_hash:
+        key, kind_of_key = query_hash, "queryHash"
+    else:
+        key, kind_of_key = shapes.shape_key_of_json(ns, op, shape_json), "computed"
+    example = _example(masked, masked_origin) if command is not None else None
+    return _Shaped(ns, op, key, kind_of_key, shape_json.decode(), example, cut)
+
+
 def _row(
     ts: datetime | None,
     source: str,
@@ -210,37 +253,17 @@ def _row(
     duration: Any,
     truncated: bool,
 ) -> Row:
-    command = fields.get("command")
-    origin = fields.get("originatingCommand")
-    op = _op(kind, command)
-    ns = _namespace(fields.get("ns"), command)
-    if isinstance(command, Mapping) and "$truncated" in command:  # the profiler's form of a cut command
-        truncated = True
-    if op == "getMore":
-        shape = shapes.command_shape("getMore", origin) if isinstance(origin, Mapping) else {"command": "getMore"}
-    else:
-        shape = shapes.command_shape(op, command) if isinstance(command, Mapping) else {}
-    shape_json = orjson.dumps(shape)
-    query_hash = _str(fields.get("queryHash"))
-    plan_hash = _str(fields.get("planCacheShapeHash"))
-    shape_hash = _str(fields.get("queryShapeHash"))
-    if shape_hash:
-        key, kind_of_key = shape_hash, "queryShapeHash"
-    elif plan_hash:
-        key, kind_of_key = plan_hash, "planCacheShapeHash"
-    elif query_hash:
-        key, kind_of_key = query_hash, "queryHash"
-    else:
-        key, kind_of_key = shapes.shape_key_of_json(ns, op, shape_json), "computed"
+    hashes = (fields.get("queryHash"), fields.get("planCacheShapeHash"), fields.get("queryShapeHash"))
+    shaped = _shaped(kind, fields.get("ns"), fields.get("command"), fields.get("originatingCommand"), hashes)
     return {
         "ts": ts,
         "host": host,
         "source": source,
-        "ns": ns,
-        "op": op,
-        "shape_key": key,
-        "shape_key_kind": kind_of_key,
-        "shape": shape_json.decode(),
+        "ns": shaped.ns,
+        "op": shaped.op,
+        "shape_key": shaped.shape_key,
+        "shape_key_kind": shaped.shape_key_kind,
+        "shape": shaped.shape,
         "plan_summary": _str(fields.get("planSummary")),
         "duration_ms": _float(duration),
         "working_ms": _float(fields.get("workingMillis")),
@@ -252,11 +275,11 @@ def _row(
         "used_disk": _bool(fields.get("usedDisk")),
         "from_plan_cache": _bool(fields.get("fromPlanCache")),
         "app_name": _str(fields.get("appName")),
-        "query_hash": query_hash,
-        "plan_cache_shape_hash": plan_hash,
-        "query_shape_hash": shape_hash,
-        "truncated": truncated,
-        "example": _example(command, origin if op == "getMore" else None) if command is not None else None,
+        "query_hash": _str(hashes[0]),
+        "plan_cache_shape_hash": _str(hashes[1]),
+        "query_shape_hash": _str(hashes[2]),
+        "truncated": truncated or shaped.cut,
+        "example": shaped.example,
     }
 
 
@@ -293,57 +316,79 @@ def profile_row(doc: Any, source: str, host: str) -> Row | None:
 @dataclass
 class _Counts:
     lines: int = 0
-    slow: int = 0
-    non_json: int = 0
-    truncated: int = 0
+    non_json: int = 0  # lines not shaped like a JSON object
+    candidates: int = 0  # lines shaped like one that hold a slow-query id
     first_ts: datetime | None = None
     last_ts: datetime | None = None
-
-    def add(self, other: _Counts) -> None:
-        self.lines += other.lines
-        self.slow += other.slow
-        self.non_json += other.non_json
-        self.truncated += other.truncated
-        if other.first_ts is not None and (self.first_ts is None or other.first_ts < self.first_ts):
-            self.first_ts = other.first_ts
-        if other.last_ts is not None and (self.last_ts is None or other.last_ts > self.last_ts):
-            self.last_ts = other.last_ts
+    needle: bytes | None = None  # how this file writes the slow-query id (decided on its first JSON line)
 
 
-def _count_lines(data: bytes) -> tuple[int, int]:
-    """Lines in ``data`` and how many of them are not shaped like a JSON object (``{`` ... ``}``)."""
-    if not data:
-        return 0, 0
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    starts = data.count(b"\n{") + (1 if data.startswith(b"{") else 0)
-    ends = data.count(b"}\n") + data.count(b"}\r\n") + (1 if data.endswith((b"}", b"}\r")) else 0)
-    if starts == lines and ends == lines:
-        return lines, 0
-    bad = 0
-    for line in data.split(b"\n")[:lines]:
-        if not (line.startswith(b"{") and line.rstrip(b"\r").endswith(b"}")):
-            bad += 1
-    return lines, bad
+def _line_shapes(data: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the newlines in ``data``, and for each line whether it is shaped like a JSON object."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 0x0A)
+    if not len(arr):
+        return newlines, np.zeros(0, dtype=bool)
+    last = len(arr) - 1
+    closed = bool(newlines.size) and newlines[-1] == last  # the last line ends with a newline
+    ends = newlines - 1 if closed else np.append(newlines - 1, last)  # each line's last byte
+    starts = np.concatenate(([0], newlines[:-1] + 1)) if closed else np.concatenate(([0], newlines + 1))
+    ends = np.where((ends >= 0) & (arr[np.maximum(ends, 0)] == 0x0D), ends - 1, ends)  # CRLF
+    ok = (ends >= starts) & (arr[starts] == 0x7B) & (arr[np.maximum(ends, 0)] == 0x7D)
+    return newlines, ok
 
 
-def _line_date(data: bytes, start: int) -> datetime | None:
-    found = _DATE.match(data, start, start + 200) if data.startswith(b'{"t"', start) else None
-    if found is None:
-        found = _DATE.search(data, start, min(len(data), start + 200))
-    return _datetime(found.group(1).decode("ascii", "replace")) if found else None
+def _count_block(data: bytearray, end: int, counts: _Counts) -> None:
+    """Count the whole lines in ``data[:end]``."""
+    newlines, ok = _line_shapes(memoryview(data)[:end])
+    counts.lines += int(ok.size)
+    bad = np.flatnonzero(~ok)
+    counts.non_json += int(bad.size)
+    if counts.needle is None:
+        first = data.find(b'{"t"', 0, end)
+        if first >= 0:
+            # mongod writes compact JSON: "id":51803; a file rewritten by other tools may space it
+            counts.needle = _NEEDLES[1] if data.find(b'"id": ', first, first + 400) >= 0 else _NEEDLES[0]
+    if counts.needle is not None:
+        needle = counts.needle
+        found = data.count(needle, 0, end)
+        if found and bad.size:  # a slow-query id on a line not shaped like an object is counted once
+            starts = np.concatenate(([0], newlines + 1))
+            for line in bad.tolist():
+                line_end = int(newlines[line]) if line < newlines.size else end
+                found -= data.count(needle, int(starts[line]), line_end)
+        counts.candidates += found
+    first_ts, last_ts = _edge_dates(data, end)
+    if counts.first_ts is None:
+        counts.first_ts = first_ts
+    if last_ts is not None:
+        counts.last_ts = last_ts
 
 
-def _edge_dates(data: bytes) -> tuple[datetime | None, datetime | None]:
-    """The time of the first and of the last line that has one (logs are written in time order)."""
+_DATE_KEY = b'{"t":{"$date":"'
+
+
+def _line_date(data: bytearray, start: int) -> datetime | None:
+    """The time of the line at ``start``, when it begins as mongod writes it: ``{"t":{"$date":"..."``."""
+    if not data.startswith(_DATE_KEY, start):
+        return None
+    end = data.find(b'"', start + len(_DATE_KEY), start + len(_DATE_KEY) + 40)
+    if end < 0:
+        return None
+    return _datetime(data[start + len(_DATE_KEY) : end].decode("ascii", "replace"))
+
+
+def _edge_dates(data: bytearray, size: int) -> tuple[datetime | None, datetime | None]:
+    """The time of the first and of the last line of ``data[:size]`` that has one (logs are written in time order)."""
     first = last = None
     start = 0
     for _ in range(100):
         first = _line_date(data, start)
-        nl = data.find(b"\n", start)
+        nl = data.find(b"\n", start, size)
         if first is not None or nl < 0:
             break
         start = nl + 1
-    end = len(data) - (1 if data.endswith(b"\n") else 0)
+    end = size - (1 if size and data[size - 1] == 0x0A else 0)
     for _ in range(100):
         line_start = data.rfind(b"\n", 0, end) + 1
         last = _line_date(data, line_start)
@@ -353,119 +398,192 @@ def _edge_dates(data: bytes) -> tuple[datetime | None, datetime | None]:
     return first, last
 
 
-def _candidates(data: bytes) -> list[tuple[int, int]]:
-    """(start, end) of the lines holding a slow-query id, in order."""
-    found: dict[int, int] = {}
-    for needle in _NEEDLES:
-        pos = data.find(needle)
-        while pos >= 0:
-            start = data.rfind(b"\n", 0, pos) + 1
-            end = data.find(b"\n", pos)
-            end = len(data) if end < 0 else end
-            found[start] = end
-            pos = data.find(needle, end)
-    return sorted(found.items())
-
-
-def _scan(data: bytes, source: str, host: str) -> tuple[list[Row], _Counts]:
-    """The slow-query rows of a block of whole lines, and its counts."""
-    counts = _Counts()
-    counts.lines, counts.non_json = _count_lines(data)
-    counts.truncated = data.count(_TRUNCATED_MARK)
-    counts.first_ts, counts.last_ts = _edge_dates(data)
-    rows: list[Row] = []
-    loads = orjson.loads
-    for start, end in _candidates(data):
-        line = data[start:end]
-        try:
-            entry = loads(line)
-        except orjson.JSONDecodeError:
-            stripped = line.rstrip(b"\r")
-            if stripped.startswith(b"{") and stripped.endswith(b"}"):
-                counts.non_json += 1  # shaped like an object, but not JSON
+def _blocks(fh: Any, chunk: int) -> Iterator[tuple[bytearray, int]]:
+    """Blocks of whole lines read from ``fh``: (buffer, size), valid until the next one (one buffer, no copies)."""
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    held = 0  # bytes of an unfinished line carried to the front
+    while True:
+        if held == len(buf):  # a line longer than the buffer: grow it
+            view.release()
+            buf.extend(bytes(len(buf)))
+            view = memoryview(buf)
+        got = fh.readinto(view[held:])
+        size = held + (got or 0)
+        if not got:
+            if size:
+                yield buf, size
+            return
+        cut = buf.rfind(b"\n", 0, size) + 1
+        if cut == 0:
+            held = size
             continue
-        if not isinstance(entry, dict):
-            continue
-        row = slow_query_row(entry, source, host)
-        if row is not None:
-            rows.append(row)
-    counts.slow = len(rows)
-    return rows, counts
+        yield buf, cut
+        held = size - cut
+        buf[:held] = bytes(view[cut:size])  # a copy: the two ranges may overlap
 
 
-def _table(rows: list[Row], schema: pa.Schema) -> pa.Table:
-    columns = [
-        pa.array([row[name] for row in rows], type=field.type) for name, field in zip(COLUMNS, schema, strict=True)
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _scan_block(data: bytes, source: str, host: str, schema: pa.Schema) -> tuple[pa.Table, _Counts]:
-    rows, counts = _scan(data, source, host)
-    return _table(rows, schema), counts
-
-
-def _read_range(path: str, start: int, end: int) -> bytes:
-    """The lines that start in [start, end) of a file."""
-    with open(path, "rb") as fh:
-        if start > 0:
-            fh.seek(start - 1)
-            fh.readline()  # the rest of the line that holds byte start - 1 (just "\n" when start begins a line)
-        pos = fh.tell()
-        if pos >= end:
-            return b""
-        data = fh.read(end - pos)
-        if data and not data.endswith(b"\n"):
-            data += fh.readline()
-        return data
-
-
-def _scan_range(path: str, start: int, end: int, source: str, host: str, schema: pa.Schema) -> tuple[pa.Table, _Counts]:
-    return _scan_block(_read_range(path, start, end), source, host, schema)
-
-
-def _gz_blocks(path: Path, chunk: int) -> Iterator[bytes]:
-    """Blocks of whole lines of a gzip file (inflated); a damaged file raises SourceError."""
-    done = 0
-    rest = b""
+def _count_file(path: Path, gz: bool, counts: _Counts, errors: list[BaseException]) -> None:
+    inflated = 0
     try:
-        with gzip.open(path, "rb") as fh:
-            while True:
-                data = fh.read(chunk)
-                if not data:
-                    break
-                done += len(data)
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    rest += data
-                    continue
-                yield rest + data[:cut]
-                rest = data[cut:]
+        with gzip.open(path, "rb") if gz else path.open("rb") as fh:
+            for buf, size in _blocks(fh, CHUNK_BYTES):
+                inflated += size
+                _count_block(buf, size, counts)
     except (OSError, EOFError, zlib.error) as exc:
-        raise SourceError(
-            str(path), f"damaged gzip after {done:,} inflated bytes ({exc}); nothing kept from it"
-        ) from exc
-    if rest:
-        yield rest
+        what = f"damaged gzip after {inflated:,} inflated bytes" if gz else "read failed"
+        errors.append(SourceError(str(path), f"{what} ({exc}); nothing kept from it"))
+    except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
+        errors.append(exc)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # spawn, not fork: workers import only this module (orjson, pyarrow), not the caller's DuckDB and pandas
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _workers(workers: int | None) -> int:
-    return max(1, workers if workers is not None else (os.cpu_count() or 1))
+# attr fields read by DuckDB, with their types (a value of another type reads as null)
+_ATTR_FIELDS = (
+    ("type", "VARCHAR"),
+    ("ns", "VARCHAR"),
+    ("appName", "VARCHAR"),
+    ("command", "JSON"),
+    ("originatingCommand", "JSON"),
+    ("planSummary", "VARCHAR"),
+    ("durationMillis", "DOUBLE"),
+    ("workingMillis", "DOUBLE"),
+    ("keysExamined", "BIGINT"),
+    ("docsExamined", "BIGINT"),
+    ("nreturned", "BIGINT"),
+    ("nModified", "BIGINT"),
+    ("hasSortStage", "BOOLEAN"),
+    ("usedDisk", "BOOLEAN"),
+    ("fromPlanCache", "BOOLEAN"),
+    ("queryHash", "VARCHAR"),
+    ("planCacheShapeHash", "VARCHAR"),
+    ("queryShapeHash", "VARCHAR"),
+)
 
 
-def read_log_file(path: Path, host: str, *, workers: int | None = None) -> tuple[pa.Table, Row]:
+def _slow_sql(path: Path, gz: bool) -> str:
+    attr = ", ".join(f'"{name}" {kind}' for name, kind in _ATTR_FIELDS)
+    columns = {"t": 'STRUCT("$date" VARCHAR)', "id": "BIGINT", "attr": f"STRUCT({attr})", "truncated": "JSON"}
+    columns_sql = "{" + ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in columns.items()) + "}"
+    noise = _sql_string(orjson.dumps(dict.fromkeys(sorted(shapes.NOISE_FIELDS))).decode())
+    server_hash = 'coalesce(attr."queryShapeHash", attr."planCacheShapeHash", attr."queryHash")'
+    # rows with the same key share their shape and example: same namespace, type, command name and
+    # server hash; without a hash, the same command once the session fields are taken out. A 64-bit
+    # hash of those (a collision between two of a file's few thousand shapes: about 1 in 10^12).
+    key = f"""hash(attr.ns, attr."type", regexp_extract(attr.command, '^\\{{\\s*"([^"]*)"', 1),
+        CASE WHEN truncated IS NOT NULL
+                  THEN 'T' || coalesce(attr.command::VARCHAR, '') || chr(30) || coalesce(attr."originatingCommand"::VARCHAR, '')
+             WHEN {server_hash} IS NOT NULL THEN 'H' || {server_hash}
+             ELSE 'C' || coalesce(json_merge_patch(attr.command, {noise})::VARCHAR, '')
+                  || chr(30) || coalesce(json_merge_patch(attr."originatingCommand", {noise})::VARCHAR, '') END)"""
+    date = 't."$date"'
+    return f"""
+SELECT
+    coalesce(TRY_CAST({date} AS TIMESTAMPTZ),
+             make_timestamp(TRY_CAST(json_extract_string({date}, '$."$numberLong"') AS BIGINT) * 1000)) AS ts,
+    attr."planSummary" AS plan_summary,
+    attr."durationMillis" AS duration_ms,
+    attr."workingMillis" AS working_ms,
+    attr."docsExamined" AS docs_examined,
+    attr."keysExamined" AS keys_examined,
+    attr."nreturned" AS nreturned,
+    attr."nModified" AS n_modified,
+    attr."hasSortStage" AS has_sort_stage,
+    attr."usedDisk" AS used_disk,
+    attr."fromPlanCache" AS from_plan_cache,
+    attr."appName" AS app_name,
+    attr."queryHash" AS query_hash,
+    attr."planCacheShapeHash" AS plan_cache_shape_hash,
+    attr."queryShapeHash" AS query_shape_hash,
+    truncated IS NOT NULL AS truncated,
+    attr."type" AS kind,
+    attr.ns AS ns_raw,
+    attr.command AS command,
+    attr."originatingCommand" AS origin,
+    {key} AS shape_of
+FROM read_json({_sql_string(str(path))}, format = 'newline_delimited', columns = {columns_sql},
+               compression = {_sql_string("gzip" if gz else "none")}, ignore_errors = true)
+WHERE id = {SLOW_QUERY_ID}
+"""
+
+
+def _loads(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _finish(
+    batch: pa.RecordBatch, cache: dict[int, _Shaped], schema: pa.Schema, source: str, host: str
+) -> pa.RecordBatch:
+    """A batch of DuckDB's rows as a batch of the table: one command masked per distinct ``shape_of``."""
+    encoded = pc.dictionary_encode(batch.column("shape_of"))
+    indices = encoded.indices
+    keys = encoded.dictionary.to_pylist()
+    _, first = np.unique(indices.to_numpy(zero_copy_only=False), return_index=True)
+    if len(cache) > _SHAPE_CACHE_MAX:
+        cache.clear()
+    shaped: list[_Shaped] = []
+    for key, row in zip(keys, first.tolist(), strict=True):
+        found = cache.get(key)
+        if found is None:
+
+            def at(name: str, row: int = row) -> Any:
+                return batch.column(name)[row].as_py()
+
+            hashes = (at("query_hash"), at("plan_cache_shape_hash"), at("query_shape_hash"))
+            found = _shaped(at("kind"), at("ns_raw"), _loads(at("command")), _loads(at("origin")), hashes)
+            cache[key] = found
+        shaped.append(found)
+
+    def column(name: str) -> pa.Array:
+        return pa.array([getattr(s, name) for s in shaped], type=pa.string()).take(indices)
+
+    cut = pa.array([s.cut for s in shaped], type=pa.bool_()).take(indices)
+    zeros = pa.array(np.zeros(batch.num_rows, dtype=np.int32))
+
+    def constant(value: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(zeros, pa.array([value], type=pa.string())).cast(pa.string())
+
+    computed = {
+        "host": constant(host),
+        "source": constant(source),
+        "ns": column("ns"),
+        "op": column("op"),
+        "shape_key": column("shape_key"),
+        "shape_key_kind": column("shape_key_kind"),
+        "shape": column("shape"),
+        "example": column("example"),
+        "truncated": pc.or_(batch.column("truncated"), cut),
+    }
+    arrays = [computed[name] if name in computed else batch.column(name) for name in COLUMNS]
+    return pa.RecordBatch.from_arrays([a.cast(f.type) for a, f in zip(arrays, schema, strict=True)], schema=schema)
+
+
+def read_log_file(path: Path, host: str, *, threads: int | None = None) -> tuple[pa.Table, Row]:
     """A structured log file (plain or ``.gz``) → its slow-query rows (``db_slow_queries``) and one ``db_log_reads`` row.
 
-    Lines that are not JSON objects are counted (``non_json``), never an error. A damaged
-    gzip file raises :class:`~opsreview.exceptions.SourceError` naming it, and nothing read
-    from it is kept (a cut or corrupt file cannot say which of its lines are whole).
-    ``workers``: processes for large files (default: one per core; 1 reads in this process).
+    DuckDB reads the file (every core, or ``threads``); a thread of this process counts its
+    lines meanwhile. ``non_json``: lines not shaped like a JSON object (``{`` ... ``}``), plus
+    those shaped like one that hold a slow-query id (``"id":51803,``) but that DuckDB could not
+    read. ``truncated``: slow-query rows whose attributes the server cut. ``first_ts`` and
+    ``last_ts``: the times of the file's first and last dated lines.
+
+    Rows with the same namespace, type, command name and server shape hash share the ``shape``
+    and ``example`` of the first of them (masked once); without a server hash, rows share them
+    only when their commands are the same but for session fields. A damaged gzip file raises
+    :class:`~opsreview.exceptions.SourceError` naming it, and nothing read from it is kept (a
+    cut or corrupt file cannot say which of its lines are whole).
     """
+    import duckdb
+
+    from opsreview import engine
     from opsreview.database import models
 
     schema = models.SLOW_QUERIES_SCHEMA
@@ -474,56 +592,51 @@ def read_log_file(path: Path, host: str, *, workers: int | None = None) -> tuple
     path = Path(path)
     source = str(path)
     read_at = datetime.now(UTC)
-    n = _workers(workers)
-    tables: list[pa.Table] = []
-    counts = _Counts()
     try:
         with path.open("rb") as fh:
             gz = fh.read(2) == b"\x1f\x8b"
-        size = path.stat().st_size
     except OSError as exc:
         raise SourceError(source, f"cannot read: {exc}") from exc
-    if gz:
-        if n == 1 or size < GZ_PARALLEL_MIN_BYTES:
-            for block in _gz_blocks(path, CHUNK_BYTES):
-                table, part = _scan_block(block, source, host, schema)
-                tables.append(table)
-                counts.add(part)
-        else:
-            with _pool(n) as pool:
-                pending: list[Future[tuple[pa.Table, _Counts]]] = []
-                for block in _gz_blocks(path, CHUNK_BYTES):
-                    pending.append(pool.submit(_scan_block, block, source, host, schema))
-                    while len(pending) > 2 * n:  # bound the inflated blocks in flight
-                        table, part = pending.pop(0).result()
-                        tables.append(table)
-                        counts.add(part)
-                for future in pending:
-                    table, part = future.result()
-                    tables.append(table)
-                    counts.add(part)
-    elif n == 1 or size < PARALLEL_MIN_BYTES:
-        for start in range(0, max(size, 1), CHUNK_BYTES):
-            table, part = _scan_range(source, start, start + CHUNK_BYTES, source, host, schema)
-            tables.append(table)
-            counts.add(part)
-    else:
-        starts = list(range(0, size, CHUNK_BYTES))
-        with _pool(min(n, len(starts))) as pool:
-            futures = [pool.submit(_scan_range, source, s, s + CHUNK_BYTES, source, host, schema) for s in starts]
-            for future in futures:
-                table, part = future.result()
-                tables.append(table)
-                counts.add(part)
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    counts = _Counts()
+    errors: list[BaseException] = []
+    counter = threading.Thread(target=_count_file, args=(path, gz, counts, errors), name="slowlog-count", daemon=True)
+    counter.start()
+    batches: list[pa.RecordBatch] = []
+    cache: dict[int, _Shaped] = {}
+    con = engine.connect()
+    with tempfile.TemporaryDirectory(prefix="opsreview-slowlog-") as tmp:
+        readable = path
+        if any(c in source for c in _GLOB_CHARS):  # DuckDB would read the name as a pattern
+            readable = Path(tmp) / "log"
+            readable.symlink_to(path.resolve())
+        try:
+            if threads is not None:
+                con.execute(f"SET threads = {max(1, int(threads))}")
+            reader = con.sql(_slow_sql(readable, gz)).to_arrow_reader(BATCH_ROWS)
+            for batch in reader:
+                if batch.num_rows:
+                    batches.append(_finish(batch, cache, schema, source, host))
+        except duckdb.Error as exc:
+            counter.join()
+            if errors:
+                raise errors[0] from exc
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SourceError(source, f"could not be read as JSON lines: {message}") from exc
+        finally:
+            con.close()
+    counter.join()
+    if errors:
+        raise errors[0]
+    table = pa.Table.from_batches(batches, schema=schema)
+    rows = table.num_rows
     read = {
         "ts": read_at,
         "host": host,
         "path": source,
         "lines": counts.lines,
-        "slow_queries": counts.slow,
-        "non_json": counts.non_json,
-        "truncated": counts.truncated,
+        "slow_queries": rows,
+        "non_json": counts.non_json + max(0, counts.candidates - rows),
+        "truncated": int(pc.sum(table.column("truncated")).as_py() or 0) if rows else 0,
         "first_ts": counts.first_ts,
         "last_ts": counts.last_ts,
     }

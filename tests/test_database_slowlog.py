@@ -524,6 +524,15 @@ def test_a_log_rewritten_with_spaces_is_read_too(tmp_path: Path) -> None:
     assert table.drop(["source"]).equals(read_log_file(_log("8.0"), HOST)[0].drop(["source"]))
 
 
+def test_a_file_whose_name_looks_like_a_pattern_is_read_as_itself(tmp_path: Path) -> None:
+    odd = tmp_path / "mongod[1]*.log"
+    shutil.copy(_log("8.0"), odd)
+    shutil.copy(_log("4.4"), tmp_path / "mongod1x.log")  # what the name would match as a pattern
+    table, read = read_log_file(odd, HOST)
+    assert table.num_rows == 6 and read["path"] == str(odd)
+    assert set(table.column("source").to_pylist()) == {str(odd)}
+
+
 def test_an_empty_file_gives_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "empty.log"
     path.write_bytes(b"")

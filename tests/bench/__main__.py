@@ -3,7 +3,7 @@
     python -m tests.bench [--quick]
 
 --quick runs each benchmark on a smaller input (1M access-log lines, 50k demo requests/day,
-200k lines for the summary, days of 50k and 100k requests)
+200k lines for the summary, days of 50k and 100k requests, a 100 MB MongoDB log)
 to check that the benchmarks work; the committed figures come from the full run.
 """
 
@@ -29,6 +29,7 @@ def main() -> int:
         ["tests.bench.bench_summary", *(["--lines", "200000"] if args.quick else [])],
         ["tests.bench.bench_day_sizes", *(["--sizes", "50000,100000"] if args.quick else [])],
         ["tests.bench.bench_probes"],
+        ["tests.bench.bench_mongo_log", *(["--mb", "100"] if args.quick else [])],
     ]
     failed = []
     for bench in benches:

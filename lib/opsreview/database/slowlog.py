@@ -33,6 +33,7 @@ one per line (masking costs some 10 µs a command, and a busy day logs millions 
 from __future__ import annotations
 
 import gzip
+import tempfile
 import threading
 import zlib
 from collections.abc import Iterator, Mapping
@@ -92,6 +93,7 @@ BATCH_ROWS = 100_000  # slow-query rows per Arrow batch from DuckDB
 _SHAPE_CACHE_MAX = 50_000  # shapes kept per file (only commands without a server hash add many)
 _NEEDLES = (b'"id":51803,', b'"id": 51803,')  # as mongod writes it, and as json.dumps would
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_GLOB_CHARS = "*?[{"
 # Log line `type` (and profiler `op`) → op; "command" and "query" are read from the command.
 _TYPE_OPS = {
     "update": "update",
@@ -462,16 +464,16 @@ _ATTR_FIELDS = (
 )
 
 
-def _slow_sql(path: Path, gz: bool, source: str, host: str) -> str:
+def _slow_sql(path: Path, gz: bool) -> str:
     attr = ", ".join(f'"{name}" {kind}' for name, kind in _ATTR_FIELDS)
     columns = {"t": 'STRUCT("$date" VARCHAR)', "id": "BIGINT", "attr": f"STRUCT({attr})", "truncated": "JSON"}
     columns_sql = "{" + ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in columns.items()) + "}"
     noise = _sql_string(orjson.dumps(dict.fromkeys(sorted(shapes.NOISE_FIELDS))).decode())
     server_hash = 'coalesce(attr."queryShapeHash", attr."planCacheShapeHash", attr."queryHash")'
     # rows with the same key share their shape and example: same namespace, type, command name and
-    # server hash; without a hash, the same command once the session fields are taken out
-    key = f"""concat_ws(chr(31), coalesce(attr.ns, ''), coalesce(attr."type", ''),
-        coalesce(regexp_extract(attr.command, '^\\{{\\s*"([^"]*)"', 1), ''),
+    # server hash; without a hash, the same command once the session fields are taken out. A 64-bit
+    # hash of those (a collision between two of a file's few thousand shapes: about 1 in 10^12).
+    key = f"""hash(attr.ns, attr."type", regexp_extract(attr.command, '^\\{{\\s*"([^"]*)"', 1),
         CASE WHEN truncated IS NOT NULL
                   THEN 'T' || coalesce(attr.command::VARCHAR, '') || chr(30) || coalesce(attr."originatingCommand"::VARCHAR, '')
              WHEN {server_hash} IS NOT NULL THEN 'H' || {server_hash}
@@ -482,8 +484,6 @@ def _slow_sql(path: Path, gz: bool, source: str, host: str) -> str:
 SELECT
     coalesce(TRY_CAST({date} AS TIMESTAMPTZ),
              make_timestamp(TRY_CAST(json_extract_string({date}, '$."$numberLong"') AS BIGINT) * 1000)) AS ts,
-    {_sql_string(host)} AS host,
-    {_sql_string(source)} AS source,
     attr."planSummary" AS plan_summary,
     attr."durationMillis" AS duration_ms,
     attr."workingMillis" AS working_ms,
@@ -519,7 +519,9 @@ def _loads(text: Any) -> Any:
         return None
 
 
-def _finish(batch: pa.RecordBatch, cache: dict[str, _Shaped], schema: pa.Schema) -> pa.RecordBatch:
+def _finish(
+    batch: pa.RecordBatch, cache: dict[int, _Shaped], schema: pa.Schema, source: str, host: str
+) -> pa.RecordBatch:
     """A batch of DuckDB's rows as a batch of the table: one command masked per distinct ``shape_of``."""
     encoded = pc.dictionary_encode(batch.column("shape_of"))
     indices = encoded.indices
@@ -544,7 +546,14 @@ def _finish(batch: pa.RecordBatch, cache: dict[str, _Shaped], schema: pa.Schema)
         return pa.array([getattr(s, name) for s in shaped], type=pa.string()).take(indices)
 
     cut = pa.array([s.cut for s in shaped], type=pa.bool_()).take(indices)
+    zeros = pa.array(np.zeros(batch.num_rows, dtype=np.int32))
+
+    def constant(value: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(zeros, pa.array([value], type=pa.string())).cast(pa.string())
+
     computed = {
+        "host": constant(host),
+        "source": constant(source),
         "ns": column("ns"),
         "op": column("op"),
         "shape_key": column("shape_key"),
@@ -593,23 +602,28 @@ def read_log_file(path: Path, host: str, *, threads: int | None = None) -> tuple
     counter = threading.Thread(target=_count_file, args=(path, gz, counts, errors), name="slowlog-count", daemon=True)
     counter.start()
     batches: list[pa.RecordBatch] = []
-    cache: dict[str, _Shaped] = {}
+    cache: dict[int, _Shaped] = {}
     con = engine.connect()
-    try:
-        if threads is not None:
-            con.execute(f"SET threads = {max(1, int(threads))}")
-        reader = con.sql(_slow_sql(path, gz, source, host)).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            if batch.num_rows:
-                batches.append(_finish(batch, cache, schema))
-    except duckdb.Error as exc:
-        counter.join()
-        if errors:
-            raise errors[0] from exc
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(source, f"could not be read as JSON lines: {message}") from exc
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="opsreview-slowlog-") as tmp:
+        readable = path
+        if any(c in source for c in _GLOB_CHARS):  # DuckDB would read the name as a pattern
+            readable = Path(tmp) / "log"
+            readable.symlink_to(path.resolve())
+        try:
+            if threads is not None:
+                con.execute(f"SET threads = {max(1, int(threads))}")
+            reader = con.sql(_slow_sql(readable, gz)).to_arrow_reader(BATCH_ROWS)
+            for batch in reader:
+                if batch.num_rows:
+                    batches.append(_finish(batch, cache, schema, source, host))
+        except duckdb.Error as exc:
+            counter.join()
+            if errors:
+                raise errors[0] from exc
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SourceError(source, f"could not be read as JSON lines: {message}") from exc
+        finally:
+            con.close()
     counter.join()
     if errors:
         raise errors[0]

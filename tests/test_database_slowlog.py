@@ -510,6 +510,27 @@ def test_lines_that_are_not_json_objects_are_counted_never_an_error(tmp_path: Pa
     assert read["slow_queries"] == 2
 
 
+def test_a_broken_slow_query_line_among_aligned_ones_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _log("8.0").read_bytes().splitlines()
+    broken = lines[2].replace(b'"type":"command",', b'"type":"command"', 1)  # one comma less: not JSON
+    path = tmp_path / "broken.log"
+    path.write_bytes(b"\n".join([*lines[:3], broken, *lines[3:]]) + b"\n")
+    columns: list[int | None] = []
+    found = slowlog._ids_in_column
+
+    def spy(*args: Any) -> int | None:
+        result = found(*args)
+        columns.append(result)
+        return result
+
+    monkeypatch.setattr(slowlog, "_ids_in_column", spy)
+    table, read = read_log_file(path, HOST)
+    assert columns and None not in columns  # every line has "id" in the same column: no search needed
+    assert (table.num_rows, read["lines"], read["non_json"]) == (6, 11, 2)
+
+
 def test_a_log_rewritten_with_spaces_is_read_too(tmp_path: Path) -> None:
     entries = [orjson.loads(line) for line in _log("8.0").read_bytes().splitlines() if line.startswith(b"{")]
     lines = [json.dumps(e) for e in entries]  # "id": 51803, as Python writes JSON

@@ -330,6 +330,16 @@ def test_canonical_extended_json_numbers_and_dates() -> None:
     assert (row["ts"], row["duration_ms"], row["docs_examined"]) == (_utc("2024-03-04T08:01:12.417+00:00"), 150.0, 7)
 
 
+def test_a_file_with_canonical_extended_json_dates(tmp_path: Path) -> None:
+    entry = orjson.loads(_log("8.0").read_bytes().splitlines()[2])
+    entry["t"] = {"$date": {"$numberLong": "1709550161330"}}
+    path = tmp_path / "canonical.log"
+    path.write_bytes(orjson.dumps(entry) + b"\n")
+    (row,) = read_log_file(path, HOST)[0].to_pylist()
+    assert row["ts"] == _utc("2024-03-04T11:02:41.330+00:00")
+    assert row == slow_query_row(entry, str(path), HOST)
+
+
 def test_profile_documents_of_every_kind() -> None:
     when = datetime(2024, 3, 4, 8, 30, 0, 250000)
     find = {

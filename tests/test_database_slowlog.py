@@ -330,6 +330,16 @@ def test_canonical_extended_json_numbers_and_dates() -> None:
     assert (row["ts"], row["duration_ms"], row["docs_examined"]) == (_utc("2024-03-04T08:01:12.417+00:00"), 150.0, 7)
 
 
+def test_a_file_with_canonical_extended_json_dates(tmp_path: Path) -> None:
+    entry = orjson.loads(_log("8.0").read_bytes().splitlines()[2])
+    entry["t"] = {"$date": {"$numberLong": "1709550161330"}}
+    path = tmp_path / "canonical.log"
+    path.write_bytes(orjson.dumps(entry) + b"\n")
+    (row,) = read_log_file(path, HOST)[0].to_pylist()
+    assert row["ts"] == _utc("2024-03-04T11:02:41.330+00:00")
+    assert row == slow_query_row(entry, str(path), HOST)
+
+
 def test_profile_documents_of_every_kind() -> None:
     when = datetime(2024, 3, 4, 8, 30, 0, 250000)
     find = {
@@ -508,6 +518,27 @@ def test_lines_that_are_not_json_objects_are_counted_never_an_error(tmp_path: Pa
     # object is: it holds a slow-query id that DuckDB could not read
     assert read["non_json"] == 7
     assert read["slow_queries"] == 2
+
+
+def test_a_broken_slow_query_line_among_aligned_ones_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _log("8.0").read_bytes().splitlines()
+    broken = lines[2].replace(b'"type":"command",', b'"type":"command"', 1)  # one comma less: not JSON
+    path = tmp_path / "broken.log"
+    path.write_bytes(b"\n".join([*lines[:3], broken, *lines[3:]]) + b"\n")
+    columns: list[int | None] = []
+    found = slowlog._ids_in_column
+
+    def spy(*args: Any) -> int | None:
+        result = found(*args)
+        columns.append(result)
+        return result
+
+    monkeypatch.setattr(slowlog, "_ids_in_column", spy)
+    table, read = read_log_file(path, HOST)
+    assert columns and None not in columns  # every line has "id" in the same column: no search needed
+    assert (table.num_rows, read["lines"], read["non_json"]) == (6, 11, 2)
 
 
 def test_a_log_rewritten_with_spaces_is_read_too(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Benchmark: reading a MongoDB structured log into slow-query rows and shapes, against the floor.
 
-    python -m tests.bench.bench_mongo_log [--mb 1024]
+    python -m tests.bench.bench_mongo_log [--mb 1024] [--repeat 3]
 
 The log (generated once under .bench/mongo-log/, reused) is what a busy mongod writes: mostly
 connection, authentication, client metadata, checkpoint and other lines, and about a fifth of
@@ -20,6 +20,8 @@ as bench_day_sizes does):
   must do (parse every line), with DuckDB's threads on every core; ``ignore_errors`` skips the
   lines that are not JSON. (read_ndjson_objects would be no floor: it only splits lines.)
 
+Each runs ``--repeat`` times, alternated so that a busy moment of a shared machine hits both;
+the fastest run of each counts (CPU seconds are shown too: they depend less on the load).
 Goal: within 3x of the floor, and a peak RSS of at most 1 GB for a 1 GB file.
 """
 
@@ -361,33 +363,38 @@ def child_floor(path: Path) -> None:
     print(json.dumps({"rows": count}))
 
 
-def measure(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS of the process tree in MB, stdout."""
+def measure(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, peak RSS of the process tree in MB, CPU seconds (user + system), stdout."""
     peak = 0.0
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    done = threading.Event()
+    with open(os.devnull, "rb") as devnull:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=devnull)
+        done = threading.Event()
 
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, tree_rss_mb(proc.pid))
-            done.wait(0.1)
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, tree_rss_mb(proc.pid))
+                done.wait(0.1)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    done.set()
-    sampler.join()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        assert proc.stdout is not None and proc.stderr is not None
+        out = proc.stdout.read()
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
     elapsed = time.monotonic() - started
-    if proc.returncode:
-        sys.exit(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{err.decode(errors='replace')[-3000:]}")
-    return elapsed, peak, out.decode()
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"{shlex.join(cmd)} failed:\n{err.decode(errors='replace')[-3000:]}")
+    return elapsed, peak, usage.ru_utime + usage.ru_stime, out.decode()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=1024, help="size of the generated log in MB")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, alternated; the fastest counts")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -400,29 +407,36 @@ def main() -> None:
     print(f"data: {path.name}, {size_mb:,.0f} MB, {facts['lines']:,} lines, {facts['slow']:,} slow-query lines")
     ours_cmd = [sys.executable, "-m", "tests.bench.bench_mongo_log", "--child", "ours", str(path)]
     floor_cmd = [sys.executable, "-m", "tests.bench.bench_mongo_log", "--child", "floor", str(path)]
-    ours_s, ours_rss, out = measure(ours_cmd)
+    runs: dict[str, list[tuple[float, float, float, str]]] = {"ours": [], "floor": []}
+    for _ in range(max(1, args.repeat)):  # alternated, so that a busy moment hits both
+        runs["ours"].append(measure(ours_cmd))
+        runs["floor"].append(measure(floor_cmd))
+    ours_s, ours_rss, ours_cpu, out = min(runs["ours"])
     ours = json.loads(out.strip().splitlines()[-1])
-    floor_s, floor_rss, out = measure(floor_cmd)
+    floor_s, floor_rss, floor_cpu, out = min(runs["floor"])
     floor = json.loads(out.strip().splitlines()[-1])
+    peak_rss = max(r[1] for r in runs["ours"])
+    walls = {k: ", ".join(f"{r[0]:.1f}" for r in v) for k, v in runs.items()}
     print(
-        f"ours: read_log_file + shape_table: {ours_s:.1f} s, {size_mb / ours_s:,.0f} MB/s, peak RSS of the tree {ours_rss:,.0f} MB"
+        f"ours: read_log_file + shape_table: {ours_s:.1f} s, {size_mb / ours_s:,.0f} MB/s, CPU {ours_cpu:.1f} s, peak RSS of the tree {peak_rss:,.0f} MB"
     )
     print(
-        f"    {ours['rows']:,} rows ({ours['table_mb']:,.0f} MB of Arrow), {ours['shapes']:,} shapes, read alone {ours['read_s']:.1f} s"
+        f"    {ours['rows']:,} rows ({ours['table_mb']:,.0f} MB of Arrow), {ours['shapes']:,} shapes, read alone {ours['read_s']:.1f} s; runs: {walls['ours']} s"
     )
     print(
         f"    command: {shlex.join(['python', '-m', 'tests.bench.bench_mongo_log', '--child', 'ours', str(path.relative_to(ROOT))])}"
     )
     print(
-        f"floor: DuckDB read_json + count(id = 51803): {floor_s:.1f} s, {size_mb / floor_s:,.0f} MB/s, peak RSS {floor_rss:,.0f} MB"
+        f"floor: DuckDB read_json + count(id = 51803): {floor_s:.1f} s, {size_mb / floor_s:,.0f} MB/s, CPU {floor_cpu:.1f} s, peak RSS {floor_rss:,.0f} MB; runs: {walls['floor']} s"
     )
     print(f"    {floor['rows']:,} slow-query lines; SQL: {FLOOR_SQL.format(path=path.name)}")
     if ours["rows"] != facts["slow"] or floor["rows"] != facts["slow"]:
         print(f"!! counts differ: generated {facts['slow']:,}, ours {ours['rows']:,}, floor {floor['rows']:,}")
     ratio = ours_s / floor_s
-    verdict = "meets" if ratio <= TARGET and ours_rss <= RSS_TARGET_MB else "MISSES"
+    verdict = "meets" if ratio <= TARGET and peak_rss <= RSS_TARGET_MB else "MISSES"
     print(
-        f"ours takes {ratio:.2f}x the floor: {verdict} the target (<= {TARGET:.0f}x, peak RSS <= {RSS_TARGET_MB:,} MB)"
+        f"ours takes {ratio:.2f}x the floor (fastest of {len(runs['ours'])} each; CPU {ours_cpu / floor_cpu:.2f}x): "
+        f"{verdict} the target (<= {TARGET:.0f}x, peak RSS <= {RSS_TARGET_MB:,} MB)"
     )
 
 

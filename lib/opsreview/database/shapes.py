@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-if TYPE_CHECKING:  # the log readers' worker processes import this module: they need neither
+if TYPE_CHECKING:  # masking needs neither: only shape_table loads them, when called
     import duckdb
     import pandas as pd
 

@@ -77,7 +77,9 @@ def test_leaked_token_is_masked_everywhere(demo_run: dict[str, Any]) -> None:
 
 
 def _database(summary: dict[str, Any], check: str) -> list[dict[str, Any]]:
-    return [f for f in summary["findings"] if f["area"] == "database" and f["check"] == check and f["severity"] != "info"]
+    return [
+        f for f in summary["findings"] if f["area"] == "database" and f["check"] == check and f["severity"] != "info"
+    ]
 
 
 def test_every_planted_database_problem_is_a_finding(demo_run: dict[str, Any]) -> None:
@@ -118,4 +120,3 @@ def test_every_planted_database_problem_is_a_finding(demo_run: dict[str, Any]) -
     assert [(f["severity"], f["evidence"]["md5_like"], f["evidence"]["sampled"]) for f in hashes] == [
         ("critical", md5["md5_like"], md5["sampled"])
     ]
-

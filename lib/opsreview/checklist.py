@@ -229,7 +229,7 @@ BY_TEXT: dict[str, ChecklistItem] = {item.text: item for item in ITEMS}
 
 # Checks that speak to no checklist item: the review's own health. (``<area>.coverage`` speaks
 # to the items of its own area that it could not check today: they show as not verifiable.)
-NO_ITEM_CHECKS = ("source_failed", "notebook_failed", "excess_privileges", "collector_error")
+NO_ITEM_CHECKS = ("source_failed", "notebook_failed", "excess_privileges", "collector_error", "no_auth")
 
 
 def tracked_items() -> list[ChecklistItem]:

@@ -84,8 +84,17 @@ def latest_snapshot(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def server_state(server: pd.DataFrame) -> pd.DataFrame:
-    """Per host at its latest snapshot: the ratios findings judge."""
+    """Per host at its latest snapshot: the ratios findings judge. The oplog window comes from
+    the latest snapshot that read the oplog (a rate's second look reads serverStatus only)."""
     latest = latest_per_host(server)
+    if len(latest) and "oplog_first" in server.columns:
+        read = server.dropna(subset=["oplog_first", "oplog_last"])
+        oplog = latest_per_host(read)[["host", "oplog_first", "oplog_last"]] if len(read) else None
+        latest = latest.drop(columns=["oplog_first", "oplog_last"])
+        if oplog is not None:
+            latest = latest.merge(oplog, on="host", how="left")
+        else:
+            latest["oplog_first"], latest["oplog_last"] = pd.NaT, pd.NaT
     if latest.empty:
         return pd.DataFrame(
             columns=[
@@ -202,12 +211,28 @@ def lag_episodes(members: pd.DataFrame, threshold_s: float) -> pd.DataFrame:
 
 
 def unhealthy_members(members: pd.DataFrame) -> pd.DataFrame:
-    """Members whose latest state is not PRIMARY/SECONDARY/ARBITER or whose health is 0."""
+    """Members that were not PRIMARY/SECONDARY/ARBITER, or had health 0, at some snapshot of
+    the day: how many snapshots, the first and last, the state, and whether still at the end."""
+    columns = ["member", "state_str", "health", "samples", "first", "last", "at_end", "ts"]
     if members.empty:
-        return members
-    last = members.sort_values("ts").groupby("member", sort=True).tail(1)
-    bad = (last["health"].astype("float64") < 1) | ~last["state"].isin(list(HEALTHY_STATES))
-    return last[bad].reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    bad = (members["health"].astype("float64") < 1) | ~members["state"].isin(list(HEALTHY_STATES))
+    last_ts = members.groupby("member")["ts"].transform("max")
+    rows = []
+    for member, g in members[bad].sort_values("ts").groupby("member", sort=True):
+        rows.append(
+            {
+                "member": member,
+                "state_str": g["state_str"].iloc[-1],
+                "health": g["health"].iloc[-1],
+                "samples": len(g),
+                "first": g["ts"].iloc[0],
+                "last": g["ts"].iloc[-1],
+                "at_end": bool((g["ts"] == last_ts[g.index]).any()),
+                "ts": g["ts"].iloc[-1],
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def primaries_seen(members: pd.DataFrame) -> list[str]:
@@ -219,19 +244,30 @@ def primaries_seen(members: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(primary["member"]))
 
 
-def mark_new_shapes(shapes: pd.DataFrame, baseline_keys: set[str]) -> pd.DataFrame:
-    """``shapes`` with ``new``: the shape was not seen on any baseline day."""
+def mark_new_shapes(shapes: pd.DataFrame, baseline: pd.DataFrame, baseline_input: bool = True) -> pd.DataFrame:
+    """``shapes`` with ``new``: the (namespace, operation, shape) was not seen on any baseline
+    day (``queryHash`` and friends do not include the collection: the key is the triple).
+    Without slow-query input on the baseline days nothing can be new: ``new`` is NA."""
     out = shapes.copy()
-    out["new"] = ~out["shape_key"].isin(baseline_keys) if len(out) else pd.Series(dtype=bool)
+    if not len(out):
+        out["new"] = pd.Series(dtype="boolean")
+        return out
+    if not baseline_input:
+        out["new"] = pd.array([pd.NA] * len(out), dtype="boolean")
+        return out
+    seen = set(zip(baseline["ns"], baseline["op"], baseline["shape_key"], strict=True)) if len(baseline) else set()
+    keys = zip(out["ns"], out["op"], out["shape_key"], strict=True)
+    out["new"] = pd.array([key not in seen for key in keys], dtype="boolean")
     return out
 
 
 def baseline_shape_stats(daily: pd.DataFrame) -> pd.DataFrame:
-    """Per shape: the median daily count and total ms over the baseline days (from a frame of
-    shape_key, day, count, total_ms)."""
+    """Per (ns, op, shape): the median daily count and total ms over the baseline days it was
+    seen on (from a frame of ns, op, shape_key, day, count, total_ms)."""
+    keys = ["ns", "op", "shape_key"]
     if daily.empty:
-        return pd.DataFrame(columns=["shape_key", "baseline_count", "baseline_total_ms", "baseline_days"])
-    grouped = daily.groupby("shape_key")
+        return pd.DataFrame(columns=[*keys, "baseline_count", "baseline_total_ms", "baseline_days"])
+    grouped = daily.groupby(keys)
     return pd.DataFrame(
         {
             "baseline_count": grouped["count"].median(),

@@ -71,6 +71,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "database.soft_delete": SOFT_DELETES,
     "database.oversize_docs": (EFFICIENT,),
     "database.excess_privileges": (),
+    "database.no_auth": (),
     "database.collector_error": (),
 }
 
@@ -182,7 +183,10 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     host=host,
                 )
             )
-    for row in review.current_ops.to_dict("records"):
+    ops = review.current_ops
+    if len(ops):  # one operation seen by several snapshots is one finding, at its longest
+        ops = ops.sort_values("secs_running").drop_duplicates(["host", "opid"], keep="last")
+    for row in ops.to_dict("records"):
         secs = _num(row.get("secs_running")) or 0.0
         if secs >= t.current_op_secs:
             out.append(
@@ -245,14 +249,20 @@ def replication_findings(review: DatabaseReview) -> list[Finding]:
             )
         )
     for row in review.unhealthy.to_dict("records"):
+        still = bool(row["at_end"])
         out.append(
             _finding(
                 "database.member_unhealthy",
-                Severity.critical,
-                f"{row['member']} is {row['state_str']} (health {row['health']:.0f}) at the last snapshot",
+                Severity.critical if still else Severity.warning,
+                f"{row['member']} was {row['state_str']} in {int(row['samples'])} snapshot(s) from "
+                f"{local_iso(row['first'], review.tz)} to {local_iso(row['last'], review.tz)}"
+                + (" and still is at the last one" if still else ""),
+                int(row["samples"]),
+                0,
                 member=row["member"],
                 state=row["state_str"],
-                at=local_iso(row["ts"], review.tz),
+                first=local_iso(row["first"], review.tz),
+                last=local_iso(row["last"], review.tz),
             )
         )
     return out
@@ -290,7 +300,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     **evidence,
                 )
             )
-        if bool(row.get("new")):
+        if row.get("new") is True:
             severity = Severity.warning if int(row["count"]) >= t.new_shape_min_count else Severity.info
             out.append(
                 _finding(
@@ -391,11 +401,16 @@ def index_findings(review: DatabaseReview) -> list[Finding]:
     if "judged" in unused.columns:
         unused = unused[unused["judged"].astype(bool)]
     for row in unused.to_dict("records"):
+        other = _num(row.get("ops_other_hosts"))
+        if other is not None and other > 0:
+            continue  # used on another member (index counters are per node): not unused
+        unique = row.get("unique") is True
         out.append(
             _finding(
                 "database.unused_index",
-                Severity.warning,
-                f"Index {row['name']} on {row['ns']} unused on {row['host']} since {local_iso(row['since'], review.tz)}",
+                Severity.info if unique else Severity.warning,
+                f"Index {row['name']} on {row['ns']} unused on {row['host']} since {local_iso(row['since'], review.tz)}"
+                + (" (unique: it still enforces a constraint)" if unique else ""),
                 0,
                 t.unused_index_days,
                 ns=row["ns"],
@@ -522,7 +537,16 @@ def hygiene_findings(review: DatabaseReview) -> list[Finding]:
 def collector_findings(review: DatabaseReview) -> list[Finding]:
     out = []
     for row in review.privileges.to_dict("records"):
-        if row.get("read_only") is False:
+        if not row.get("user"):
+            out.append(
+                _finding(
+                    "database.no_auth",
+                    Severity.critical,
+                    f"{row['host']} answered the review with no login: anyone who reaches its port can read and write",
+                    host=row["host"],
+                )
+            )
+        elif row.get("read_only") is False:
             roles = json.loads(row.get("excess_roles") or "[]")
             actions = json.loads(row.get("excess_actions") or "[]")
             out.append(

@@ -71,6 +71,8 @@ class DatabaseReview:
     disk: dict[str, Any]
     state_ts: pd.Timestamp | None = None
     slow_rows: int = 0
+    baseline_slow_input: bool = False  # the baseline days had slow-query input (a shape can be "new")
+    baseline_days: tuple[dt.date, ...] = ()
     configured: dict[str, bool] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     _slow: duckdb.DuckDBPyRelation | None = None
@@ -265,6 +267,16 @@ class DatabaseReview:
                     items,
                 )
             return section
+        if not self.baseline_slow_input:
+            section.not_verifiable(
+                AREA,
+                "No baseline of slow queries",
+                f"the {len(self.baseline_days)} baseline day(s) hold no slow-query input: a shape cannot be told new, nor "
+                "compared with its usual day",
+                "keep the mongod log files of the baseline days under `database.log_files` (rotated `.gz` files too)",
+                ("database_logs",),
+                (dbfindings.QUERY_MONITORING,),
+            )
         section.figures.append(charts.slow_shapes(self))
         section.tables.append(
             (f"Slow query shapes (≥ {self.params.thresholds.slow_ms:g} ms)", self.table("shape_view"))
@@ -453,7 +465,9 @@ class DatabaseReview:
         return view[columns].sort_values("ns").reset_index(drop=True)
 
     def collector_section(self) -> Section:
-        section = Section("collector", findings=self._of("database.excess_privileges", "database.collector_error"))
+        section = Section(
+            "collector", findings=self._of("database.excess_privileges", "database.collector_error", "database.no_auth")
+        )
         section.not_verifiable(
             AREA,
             "Connection retry logic is not visible from the database",
@@ -504,24 +518,39 @@ def state_rows(df: pd.DataFrame, start: dt.datetime, end: dt.datetime, key: str 
     return pd.concat(chosen, ignore_index=True) if chosen else df.iloc[0:0]
 
 
-def _slow_relation(
-    store: Store, days: list[dt.date], start: dt.datetime, end: dt.datetime
+_SLOW_KEY = "ts, ns, op, duration_ms, shape_key"
+
+
+def slow_rows(
+    store: Store, days: list[dt.date], start: dt.datetime, end: dt.datetime, slow_ms: float
 ) -> duckdb.DuckDBPyRelation | None:
+    """Slow operations in [start, end) at or above ``slow_ms`` (8.0's ``workingMillis`` when
+    the server gave it), each once: the same operation read again - from the next snapshot's
+    getLog buffer or system.profile, from a log file and getLog, from a rotated file - has the
+    same time, namespace, operation, duration and shape, and is kept once."""
     rel = store.relation(models.SLOW_QUERIES, days)
     if rel is None:
         return None
-    return rel.filter(
-        f"ts >= {sql_string(start.isoformat())}::TIMESTAMPTZ AND ts < {sql_string(end.isoformat())}::TIMESTAMPTZ"
+    window = f"ts >= {sql_string(start.isoformat())}::TIMESTAMPTZ AND ts < {sql_string(end.isoformat())}::TIMESTAMPTZ"
+    return rel.filter(f"{window} AND coalesce(working_ms, duration_ms) >= {float(slow_ms)!r}").query(
+        "slow",
+        f"SELECT * FROM slow QUALIFY row_number() OVER (PARTITION BY {_SLOW_KEY} ORDER BY source) = 1",
     )
 
 
-def _baseline_shapes(store: Store, days: list[dt.date], tz: ZoneInfo) -> pd.DataFrame:
-    rel = store.relation(models.SLOW_QUERIES, days)
+def _baseline_shapes(store: Store, days: list[dt.date], tz: ZoneInfo, slow_ms: float) -> pd.DataFrame:
+    columns = ["ns", "op", "shape_key", "day", "count", "total_ms"]
+    if not days:
+        return pd.DataFrame(columns=columns)
+    start = dt.datetime.combine(days[0], dt.time(), tz).astimezone(dt.UTC)
+    end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
+    rel = slow_rows(store, [days[0] - dt.timedelta(days=1), *days], start, end, slow_ms)
     if rel is None:
-        return pd.DataFrame(columns=["shape_key", "day", "count", "total_ms"])
+        return pd.DataFrame(columns=columns)
     return rel.aggregate(
-        f"shape_key, CAST(timezone({sql_string(str(tz))}, ts) AS DATE) AS day, count(*) AS count, sum(duration_ms) AS total_ms",
-        "shape_key, day",
+        f"ns, op, shape_key, CAST(timezone({sql_string(str(tz))}, ts) AS DATE) AS day, count(*) AS count, "
+        "sum(duration_ms) AS total_ms",
+        "ns, op, shape_key, day",
     ).df()
 
 
@@ -546,13 +575,16 @@ def load_database_review(ctx: ReviewContext) -> DatabaseReview:
 
     server = day_rows(models.SERVER)
     members = day_rows(models.MEMBERS)
-    slow = _slow_relation(store, with_before, start, end)
-    slow_rows = int(slow.aggregate("count(*)").fetchall()[0][0]) if slow is not None else 0
-    shapes = dbshapes.shape_table(slow) if slow is not None and slow_rows else pd.DataFrame()
+    slow_ms = settings.thresholds.slow_ms
+    slow = slow_rows(store, with_before, start, end, slow_ms)
+    n_slow = int(slow.aggregate("count(*)").fetchall()[0][0]) if slow is not None else 0
+    shapes = dbshapes.shape_table(slow) if slow is not None and n_slow else pd.DataFrame()
+    baseline_input = False
     if len(shapes):
-        baseline = _baseline_shapes(store, ctx.baseline_days, params.tz)
-        shapes = analysis.mark_new_shapes(shapes, set(baseline["shape_key"]))
-        shapes = shapes.merge(analysis.baseline_shape_stats(baseline), on="shape_key", how="left")
+        baseline = _baseline_shapes(store, ctx.baseline_days, params.tz, slow_ms)
+        baseline_input = len(baseline) > 0 or _log_reads_cover(store, ctx)
+        shapes = analysis.mark_new_shapes(shapes, baseline, baseline_input)
+        shapes = shapes.merge(analysis.baseline_shape_stats(baseline), on=["ns", "op", "shape_key"], how="left")
     collections = state(models.COLLECTIONS)
     indexes = state(models.INDEXES)
     growth_days = [ctx.day - dt.timedelta(days=i) for i in range(GROWTH_DAYS, -2, -1)]
@@ -566,7 +598,7 @@ def load_database_review(ctx: ReviewContext) -> DatabaseReview:
         params=settings,
         server=server,
         rates=analysis.rates(server),
-        state=analysis.server_state(state(models.SERVER)),
+        state=analysis.server_state(pd.concat([server, state(models.SERVER)], ignore_index=True)),
         extremes=analysis.day_extremes(server),
         members=members,
         member_lag=analysis.member_lag(members),
@@ -592,7 +624,9 @@ def load_database_review(ctx: ReviewContext) -> DatabaseReview:
         hidden=dbindexes.hidden_indexes(indexes) if len(indexes) else pd.DataFrame(),
         no_validator=analysis.collections_without_validator(collections),
         disk=dbhygiene.disk_forecast(databases_all, settings.disk_total_bytes) if len(databases_all) else {},
-        slow_rows=slow_rows,
+        slow_rows=n_slow,
+        baseline_slow_input=baseline_input,
+        baseline_days=tuple(ctx.baseline_days),
         configured={
             "uri": settings.uri is not None,
             "snapshots": settings.snapshot_dir is not None,
@@ -604,6 +638,19 @@ def load_database_review(ctx: ReviewContext) -> DatabaseReview:
         review.state_ts = pd.Timestamp(review.state["ts"].max())
     review.findings = dbfindings.all_findings(review)
     return review
+
+
+def _log_reads_cover(store: Store, ctx: ReviewContext) -> bool:
+    """Did a structured log file cover a baseline day (so no slow row there means none)?"""
+    if not ctx.baseline_days:
+        return False
+    reads = _read(store, models.LOG_READS, [ctx.baseline_days[0], *ctx.baseline_days, ctx.day])
+    if reads.empty:
+        return False
+    first_day = ctx.params.day_window(ctx.baseline_days[0])[0]
+    last = pd.to_datetime(reads["last_ts"], utc=True)
+    first = pd.to_datetime(reads["first_ts"], utc=True)
+    return bool(((first < ctx.window[0]) & (last >= first_day)).any())
 
 
 def state_note(review: DatabaseReview) -> str:

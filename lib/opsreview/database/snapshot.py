@@ -388,7 +388,10 @@ def _member_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[dict
     rows = []
     for m in members:
         optime = _parse_ts(m.get("optimeDate"))
-        lag = (primary_optime - optime).total_seconds() if primary_optime and optime else None
+        # A member that is down or not a data-bearing secondary reports an old (often 1970)
+        # optime: that is no lag, its state says what is wrong.
+        serving = m.get("state") in (1, 2) and _float(m.get("health")) != 0.0
+        lag = (primary_optime - optime).total_seconds() if serving and primary_optime and optime else None
         rows.append(
             {
                 **base,

@@ -115,3 +115,57 @@ def test_a_day_without_database_input_is_not_verifiable_in_every_section(tmp_pat
         "Data validation",
     } <= covered
     assert "database.uri" in sections[0].coverage[0].remedy
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_failed_live_look_still_reviews_the_snapshots_already_taken(
+    tmp_path: Path, demo_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSREVIEW_DB_URI", f"mongodb://opsreview:pw-x1@127.0.0.1:{closed_port()}/admin")
+    path = params_file(
+        tmp_path,
+        '  uri: "${OPSREVIEW_DB_URI}"\n  connect_timeout_ms: 300\n  socket_timeout_ms: 300\n'
+        f"  snapshot_dir: {demo_folder / 'snapshots'}\n",
+    )
+    ctx = ReviewContext(load_params(path), DAY)
+    (result,) = pull_sources(ctx, {"database"})
+    assert result.status == "failed"
+    assert [f.check for f in result.findings] == ["database.source_failed"]
+    assert "still read" in result.findings[0].title and "pw-x1" not in result.findings[0].title
+    assert ctx.store.count_rows(models.SERVER, DAY) == 96  # the day's cron snapshots are in the store
+
+
+def test_one_bad_snapshot_or_log_file_is_named_and_the_others_are_read(tmp_path: Path, demo_folder: Path) -> None:
+    folder = _copy(demo_folder, tmp_path / "database")
+    snapshots = sorted((folder / "snapshots").rglob("*.json"))
+    in_day = [p for p in snapshots if p.parent.name == DAY.isoformat()]
+    broken = json.loads(in_day[10].read_text(encoding="utf-8"))
+    broken["slow_queries"] = [1]  # the right format, a wrong value inside
+    in_day[10].write_text(json.dumps(broken), encoding="utf-8")
+    in_day[11].write_text("{not json", encoding="utf-8")
+    logs = sorted((folder / "logs" / "db-1").iterdir())
+    gz = next(p for p in logs if p.suffix == ".gz")
+    data = bytearray(gz.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a flipped byte inside the compressed stream
+    gz.write_bytes(bytes(data))
+    path = params_file(
+        tmp_path,
+        f"  snapshot_dir: {folder / 'snapshots'}\n  log_files:\n    - host: db-1\n      paths: ['{folder / 'logs' / 'db-1'}/']\n",
+    )
+    ctx = ReviewContext(load_params(path), DAY)
+    results = {r.name: r for r in pull_sources(ctx, {"database"})}
+    snap, logs_result = results["database"], results["database_logs"]
+    assert snap.status == "ok" and logs_result.status == "ok"
+    assert ctx.store.count_rows(models.SERVER, DAY) < 96  # the two bad files of the day are out
+    (problem,) = snap.findings
+    assert problem.check == "database.collector_error" and problem.value == 2
+    assert any(in_day[11].name in p for p in problem.evidence["inputs"])
+    (damaged,) = logs_result.findings
+    assert gz.name in damaged.title
+    assert ctx.store.count_rows(models.SLOW_QUERIES, DAY) > 0  # the review day's own file was still read

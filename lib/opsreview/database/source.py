@@ -25,14 +25,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pyarrow as pa
 
 from opsreview.context import ReviewContext
 from opsreview.database import models
 from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import SourceError
-from opsreview.masking import AtRest, mask_at_rest
+from opsreview.findings import Finding, Severity
+from opsreview.masking import AtRest, mask_at_rest, masked
 from opsreview.params import Params
+from opsreview.secrets import redact
 from opsreview.sources import SourceResult, register_source
 from opsreview.store import Store, part_key
 
@@ -58,18 +61,32 @@ def _local_day(ts: dt.datetime, tz: ZoneInfo) -> dt.date:
     return ts.astimezone(tz).date()
 
 
-def ingest_snapshots(store: Store, folder: Path, days: Iterable[dt.date], tz: ZoneInfo) -> int:
-    """Flatten the snapshot files of ``days`` into the store; returns the db_server rows written."""
+def ingest_snapshots(store: Store, folder: Path, days: Iterable[dt.date], tz: ZoneInfo) -> tuple[int, list[str]]:
+    """Flatten the snapshot files of ``days`` into the store; returns the db_server rows written
+    and the inputs that could not be used (unreadable, not a snapshot, or a value of the wrong
+    type: each named, the others still ingested)."""
     from opsreview.database.snapshot import flatten, read_snapshots
 
     days = sorted(set(days))
+    skipped: list[Path] = []
+    bad: list[str] = []
     rows: dict[str, dict[dt.date, list[dict[str, object]]]] = defaultdict(lambda: defaultdict(list))
-    for snapshot in read_snapshots(folder, set(days), tz):
-        for table, table_rows in flatten(snapshot).items():
+    for snapshot in read_snapshots(folder, set(days), tz, skipped=skipped):
+        try:
+            tables = flatten(snapshot)
+            for table, table_rows in tables.items():
+                models.to_arrow(table, table_rows)  # a value of the wrong type fails here, for this file only
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError, pa.ArrowException) as exc:
+            name = f"{snapshot.get('ts', '?')} {snapshot.get('host', '?')}"
+            reason = masked(redact(str(exc)))[:160]
+            log.warning("database snapshot %s skipped: %s", name, reason)
+            bad.append(f"snapshot {name}: {reason}")
+            continue
+        for table, table_rows in tables.items():
             for row in table_rows:
                 ts = row["ts"]
-                assert isinstance(ts, dt.datetime)
-                rows[table][_local_day(ts, tz)].append(row)
+                if isinstance(ts, dt.datetime):
+                    rows[table][_local_day(ts, tz)].append(row)
     written = 0
     for table in (*models.SNAPSHOT_TABLES, models.SLOW_QUERIES):
         for day in days:
@@ -80,7 +97,19 @@ def ingest_snapshots(store: Store, folder: Path, days: Iterable[dt.date], tz: Zo
                     written += len(day_rows)
             else:
                 store.delete_part(table, day, SNAPSHOT_PART)  # the files of that day are gone
-    return written
+    return written, [f"file {p}: not a readable snapshot" for p in skipped] + bad
+
+
+def _unusable_finding(source: str, problems: list[str]) -> Finding:
+    return Finding(
+        "database",
+        "database.collector_error",
+        Severity.warning,
+        f"{len(problems)} {source} input(s) could not be used: {problems[0]}" + (" …" if len(problems) > 1 else ""),
+        len(problems),
+        0,
+        {"inputs": problems[:20]},
+    )
 
 
 def collect_live(params: Params, folder: Path) -> list[Path]:
@@ -97,14 +126,32 @@ def collect_live(params: Params, folder: Path) -> list[Path]:
 def pull_database(ctx: ReviewContext) -> SourceResult:
     params = ctx.params
     folder = snapshot_folder(params)
+    live_error: str | None = None
     if params.database.uri is not None:
-        collect_live(params, folder)
-    elif not folder.is_dir():
-        raise SourceError("database", f"snapshot folder {folder} does not exist (database.snapshot_dir)")
+        try:
+            collect_live(params, folder)
+        except SourceError as exc:  # the snapshots cron already took are still reviewed
+            live_error = masked(redact(str(exc)))
+    if not folder.is_dir():
+        raise SourceError("database", live_error or f"snapshot folder {folder} does not exist (database.snapshot_dir)")
     for table in models.SCHEMAS:
         ctx.store.remask_old_parts(table)
-    written = ingest_snapshots(ctx.store, folder, pull_days(ctx), params.tz)
-    return SourceResult("database", rows=written)
+    written, problems = ingest_snapshots(ctx.store, folder, pull_days(ctx), params.tz)
+    result = SourceResult("database", rows=written)
+    if problems:
+        result.findings.append(_unusable_finding("snapshot", problems))
+    if live_error is not None:
+        result.status, result.error = "failed", live_error
+        result.findings.append(
+            Finding(
+                "database",
+                "database.source_failed",
+                Severity.critical,
+                f"Source database failed: {live_error} (the snapshots already taken were still read)",
+                evidence={"source": "database", "folder": str(folder)},
+            )
+        )
+    return result
 
 
 def _snapshots_configured(database: DatabaseParams) -> bool:
@@ -143,10 +190,10 @@ def ingest_log_file(store: Store, path: Path, host: str, tz: ZoneInfo) -> int:
     table, read = read_log_file(path, host)
     key = part_key(host, str(path))
     if table.num_rows:
-        days = [_local_day(ts, tz) for ts in table["ts"].to_pylist()]
         by_day: dict[dt.date, list[int]] = defaultdict(list)
-        for index, day in enumerate(days):
-            by_day[day].append(index)
+        for index, ts in enumerate(table["ts"].to_pylist()):
+            if isinstance(ts, dt.datetime):  # a line without a time cannot be given a day
+                by_day[_local_day(ts, tz)].append(index)
         for day, indices in by_day.items():
             store.write_part(models.SLOW_QUERIES, day, key, table.take(pa.array(indices)))
     read_day = _local_day(read["ts"], tz) if isinstance(read.get("ts"), dt.datetime) else dt.datetime.now(tz).date()
@@ -162,6 +209,7 @@ def pull_database_logs(ctx: ReviewContext) -> SourceResult:
     base = params.source_file.parent
     state_path, state = _state(ctx.store)
     rows = 0
+    problems: list[str] = []
     for table in (models.SLOW_QUERIES, models.LOG_READS):
         ctx.store.remask_old_parts(table)
     for source in params.database.log_files:
@@ -170,8 +218,16 @@ def pull_database_logs(ctx: ReviewContext) -> SourceResult:
             signature = [stat.st_size, stat.st_mtime]
             if state.get(str(path)) == signature:
                 continue
-            rows += ingest_log_file(ctx.store, path, source.host, params.tz)
+            try:
+                rows += ingest_log_file(ctx.store, path, source.host, params.tz)
+            except (SourceError, ValueError, OSError, pa.ArrowException, duckdb.Error) as exc:
+                # one damaged file is named; the other files are still read
+                problems.append(f"{path}: {masked(redact(str(exc)))[:200]}")
+                continue
             state[str(path)] = signature
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-    return SourceResult("database_logs", rows=rows)
+    result = SourceResult("database_logs", rows=rows)
+    if problems:
+        result.findings.append(_unusable_finding("log file", problems))
+    return result

@@ -503,3 +503,34 @@ def test_latest_snapshot_only_and_hidden_indexes() -> None:
     hidden = hidden_indexes(frame)
     assert list(hidden["name"]) == ["x_1"] and list(hidden["size_bytes"]) == [777]
     assert hidden_indexes(indexes_frame(older)).empty
+
+
+def test_index_advice_takes_range_fields_in_any_order_and_never_trusts_a_partial_index() -> None:
+    shape = {"filter": {"status": 1, "createdAt": {"$gte": 1}, "total": {"$lt": 1}}}
+    shapes = pd.DataFrame(
+        [
+            shape_row(
+                "shop.orders", "k", shape, collscan=True, plan_summary="COLLSCAN", docs_examined=10_000, nreturned=5
+            )
+        ]
+    )
+    empty = pd.DataFrame(columns=["ts", "ns", "avg_obj_size"])
+    same_fields_other_order = indexes_frame(
+        index_rows([{"ns": "shop.orders", "name": "s_t_c", "key": '{"status": 1, "total": 1, "createdAt": -1}'}])
+    )
+    advice = index_advice(shapes, same_fields_other_order, empty, examined_ratio=1000)
+    assert advice.loc[0, "served_by"] == "s_t_c" and advice.loc[0, "command"] is None
+    partial = indexes_frame(
+        index_rows(
+            [
+                {
+                    "ns": "shop.orders",
+                    "name": "s_c_t",
+                    "key": '{"status": 1, "createdAt": 1, "total": 1}',
+                    "partial": True,
+                }
+            ]
+        )
+    )
+    advice = index_advice(shapes, partial, empty, examined_ratio=1000)
+    assert advice.loc[0, "served_by"] is None and advice.loc[0, "command"]

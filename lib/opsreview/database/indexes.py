@@ -306,17 +306,24 @@ def _plan(shape: Mapping[str, Any]) -> _Plan:
     return plan
 
 
-def _suggest(shape: Mapping[str, Any]) -> tuple[Suggestion | None, int, str | None]:
-    """(key, equality fields, note) of a shape."""
+def _suggest(shape: Mapping[str, Any]) -> tuple[Suggestion | None, int, str | None, int | None]:
+    """(key, equality fields, note, sort fields) of a shape: the sort fields follow the
+    equality fields in the key, the range fields come last (any order serves them)."""
     plan = _plan(shape)
     if plan.blocked:
-        return None, 0, plan.blocked
+        return None, 0, plan.blocked, None
     if plan.ors and not (plan.equality or plan.tight or plan.loose):
-        return None, 0, "$or across fields: each branch needs its own index (suggest one per branch)"
+        return None, 0, "$or across fields: each branch needs its own index (suggest one per branch)", None
     key, n_eq = plan.key()
     if key:
-        return key, n_eq, None
-    return None, 0, "no indexable filter or sort (no filter, or only $where/$expr/geo operators or unanchored regexes)"
+        n_sort = sum(1 for f, _ in key[n_eq:] if f in {name for name, _ in plan.sort})
+        return key, n_eq, None, n_sort
+    return (
+        None,
+        0,
+        "no indexable filter or sort (no filter, or only $where/$expr/geo operators or unanchored regexes)",
+        None,
+    )
 
 
 def suggest_index(shape: Mapping[str, Any]) -> Suggestion | None:
@@ -325,7 +332,7 @@ def suggest_index(shape: Mapping[str, Any]) -> Suggestion | None:
     ``{"filter": {"userId": 1, "createdAt": {"$gte": 1}}, "sort": {"total": -1}}`` →
     ``[("userId", 1), ("total", -1), ("createdAt", 1)]``.
     """
-    key, _, _ = _suggest(shape)
+    key, _, _, _ = _suggest(shape)
     return key
 
 
@@ -547,8 +554,8 @@ def index_advice(
     visible: dict[str, dict[str, str]] = {}
     hidden: dict[str, dict[str, str]] = {}
     for row in defs.itertuples(index=False) if not defs.empty else []:
-        if _flag(getattr(row, "building", False)):
-            continue
+        if _flag(getattr(row, "building", False)) or _flag(getattr(row, "partial", False)):
+            continue  # a partial index serves only queries that imply its filter: never assumed to serve
         target = hidden if _flag(getattr(row, "hidden", False)) else visible
         target.setdefault(str(row.ns), {})[str(row.name)] = str(row.key)
 
@@ -567,9 +574,11 @@ def index_advice(
             shape = json.loads(row["shape"]) if isinstance(row["shape"], str) else row["shape"]
         except ValueError:
             shape = None
-        key, n_eq, note = _suggest(shape) if isinstance(shape, dict) else (None, 0, "shape is not a JSON object")
-        serving = served_by(key, visible.get(ns, {}), equality=n_eq) if key else None
-        serving_hidden = served_by(key, hidden.get(ns, {}), equality=n_eq) if key and not serving else None
+        key, n_eq, note, n_sort = (
+            _suggest(shape) if isinstance(shape, dict) else (None, 0, "shape is not a JSON object", None)
+        )
+        serving = served_by(key, visible.get(ns, {}), equality=n_eq, sort=n_sort) if key else None
+        serving_hidden = served_by(key, hidden.get(ns, {}), equality=n_eq, sort=n_sort) if key and not serving else None
         examined, returned = _num(row.get("docs_examined")), _num(row.get("nreturned"))
         wasted = max(examined - (0.0 if np.isnan(returned) else returned), 0.0) if not np.isnan(examined) else np.nan
         size = sizes.get(ns, np.nan)

@@ -136,7 +136,9 @@ def hygiene_row(ns: str, docs: Sequence[Mapping[str, Any]], params: HygieneParam
     soft_field = next((f for f in params.soft_delete_fields if any(_get(d, f) is not _MISSING for d in docs)), None)
     soft_deleted = sum(_soft_deleted(_get(d, soft_field)) for d in docs) if soft_field else 0
 
-    pw_field = next((f for f in params.password_fields if any(isinstance(_get(d, f), str) for d in docs)), None)
+    pw_field = next(
+        (f for f in params.password_fields if any(isinstance(v := _get(d, f), str) and v.strip() for d in docs)), None
+    )
     counts = [0, 0, 0, 0]
     values = 0
     if pw_field:

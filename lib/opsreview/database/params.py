@@ -40,7 +40,7 @@ class HygieneParams(Section):
         description="namespaces (db.coll) to sample; empty: every collection, up to max_collections",
     )
     password_fields: list[str] = Field(
-        default_factory=lambda: ["password", "passwordHash", "password_hash", "hashedPassword", "hash"],
+        default_factory=lambda: ["password", "passwordHash", "password_hash", "hashedPassword"],
         description="fields that hold password hashes (their values are classified, never kept)",
     )
     soft_delete_fields: list[str] = Field(
@@ -110,7 +110,9 @@ class DatabaseParams(Section):
         None, description='connection string as an ${ENV} reference, e.g. "${MONGODB_URI}"; unset: no live collection'
     )
     read_preference: ReadPreference = Field(
-        "secondaryPreferred", description="where reads go (storage stats and samples prefer a secondary)"
+        "primary",
+        description="the member the review reads: its serverStatus, slow queries, $currentOp and index usage are what the "
+        "review shows (the primary serves the app's writes); secondaryPreferred moves all of it, samples too, to a secondary",
     )
     databases: list[str] = Field(
         default_factory=list, description="databases to review; empty: all but admin, local and config"

@@ -166,3 +166,16 @@ def test_a_literal_connection_string_is_refused_without_repeating_it(tmp_path: P
         load_params(path)
     assert "database.uri" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_day_means_weigh_each_interval_by_its_operations() -> None:
+    server = _server(
+        [
+            _snap(0, lat_reads_us=0, lat_reads_ops=0, op_query=0, op_insert=0),
+            _snap(10, lat_reads_us=10_000, lat_reads_ops=10, op_query=10, op_insert=10),  # 10 reads at 1 ms
+            _snap(910, lat_reads_us=2_710_000, lat_reads_ops=910, op_query=910, op_insert=100),  # 900 at 3 ms
+        ]
+    )
+    means = analysis.day_means(server).iloc[0]
+    assert means["reads_ms"] == pytest.approx((10 * 1 + 900 * 3) / 910)  # not the mean of 1 and 3
+    assert means["ops_per_s"] == pytest.approx((910 + 100) / 910)  # every opcounter, over the whole span

@@ -39,7 +39,14 @@ def rates(server: pd.DataFrame, min_interval_s: float = 1.0) -> pd.DataFrame:
     """Per host, one row per pair of consecutive snapshots: ``<counter>_per_s`` for every
     cumulative counter, ``<type>_ms_per_op`` for every latency type (None when no op of that
     type ran), ``interval_s``; indexed by the later snapshot's ``ts``."""
-    columns = ["ts", "host", "interval_s", *(f"{c}_per_s" for c in _COUNTERS), *(f"{t}_ms_per_op" for t in LATENCIES)]
+    columns = [
+        "ts",
+        "host",
+        "interval_s",
+        *(f"{c}_per_s" for c in _COUNTERS),
+        *(f"{t}_ms_per_op" for t in LATENCIES),
+        *(f"{t}_ops_per_s" for t in LATENCIES),
+    ]
     if server.empty:
         return pd.DataFrame(columns=columns)
     frames = []
@@ -60,12 +67,39 @@ def rates(server: pd.DataFrame, min_interval_s: float = 1.0) -> pd.DataFrame:
             d_ops = rows[f"lat_{kind}_ops"].astype("float64").diff()
             restart |= (d_us < 0) | (d_ops < 0)
             out[f"{kind}_ms_per_op"] = (d_us / d_ops / 1000.0).where(d_ops > 0)
+            out[f"{kind}_ops_per_s"] = d_ops / out["interval_s"]
         keep = (~restart) & (out["interval_s"] >= min_interval_s)
         keep.iloc[0] = False
         frames.append(out[keep])
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+def day_means(server: pd.DataFrame) -> pd.DataFrame:
+    """Per host over the day: all operations per second (Σ opcounters between the first and
+    last snapshot of one uptime, ÷ the seconds between them) and the mean read and write
+    latency (Σ Δlatency ÷ Σ Δops, not a mean of per-interval means)."""
+    columns = ["host", "ops_per_s", "reads_ms", "writes_ms"]
+    pairs = rates(server)
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for host, g in pairs.groupby("host", sort=True):
+        seconds = float(g["interval_s"].sum())
+        ops = sum(float((g[f"op_{op}_per_s"] * g["interval_s"]).sum()) for op in OPS)
+        row: dict[str, object] = {"host": host, "ops_per_s": ops / seconds if seconds > 0 else None}
+        for kind in ("reads", "writes"):
+            ms = g[f"{kind}_ms_per_op"]
+            # Δlatency and Δops per pair are recovered from the per-op mean and the pair's ops
+            d_ops = g[f"{kind}_ops_per_s"] * g["interval_s"] if f"{kind}_ops_per_s" in g else None
+            if d_ops is None:
+                row[f"{kind}_ms"] = None
+                continue
+            total_ops = float(d_ops.sum())
+            row[f"{kind}_ms"] = float((ms.fillna(0) * d_ops).sum()) / total_ops if total_ops > 0 else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def latest_per_host(df: pd.DataFrame) -> pd.DataFrame:

@@ -147,12 +147,7 @@ class DatabaseReview:
         if state.empty:
             return state
         churn = self.connection_churn
-        rates = self.rates.groupby("host").agg(
-            ops_per_s=("op_query_per_s", "mean"),
-            reads_ms=("reads_ms_per_op", "mean"),
-            writes_ms=("writes_ms_per_op", "mean"),
-        )
-        state = state.merge(rates, left_on="host", right_index=True, how="left")
+        state = state.merge(analysis.day_means(self.server), on="host", how="left")
         state["new_conn_per_s"] = state["host"].map(churn)
         state["slow_ops"] = self.slow_rows
         return state[
@@ -205,6 +200,15 @@ class DatabaseReview:
             section, "database snapshots", (dbfindings.PERFORMANCE, dbfindings.POOLING, dbfindings.DB_POOLING)
         ):
             return section
+        if self.rates.empty:
+            section.not_verifiable(
+                AREA,
+                "No connection rate",
+                "new connections per second need two snapshots of the same server; the day has one per host",
+                "schedule `opsreview database snapshot --params P` every 15 minutes",
+                ("database",),
+                (dbfindings.POOLING, dbfindings.DB_POOLING),
+            )
         section.figures.extend([charts.connections(self), charts.cache(self)])
         if self.disk:
             hosts = self.disk.get("hosts")
@@ -235,6 +239,16 @@ class DatabaseReview:
                 items,
             )
             return section
+        replica = self.state[self.state["role"].isin(["primary", "secondary"])] if len(self.state) else self.state
+        if len(replica) and replica["oplog_window_h"].isna().all():
+            section.not_verifiable(
+                AREA,
+                "No oplog window",
+                "no snapshot of the day read the first and last entries of local.oplog.rs",
+                "give the review's login `read` on the `local` database",
+                ("database",),
+                items,
+            )
         if len(self.members):
             section.figures.append(charts.replication_lag(self))
             section.tables.append(("Members over the day", self.table("member_lag")))
@@ -253,7 +267,7 @@ class DatabaseReview:
                 "database.no_projection",
             ),
         )
-        items = (dbfindings.QUERY_MONITORING, dbfindings.EFFICIENT, dbfindings.QUERY_FIELDS)
+        items = (dbfindings.QUERY_MONITORING, dbfindings.EFFICIENT, dbfindings.QUERY_FIELDS, dbfindings.INDEXES)
         if self.shapes.empty:
             if not self._slow_input():
                 section.not_verifiable(
@@ -412,6 +426,17 @@ class DatabaseReview:
             )
         else:
             section.tables.append(("Sampled documents (counts only: no value is kept)", self.table("hygiene_view")))
+            if not self.hygiene["password_field"].notna().any():
+                section.not_verifiable(
+                    AREA,
+                    "No password hashes sampled",
+                    f"none of the {len(self.hygiene)} sampled collections has a field named "
+                    + ", ".join(self.params.hygiene.password_fields),
+                    "name the users' hash field under `database.hygiene.password_fields` (and its collection under "
+                    "`database.hygiene.collections` if it is not among the largest)",
+                    ("database",),
+                    (dbfindings.BCRYPT,),
+                )
         return section
 
     @functools.cached_property

@@ -169,3 +169,21 @@ def test_one_bad_snapshot_or_log_file_is_named_and_the_others_are_read(tmp_path:
     (damaged,) = logs_result.findings
     assert gz.name in damaged.title
     assert ctx.store.count_rows(models.SLOW_QUERIES, DAY) > 0  # the review day's own file was still read
+
+
+def test_a_source_error_quoting_its_input_is_masked_in_the_finding(tmp_path: Path) -> None:
+    from opsreview import sources
+
+    def pull(ctx: ReviewContext) -> sources.SourceResult:
+        raise ValueError('Malformed JSON at line 3: Input: "card 4000056655665556 for order 17"')
+
+    sources.register_source("test_quoting", area="database")(pull)
+    try:
+        path = params_file(tmp_path, "  hygiene:\n    enabled: true\n")
+        (result,) = [
+            r for r in pull_sources(ReviewContext(load_params(path), DAY), {"database"}) if r.name == "test_quoting"
+        ]
+    finally:
+        sources._REGISTRY.pop("test_quoting")
+    text = json.dumps([result.to_dict(), *(f.to_dict() for f in result.findings)])
+    assert "4000056655665556" not in text and "5556" in text

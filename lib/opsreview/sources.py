@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opsreview.findings import Finding, Severity
+from opsreview.masking import masked
 from opsreview.secrets import redact
 
 if TYPE_CHECKING:
@@ -99,7 +100,8 @@ def pull_sources(
         try:
             result = source.pull(ctx)
         except Exception as exc:  # noqa: BLE001 - a failing source must not crash the run
-            message = redact(f"{type(exc).__name__}: {exc}")
+            # a parser's message may quote the input (a card number, a token): masked as text is
+            message = masked(redact(f"{type(exc).__name__}: {exc}"))
             log.warning("source %s failed: %s", source.name, message)
             result = SourceResult(source.name, status="failed", error=message)
             result.findings.append(

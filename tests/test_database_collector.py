@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from opsreview.database import client as db_client
+from opsreview import mongo as db_client
 from opsreview.database import collector, models
-from opsreview.database.client import (
+from opsreview.database.params import DatabaseParams
+from opsreview.exceptions import SourceError
+from opsreview.mongo import (
     CommandFailure,
     aggregate,
     check_privileges,
@@ -29,8 +31,6 @@ from opsreview.database.client import (
     privileges_row,
     run_command,
 )
-from opsreview.database.params import DatabaseParams
-from opsreview.exceptions import SourceError
 from tests.mongo_fake import DRIVER_COMMANDS, TOPOLOGIES, VERSIONS, FakeMongo, load_fixture, load_privileges
 
 PASSWORD = "Fake-Passw0rd-for-tests"

@@ -23,7 +23,7 @@ pins itself to that node when the connection string names several, and reads:
 - hygiene: a ``$sample`` of ``hygiene.sample_size`` documents of ``hygiene.collections``
   (or of the largest collections) reduced at once to counts (:func:`hygiene_row`).
 
-Every command goes through :mod:`opsreview.database.client` (read-only allowlist,
+Every command goes through :mod:`opsreview.mongo` (read-only allowlist,
 ``maxTimeMS``, failures as records). A command that fails - forbidden, timed out on the
 server, unknown to this version - is an entry of ``errors`` and the rest goes on; an
 unreachable server, a failed login or a network timeout raises
@@ -45,7 +45,9 @@ from bson import json_util
 from bson.json_util import RELAXED_JSON_OPTIONS
 from pymongo import MongoClient
 
-from opsreview.database.client import (
+from opsreview.database.params import DatabaseParams
+from opsreview.exceptions import SourceError
+from opsreview.mongo import (
     AddressRecorder,
     CommandFailure,
     aggregate,
@@ -55,8 +57,6 @@ from opsreview.database.client import (
     privileges_row,
     run_command,
 )
-from opsreview.database.params import DatabaseParams
-from opsreview.exceptions import SourceError
 from opsreview.secrets import MissingSecretError, redact
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from opsreview.database.client import privileges_row
+from opsreview.mongo import privileges_row
 
 SNAPSHOT_FORMAT = "opsreview-mongodb-snapshot/1"
 SET_NAME = "rs0"

@@ -1,4 +1,8 @@
-"""The MongoDB client of the collector, and the one gate every command goes through.
+"""The MongoDB client of the review, and the one gate every command goes through.
+
+Every area that reads a MongoDB (``database``: the server's health; ``payments``: the app's
+orders and payments) opens its client here, with its own params section as the
+:class:`MongoSettings` (connection string, timeouts, read preference, ``maxTimeMS``).
 
 :func:`open_client` opens a :class:`~pymongo.MongoClient` with the review's timeouts, the
 read preference of the params, ``appname="opsreview"`` and no retried writes or reads (a
@@ -32,7 +36,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from bson.errors import BSONError
@@ -46,8 +50,34 @@ from pymongo.errors import (
 )
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
-from opsreview.database.params import DatabaseParams
-from opsreview.secrets import redact, remember_secret
+from opsreview.secrets import SecretRef, redact, remember_secret
+
+
+class MongoSettings(Protocol):
+    """What the client needs of a params section (``database``, ``payments.app_db``)."""
+
+    @property
+    def uri(self) -> SecretRef | None: ...
+    @property
+    def max_time_ms(self) -> int: ...
+    @property
+    def socket_timeout_ms(self) -> int: ...
+    @property
+    def connect_timeout_ms(self) -> int: ...
+    @property
+    def read_preference(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class DefaultSettings:
+    """Settings for a call that was given none (a privileges check from a notebook cell)."""
+
+    uri: SecretRef | None = None
+    max_time_ms: int = 5000
+    socket_timeout_ms: int = 10_000
+    connect_timeout_ms: int = 5000
+    read_preference: str = "secondaryPreferred"
+
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +233,7 @@ def remember_uri_secrets(uri: str) -> None:
         remember_secret(unquote_plus(password))
 
 
-def client_options(params: DatabaseParams) -> dict[str, Any]:
+def client_options(params: MongoSettings) -> dict[str, Any]:
     """The options every client of the collector is opened with."""
     return {
         "socketTimeoutMS": params.socket_timeout_ms,
@@ -219,7 +249,7 @@ def client_options(params: DatabaseParams) -> dict[str, Any]:
 
 
 def open_client(
-    params: DatabaseParams,
+    params: MongoSettings,
     uri: str | None = None,
     *,
     listeners: Sequence[CommandListener] = (),
@@ -355,7 +385,7 @@ def _execute(
 
 def run_command(
     client: MongoClient[dict[str, Any]],
-    params: DatabaseParams,
+    params: MongoSettings,
     db: str,
     command: Mapping[str, Any],
     *,
@@ -374,7 +404,7 @@ def run_command(
 
 def aggregate(
     client: MongoClient[dict[str, Any]],
-    params: DatabaseParams,
+    params: MongoSettings,
     db: str,
     collection: str | None,
     pipeline: list[dict[str, Any]],
@@ -403,7 +433,7 @@ def aggregate(
 
 def find(
     client: MongoClient[dict[str, Any]],
-    params: DatabaseParams,
+    params: MongoSettings,
     db: str,
     collection: str,
     *,
@@ -479,10 +509,10 @@ def privileges_row(reply: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_privileges(
-    client: MongoClient[dict[str, Any]], params: DatabaseParams | None = None
+    client: MongoClient[dict[str, Any]], params: MongoSettings | None = None
 ) -> dict[str, Any] | CommandFailure:
     """Read ``connectionStatus`` (``showPrivileges: true``) and return the privileges row."""
-    params = params or DatabaseParams()
+    params = params or DefaultSettings()
     reply = run_command(client, params, "admin", {"connectionStatus": 1, "showPrivileges": True})
     if isinstance(reply, CommandFailure):
         return reply

@@ -102,6 +102,26 @@ class AppDbParams(Section):
         return _env_reference("payments.app_db.uri", value)
 
 
+class OrdersFile(Section):
+    paths: list[str] = Field(
+        min_length=1, description="JSONL files of the app's order documents (an export), globs or folders"
+    )
+    fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "order_id": "_id",
+            "status": "status",
+            "amount": "total",
+            "currency": "currency",
+            "payment_intent": "paymentIntentId",
+            "updated": "updatedAt",
+        },
+        description="payment_orders column -> document field (dotted paths allowed)",
+    )
+    paid_statuses: list[str] = Field(
+        default_factory=lambda: ["paid", "completed", "fulfilled"], description="order statuses that mean paid"
+    )
+
+
 class PaymentThresholds(Section):
     auth_rate_min: float = Field(0.85, gt=0, le=1, description="authorization rate of the day below this is a warning")
     auth_rate_drop: float = Field(
@@ -136,6 +156,20 @@ class PaymentsParams(Section):
         default_factory=list, description="event exports (JSONL of Stripe events, or CSV)"
     )
     app_db: AppDbParams | None = Field(None, description="the app's own MongoDB collections")
+    webhook_logs: list[str] = Field(
+        default_factory=list,
+        description="the webhook endpoint's JSON log files (one line per delivery), globs or folders",
+    )
+    webhook_route: str = Field(
+        "/api/webhooks/stripe", description="the webhook route in the access logs (its non-2xx answers)"
+    )
+    orders_files: list[OrdersFile] = Field(
+        default_factory=list, description="order exports, when the app database is not read directly"
+    )
+    scan_logs: list[str] = Field(
+        default_factory=list,
+        description="log files scanned for card numbers (PCI), globs or folders; raw files: the store is already masked",
+    )
     order_metadata_key: str = Field(
         "order_id", description="metadata key of the gateway objects holding the app's order id"
     )
@@ -146,4 +180,11 @@ class PaymentsParams(Section):
 
     @property
     def configured(self) -> bool:
-        return self.stripe is not None or bool(self.exports) or self.app_db is not None
+        return (
+            self.stripe is not None
+            or bool(self.exports)
+            or self.app_db is not None
+            or bool(self.webhook_logs)
+            or bool(self.orders_files)
+            or bool(self.scan_logs)
+        )

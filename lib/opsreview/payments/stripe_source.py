@@ -95,11 +95,11 @@ def _retry_after(exc: stripe.StripeError) -> float | None:
 class _Pull:
     """One pull of events (a list with filters), resumable after a rate limit."""
 
-    def __init__(self, client: stripe.StripeClient, params: StripeParams, started: float) -> None:
+    def __init__(self, client: stripe.StripeClient, params: StripeParams, started: float, page_size: int) -> None:
         self.client = client
         self.params = params
         self.started = started
-        self.requests = 0
+        self.page_size = page_size
 
     def remaining(self) -> float:
         return self.params.deadline_s - (time.monotonic() - self.started)
@@ -111,7 +111,7 @@ class _Pull:
         while True:
             if self.remaining() <= 0:
                 raise _Deadline
-            page_params: dict[str, Any] = {**filters, "limit": PAGE_SIZE}
+            page_params: dict[str, Any] = {**filters, "limit": self.page_size}
             if last_id is not None:
                 page_params["starting_after"] = last_id
             try:
@@ -136,14 +136,15 @@ class _Pull:
                 time.sleep(wait)
 
 
-def make_client(params: StripeParams) -> stripe.StripeClient:
-    """A client with the params' base URL, retries and per-request timeout (the key resolved now)."""
+def make_client(params: StripeParams, http_client: stripe.HTTPClient | None = None) -> stripe.StripeClient:
+    """A client with the params' base URL, retries and per-request timeout (the key resolved
+    now); ``http_client`` replaces the default ``RequestsClient(timeout=timeout_s)``."""
     try:
         api_key = params.api_key.resolve()
     except MissingSecretError as exc:
         raise SourceError("payments", f"stripe: {exc.args[0] if exc.args else exc}") from None
-    timeout = min(params.timeout_s, params.deadline_s)
-    http_client = stripe.RequestsClient(timeout=timeout)
+    if http_client is None:
+        http_client = stripe.RequestsClient(timeout=min(params.timeout_s, params.deadline_s))
     base = (params.api_base or DEFAULT_API_BASE).rstrip("/")
     return stripe.StripeClient(
         api_key,
@@ -161,9 +162,13 @@ def read_events(
     order_key: str,
     *,
     client_factory: Callable[[StripeParams], stripe.StripeClient] = make_client,
+    page_size: int = PAGE_SIZE,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Events created in [start, end) as ``payment_events`` rows (deduplicated), and the
-    ``payment_ingest`` row of the pull. Raises :class:`SourceError` when nothing can be read."""
+    ``payment_ingest`` row of the pull. Raises :class:`SourceError` when nothing can be read.
+
+    ``client_factory`` makes the SDK client from the params (tests wrap its HTTP client);
+    ``page_size`` is the list's ``limit`` (1-100)."""
     start, end, now = utc(start), utc(end), utc(now)
     base = (params.api_base or DEFAULT_API_BASE).rstrip("/")
     counts = Counts(location=f"{base}/v1/events")
@@ -180,7 +185,7 @@ def read_events(
         return [], counts.ingest_row(SOURCE, now)
     started = time.monotonic()
     client = client_factory(params)
-    pull = _Pull(client, params, started)
+    pull = _Pull(client, params, started, max(1, min(page_size, 100)))
     window = {"created": {"gte": int(read_from.timestamp()), "lt": int(end.timestamp())}}
     if end.timestamp() != int(end.timestamp()):  # created is whole seconds: [gte, lt) of the window
         window["created"]["lt"] = int(end.timestamp()) + 1

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from opsreview.masking import masked
+from opsreview.masking import MASK, card_issuer_plausible, luhn_valid, masked
 
 # Why an event gives no row (the payment_ingest counters of the same names).
 REASONS = ("malformed", "unknown_type", "missing_amount", "float_amount", "future")
@@ -242,11 +242,32 @@ def _id(value: Any) -> str | None:
 
 
 def text_field(value: Any, limit: int = 120) -> str | None:
-    """A short text field as it may be stored: masked (cards, secrets) and cut."""
+    """A short text field as it may be stored: masked (secrets, cards), cut at ``limit``.
+
+    Besides :func:`opsreview.masking.masked` (whose card pattern wants a word boundary, so as
+    not to take ids for cards), any Luhn-valid run of 13-19 digits that starts as a card does
+    keeps only its last four here, wherever it sits (``pay-4111111111111111``): a stored
+    field never holds a card number."""
     if value is None or isinstance(value, Mapping | list):
         return None
-    text = masked(str(value).strip())
+    text = _scrub_cards(masked(str(value).strip()))
     return text[:limit] or None
+
+
+_DIGIT_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+
+
+def _scrub_cards(text: str) -> str:
+    if len(text) < 13:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        digits = match.group(0)
+        if card_issuer_plausible(digits) and luhn_valid(digits):
+            return MASK + digits[-4:]
+        return digits
+
+    return _DIGIT_RUN.sub(replace, text)
 
 
 def stable_id(obj: Any) -> str:

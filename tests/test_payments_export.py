@@ -94,7 +94,9 @@ BAD_LINES: list[tuple[str, Any]] = [
     ("missing_amount", _charge_event(51, obj={"amount": None})),
     (
         "float_amount",
-        '{"id":"evt_f","type":"charge.succeeded","created":%d,"data":{"object":{"amount":12.5,"currency":"usd"}}}' % T,
+        '{"id":"evt_f","type":"charge.succeeded","created":'
+        + str(T)
+        + ',"data":{"object":{"amount":12.5,"currency":"usd"}}}',
     ),
     ("future", _charge_event(52, created=int((NOW + timedelta(hours=2)).timestamp()))),
 ]

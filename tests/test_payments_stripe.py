@@ -5,6 +5,7 @@ file for what localstripe does not do (429, 5xx, a stalled answer, an endless li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -369,10 +370,8 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (a stall): as meant
             self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (the stalled answer): as intended
-            pass
 
     def do_GET(self) -> None:
         script = self.script

@@ -238,7 +238,7 @@ def endpoint_answers(
             for code, count in s.value_counts(dropna=False).sort_index().items()
         )
     )
-    by["statuses"] = statuses.reindex(by.index).fillna("")
+    by["statuses"] = pd.Series([statuses.get(p, "") for p in by.index], index=by.index, dtype=object)
     if len(deliveries):
         dl = pd.DataFrame({"period": local_period(deliveries["ts"], tz, freq), "failed": _failed(deliveries)})
         recorded = dl.groupby("period").agg(deliveries=("failed", "size"), delivery_failures=("failed", "sum"))
@@ -249,6 +249,6 @@ def endpoint_answers(
         return pd.DataFrame(columns=columns)
     for col in ("requests", "answered_2xx", "non_2xx", "status_4xx", "status_5xx", "deliveries", "delivery_failures"):
         out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0).astype("int64")
-    out["statuses"] = out["statuses"].fillna("")
+    out["statuses"] = [s if isinstance(s, str) else "" for s in out["statuses"]]
     out.index.name = "period"
     return out.reset_index()[columns].sort_values("period").reset_index(drop=True)

@@ -31,7 +31,16 @@ def authorized(pi: str, t: datetime, amount: int = 1000, currency: str = "eur", 
     """A PaymentIntent whose card charge the issuer authorized."""
     common = {"amount": amount, "currency": currency, **card}
     return [
-        ev(t, "charge.succeeded", "charge", f"ch_{pi}", payment_intent=pi, status="succeeded", outcome="authorized", **common),
+        ev(
+            t,
+            "charge.succeeded",
+            "charge",
+            f"ch_{pi}",
+            payment_intent=pi,
+            status="succeeded",
+            outcome="authorized",
+            **common,
+        ),
         ev(t + timedelta(seconds=1), "payment_intent.succeeded", "payment_intent", pi, status="succeeded", **common),
     ]
 
@@ -42,7 +51,16 @@ def declined(
     """A PaymentIntent whose charge was declined (issuer) or blocked (gateway rules)."""
     common = {"amount": card.pop("amount", 1000), "currency": card.pop("currency", "eur"), "decline_code": code, **card}
     return [
-        ev(t, "charge.failed", "charge", charge or f"ch_{pi}", payment_intent=pi, status="failed", outcome=outcome, **common),
+        ev(
+            t,
+            "charge.failed",
+            "charge",
+            charge or f"ch_{pi}",
+            payment_intent=pi,
+            status="failed",
+            outcome=outcome,
+            **common,
+        ),
         ev(
             t + timedelta(seconds=1),
             "payment_intent.payment_failed",

@@ -49,15 +49,85 @@ def day() -> pd.DataFrame:
     # declined, then 3-D Secure on a new card and abandoned: the old outcome does not count
     rows += declined("pi_dec_3ds", at(10), "do_not_honor", **VISA_FR) + requires_action("pi_dec_3ds", at(11))
     # a charge without PaymentIntent, an hour later, in dollars
-    rows.append(ev(at(60), "charge.succeeded", "charge", "ch_lone", status="succeeded", outcome="authorized", amount=500, currency="usd"))
-    rows.append(ev(at(61), "payment_intent.processing", "payment_intent", "pi_proc", status="processing", amount=700, currency="eur"))
+    rows.append(
+        ev(
+            at(60),
+            "charge.succeeded",
+            "charge",
+            "ch_lone",
+            status="succeeded",
+            outcome="authorized",
+            amount=500,
+            currency="usd",
+        )
+    )
+    rows.append(
+        ev(
+            at(61),
+            "payment_intent.processing",
+            "payment_intent",
+            "pi_proc",
+            status="processing",
+            amount=700,
+            currency="eur",
+        )
+    )
     # refunds: one refund object, one refunded charge without refund object; a failed refund
-    rows.append(ev(at(62), "refund.created", "refund", "re_1", charge="ch_pi_ok", payment_intent="pi_ok", amount=300, currency="eur", status="succeeded"))
-    rows.append(ev(at(63), "charge.refunded", "charge", "ch_lone", status="succeeded", amount=500, amount_refunded=500, currency="usd"))
-    rows.append(ev(at(64), "refund.created", "refund", "re_bad", charge="ch_pi_ok", amount=100, currency="eur", status="failed"))
+    rows.append(
+        ev(
+            at(62),
+            "refund.created",
+            "refund",
+            "re_1",
+            charge="ch_pi_ok",
+            payment_intent="pi_ok",
+            amount=300,
+            currency="eur",
+            status="succeeded",
+        )
+    )
+    rows.append(
+        ev(
+            at(63),
+            "charge.refunded",
+            "charge",
+            "ch_lone",
+            status="succeeded",
+            amount=500,
+            amount_refunded=500,
+            currency="usd",
+        )
+    )
+    rows.append(
+        ev(at(64), "refund.created", "refund", "re_bad", charge="ch_pi_ok", amount=100, currency="eur", status="failed")
+    )
     # a dispute, two events
-    rows.append(ev(at(65), "charge.dispute.created", "dispute", "dp_1", charge="ch_pi_retry", payment_intent="pi_retry", amount=2500, currency="eur", status="needs_response"))
-    rows.append(ev(at(66), "charge.dispute.updated", "dispute", "dp_1", charge="ch_pi_retry", payment_intent="pi_retry", amount=2500, currency="eur", status="under_review"))
+    rows.append(
+        ev(
+            at(65),
+            "charge.dispute.created",
+            "dispute",
+            "dp_1",
+            charge="ch_pi_retry",
+            payment_intent="pi_retry",
+            amount=2500,
+            currency="eur",
+            status="needs_response",
+        )
+    )
+    rows.append(
+        ev(
+            at(66),
+            "charge.dispute.updated",
+            "dispute",
+            "dp_1",
+            charge="ch_pi_retry",
+            payment_intent="pi_retry",
+            amount=2500,
+            currency="eur",
+            status="under_review",
+        )
+    )
     return events_frame(rows)
 
 
@@ -149,7 +219,10 @@ def test_average_ticket_rounds_half_up_in_integers() -> None:
 
 def test_declines_by_code_brand_country_bin(day: pd.DataFrame) -> None:
     out = declines(day)
-    got = {(r["dimension"], r["value"]): (r["declines"], r["issuer_declined"], r["blocked"]) for r in out.to_dict("records")}
+    got = {
+        (r["dimension"], r["value"]): (r["declines"], r["issuer_declined"], r["blocked"])
+        for r in out.to_dict("records")
+    }
     assert got == {
         ("decline_code", "do_not_honor"): (1, 1, 0),
         ("decline_code", "generic_decline"): (1, 1, 0),
@@ -264,3 +337,18 @@ def test_empty_frames() -> None:
     assert declines(empty).empty and refunds(empty).empty and disputes(empty).empty
     assert auth_rate_band(empty, empty, "UTC").empty
     assert decline_spikes(empty, empty, PaymentThresholds()).empty
+
+
+def test_bad_amounts_and_unknown_objects_are_counted_not_crashed() -> None:
+    rows = authorized("pi_frac", T0, 1000) + authorized("pi_none", T0, 2000) + authorized("pi_fine", T0, 3000)
+    rows.append(ev(T0, "customer.created", "other", "cus_1"))
+    frame = events_frame(rows)
+    # a frame from elsewhere: amounts as floats, one with a fraction, one missing
+    frame["amount"] = frame["amount"].astype(float)
+    frame.loc[frame["payment_intent"].eq("pi_frac") | frame["object_id"].eq("pi_frac"), "amount"] = 10.5
+    frame.loc[frame["payment_intent"].eq("pi_none") | frame["object_id"].eq("pi_none"), "amount"] = None
+    att = attempts(frame).set_index("attempt_id")
+    assert len(att) == 3 and str(att["amount"].dtype) == "Int64"
+    assert pd.isna(att.loc["pi_frac", "amount"]) and pd.isna(att.loc["pi_none", "amount"])
+    eur = money(frame, "UTC").iloc[0]
+    assert (eur["charges"], eur["volume"], eur["avg_ticket"]) == (3, 3000, 3000)

@@ -31,7 +31,9 @@ def ago(minutes: float) -> datetime:
     return END - timedelta(minutes=minutes)
 
 
-def paid(order_id: str, pi: str | None, amount: int = 1000, currency: str = "eur", status: str = "paid") -> dict[str, Any]:
+def paid(
+    order_id: str, pi: str | None, amount: int = 1000, currency: str = "eur", status: str = "paid"
+) -> dict[str, Any]:
     return {
         "ts": T,
         "order_id": order_id,
@@ -51,28 +53,142 @@ def events() -> pd.DataFrame:
     rows += declined("pi_3", T, "do_not_honor", order_id="o3")
     rows += authorized("pi_4", T, 1000, order_id="o4")
     rows += authorized("pi_5", T, 1000, order_id="o_missing")
-    rows.append(ev(T, "charge.succeeded", "charge", "ch_6", status="succeeded", outcome="authorized", amount=900, currency="eur"))
+    rows.append(
+        ev(
+            T,
+            "charge.succeeded",
+            "charge",
+            "ch_6",
+            status="succeeded",
+            outcome="authorized",
+            amount=900,
+            currency="eur",
+        )
+    )
     rows += authorized("pi_7", T, 1000, order_id="o7")
-    rows.append(ev(T, "refund.created", "refund", "re_7", charge="ch_pi_7", payment_intent="pi_7", amount=1000, currency="eur", status="succeeded"))
-    rows += authorized("pi_8a", T, 1000, order_id="o8") + authorized("pi_8b", T + timedelta(minutes=2), 1000, order_id="o8")
+    rows.append(
+        ev(
+            T,
+            "refund.created",
+            "refund",
+            "re_7",
+            charge="ch_pi_7",
+            payment_intent="pi_7",
+            amount=1000,
+            currency="eur",
+            status="succeeded",
+        )
+    )
+    rows += authorized("pi_8a", T, 1000, order_id="o8") + authorized(
+        "pi_8b", T + timedelta(minutes=2), 1000, order_id="o8"
+    )
     rows += authorized("pi_9a", T, 700, order_id="o9a", idempotency_key="idem-9")
     rows += authorized("pi_9b", T + timedelta(days=1), 700, order_id="o9b", idempotency_key="idem-9")
     rows += authorized("pi_10", T, 1100, order_id="o10")
     rows += authorized("pi_11", T, 1000, "usd", order_id="o11")
     # refunds: matched, unknown charge, of a failed payment, more than the payment
-    rows.append(ev(T, "refund.created", "refund", "re_ok", charge="ch_pi_1", amount=200, currency="eur", status="succeeded"))
-    rows.append(ev(T, "refund.created", "refund", "re_orphan", charge="ch_unknown", amount=50, currency="eur", status="succeeded"))
-    rows.append(ev(T, "refund.created", "refund", "re_fail", payment_intent="pi_3", amount=1000, currency="eur", status="succeeded"))
-    rows.append(ev(T, "refund.created", "refund", "re_10a", charge="ch_pi_10", amount=600, currency="eur", status="succeeded"))
-    rows.append(ev(T, "refund.created", "refund", "re_10b", charge="ch_pi_10", amount=600, currency="eur", status="succeeded"))
+    rows.append(
+        ev(T, "refund.created", "refund", "re_ok", charge="ch_pi_1", amount=200, currency="eur", status="succeeded")
+    )
+    rows.append(
+        ev(
+            T,
+            "refund.created",
+            "refund",
+            "re_orphan",
+            charge="ch_unknown",
+            amount=50,
+            currency="eur",
+            status="succeeded",
+        )
+    )
+    rows.append(
+        ev(
+            T,
+            "refund.created",
+            "refund",
+            "re_fail",
+            payment_intent="pi_3",
+            amount=1000,
+            currency="eur",
+            status="succeeded",
+        )
+    )
+    rows.append(
+        ev(T, "refund.created", "refund", "re_10a", charge="ch_pi_10", amount=600, currency="eur", status="succeeded")
+    )
+    rows.append(
+        ev(T, "refund.created", "refund", "re_10b", charge="ch_pi_10", amount=600, currency="eur", status="succeeded")
+    )
     # stuck or not
-    rows.append(ev(ago(60), "payment_intent.processing", "payment_intent", "pi_s1", status="processing", amount=400, currency="eur", order_id="os1"))
-    rows.append(ev(ago(120), "payment_intent.created", "payment_intent", "pi_s2", status="requires_payment_method", amount=500, currency="eur"))
-    rows.append(ev(ago(100), "payment_intent.requires_action", "payment_intent", "pi_s2", status="requires_action", amount=500, currency="eur"))
-    rows.append(ev(ago(20), "payment_intent.requires_action", "payment_intent", "pi_s2", status="requires_action", amount=500, currency="eur"))
-    rows.append(ev(ago(10), "payment_intent.processing", "payment_intent", "pi_s3", status="processing", amount=300, currency="eur"))
+    rows.append(
+        ev(
+            ago(60),
+            "payment_intent.processing",
+            "payment_intent",
+            "pi_s1",
+            status="processing",
+            amount=400,
+            currency="eur",
+            order_id="os1",
+        )
+    )
+    rows.append(
+        ev(
+            ago(120),
+            "payment_intent.created",
+            "payment_intent",
+            "pi_s2",
+            status="requires_payment_method",
+            amount=500,
+            currency="eur",
+        )
+    )
+    rows.append(
+        ev(
+            ago(100),
+            "payment_intent.requires_action",
+            "payment_intent",
+            "pi_s2",
+            status="requires_action",
+            amount=500,
+            currency="eur",
+        )
+    )
+    rows.append(
+        ev(
+            ago(20),
+            "payment_intent.requires_action",
+            "payment_intent",
+            "pi_s2",
+            status="requires_action",
+            amount=500,
+            currency="eur",
+        )
+    )
+    rows.append(
+        ev(
+            ago(10),
+            "payment_intent.processing",
+            "payment_intent",
+            "pi_s3",
+            status="processing",
+            amount=300,
+            currency="eur",
+        )
+    )
     rows.append(ev(ago(31), "charge.pending", "charge", "ch_s4", status="pending", amount=200, currency="eur"))
-    rows.append(ev(ago(90), "payment_intent.processing", "payment_intent", "pi_s5", status="processing", amount=100, currency="eur"))
+    rows.append(
+        ev(
+            ago(90),
+            "payment_intent.processing",
+            "payment_intent",
+            "pi_s5",
+            status="processing",
+            amount=100,
+            currency="eur",
+        )
+    )
     rows += authorized("pi_s5", ago(80), 100)  # completed: not stuck
     return events_frame(rows)
 
@@ -119,7 +235,15 @@ def test_stuck_payments(events: pd.DataFrame) -> None:
 
 def test_orders_paid_without_payment(orders: pd.DataFrame, events: pd.DataFrame) -> None:
     out = orders_paid_without_payment(orders, events)
-    assert list(out.columns) == ["order_id", "status", "amount", "currency", "payment_intent", "updated", "payment_status"]
+    assert list(out.columns) == [
+        "order_id",
+        "status",
+        "amount",
+        "currency",
+        "payment_intent",
+        "updated",
+        "payment_status",
+    ]
     assert out["order_id"].tolist() == ["o2", "o3"]
     by_id = out.set_index("order_id")
     assert pd.isna(by_id.loc["o2", "payment_status"])
@@ -159,7 +283,17 @@ def test_payments_without_paid_order(orders: pd.DataFrame, events: pd.DataFrame)
 
 def test_double_charges(events: pd.DataFrame) -> None:
     out = double_charges(events)
-    assert list(out.columns) == ["key_kind", "key", "payments", "attempt_ids", "currency", "amount", "refunded", "first", "last"]
+    assert list(out.columns) == [
+        "key_kind",
+        "key",
+        "payments",
+        "attempt_ids",
+        "currency",
+        "amount",
+        "refunded",
+        "first",
+        "last",
+    ]
     rows = out.to_dict("records")
     assert [(r["key_kind"], r["key"], r["attempt_ids"], r["amount"], r["currency"]) for r in rows] == [
         ("idempotency_key", "idem-9", ["pi_9a", "pi_9b"], 1400, "eur"),
@@ -197,7 +331,16 @@ def test_amount_and_currency_mismatches(orders: pd.DataFrame, events: pd.DataFra
 
 def test_refunds_with_no_matching_charge(events: pd.DataFrame) -> None:
     out = unmatched_refunds(events)
-    assert list(out.columns) == ["refund_id", "charge", "payment_intent", "amount", "currency", "ts", "reason", "charge_status"]
+    assert list(out.columns) == [
+        "refund_id",
+        "charge",
+        "payment_intent",
+        "amount",
+        "currency",
+        "ts",
+        "reason",
+        "charge_status",
+    ]
     got = {r["refund_id"]: (r["reason"], none(r["charge_status"])) for r in out.to_dict("records")}
     assert got == {
         "re_orphan": ("charge not found", None),

@@ -121,7 +121,9 @@ def test_the_secret_is_never_returned(good: str) -> None:
 D0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
-def delivery(minute: float, event_id: str, outcome: str, status: int | None = 200, lag: float | None = 1.0) -> dict[str, Any]:
+def delivery(
+    minute: float, event_id: str, outcome: str, status: int | None = 200, lag: float | None = 1.0
+) -> dict[str, Any]:
     ts = D0 + timedelta(minutes=minute)
     return {
         "ts": ts,

@@ -54,7 +54,9 @@ __all__ = [
     "disputes",
     "hourly_baseline",
     "kpis",
+    "empty_columns",
     "local_period",
+    "minor_units",
     "money",
     "refunds",
 ]
@@ -138,7 +140,7 @@ def local_period(ts: pd.Series, tz: Zone, freq: str = "h") -> pd.Series:
     return (wall - offset).dt.tz_localize("UTC").dt.tz_convert(tz)
 
 
-def _money(values: pd.Series) -> pd.Series:
+def minor_units(values: pd.Series) -> pd.Series:
     """Amounts as nullable integers (Arrow's int64 with nulls arrives as float64): fractions
     are refused (NA), never rounded."""
     if isinstance(values.dtype, pd.Int64Dtype):
@@ -153,7 +155,7 @@ def _event_time(events: pd.DataFrame) -> pd.Series:
     return created.fillna(pd.to_datetime(events["ts"], utc=True))
 
 
-def _empty(columns: Sequence[str]) -> pd.DataFrame:
+def empty_columns(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
@@ -184,10 +186,10 @@ def attempts(events: pd.DataFrame) -> pd.DataFrame:
     ``three_ds``, ``livemode``, ``reached_requires_action`` (bool), ``first``, ``last``
     (UTC), ``events`` (count), ``last_event_id``."""
     if events.empty:
-        return _empty(ATTEMPT_COLUMNS)
+        return empty_columns(ATTEMPT_COLUMNS)
     ev = events[events["object_type"].isin(["payment_intent", "charge"])]
     if ev.empty:
-        return _empty(ATTEMPT_COLUMNS)
+        return empty_columns(ATTEMPT_COLUMNS)
     own_pi = ev["object_id"].where(ev["object_type"] == "payment_intent")
     key = ev["payment_intent"].fillna(own_pi).fillna(ev["object_id"])
     ev = _sorted(ev, key)
@@ -204,7 +206,7 @@ def attempts(events: pd.DataFrame) -> pd.DataFrame:
     out["charges"] = [charges.get(k, []) for k in out.index]
     keys = _sets(ev[~ev["idempotency_key"].astype(str).str.contains(r"\*\*\*", na=False)], "idempotency_key")
     out["idempotency_keys"] = [keys.get(k, []) for k in out.index]
-    out["amount"] = _money(out["amount"])
+    out["amount"] = minor_units(out["amount"])
 
     # when the latest status was reached: the start of the last run of equal statuses
     with_status = ev[ev["status"].notna()]
@@ -256,7 +258,7 @@ def refunds(events: pd.DataFrame) -> pd.DataFrame:
     without refund object), ``charge``, ``payment_intent``, ``amount`` (Int64), ``currency``,
     ``status``, ``ts`` (first seen, UTC), ``via`` ("refund" | "charge.refunded")."""
     if events.empty:
-        return _empty(REFUND_COLUMNS)
+        return empty_columns(REFUND_COLUMNS)
     fields = ["charge", "payment_intent", "amount", "currency", "status"]
     objs = _objects(events, events["object_type"] == "refund", fields)
     objs = objs[~objs["status"].isin(["failed", "canceled"])]
@@ -269,9 +271,9 @@ def refunds(events: pd.DataFrame) -> pd.DataFrame:
     )
     parts = [p[REFUND_COLUMNS] for p in (objs, charges) if len(p)]
     if not parts:
-        return _empty(REFUND_COLUMNS)
+        return empty_columns(REFUND_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
-    out["amount"] = _money(out["amount"])
+    out["amount"] = minor_units(out["amount"])
     return out.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
@@ -283,14 +285,14 @@ def disputes(events: pd.DataFrame) -> pd.DataFrame:
     ``payment_intent``, ``amount`` (Int64), ``currency``, ``status`` (latest), ``ts`` (first
     seen, UTC)."""
     if events.empty:
-        return _empty(DISPUTE_COLUMNS)
+        return empty_columns(DISPUTE_COLUMNS)
     mask = (events["object_type"] == "dispute") | events["type"].astype(str).str.startswith("charge.dispute.")
     if not mask.any():
-        return _empty(DISPUTE_COLUMNS)
+        return empty_columns(DISPUTE_COLUMNS)
     out = _objects(events, mask, ["charge", "payment_intent", "amount", "currency", "status"])
     out.index.name = "dispute_id"
     out = out.reset_index()[DISPUTE_COLUMNS]
-    out["amount"] = _money(out["amount"])
+    out["amount"] = minor_units(out["amount"])
     return out.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
@@ -329,7 +331,7 @@ def kpis(events: pd.DataFrame, tz: Zone, freq: str = "h") -> pd.DataFrame:
     columns = KPI_COLUMNS + (["hour"] if freq.lower() == "h" else [])
     ref, dis = refunds(events), disputes(events)
     if att.empty and ref.empty and dis.empty:
-        return _empty(columns)
+        return empty_columns(columns)
     parts = []
     if len(att):
         counts = pd.crosstab(local_period(att["first"], tz, freq), att["result"])
@@ -382,13 +384,13 @@ def money(events: pd.DataFrame, tz: Zone, freq: str = "D") -> pd.DataFrame:
     att = attempts(events)
     att = att[att["result"] == "authorized"]
     ref, dis = refunds(events), disputes(events)
-    rows: dict[tuple[pd.Timestamp, str], dict[str, object]] = {}
+    rows: dict[tuple[pd.Timestamp, str], dict[str, int]] = {}
 
     def bucket(frame: pd.DataFrame, time: str) -> pd.core.groupby.DataFrameGroupBy:
         keyed = frame.assign(_p=local_period(frame[time], tz, freq), _c=frame["currency"].fillna("?"))
         return keyed.groupby(["_p", "_c"], sort=True)
 
-    def row(key: tuple[pd.Timestamp, str]) -> dict[str, object]:
+    def row(key: tuple[pd.Timestamp, str]) -> dict[str, int]:
         return rows.setdefault(
             key,
             {"charges": 0, "volume": 0, "known": 0, "refunds": 0, "refunded": 0, "disputes": 0, "disputed": 0},
@@ -397,7 +399,8 @@ def money(events: pd.DataFrame, tz: Zone, freq: str = "D") -> pd.DataFrame:
     if len(att):
         for key, group in bucket(att, "first"):
             r = row(key)
-            r["charges"], r["volume"], r["known"] = len(group), _int_sum(group["amount"]), group["amount"].notna().sum()
+            r["charges"], r["volume"] = len(group), _int_sum(group["amount"])
+            r["known"] = int(group["amount"].notna().sum())
     if len(ref):
         for key, group in bucket(ref, "ts"):
             r = row(key)
@@ -407,10 +410,10 @@ def money(events: pd.DataFrame, tz: Zone, freq: str = "D") -> pd.DataFrame:
             r = row(key)
             r["disputes"], r["disputed"] = len(group), _int_sum(group["amount"])
     if not rows:
-        return _empty(MONEY_COLUMNS)
+        return empty_columns(MONEY_COLUMNS)
     records = []
     for (period, currency), r in sorted(rows.items(), key=lambda item: (item[0][0], item[0][1])):
-        volume, known = int(r["volume"]), int(r["known"])  # type: ignore[call-overload]
+        volume, known = r["volume"], r["known"]
         records.append(
             {
                 "period": period,
@@ -420,7 +423,7 @@ def money(events: pd.DataFrame, tz: Zone, freq: str = "D") -> pd.DataFrame:
                 "avg_ticket": (2 * volume + known) // (2 * known) if known else None,
                 "refunds": r["refunds"],
                 "refunded": r["refunded"],
-                "refund_rate": int(r["refunded"]) / volume if volume else np.nan,  # type: ignore[call-overload]
+                "refund_rate": r["refunded"] / volume if volume else np.nan,
                 "disputes": r["disputes"],
                 "disputed": r["disputed"],
             }
@@ -451,7 +454,7 @@ def declines(events: pd.DataFrame, dimensions: Sequence[str] = DIMENSIONS) -> pd
     ``decline_rate`` (declines ÷ attempts). Sorted by dimension, then declines."""
     att = attempts(events)
     if att.empty:
-        return _empty(DECLINE_COLUMNS)
+        return empty_columns(DECLINE_COLUMNS)
     att = att.assign(
         _issuer=att["result"] == "issuer_declined",
         _blocked=att["result"] == "blocked",
@@ -472,7 +475,7 @@ def declines(events: pd.DataFrame, dimensions: Sequence[str] = DIMENSIONS) -> pd
         g = g.reset_index().rename(columns={dim: "value"}).assign(dimension=dim)
         parts.append(g.sort_values(["declines", "value"], ascending=[False, True]))
     if not parts:
-        return _empty(DECLINE_COLUMNS)
+        return empty_columns(DECLINE_COLUMNS)
     out = pd.concat(parts, ignore_index=True)[DECLINE_COLUMNS]
     for col in ("declines", "issuer_declined", "blocked", "attempts"):
         out[col] = out[col].astype("int64")
@@ -488,10 +491,10 @@ def hourly_baseline(baseline: pd.DataFrame, tz: Zone, min_attempts: int = 1) -> 
     hour had at least ``min_attempts`` authorized + issuer-declined attempts)."""
     hourly = kpis(baseline, tz, "h")
     if hourly.empty:
-        return _empty(BAND_COLUMNS)
+        return empty_columns(BAND_COLUMNS)
     judged = hourly[(hourly["authorized"] + hourly["issuer_declined"]) >= min_attempts]
     if judged.empty:
-        return _empty(BAND_COLUMNS)
+        return empty_columns(BAND_COLUMNS)
     grouped = judged.groupby("hour")["auth_rate"]
     out = pd.DataFrame(
         {
@@ -514,7 +517,7 @@ def auth_rate_band(today: pd.DataFrame, baseline: pd.DataFrame, tz: Zone, min_at
     hourly = kpis(today, tz, "h")
     columns = ["period", "hour", "attempts", "authorized", "issuer_declined", "auth_rate", *BAND_COLUMNS[1:]]
     if hourly.empty:
-        return _empty(columns)
+        return empty_columns(columns)
     band = hourly_baseline(baseline, tz, min_attempts)
     out = (
         hourly.merge(band, on="hour", how="left")
@@ -567,7 +570,7 @@ def decline_spikes(
     ``factor``, ``spike``. Spikes first, then by factor."""
     att_today, att_base = attempts(today), attempts(baseline)
     if att_today.empty:
-        return _empty(SPIKE_COLUMNS)
+        return empty_columns(SPIKE_COLUMNS)
     n_today, n_base = len(att_today), len(att_base)
     parts = []
     for dim in dimensions:
@@ -591,7 +594,7 @@ def decline_spikes(
         )
         parts.append(frame)
     if not parts:
-        return _empty(SPIKE_COLUMNS)
+        return empty_columns(SPIKE_COLUMNS)
     out = pd.concat(parts, ignore_index=True)[SPIKE_COLUMNS]
     out["factor"] = out["factor"].astype(float)
     out["spike"] = out["spike"].astype(bool)

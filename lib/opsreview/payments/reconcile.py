@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from opsreview.payments.kpis import SUCCEEDED, _empty, _money, attempts, refunds
+from opsreview.payments.kpis import SUCCEEDED, attempts, empty_columns, minor_units, refunds
 
 __all__ = [
     "STUCK_STATUSES",
@@ -58,7 +58,7 @@ def stuck_payments(events: pd.DataFrame, window_end: datetime | pd.Timestamp, st
     att = attempts(events)
     att = att[att["status"].isin(STUCK_STATUSES)]
     if att.empty:
-        return _empty(STUCK_COLUMNS)
+        return empty_columns(STUCK_COLUMNS)
     end = pd.Timestamp(window_end)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     since = pd.to_datetime(att["status_since"], utc=True).fillna(pd.to_datetime(att["first"], utc=True))
@@ -71,7 +71,7 @@ def stuck_payments(events: pd.DataFrame, window_end: datetime | pd.Timestamp, st
 def _orders(orders: pd.DataFrame) -> pd.DataFrame:
     latest = orders.sort_values("updated", kind="stable", na_position="first")
     latest = latest.drop_duplicates("order_id", keep="last")
-    return latest.assign(amount=_money(latest["amount"]))
+    return latest.assign(amount=minor_units(latest["amount"]))
 
 
 def _links(orders: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +103,7 @@ def orders_paid_without_payment(orders: pd.DataFrame, events: pd.DataFrame) -> p
     ``payment_status`` (latest status of a linked payment that did not succeed; None when
     the gateway has no payment for the order at all)."""
     if orders.empty:
-        return _empty(ORPHAN_ORDER_COLUMNS)
+        return empty_columns(ORPHAN_ORDER_COLUMNS)
     paid = _orders(orders)
     paid = paid[paid["paid"].fillna(False).astype(bool)]
     att = attempts(events)
@@ -157,16 +157,19 @@ def payments_without_paid_order(orders: pd.DataFrame, events: pd.DataFrame) -> p
     id" | "order not found" | "order not paid")."""
     ok = _succeeded(events)
     if ok.empty:
-        return _empty(ORPHAN_PAYMENT_COLUMNS)
+        return empty_columns(ORPHAN_PAYMENT_COLUMNS)
     refunded = _refunded_by_attempt(events, ok)
     ok = ok.assign(refunded=refunded.to_numpy(), succeeded_at=ok["status_since"])
     ok = ok[~(ok["amount"].notna() & (ok["refunded"] >= ok["amount"]) & (ok["amount"] > 0))]
-    ords = _orders(orders) if len(orders) else _empty(["order_id", "status", "paid", "payment_intent"])
+    ords = _orders(orders) if len(orders) else empty_columns(["order_id", "status", "paid", "payment_intent"])
     links = _links(ords, ok) if len(ords) else pd.DataFrame(columns=["order_id", "attempt_id"])
     info = ords.set_index("order_id")[["status", "paid"]] if len(ords) else None
+    orders_of: dict[str, list[str]] = {}
+    for order_id, attempt_id in zip(links["order_id"], links["attempt_id"], strict=True):
+        orders_of.setdefault(attempt_id, []).append(order_id)
     rows = []
     for record in ok.to_dict("records"):
-        linked = links.loc[links["attempt_id"] == record["attempt_id"], "order_id"].tolist()
+        linked = orders_of.get(record["attempt_id"], [])
         order_id = linked[0] if linked else record["order_id"]
         if info is not None and linked and any(bool(info.at[o, "paid"]) is True for o in linked if o in info.index):
             continue
@@ -177,9 +180,9 @@ def payments_without_paid_order(orders: pd.DataFrame, events: pd.DataFrame) -> p
         else:
             reason, status = "order not paid", info.at[order_id, "status"]
         rows.append({**record, "order_id": order_id, "order_status": status, "reason": reason})
-    out = pd.DataFrame(rows, columns=ORPHAN_PAYMENT_COLUMNS) if rows else _empty(ORPHAN_PAYMENT_COLUMNS)
+    out = pd.DataFrame(rows, columns=ORPHAN_PAYMENT_COLUMNS) if rows else empty_columns(ORPHAN_PAYMENT_COLUMNS)
     for col in ("amount", "refunded"):
-        out[col] = _money(out[col])
+        out[col] = minor_units(out[col])
     return out.sort_values(["reason", "attempt_id"]).reset_index(drop=True)
 
 
@@ -204,7 +207,7 @@ def double_charges(events: pd.DataFrame) -> pd.DataFrame:
     mixed), ``first``, ``last`` (UTC, when they succeeded)."""
     ok = _succeeded(events)
     if ok.empty:
-        return _empty(DOUBLE_COLUMNS)
+        return empty_columns(DOUBLE_COLUMNS)
     ok = ok.assign(refunded=_refunded_by_attempt(events, ok).to_numpy(), _at=ok["status_since"].fillna(ok["last"]))
     by_key = ok[["attempt_id", "idempotency_keys"]].explode("idempotency_keys").dropna()
     groups: list[tuple[str, str, list[str]]] = []
@@ -233,7 +236,7 @@ def double_charges(events: pd.DataFrame) -> pd.DataFrame:
             }
         )
     if not rows:
-        return _empty(DOUBLE_COLUMNS)
+        return empty_columns(DOUBLE_COLUMNS)
     out = pd.DataFrame(rows, columns=DOUBLE_COLUMNS)
     for col in ("amount", "refunded"):
         out[col] = out[col].astype("Int64")
@@ -259,11 +262,11 @@ def amount_mismatches(orders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFram
     (payment - order, Int64; NA when the currencies differ)."""
     ok = _succeeded(events)
     if ok.empty or orders.empty:
-        return _empty(MISMATCH_COLUMNS)
+        return empty_columns(MISMATCH_COLUMNS)
     ords = _orders(orders)
     links = _links(ords, ok)
     if links.empty:
-        return _empty(MISMATCH_COLUMNS)
+        return empty_columns(MISMATCH_COLUMNS)
     joined = links.merge(ords[["order_id", "amount", "currency"]], on="order_id").merge(
         ok[["attempt_id", "amount", "currency"]], on="attempt_id", suffixes=("_order", "_payment")
     )
@@ -273,16 +276,16 @@ def amount_mismatches(orders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFram
     amount = ~currency & both & (joined["amount_order"] != joined["amount_payment"]).fillna(False)
     bad = joined[currency | amount].copy()
     if bad.empty:
-        return _empty(MISMATCH_COLUMNS)
+        return empty_columns(MISMATCH_COLUMNS)
     bad["kind"] = np.where(currency[bad.index], "currency", "amount")
     out = pd.DataFrame(
         {
             "order_id": bad["order_id"],
             "attempt_id": bad["attempt_id"],
             "kind": bad["kind"],
-            "order_amount": _money(bad["amount_order"]),
+            "order_amount": minor_units(bad["amount_order"]),
             "order_currency": bad["currency_order"],
-            "payment_amount": _money(bad["amount_payment"]),
+            "payment_amount": minor_units(bad["amount_payment"]),
             "payment_currency": bad["currency_payment"],
         }
     )
@@ -314,7 +317,7 @@ def unmatched_refunds(events: pd.DataFrame, reasons: Sequence[str] | None = None
     ``reasons`` keeps only those reasons."""
     ref = refunds(events)
     if ref.empty:
-        return _empty(UNMATCHED_REFUND_COLUMNS)
+        return empty_columns(UNMATCHED_REFUND_COLUMNS)
     att = attempts(events)
     by_charge = {c: a for a, charges in zip(att["attempt_id"], att["charges"], strict=True) for c in charges}
     by_pi = set(att["payment_intent"].dropna())
@@ -344,8 +347,8 @@ def unmatched_refunds(events: pd.DataFrame, reasons: Sequence[str] | None = None
             else:
                 continue
         rows.append({**record, "reason": reason, "charge_status": status})
-    out = pd.DataFrame(rows, columns=UNMATCHED_REFUND_COLUMNS) if rows else _empty(UNMATCHED_REFUND_COLUMNS)
+    out = pd.DataFrame(rows, columns=UNMATCHED_REFUND_COLUMNS) if rows else empty_columns(UNMATCHED_REFUND_COLUMNS)
     if reasons is not None:
         out = out[out["reason"].isin(list(reasons))]
-    out["amount"] = _money(out["amount"])
+    out["amount"] = minor_units(out["amount"])
     return out.reset_index(drop=True)

@@ -16,7 +16,7 @@ from opsreview.payments.reconcile import (
     stuck_payments,
     unmatched_refunds,
 )
-from tests.payments_events import authorized, declined, ev, events_frame, orders_frame
+from tests.test_payments_kpis import authorized, declined, ev, events_frame, orders_frame
 
 END = datetime(2026, 3, 10, 23, 0, tzinfo=UTC)
 T = END - timedelta(hours=5)

@@ -185,7 +185,7 @@ def _route_path(path: pd.Series) -> pd.Series:
 def endpoint_answers(
     deliveries: pd.DataFrame,
     access: pd.DataFrame,
-    route: str = "/webhooks/stripe",
+    route: str = "/api/webhooks/stripe",
     tz: Zone = "UTC",
     freq: str = "h",
     method: str | None = "POST",

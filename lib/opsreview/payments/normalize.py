@@ -350,7 +350,8 @@ def event_row(event: Any, source: str, now: datetime, order_key: str) -> tuple[d
         _outcome(obj, kind, status) if kind in ("payment_intent", "charge") else (None, None, None)
     )
     card = _card_details(obj)
-    card_bin = _bin(card.get("iin"))
+    # Stripe's public objects carry no BIN; an app that records it in metadata (`card_bin`) gives it
+    card_bin = _bin(card.get("iin")) or _bin(_get(obj, "metadata", "card_bin"))
     card_last4 = _last4(card.get("last4"))
     if card.get("number") is not None:  # a full number where none belongs: keep BIN + last four only
         number_bin, number_last4 = card_parts(card.get("number"))

@@ -121,6 +121,8 @@ def pull_app_db(ctx: ReviewContext) -> SourceResult:
     start, end = pull_window(ctx)
     now = dt.datetime.now(dt.UTC)
     tables = read_app_db(settings.app_db, start, end, now)
+    for row in tables.get(models.INGEST, []):
+        _ingest(ctx.store, ctx.day, part_key("app_db", str(row.get("location"))), row)
     orders = tables.get(models.ORDERS, [])
     if orders:  # the orders' state as read now: the review day's part
         ctx.store.write_part(models.ORDERS, ctx.day, "app_db", models.to_arrow(models.ORDERS, orders))
@@ -138,12 +140,19 @@ def _lines(path: Path) -> Iterator[str]:
         raise SourceError("payments_files", f"cannot read {path}: {exc}") from exc
 
 
+def get_path(doc: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
 def read_orders_file(
     path: Path, fields: Mapping[str, str], paid: set[str], source: str
 ) -> tuple[list[dict[str, Any]], int]:
     """Order documents (JSON lines) → payment_orders rows; returns the rows and the bad lines."""
-    from opsreview.payments.normalize import get_path
-
     rows, bad = [], 0
     for line in _lines(path):
         if not line.strip():
@@ -231,9 +240,7 @@ def pull_files(ctx: ReviewContext) -> SourceResult:
         ctx.store.write_part(models.ORDERS, ctx.day, "orders_files", models.to_arrow(models.ORDERS, orders))
     exposures: list[dict[str, Any]] = []
     for path in paths_of(settings.scan_logs, base, "payments_files", "payments.scan_logs"):
-        for row in scan_lines(_lines(path), str(path)):
-            if row.get("test_card") and settings.allow_test_cards:
-                continue
+        for row in scan_lines(_lines(path), str(path), allow_test_cards=settings.allow_test_cards):
             exposures.append({**row, "ts": row.get("ts") or now, "source": "scan"})
     ctx.store.write_part(models.EXPOSURES, ctx.day, "scan", models.to_arrow(models.EXPOSURES, exposures))
     return SourceResult("payments_files", rows=deliveries)

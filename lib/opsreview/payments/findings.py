@@ -130,17 +130,21 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                     baseline_median=round(float(row["baseline_median"]), 4),
                 )
             )
-    for row in review.spikes[review.spikes["spike"].astype(bool)].to_dict("records") if len(review.spikes) else []:
+    day_spikes = review.spikes[review.spikes["spike"].astype(bool)] if len(review.spikes) else review.spikes
+    spikes = [*(dict(r, hour=None) for r in day_spikes.to_dict("records")), *review.hour_spikes.to_dict("records")]
+    for row in spikes:
+        when = f"at {row['hour']}" if row.get("hour") else "today"
         out.append(
             _f(
                 "payments.decline_spike",
                 Severity.warning,
-                f"Declines by {row['dimension']} {row['value']}: {int(row['declines'])} today against "
+                f"Declines by {row['dimension']} {row['value']}: {int(row['declines'])} {when} against "
                 f"{float(row['expected']):.1f} expected from the baseline",
                 int(row["declines"]),
                 round(float(row["expected"]), 1),
                 dimension=row["dimension"],
                 dimension_value=row["value"],
+                hour=row.get("hour"),
                 baseline_share=_num(row.get("baseline_share")),
             )
         )

@@ -44,6 +44,7 @@ class PaymentReview:
     band: pd.DataFrame
     declines: pd.DataFrame
     spikes: pd.DataFrame
+    hour_spikes: pd.DataFrame
     money: pd.DataFrame
     deliveries: pd.DataFrame
     webhook_hourly: pd.DataFrame
@@ -149,8 +150,12 @@ class PaymentReview:
         if self._no_events(section, (payfindings.MONITOR,)):
             return section
         section.tables.append(("Declines by code, brand, country and BIN", self.table("declines")))
+        if len(self.hour_spikes):
+            section.tables.append(
+                ("Spikes within an hour, against the same hour of the baseline days", self.table("hour_spikes"))
+            )
         if len(self.spikes):
-            section.tables.append(("Against the baseline", self.table("spikes")))
+            section.tables.append(("The day against the baseline", self.table("spikes")))
         return section
 
     def webhooks_section(self) -> Section:
@@ -304,6 +309,24 @@ def _access(store: Store, days: list[dt.date], route: str, start: dt.datetime, e
     )
 
 
+def hourly_spikes(today: pd.DataFrame, baseline: pd.DataFrame, tz: ZoneInfo, thresholds: Any) -> pd.DataFrame:
+    """Decline codes and BIN ranges that spiked within one local hour, against the same hour of
+    the baseline days (a one-hour burst from one issuer is lost in the day's totals)."""
+    if today.empty:
+        return pd.DataFrame()
+    hour_today = today["ts"].dt.tz_convert(tz).dt.hour
+    hour_base = baseline["ts"].dt.tz_convert(tz).dt.hour if len(baseline) else pd.Series(dtype="int64")
+    parts = []
+    for hour in sorted(set(hour_today)):
+        spikes = kpis.decline_spikes(
+            today[hour_today == hour], baseline[hour_base == hour] if len(baseline) else baseline, thresholds
+        )
+        spikes = spikes[spikes["spike"].astype(bool)]
+        if len(spikes):
+            parts.append(spikes.assign(hour=f"{hour:02d}:00"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def load_payment_review(ctx: ReviewContext) -> PaymentReview:
     params = ctx.params
     settings = params.payments
@@ -338,6 +361,7 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         band=kpis.auth_rate_band(today, baseline, tz, t.auth_rate_min_attempts),
         declines=kpis.declines(today),
         spikes=kpis.decline_spikes(today, baseline, t),
+        hour_spikes=hourly_spikes(today, baseline, tz, t),
         money=kpis.money(today, tz, "D"),
         deliveries=deliveries,
         webhook_hourly=webhooks.outcomes_per_period(deliveries, tz, "h"),

@@ -22,7 +22,7 @@ from opsreview.context import ReviewContext
 from opsreview.display import Section
 from opsreview.findings import Finding
 from opsreview.localtime import local_columns
-from opsreview.payments import charts, kpis, models, reconcile, webhooks
+from opsreview.payments import analysis, charts, kpis, models, reconcile, webhooks
 from opsreview.payments import findings as payfindings
 from opsreview.payments.params import PaymentsParams
 from opsreview.store import Store
@@ -268,30 +268,6 @@ def _read(store: Store, table: str, days: list[dt.date]) -> pd.DataFrame:
     return df
 
 
-def _within(df: pd.DataFrame, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
-    if df.empty:
-        return df
-    return df[(df["ts"] >= start) & (df["ts"] < end)].reset_index(drop=True)
-
-
-def _dedupe(events: pd.DataFrame) -> pd.DataFrame:
-    if events.empty:
-        return events
-    return (
-        events.sort_values(["ts", "pending_webhooks"], na_position="first")
-        .drop_duplicates("event_id", keep="last")
-        .reset_index(drop=True)
-    )
-
-
-def _overall_auth_rate(daily: pd.DataFrame) -> float | None:
-    if daily.empty:
-        return None
-    authorized = float(daily["authorized"].sum())
-    declined = float(daily["issuer_declined"].sum())
-    return authorized / (authorized + declined) if authorized + declined else None
-
-
 def _access(store: Store, days: list[dt.date], route: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """The webhook route's rows of the access logs (the logs area's `requests` table), if pulled."""
     from opsreview.relations import sql_string
@@ -309,24 +285,6 @@ def _access(store: Store, days: list[dt.date], route: str, start: dt.datetime, e
     )
 
 
-def hourly_spikes(today: pd.DataFrame, baseline: pd.DataFrame, tz: ZoneInfo, thresholds: Any) -> pd.DataFrame:
-    """Decline codes and BIN ranges that spiked within one local hour, against the same hour of
-    the baseline days (a one-hour burst from one issuer is lost in the day's totals)."""
-    if today.empty:
-        return pd.DataFrame()
-    hour_today = today["ts"].dt.tz_convert(tz).dt.hour
-    hour_base = baseline["ts"].dt.tz_convert(tz).dt.hour if len(baseline) else pd.Series(dtype="int64")
-    parts = []
-    for hour in sorted(set(hour_today)):
-        spikes = kpis.decline_spikes(
-            today[hour_today == hour], baseline[hour_base == hour] if len(baseline) else baseline, thresholds
-        )
-        spikes = spikes[spikes["spike"].astype(bool)]
-        if len(spikes):
-            parts.append(spikes.assign(hour=f"{hour:02d}:00"))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
 def load_payment_review(ctx: ReviewContext) -> PaymentReview:
     params = ctx.params
     settings = params.payments
@@ -337,11 +295,11 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
     first = ctx.baseline_days[0] if ctx.baseline_days else ctx.day
     all_days = [first - dt.timedelta(days=1), *ctx.baseline_days, ctx.day, ctx.day + dt.timedelta(days=1)]
     base_start = params.day_window(first)[0]
-    events = _dedupe(_read(store, models.EVENTS, all_days))
-    today = _within(events, start, end)
-    baseline = _within(events, base_start, start)
-    history = _within(events, base_start, end)
-    deliveries = _within(_read(store, models.DELIVERIES, all_days), start, end)
+    events = analysis.dedupe_events(_read(store, models.EVENTS, all_days))
+    today = analysis.in_window(events, start, end)
+    baseline = analysis.in_window(events, base_start, start)
+    history = analysis.in_window(events, base_start, end)
+    deliveries = analysis.in_window(_read(store, models.DELIVERIES, all_days), start, end)
     orders = _read(store, models.ORDERS, [ctx.day, ctx.day + dt.timedelta(days=1)])
     if len(orders):
         orders = orders.sort_values("updated").drop_duplicates("order_id", keep="last").reset_index(drop=True)
@@ -361,7 +319,7 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         band=kpis.auth_rate_band(today, baseline, tz, t.auth_rate_min_attempts),
         declines=kpis.declines(today),
         spikes=kpis.decline_spikes(today, baseline, t),
-        hour_spikes=hourly_spikes(today, baseline, tz, t),
+        hour_spikes=analysis.hourly_spikes(today, baseline, tz, t),
         money=kpis.money(today, tz, "D"),
         deliveries=deliveries,
         webhook_hourly=webhooks.outcomes_per_period(deliveries, tz, "h"),
@@ -382,7 +340,7 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         refunds_unmatched=reconcile.unmatched_refunds(history),
         exposures=exposures,
         ingest=ingest,
-        baseline_auth_rate=_overall_auth_rate(kpis.kpis(baseline, tz, "D")) if len(baseline) else None,
+        baseline_auth_rate=analysis.overall_auth_rate(kpis.kpis(baseline, tz, "D")) if len(baseline) else None,
         test_mode_share=float((~today["livemode"].fillna(True).astype(bool)).mean()) if len(today) else None,
     )
     review.findings = payfindings.all_findings(review)

@@ -26,13 +26,14 @@ verification carries whatever its sender put there.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import math
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from opsreview.logs.files import LogReader
-from opsreview.logs.timestamps import epoch_datetime, plausible
 from opsreview.masking import masked
 
 __all__ = ["MESSAGE", "OUTCOMES", "read_webhook_log"]
@@ -40,6 +41,50 @@ __all__ = ["MESSAGE", "OUTCOMES", "read_webhook_log"]
 MESSAGE = "stripe webhook"
 OUTCOMES = frozenset({"handled", "duplicate", "signature_failed", "stale", "error"})
 MAX_TEXT = 300  # characters kept of a text field (one line)
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+MAX_LINE = 1 << 20  # a longer line is not a delivery record
+
+
+def plausible(stamp: dt.datetime) -> dt.datetime | None:
+    return stamp if EARLIEST <= stamp < LATEST else None
+
+
+def epoch_datetime(value: float) -> dt.datetime | None:
+    """An epoch in s, ms, µs or ns (told by magnitude), or None."""
+    if not math.isfinite(value):
+        return None
+    for below, scale in ((1e11, 1e6), (1e14, 1e3), (1e17, 1.0), (1e20, 1e-3)):
+        if abs(value) < below:
+            try:
+                return plausible(
+                    dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=round(value * scale))
+                )
+            except OverflowError:
+                return None
+    return None
+
+
+class _Lines:
+    """The lines of a plain or gzip file; a read error ends the lines and is kept in ``error``
+    (what was read before it is kept)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = 0
+        self.error: str | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        opener = gzip.open if self.path.suffix == ".gz" else open
+        try:
+            with opener(self.path, "rt", encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    if not line.strip():
+                        continue
+                    self.lines += 1
+                    yield line[:MAX_LINE]
+        except (OSError, EOFError, zlib.error) as exc:
+            self.error = f"cannot read {self.path.name}: {type(exc).__name__}: {exc}"
 
 
 def _time(value: object) -> dt.datetime | None:
@@ -112,7 +157,7 @@ def read_webhook_log(path: Path, source: str) -> tuple[list[dict[str, Any]], dic
     messages), ``error`` (the file could not be read, or only in part; else None)."""
     rows: list[dict[str, Any]] = []
     malformed = skipped = 0
-    reader = LogReader(path)
+    reader = _Lines(path)
     for line in reader:
         try:
             entry = json.loads(line)

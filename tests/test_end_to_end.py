@@ -159,3 +159,15 @@ def test_every_planted_payment_problem_is_a_finding(demo_run: dict[str, Any]) ->
     (exposure,) = _payments(summary, "payments.pan_exposure")
     assert f"{pan['card_bin']}…{pan['card_last4']}" in exposure["title"]
     assert exposure["severity"] == "critical"
+
+
+def test_the_logged_card_number_is_in_no_output(demo_run: dict[str, Any]) -> None:
+    import re
+
+    pan = demo_run["truth"]["payments"]["pan_in_log"]
+    data = demo_run["day_dir"].parent.parent / "demo-data"
+    text = (data / pan["file"]).read_text(encoding="utf-8")
+    (number,) = set(re.findall(rf"{pan['card_bin']}\d{{6,9}}{pan['card_last4']}", text))
+    for path in [*demo_run["day_dir"].rglob("*"), *(data / "store").rglob("*.parquet")]:
+        if path.is_file():
+            assert number.encode() not in path.read_bytes(), path

@@ -120,3 +120,54 @@ def test_every_planted_database_problem_is_a_finding(demo_run: dict[str, Any]) -
     assert [(f["severity"], f["evidence"]["md5_like"], f["evidence"]["sampled"]) for f in hashes] == [
         ("critical", md5["md5_like"], md5["sampled"])
     ]
+
+
+def _payments(summary: dict[str, Any], check: str) -> list[dict[str, Any]]:
+    return [
+        f for f in summary["findings"] if f["area"] == "payments" and f["check"] == check and f["severity"] != "info"
+    ]
+
+
+def test_every_planted_payment_problem_is_a_finding(demo_run: dict[str, Any]) -> None:
+    truth = demo_run["truth"]["payments"]
+    summary = demo_run["summary"]
+    text = json.dumps([f for f in summary["findings"] if f["area"] == "payments"])
+
+    spike = truth["decline_spike"]
+    spikes = _payments(summary, "payments.decline_spike")
+    assert {f["evidence"]["dimension_value"] for f in spikes} >= {spike["decline_code"], spike["card_bin_prefix"]}, text
+    assert _payments(summary, "payments.auth_rate_hour"), "the spike's hour is below its baseline band: " + text
+
+    outage = truth["webhook_outage"]
+    (failures,) = _payments(summary, "payments.webhook_failures")
+    assert failures["evidence"]["errors"] >= outage["failed_deliveries"]
+
+    (stuck,) = _payments(summary, "payments.stuck")
+    assert sorted(r["payment_intent"] for r in stuck["evidence"]["rows"]) == sorted(truth["stuck_payments"])
+    (double,) = _payments(summary, "payments.double_charge")
+    assert [r["key"] for r in double["evidence"]["rows"]] == [truth["double_charge"]["order_id"]]
+    (mismatch,) = _payments(summary, "payments.amount_mismatch")
+    row = mismatch["evidence"]["rows"][0]
+    expected = truth["amount_mismatch"]
+    assert (row["order_id"], row["order_amount"], row["payment_amount"]) == (
+        expected["order_id"],
+        expected["order_amount"],
+        expected["paid_amount"],
+    )
+
+    pan = truth["pan_in_log"]
+    (exposure,) = _payments(summary, "payments.pan_exposure")
+    assert f"{pan['card_bin']}…{pan['card_last4']}" in exposure["title"]
+    assert exposure["severity"] == "critical"
+
+
+def test_the_logged_card_number_is_in_no_output(demo_run: dict[str, Any]) -> None:
+    import re
+
+    pan = demo_run["truth"]["payments"]["pan_in_log"]
+    data = demo_run["day_dir"].parent.parent / "demo-data"
+    text = (data / pan["file"]).read_text(encoding="utf-8")
+    (number,) = set(re.findall(rf"{pan['card_bin']}\d{{6,9}}{pan['card_last4']}", text))
+    for path in [*demo_run["day_dir"].rglob("*"), *(data / "store").rglob("*.parquet")]:
+        if path.is_file():
+            assert number.encode() not in path.read_bytes(), path

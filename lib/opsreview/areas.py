@@ -59,6 +59,7 @@ AREAS: tuple[Area, ...] = (
     Area("errors", "Application errors", "opsreview.logs.app", ("opsreview.logs.app.source",)),
     Area("probes", "Health and security probes", "opsreview.probes", ("opsreview.probes.source", "opsreview.probes.prometheus"), cli="opsreview.probes.cli"),
     Area("database", "Database (MongoDB)", "opsreview.database", ("opsreview.database.source",), cli="opsreview.database.cli", demo="opsreview.database.demo"),
+    Area("payments", "Payments", "opsreview.payments", ("opsreview.payments.source",), demo="opsreview.payments.demo"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Area] = {area.name: area for area in AREAS}

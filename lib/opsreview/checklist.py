@@ -159,11 +159,34 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
     + _items(
         "Payment Integration",
         ("Payment structure ready", True),
-        ("Webhook handler structure", True),
-        ("Real payment gateway integration", False),
-        ("Payment testing", False),
-        ("PCI compliance", False),
-        ("Payment webhook security", False),
+        (
+            "Webhook handler structure",
+            True,
+            "payments",
+            (
+                "payments.webhook_failures",
+                "payments.webhook_pending",
+                "payments.webhook_lag",
+                "payments.webhook_handled_twice",
+            ),
+        ),
+        (
+            "Real payment gateway integration",
+            False,
+            "payments",
+            (
+                "payments.stuck",
+                "payments.paid_without_payment",
+                "payments.payment_without_order",
+                "payments.double_charge",
+                "payments.amount_mismatch",
+                "payments.refund_unmatched",
+                "payments.test_mode",
+            ),
+        ),
+        ("Payment testing", False, "payments"),
+        ("PCI compliance", False, "payments", ("payments.pan_exposure", "payments.sensitive_field")),
+        ("Payment webhook security", False, "payments", ("payments.webhook_signature",)),
     )
     + _items(
         "File Upload",
@@ -212,8 +235,23 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
                 "database.disk_full",
             ),
         ),
-        # payments and backups have no package yet: their items are "not verifiable" until one lands
-        ("Monitor payment transactions", False, "payments"),
+        (
+            "Monitor payment transactions",
+            False,
+            "payments",
+            (
+                "payments.auth_rate",
+                "payments.auth_rate_hour",
+                "payments.decline_spike",
+                "payments.abandonment",
+                "payments.dispute_rate",
+                "payments.refund_rate",
+                "payments.webhook_failures",
+                "payments.stuck",
+                "payments.double_charge",
+            ),
+        ),
+        # backups have no package yet: their items are "not verifiable" until one lands
         (
             "Review logs daily",
             False,

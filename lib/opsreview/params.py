@@ -23,6 +23,7 @@ from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
 from opsreview.logs.params import LogsParams
+from opsreview.payments.params import PaymentsParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
@@ -50,6 +51,7 @@ class Params(Section):
     logs: LogsParams = Field(default_factory=lambda: LogsParams())
     probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
+    payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 

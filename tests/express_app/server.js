@@ -19,6 +19,10 @@
 //   ROUTE_LOG     file to append one JSON line per finished request to: {method, url, route,
 //                 status}, `route` being the template Express matched (mount path + route path,
 //                 e.g. /api/articles/:slug) or null when no route matched (the 404 handler)
+//   STRIPE_WEBHOOK_SECRET  signing secret (whsec_...) of POST /api/webhooks/stripe; without it
+//                 that route answers 500 (outcome error) to every delivery
+//   WEBHOOK_LOG   file the webhook route appends its JSON lines to (default: stderr), one per
+//                 delivery; see stripeWebhook() below for the fields
 //
 // The weaknesses of MODE=weak are listed, one per key, in weaknesses.json (read below); every
 // place that plants one is marked `WEAK(<key>)`. Hardened mode has none of them.
@@ -31,6 +35,7 @@ const helmet = require('helmet');
 const cors = require('cors');
 const { rateLimit } = require('express-rate-limit');
 const jwt = require('jsonwebtoken');
+const stripe = require('stripe');
 
 const KNOWN_WEAKNESSES = Object.keys(require('./weaknesses.json')).filter((k) => !k.startsWith('_'));
 
@@ -74,6 +79,8 @@ function readConfig(env) {
     searchRateWindowMs: intEnv(env, 'SEARCH_RATE_WINDOW_MS', 10000),
     loginRateLimit: intEnv(env, 'LOGIN_RATE_LIMIT', 10),
     routeLog: env.ROUTE_LOG || '',
+    webhookSecret: env.STRIPE_WEBHOOK_SECRET || '',
+    webhookLog: env.WEBHOOK_LOG || '',
   };
 }
 
@@ -111,6 +118,128 @@ function seedOrders() {
     ['1001', { id: 1001, userId: '7', items: [{ productId: 3, qty: 1 }], total: 5.97 }],
     ['1002', { id: 1002, userId: '8', items: [{ productId: 4, qty: 2 }], total: 15.92 }],
   ]);
+}
+
+// --- the Stripe webhook -----------------------------------------------------------------------
+
+const WEBHOOK_TOLERANCE_S = 300; // stripe-node's default, passed explicitly
+// The message stripe-node (src/Webhooks.ts, getDefaultSignatureErrorMessage) gives for a correct
+// signature whose `t=` is older than the tolerance: the one way to tell a stale delivery from a
+// forged one. The signature is checked first, so a tampered old delivery is signature_failed.
+const STALE_MESSAGE = 'Timestamp outside the tolerance zone';
+// Other messages of StripeSignatureVerificationError, mapped to a fixed reason. The messages
+// themselves are never logged: for a header carrying `secret=...` metadata, stripe-node's
+// mismatch message states the configured secret's length and last four characters.
+const SIGNATURE_REASONS = [
+  ['No stripe-signature header value was provided', 'no Stripe-Signature header'],
+  ['Unable to extract timestamp and signatures from header', 'malformed Stripe-Signature header'],
+  ['No signatures found with expected scheme', 'no v1 signature in Stripe-Signature header'],
+  ['No webhook payload was provided', 'empty body'],
+];
+
+// What an unverified body claims (event id, type, created), for the log line of a delivery that
+// failed verification: kept only when of the right type and short, never trusted for anything else.
+function claimedEvent(body) {
+  let event = null;
+  try {
+    event = JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : '');
+  } catch {
+    return {};
+  }
+  if (!event || typeof event !== 'object' || Array.isArray(event)) return {};
+  const short = (v) => (typeof v === 'string' && v.length > 0 && v.length <= 255 ? v : null);
+  return {
+    id: short(event.id),
+    type: short(event.type),
+    created: Number.isInteger(event.created) && event.created > 0 ? event.created : null,
+  };
+}
+
+// POST /api/webhooks/stripe: the raw body (a signature covers the bytes as sent, so no JSON
+// parser may run first), verified with the official SDK's constructEvent, deduplicated on the
+// event id in memory. Writes one JSON line per delivery, winston-style:
+//   {"timestamp": ISO-8601 of the answer, "level": "info"|"warn", "message": "stripe webhook",
+//    "event_id", "type", "outcome": "handled"|"duplicate"|"signature_failed"|"stale"|"error",
+//    "http_status", "event_created": unix s, "lag_ms": answer - created, ["reason"]}
+// event_id/type/event_created are null when unknown; on signature_failed and stale they are what
+// the unverified body claims. `reason` (fixed wording, never the secret) is on the failures only.
+// Answers: 200 handled / duplicate; 400 signature_failed / stale / a verified body that is no
+// event / a body the raw parser refused (its own status: 413, 415); 500 when no secret is set.
+function stripeWebhook(cfg, stream) {
+  const seen = new Set();
+  const rawBody = express.raw({ type: 'application/json', limit: '512kb' });
+
+  function record(res, status, outcome, event, reason) {
+    const now = Date.now();
+    const created = event.created ?? null;
+    const entry = {
+      timestamp: new Date(now).toISOString(),
+      level: outcome === 'handled' || outcome === 'duplicate' ? 'info' : 'warn',
+      message: 'stripe webhook',
+      event_id: event.id ?? null,
+      type: event.type ?? null,
+      outcome,
+      http_status: status,
+      event_created: created,
+      lag_ms: created === null ? null : now - created * 1000,
+    };
+    if (reason) entry.reason = reason;
+    stream.write(`${JSON.stringify(entry)}\n`);
+    if (outcome === 'handled' || outcome === 'duplicate') res.status(status).json({ received: true, outcome });
+    else res.status(status).json({ error: reason, outcome });
+  }
+
+  const parse = (req, res, next) => rawBody(req, res, (err) => {
+    if (err) {
+      const code = err.status || err.statusCode;
+      const status = Number.isInteger(code) && code >= 400 && code < 500 ? code : 400;
+      record(res, status, 'error', {}, `body refused (${err.type || 'unreadable'})`);
+      return;
+    }
+    next();
+  });
+
+  const handle = (req, res) => {
+    if (!cfg.webhookSecret) {
+      record(res, 500, 'error', claimedEvent(req.body), 'STRIPE_WEBHOOK_SECRET is not set');
+      return;
+    }
+    if (!Buffer.isBuffer(req.body)) {
+      record(res, 400, 'error', {}, 'no application/json body');
+      return;
+    }
+    let event;
+    try {
+      event = stripe.webhooks.constructEvent(req.body, req.get('stripe-signature'), cfg.webhookSecret, WEBHOOK_TOLERANCE_S);
+    } catch (err) {
+      if (err instanceof stripe.errors.StripeSignatureVerificationError) {
+        const message = String(err.message || '');
+        if (message.startsWith(STALE_MESSAGE)) {
+          record(res, 400, 'stale', claimedEvent(req.body), `timestamp outside the tolerance (${WEBHOOK_TOLERANCE_S} s)`);
+          return;
+        }
+        const known = SIGNATURE_REASONS.find(([prefix]) => message.startsWith(prefix));
+        record(res, 400, 'signature_failed', claimedEvent(req.body), known ? known[1] : 'signature mismatch');
+        return;
+      }
+      // Verified, but the body is not JSON (constructEvent parses it after the check).
+      record(res, 400, 'error', {}, 'signed body is not JSON');
+      return;
+    }
+    const fields = claimedEvent(req.body); // verified now
+    if (!fields.id || !fields.type) {
+      record(res, 400, 'error', fields, 'signed body is not an event (no id or type)');
+      return;
+    }
+    if (seen.has(event.id)) {
+      record(res, 200, 'duplicate', fields);
+      return;
+    }
+    seen.add(event.id);
+    record(res, 200, 'handled', fields);
+  };
+
+  return [parse, handle];
 }
 
 // --- the app ----------------------------------------------------------------------------------
@@ -157,6 +286,11 @@ function buildApp(cfg) {
     // A function answering false makes cors add no CORS header at all for foreign origins.
     app.use(cors({ origin: (origin, cb) => cb(null, origin === cfg.corsOrigin), credentials: true }));
   }
+
+  // Before the JSON parser: the webhook needs the body's bytes as they were signed. Outside the
+  // /api router, so the API rate limit does not apply (Stripe's retries must get through).
+  const webhookStream = cfg.webhookLog ? fs.createWriteStream(cfg.webhookLog, { flags: 'a' }) : process.stderr;
+  app.post('/api/webhooks/stripe', matched, ...stripeWebhook(cfg, webhookStream));
 
   app.use(express.json({ limit: '100kb' }));
 
@@ -374,12 +508,12 @@ function buildApp(cfg) {
     res.status(status).json({ error: status >= 500 ? 'Internal Server Error' : http.STATUS_CODES[status] || 'Error' });
   });
 
-  return { app, logStream, routeStream };
+  return { app, logStream, routeStream, webhookStream };
 }
 
 function main() {
   const cfg = readConfig(process.env);
-  const { app, logStream, routeStream } = buildApp(cfg);
+  const { app, logStream, routeStream, webhookStream } = buildApp(cfg);
   const server = http.createServer(app);
   server.on('error', (err) => die(`cannot listen on ${cfg.host}:${cfg.port}: ${err.message}`));
   server.listen(cfg.port, cfg.host, () => {
@@ -389,7 +523,7 @@ function main() {
   const stop = () => {
     // Finish in-flight responses (their log lines included), then flush the log file.
     server.close(() => {
-      const ends = [logStream, routeStream].filter((s) => s && s !== process.stdout);
+      const ends = [logStream, routeStream, webhookStream].filter((s) => s && s !== process.stdout && s !== process.stderr);
       if (!ends.length) process.exit(0);
       let open = ends.length;
       ends.forEach((s) => s.end(() => {

@@ -63,3 +63,14 @@ def test_access_lines_carry_the_planted_401_burst(demo: Path) -> None:
     ]
     assert len(stuffing) == burst["requests"]
     assert all(ln.endswith(" ms") for ln in lines)
+
+
+def test_a_demo_without_an_areas_data_is_not_current(demo: Path, tmp_path: Path) -> None:
+    assert demo_is_current(demo, END)
+    truth = json.loads((demo / "ground-truth.json").read_text(encoding="utf-8"))
+    assert {"database", "payments"} <= set(truth)
+    older = tmp_path / "older"
+    older.mkdir()
+    del truth["payments"]  # a data set written before the payments area existed
+    (older / "ground-truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    assert not demo_is_current(older, END)

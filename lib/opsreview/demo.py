@@ -489,13 +489,15 @@ def _probe_history(rng: np.random.Generator, days: list[dt.date], tz: ZoneInfo) 
 
 
 def demo_is_current(out: Path, end_date: dt.date | None = None) -> bool:
-    """Whether ``out`` holds a complete demo data set ending on ``end_date`` (default yesterday)."""
+    """Whether ``out`` holds a complete demo data set ending on ``end_date`` (default yesterday),
+    with the data of every area that has a demo (one written by an older opsreview lacks them)."""
     end = end_date or (dt.datetime.now(ZoneInfo(DEMO_TIMEZONE)).date() - dt.timedelta(days=1))
     try:
         truth = json.loads((out / "ground-truth.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return bool(truth.get("review_date") == end.isoformat())
+    areas = {a.name for a in AREAS if a.demo}
+    return bool(truth.get("review_date") == end.isoformat()) and areas <= set(truth)
 
 
 def generate_demo(

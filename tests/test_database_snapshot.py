@@ -397,3 +397,18 @@ def test_a_written_snapshot_reads_back_and_flattens_the_same(snapshots: dict[Any
     (back,) = read_snapshots(tmp_path, {NOW.date()}, "UTC")
     assert back == snap
     assert flatten(back) == flatten(snap)
+
+
+def test_an_index_collation_locale_reaches_the_rows_once_the_table_has_the_column(
+    snapshots: dict[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsreview.database import snapshot as snapshot_module
+
+    snap = snapshots[("7.0", "standalone")]
+    rows = flatten(snap)[models.INDEXES]
+    assert all("collation" not in r for r in rows)  # db_indexes has no collation column (models.py)
+    monkeypatch.setattr(snapshot_module, "_INDEX_COLLATION", True)
+    rows = {r["name"]: r for r in flatten(snap)[models.INDEXES]}
+    specs = {s["name"]: s for ss in fx("7.0", "standalone", "listIndexes").values() for s in ss}
+    assert rows["email_1"]["collation"] == specs["email_1"]["collation"]["locale"] == "en"
+    assert all(r["collation"] is None for name, r in rows.items() if "collation" not in specs[name])

@@ -9,7 +9,9 @@ logged (``log.warning`` naming it), skipped and counted.
 :func:`flatten` turns one snapshot into rows of every table of ``models.SNAPSHOT_TABLES``
 plus ``db_slow_queries``. Every row has ``ts`` (the snapshot's time, or the slow query's
 own) and ``host``. A reply that is missing gives no rows for its table: nothing is
-invented, a field the reply does not hold is None.
+invented, a field the reply does not hold is None. Collection options are read in either
+form: the collector's reduced one (``hasValidator``, never the validator itself) or a full
+``listCollections`` reply (older snapshots, the demo).
 """
 
 from __future__ import annotations
@@ -296,7 +298,7 @@ def _collection_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[
             options = entry.get("options") or {}
             found = coll_stats.get(ns)
             stats: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-            has_validator = bool(options.get("validator"))
+            has_validator = bool(options.get("hasValidator") or options.get("validator"))
             rows.append(
                 {
                     **base,
@@ -334,6 +336,9 @@ def _key_json(key: Any) -> str | None:
     return json.dumps({k: plain(v) for k, v in key.items()}, ensure_ascii=False)
 
 
+_INDEX_COLLATION = "collation" in models.INDEXES_SCHEMA.names
+
+
 def _index_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
     replies = snapshot.get("replies") or {}
     all_stats = replies.get("indexStats") or {}
@@ -358,8 +363,13 @@ def _index_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[dict[
                 since = min(moments) if moments else None
                 building = any(bool(d.get("building")) for d in docs)
             ttl = spec.get("expireAfterSeconds")
+            extra: dict[str, Any] = {}
+            if _INDEX_COLLATION:  # only once db_indexes has the column
+                locale = _get(spec, "collation", "locale")
+                extra["collation"] = str(locale) if locale is not None else None
             rows.append(
                 {
+                    **extra,
                     **base,
                     "ns": ns,
                     "name": name,

@@ -11,7 +11,8 @@ plus ``db_slow_queries``. Every row has ``ts`` (the snapshot's time, or the slow
 own) and ``host``. A reply that is missing gives no rows for its table: nothing is
 invented, a field the reply does not hold is None. Collection options are read in either
 form: the collector's reduced one (``hasValidator``, never the validator itself) or a full
-``listCollections`` reply (older snapshots, the demo).
+``listCollections`` reply (older snapshots, the demo). An index's ``since`` over several
+shards is the latest one: only from then on did every shard count its accesses.
 """
 
 from __future__ import annotations
@@ -360,7 +361,9 @@ def _index_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[dict[
                 counted = [_int(_get(d, "accesses", "ops")) for d in docs]
                 ops = sum(c for c in counted if c is not None) if any(c is not None for c in counted) else None
                 moments = [m for m in (_parse_ts(_get(d, "accesses", "since")) for d in docs) if m is not None]
-                since = min(moments) if moments else None
+                # summed over shards, the counters cover only the time since the LATEST reset:
+                # an index is judged unused from the shard that restarted last
+                since = max(moments) if moments else None
                 building = any(bool(d.get("building")) for d in docs)
             ttl = spec.get("expireAfterSeconds")
             extra: dict[str, Any] = {}

@@ -15,7 +15,11 @@ Every request is recorded (:attr:`received`). A test can make it ``slow`` (repli
 seconds, from a timer thread, so the socket timeout fires on the client; ``hello_delay_s``
 delays the handshake alone), ``silent`` (never
 replies, not even to the handshake), refuse a command with ``Unauthorized`` (code 13) or
-refuse every login, and swap a reply (``replies[name] = ...``). ``close()`` stops it.
+refuse every login, time a command out with ``MaxTimeMSExpired`` (code 50; ``timeouts``),
+and swap a reply (``replies[name] = ...``). ``close()`` stops it.
+
+``listCollections`` applies a ``filter`` on ``name``; a ``find`` on a collection of
+``sample.json`` returns its first ``limit`` documents (the hygiene read of a small collection).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class FakeMongo:
         self.silent = False
         self.refuse_auth = False
         self.unauthorized: set[str] = set()
+        self.timeouts: set[str] = set()  # commands (or first stages) answered with MaxTimeMSExpired
         self._lock = threading.Lock()
         self._conversations: dict[int, dict[str, bytes]] = {}
         self._next_conversation = 1
@@ -250,6 +255,8 @@ class FakeMongo:
     def _refused(self, key: str, db: str) -> dict[str, Any] | None:
         if key in self.unauthorized:
             return _fail(13, "Unauthorized", f"not authorized on {db} to execute command {{ {key}: 1 }}")
+        if key in self.timeouts:
+            return _fail(50, "MaxTimeMSExpired", "operation exceeded time limit")
         return None
 
     def _reply(self, name: str, db: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -282,6 +289,9 @@ class FakeMongo:
             )
         if name == "listCollections":
             listed = copy.deepcopy((replies.get("listCollections") or {}).get(db, []))
+            wanted = (doc.get("filter") or {}).get("name")
+            if wanted is not None:
+                listed = [c for c in listed if c.get("name") == wanted]
             size = (doc.get("cursor") or {}).get("batchSize")
             reply = _cursor(f"{db}.$cmd.listCollections", listed[:size] if size else listed)
             if size and len(listed) > size:
@@ -344,7 +354,8 @@ class FakeMongo:
         if coll == "system.profile":
             docs = copy.deepcopy((self.replies.get("systemProfile") or {}).get(db, []))
             return _cursor(ns, docs[:limit] if limit else docs)
-        return _cursor(ns, [])
+        docs = copy.deepcopy((self.replies.get("sample") or {}).get(ns, []))
+        return _cursor(ns, docs[:limit] if limit else docs)
 
 
 def fakes() -> Iterator[tuple[str, str]]:

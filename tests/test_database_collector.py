@@ -129,8 +129,19 @@ def test_snapshot_holds_what_each_reply_said(taken: dict[Any, Any], version: str
     assert replies["dbStats"]["shop"]["objects"] == db_stats["shop"]["objects"]
     listed = fx(version, topology, "listCollections")
     assert [c["name"] for c in replies["listCollections"]["shop"]] == [c["name"] for c in listed["shop"]]
-    audit = next(c for c in replies["listCollections"]["shop"] if c["name"] == "audit_log")
-    assert audit["options"] == next(c for c in listed["shop"] if c["name"] == "audit_log")["options"]
+    options = {c["name"]: c["options"] for c in replies["listCollections"]["shop"]}
+    audit = next(c for c in listed["shop"] if c["name"] == "audit_log")["options"]
+    # whether there is a validator, never the validator itself (its enum lists values)
+    assert options["audit_log"] == {
+        "hasValidator": True,
+        "validationLevel": audit["validationLevel"],
+        "validationAction": audit["validationAction"],
+    }
+    assert options["orders_by_day"] == {"hasValidator": False, "viewOn": "orders"}  # no view pipeline
+    assert options["events"] == {"hasValidator": False, "capped": True}
+    assert options["users"] == {"hasValidator": False}
+    if version == "8.0":
+        assert options["metrics"] == {"hasValidator": False, "timeseries": True}
 
     coll_stats = fx(version, topology, "collStats")
     # views, time series and system collections have no $collStats read; counts are storageStats'
@@ -138,8 +149,29 @@ def test_snapshot_holds_what_each_reply_said(taken: dict[Any, Any], version: str
     for ns, docs in coll_stats.items():
         assert replies["collStats"][ns]["count"] == sum(d["storageStats"]["count"] for d in docs)
         assert replies["collStats"][ns]["size"] == sum(d["storageStats"]["size"] for d in docs)
-    assert replies["listIndexes"] == fx(version, topology, "listIndexes")
-    assert replies["indexStats"] == fx(version, topology, "indexStats")
+    specs = fx(version, topology, "listIndexes")
+    assert set(replies["listIndexes"]) == set(specs)
+    kept = ("key", "name", "unique", "sparse", "hidden", "expireAfterSeconds")
+    for ns, ns_specs in specs.items():
+        assert [s["name"] for s in replies["listIndexes"][ns]] == [s["name"] for s in ns_specs]
+        for got_spec, spec in zip(replies["listIndexes"][ns], ns_specs, strict=True):
+            assert {k: v for k, v in got_spec.items() if k in kept} == {k: v for k, v in spec.items() if k in kept}
+    by_name = {s["name"]: s for ns_specs in replies["listIndexes"].values() for s in ns_specs}
+    # a partial filter's values are masked; a collation keeps its locale alone; text options go
+    assert by_name["status_1"]["partialFilterExpression"] == {"status": {"$in": [1]}}
+    assert by_name["email_1"]["collation"] == {"locale": "en"}
+    assert set(by_name["name_text_description_text"]) == {"key", "name"}
+    assert "pending" not in json.dumps(replies["listIndexes"])
+    usage = fx(version, topology, "indexStats")
+    assert set(replies["indexStats"]) == set(usage)
+    for ns, docs in usage.items():
+        for got_doc, doc in zip(replies["indexStats"][ns], docs, strict=True):
+            assert {k: v for k, v in got_doc.items() if k != "spec"} == {k: v for k, v in doc.items() if k != "spec"}
+            assert {k: v for k, v in got_doc["spec"].items() if k in kept} == {
+                k: v for k, v in doc["spec"].items() if k in kept
+            }
+            if "partialFilterExpression" in doc["spec"]:
+                assert got_doc["spec"]["partialFilterExpression"] == {"status": {"$in": [1]}}
 
     ops = fx(version, topology, "currentOp")
     slow_ops = [op for op in ops if op["secs_running"] > got["params"].current_op_min_secs]
@@ -190,6 +222,9 @@ def test_no_query_value_reaches_the_snapshot(taken: dict[Any, Any], version: str
         "SKU-1192",
         "64b7c1e2f1a2b3c4d5e6f708",
         "$2b$12$C6UzMDM",
+        '"refund"',  # an enum of the audit_log validator
+        '"pending"',  # a value of the status_1 partial filter
+        "$dateTrunc",  # the orders_by_day view's pipeline
     ):
         assert value not in text
     assert PASSWORD not in text
@@ -625,3 +660,308 @@ def test_one_line_redacts_a_resolved_password() -> None:
     db_client.remember_uri_secrets(f"mongodb://someone:{PASSWORD}@db.example:27017/")
     message = db_client.one_line(ValueError(f"could not use\n{PASSWORD} at db.example"))
     assert PASSWORD not in message and "\n" not in message and "***" in message
+
+
+# -- bounded reads at the gate ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({}, "positive limit"),
+        ({"limit": 0}, "positive limit"),
+        ({"limit": -5}, "positive limit"),
+    ],
+)
+def test_the_gate_refuses_a_find_without_a_positive_limit(gate: Any, kwargs: dict[str, Any], why: str) -> None:
+    fake, client, params = gate
+    before = len(fake.commands())
+    result = find(client, params, "shop", "orders", **kwargs)
+    assert isinstance(result, CommandFailure) and result.kind == "refused" and why in result.message
+    assert len(fake.commands()) == before, "nothing was sent"
+    # a raw find command through run_command has no way around the limit either
+    raw = run_command(client, params, "shop", {"find": "orders", "filter": {}})
+    assert isinstance(raw, CommandFailure) and raw.kind == "refused"
+    assert len(fake.commands()) == before
+
+
+def test_the_gate_sends_a_find_without_a_limit_only_when_the_caller_says_it_is_bounded(gate: Any) -> None:
+    fake, client, params = gate
+    docs = find(client, params, "shop", "sessions", filter={"_id": 1}, bounded=True)
+    assert docs == []  # the fake has no sessions documents
+    sent = fake.commands()[-1]
+    assert sent["name"] == "find" and "limit" not in sent["doc"] and sent["doc"]["maxTimeMS"] == 1234
+    # the oplog reads: limit 1, as the collector sends them
+    assert find(client, params, "local", "oplog.rs", sort=[("$natural", 1)], limit=1) == []
+    assert fake.commands()[-1]["doc"]["limit"] == 1
+
+
+@pytest.mark.parametrize(
+    ("coll", "pipeline"),
+    [
+        ("orders", []),
+        ("orders", [{"$match": {"status": 1}}]),  # no $limit: every matching document
+        ("orders", [{"$match": {}}, {"$project": {"a": 1}}]),
+        ("orders", [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]),  # $group only on config.chunks
+        ("orders", [{"$project": {"a": 1}}, {"$limit": 1}]),
+        ("orders", [{"$sort": {"a": 1}}, {"$limit": 1}]),
+        ("orders", [{"$count": "n"}]),
+        ("orders", [{"$sample": {"size": 0}}]),
+        ("orders", [{"$sample": {"size": 10_001}}]),
+        ("orders", [{"$sample": {}}]),
+    ],
+)
+def test_the_gate_refuses_an_aggregate_that_does_not_start_bounded(
+    gate: Any, coll: str, pipeline: list[dict[str, Any]]
+) -> None:
+    fake, client, params = gate
+    before = len(fake.commands())
+    result = aggregate(client, params, "shop", coll, pipeline)
+    assert isinstance(result, CommandFailure) and result.kind == "refused", result
+    assert len(fake.commands()) == before
+
+
+@pytest.mark.parametrize(
+    ("db", "coll", "pipeline"),
+    [
+        ("shop", "orders", [{"$match": {"status": 1}}, {"$sort": {"at": -1}}, {"$limit": 10}]),
+        ("shop", "orders", [{"$sample": {"size": 10_000}}]),
+        ("config", "chunks", [{"$group": {"_id": "$shard", "n": {"$sum": 1}}}]),
+        ("admin", None, [{"$currentOp": {}}, {"$match": {}}, {"$limit": 5}]),
+    ],
+)
+def test_the_gate_sends_the_bounded_aggregates(
+    gate: Any, db: str, coll: str | None, pipeline: list[dict[str, Any]]
+) -> None:
+    fake, client, params = gate
+    before = len(fake.commands())
+    result = aggregate(client, params, db, coll, pipeline)
+    assert not (isinstance(result, CommandFailure) and result.kind == "refused"), result
+    sent = fake.commands()[before:]
+    assert [c["name"] for c in sent] == ["aggregate"] and sent[0]["doc"]["pipeline"] == pipeline
+
+
+# -- bounded hygiene reads ----------------------------------------------------------------
+
+
+def _reads(fake: FakeMongo) -> list[tuple[str, str, str, int]]:
+    """(method, db, collection, size) of every hygiene read: $sample or find on a sampled collection."""
+    out = []
+    for c in fake.app_commands():
+        doc = c["doc"]
+        if c["name"] == "aggregate" and "$sample" in doc["pipeline"][0]:
+            out.append(("$sample", c["db"], doc["aggregate"], doc["pipeline"][0]["$sample"]["size"]))
+        elif c["name"] == "find" and c["db"] not in ("local", "config") and doc["find"] != "system.profile":
+            assert doc.get("filter") == {} and "projection" not in doc and "sort" not in doc, doc
+            out.append(("find", c["db"], doc["find"], doc["limit"]))
+    return out
+
+
+@pytest.mark.parametrize("size", [200, 250, 10_000])
+def test_a_collection_under_20_times_the_sample_is_read_with_a_limited_find(size: int) -> None:
+    namespaces = ["shop.users", "shop.products", "reports.daily"]
+    counts = {ns: fx("7.0", "standalone", "collStats")[ns][0]["storageStats"]["count"] for ns in namespaces}
+    with (
+        FakeMongo("7.0", "standalone") as fake,
+        params_for(fake.uri(), hygiene={"collections": namespaces, "sample_size": size}) as params,
+    ):
+        (snap,) = collector.take_snapshot(params)
+        reads = _reads(fake)
+    expected = [("find" if counts[ns] < 20 * size else "$sample", *ns.split("."), size) for ns in namespaces]
+    assert reads == expected
+    if size == 250:  # products (4210 documents) is under 20 x 250: no $sample scanning it
+        assert ("find", "shop", "products", 250) in reads
+    samples = fx("7.0", "standalone", "sample")
+    assert snap["hygiene"]["shop.users"]["sampled"] == len(samples["shop.users"])
+    assert set(snap["hygiene"]) == set(namespaces) and snap["errors"] == []
+
+
+def test_a_configured_namespace_is_checked_before_it_is_sampled() -> None:
+    with (
+        FakeMongo("8.0", "standalone") as fake,
+        params_for(
+            fake.uri(),
+            databases=["shop"],
+            hygiene={"collections": ["shop.nope", "reports.daily", "reports.gone", "shop.orders_by_day", "shop.users"]},
+        ) as params,
+    ):
+        (snap,) = collector.take_snapshot(params)
+        sent = fake.app_commands()
+        reads = _reads(fake)
+    # reports is not reviewed: its collection is looked up by name, its count read, then sampled
+    lookups = [c for c in sent if c["name"] == "listCollections" and c["db"] == "reports"]
+    assert [c["doc"]["filter"] for c in lookups] == [{"name": "daily"}, {"name": "gone"}]
+    stats = [
+        c["doc"]["aggregate"] for c in sent if c["name"] == "aggregate" and "$collStats" in c["doc"]["pipeline"][0]
+    ]
+    assert "daily" in stats and "gone" not in stats and "nope" not in stats
+    assert [(m, db, coll) for m, db, coll, _ in reads] == [("find", "reports", "daily"), ("$sample", "shop", "users")]
+    errors = {e["command"]: e["error"] for e in snap["errors"]}
+    assert errors == {
+        "hygiene shop.nope": "no such collection: not sampled",
+        "hygiene reports.gone": "no such collection: not sampled",
+        "hygiene shop.orders_by_day": "a view, not a collection: not sampled",
+    }
+    assert set(snap["hygiene"]) == {"reports.daily", "shop.users"}
+
+
+def test_a_collection_whose_count_is_unknown_is_not_sampled() -> None:
+    with FakeMongo("7.0", "standalone") as fake:
+        fake.unauthorized = {"$collStats"}
+        with params_for(fake.uri(), hygiene={"collections": ["shop.users"]}) as params:
+            (snap,) = collector.take_snapshot(params)
+            reads = _reads(fake)
+    assert reads == [] and snap["hygiene"] == {}
+    assert {
+        "command": "hygiene shop.users",
+        "code": None,
+        "error": "document count unknown ($collStats): not sampled",
+    } in snap["errors"]
+
+
+# -- the whole-snapshot bounds ------------------------------------------------------------
+
+
+def _stop_entry(snap: dict[str, Any]) -> tuple[int, str]:
+    import re
+
+    entries = [e for e in snap["errors"] if e["command"] == "snapshot"]
+    assert len(entries) == 1, snap["errors"]
+    assert entries[0] is snap["errors"][-1]
+    match = re.fullmatch(r"stopped: (\d+) read\(s\) skipped \((.+)\)", entries[0]["error"])
+    assert match, entries[0]
+    return int(match.group(1)), match.group(2)
+
+
+def test_the_snapshot_deadline_stops_sending_and_keeps_what_was_read() -> None:
+    with FakeMongo("7.0", "standalone") as fake, params_for(fake.uri()) as params:
+        (full,) = collector.take_snapshot(params)
+        everything = len(fake.app_commands())
+    with FakeMongo("7.0", "standalone") as fake, params_for(fake.uri()) as params:
+        fake.delay_s = 0.05  # every reply 50 ms late: ~40 commands need 2 s
+        short = params.model_copy(update={"snapshot_deadline_s": 0.5})  # below the params' 5 s floor: a test only
+        started = time.monotonic()
+        (snap,) = collector.take_snapshot(short)
+        elapsed = time.monotonic() - started
+        sent = len(fake.app_commands())
+    assert elapsed < 0.5 + 0.4, elapsed  # at most the command under way when the deadline passed
+    assert 0 < sent < everything
+    skipped, why = _stop_entry(snap)
+    assert why == "the snapshot deadline of 0.5 s passed" and skipped > 0
+    assert snap["replies"]["serverStatus"]["version"] == full["replies"]["serverStatus"]["version"]
+    assert "_stop" not in json.dumps(full) and not any(e["command"] == "snapshot" for e in full["errors"])
+
+
+def test_the_rate_look_is_not_taken_past_the_deadline() -> None:
+    with FakeMongo("7.0", "standalone") as fake, params_for(fake.uri()) as params:
+        rated = params.model_copy(update={"snapshot_deadline_s": 0.5, "rate_interval_s": 2})
+        snaps = collector.take_snapshot(rated)
+        statuses = [c for c in fake.app_commands() if c["name"] == "serverStatus"]
+    assert len(snaps) == 1 and len(statuses) == 1
+    skipped, _ = _stop_entry(snaps[0])
+    assert skipped >= 1
+
+
+def test_three_timeouts_in_a_row_stop_the_snapshot() -> None:
+    with FakeMongo("7.0", "standalone") as fake:
+        fake.timeouts = {"$collStats"}
+        with params_for(fake.uri()) as params:
+            (snap,) = collector.take_snapshot(params)
+        sent = fake.app_commands()
+    stats = [i for i, c in enumerate(sent) if c["name"] == "aggregate" and "$collStats" in c["doc"]["pipeline"][0]]
+    assert len(stats) == 3 and stats[-1] == len(sent) - 1, "nothing was sent after the third timeout"
+    timed_out = [e for e in snap["errors"] if e["code"] == 50]
+    assert len(timed_out) == 3 and all("exceeded time limit" in e["error"] for e in timed_out)
+    skipped, why = _stop_entry(snap)
+    assert why.startswith("the server is struggling: stopped")
+    assert skipped >= len(fx("7.0", "standalone", "collStats")) - 3  # at least the other sizes
+    assert "serverStatus" in snap["replies"] and "listCollections" in snap["replies"]
+
+
+def test_timeouts_that_are_not_consecutive_do_not_stop_it() -> None:
+    with FakeMongo("7.0", "standalone") as fake:
+        fake.timeouts = {"$indexStats"}  # each between two listIndexes that answer
+        with params_for(fake.uri()) as params:
+            (snap,) = collector.take_snapshot(params)
+    assert len([e for e in snap["errors"] if e["code"] == 50]) == len(fx("7.0", "standalone", "collStats"))
+    assert not any(e["command"] == "snapshot" for e in snap["errors"])
+    assert snap["hygiene"] and "currentOp" in snap["replies"]
+
+
+# -- one snapshot at a time ---------------------------------------------------------------
+
+
+def test_a_snapshot_while_another_holds_the_lock_is_refused(tmp_path: Any) -> None:
+    import fcntl
+
+    folder = tmp_path / "snaps"
+    folder.mkdir()
+    with FakeMongo("7.0", "standalone") as fake, params_for(fake.uri(), snapshot_dir=str(folder)) as params:
+        with open(folder / ".snapshot.lock", "w") as held:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(SourceError, match="another snapshot is running") as err:
+                collector.take_snapshot(params)
+            assert err.value.source == "database"
+            assert fake.commands() == [], "the server was not even reached"
+            fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+        (snap,) = collector.take_snapshot(params)
+        assert snap["errors"] == []
+    assert list(folder.iterdir()) == [], "the lock file is removed once the snapshot is done"
+
+
+def test_two_snapshots_of_the_same_params_at_once_through_collect_live(tmp_path: Any) -> None:
+    import threading
+
+    from opsreview.database.source import collect_live, snapshot_folder
+    from opsreview.params import load_params
+
+    with FakeMongo("7.0", "standalone") as fake:
+        os.environ[ENV] = fake.uri()
+        try:
+            path = tmp_path / "p.yaml"
+            path.write_text(
+                "environment: t\ntimezone: UTC\nstore: store\noutputs: out\n"
+                f'database:\n  uri: "${{{ENV}}}"\n  rate_interval_s: 0\n  snapshot_dir: snaps\n',
+                encoding="utf-8",
+            )
+            params = load_params(path)
+            folder = snapshot_folder(params)
+            fake.delay_s = 0.05  # the first snapshot takes ~2 s
+            first: list[Any] = []
+            runner = threading.Thread(target=lambda: first.append(collect_live(params, folder)))
+            runner.start()
+            deadline = time.monotonic() + 5
+            while not fake.app_commands() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            with pytest.raises(SourceError, match="another snapshot is running"):
+                collect_live(params, folder)
+            runner.join(10)
+        finally:
+            os.environ.pop(ENV, None)
+    assert not runner.is_alive() and len(first) == 1 and len(first[0]) == 1
+    written = [p for p in folder.rglob("*") if p.is_file()]
+    assert written == first[0], "one snapshot written, no lock file left"
+
+
+def test_without_a_snapshot_dir_the_lock_is_per_server(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with FakeMongo("7.0", "standalone") as slow, FakeMongo("7.0", "standalone") as other:
+        slow.delay_s = 0.05
+        results: list[Any] = []
+        with params_for(slow.uri()) as params:
+            runner = threading.Thread(target=lambda: results.append(collector.take_snapshot(params)))
+            runner.start()
+            deadline = time.monotonic() + 5
+            while not slow.app_commands() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            locks = list((tmp_path / "opsreview").iterdir())
+            assert len(locks) == 1 and PASSWORD not in locks[0].name
+            with pytest.raises(SourceError, match="another snapshot is running"):
+                collector.take_snapshot(params)
+        with params_for(other.uri()) as params:  # another server is not blocked
+            (snap,) = collector.take_snapshot(params)
+        runner.join(10)
+    assert snap["errors"] == [] and len(results) == 1
+    assert list((tmp_path / "opsreview").iterdir()) == []

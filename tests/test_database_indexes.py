@@ -534,3 +534,51 @@ def test_index_advice_takes_range_fields_in_any_order_and_never_trusts_a_partial
     )
     advice = index_advice(shapes, partial, empty, examined_ratio=1000)
     assert advice.loc[0, "served_by"] is None and advice.loc[0, "command"]
+
+
+@pytest.mark.parametrize(
+    "cover",
+    [
+        '{"a": 1, "_fts": "text", "_ftsx": 1}',  # compound text
+        '{"a": 1, "loc": "2dsphere"}',  # compound 2dsphere
+        '{"a": 1, "b": "hashed"}',  # compound hashed
+        '{"a": 1, "$**": 1}',  # compound wildcard (7.0+)
+        '{"a": 1, "b.$**": 1}',
+    ],
+)
+def test_a_special_compound_index_never_covers_a_btree_index(cover: str) -> None:
+    rows = index_rows(
+        [
+            {"ns": "shop.orders", "name": "a_1", "key": '{"a": 1}'},
+            {"ns": "shop.orders", "name": "special", "key": cover},
+        ]
+    )
+    assert redundant_indexes(indexes_frame(rows)).empty
+    # the same prefix under a plain B-tree index is redundant
+    plain = index_rows(
+        [
+            {"ns": "shop.orders", "name": "a_1", "key": '{"a": 1}'},
+            {"ns": "shop.orders", "name": "a_1_b_1", "key": '{"a": 1, "b": 1}'},
+        ]
+    )
+    assert list(redundant_indexes(indexes_frame(plain))["index"]) == ["a_1"]
+
+
+def test_indexes_of_different_collations_are_never_redundant_with_each_other() -> None:
+    rows = index_rows(
+        [
+            {"ns": "shop.users", "name": "email_1", "key": '{"email": 1}'},
+            {"ns": "shop.users", "name": "email_1_ci", "key": '{"email": 1}'},
+            {"ns": "shop.users", "name": "name_1", "key": '{"name": 1}'},
+            {"ns": "shop.users", "name": "name_1_at_1", "key": '{"name": 1, "at": 1}'},
+        ]
+    )
+    frame = indexes_frame(rows)
+    # db_indexes has no collation column yet: without it, keys alone decide
+    assert set(redundant_indexes(frame)["index"]) == {"email_1_ci", "name_1"}
+    frame["collation"] = [None, "en", "fr", "fr"]  # the locale, when the frame has it
+    found = redundant_indexes(frame)
+    assert list(zip(found["index"], found["covered_by"], strict=True)) == [("name_1", "name_1_at_1")]
+    frame["collation"] = ["en", "en", "fr", None]
+    found = redundant_indexes(frame)
+    assert list(zip(found["index"], found["covered_by"], strict=True)) == [("email_1_ci", "email_1")]

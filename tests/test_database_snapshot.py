@@ -156,7 +156,8 @@ def test_index_rows_join_list_indexes_index_stats_and_sizes(
             assert row["key"] == json.dumps(dict(spec["key"]))  # field order kept
             docs = [d for d in stats[ns] if d["name"] == spec["name"]]
             assert row["ops"] == sum(d["accesses"]["ops"] for d in docs)  # summed over shards
-            assert row["since"] == min(utc(d["accesses"]["since"]) for d in docs)
+            # over shards: the latest reset, from when every shard counted
+            assert row["since"] == max(utc(d["accesses"]["since"]) for d in docs)
             assert row["size_bytes"] == sum(d["storageStats"]["indexSizes"][spec["name"]] for d in coll_stats[ns])
             assert row["unique"] is bool(spec.get("unique")) and row["sparse"] is bool(spec.get("sparse"))
             assert row["hidden"] is bool(spec.get("hidden"))
@@ -397,3 +398,18 @@ def test_a_written_snapshot_reads_back_and_flattens_the_same(snapshots: dict[Any
     (back,) = read_snapshots(tmp_path, {NOW.date()}, "UTC")
     assert back == snap
     assert flatten(back) == flatten(snap)
+
+
+def test_an_index_collation_locale_reaches_the_rows_once_the_table_has_the_column(
+    snapshots: dict[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsreview.database import snapshot as snapshot_module
+
+    snap = snapshots[("7.0", "standalone")]
+    rows = flatten(snap)[models.INDEXES]
+    assert all("collation" not in r for r in rows)  # db_indexes has no collation column (models.py)
+    monkeypatch.setattr(snapshot_module, "_INDEX_COLLATION", True)
+    rows = {r["name"]: r for r in flatten(snap)[models.INDEXES]}
+    specs = {s["name"]: s for ss in fx("7.0", "standalone", "listIndexes").values() for s in ss}
+    assert rows["email_1"]["collation"] == specs["email_1"]["collation"]["locale"] == "en"
+    assert all(r["collation"] is None for name, r in rows.items() if "collation" not in specs[name])

@@ -14,7 +14,9 @@ private function that
    :data:`READ_ONLY_COMMANDS`, aggregations made only of the stages of :data:`READ_STAGES`
    (never ``$out``/``$merge``/``$lookup``), and ``profile`` only as ``{profile: -1}``, which
    reads the profiler's level without changing it (the server only asks for ``find`` on
-   ``system.profile`` in that case);
+   ``system.profile`` in that case). Reads must also be bounded: a ``find`` needs a
+   positive ``limit`` (unless its caller says the cursor is bounded otherwise), and an
+   aggregation must start with a stage that bounds what it reads (:func:`pipeline_refusal`);
 2. adds ``maxTimeMS`` (``params.max_time_ms``) to every command it sends;
 3. turns every driver error into a :class:`CommandFailure` - one line, redacted, with the
    server's error code - instead of raising. The caller collects them; network failures and
@@ -108,6 +110,10 @@ READ_STAGES = frozenset(
 )
 # Stages that must come first in a pipeline.
 _FIRST_STAGES = frozenset({"$collStats", "$indexStats", "$currentOp"})
+# First stages that bound what a pipeline reads by themselves: statistics documents (one per
+# collection/index/shard), the running operations, and a $sample of a bounded size.
+_BOUNDED_FIRST_STAGES = frozenset({"$collStats", "$indexStats", "$currentOp", "$sample"})
+MAX_SAMPLE_SIZE = 10_000  # hygiene.sample_size's upper bound
 # Options a command document may carry besides its own fields.
 _GENERIC_OPTIONS = frozenset({"maxTimeMS", "comment"})
 # Fields each command may carry (beyond the generic ones): anything else is refused, so
@@ -328,8 +334,13 @@ def _failure(label: str, exc: BaseException) -> CommandFailure:
 # -- the allowlist ----------------------------------------------------------------------
 
 
-def refusal(name: str, doc: Mapping[str, Any]) -> str | None:
-    """Why ``doc`` (a command named ``name``) is not read-only, or None when it is."""
+def refusal(name: str, doc: Mapping[str, Any], *, db: str | None = None, bounded: bool = False) -> str | None:
+    """Why ``doc`` (a command named ``name``, sent to database ``db``) is not a read-only,
+    bounded read, or None when it is.
+
+    A ``find`` needs a positive integer ``limit`` unless ``bounded`` says that its caller
+    bounds the cursor otherwise; an ``aggregate`` must pass :func:`pipeline_refusal`.
+    """
     if not doc or next(iter(doc)) != name:
         return f"the command document does not start with {name!r}"
     if name not in READ_ONLY_COMMANDS:
@@ -341,13 +352,27 @@ def refusal(name: str, doc: Mapping[str, Any]) -> str | None:
         level = doc[name]
         if isinstance(level, bool) or not isinstance(level, int | float) or level != -1:
             return "profile is allowed only as {profile: -1} (reads the level, never sets it)"
+    if name == "find" and not bounded:
+        limit = doc.get("limit")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            return "a find needs a positive limit (an unbounded cursor could read a whole collection)"
     if name == "aggregate":
-        return pipeline_refusal(doc.get("pipeline"))
+        collection = doc.get(name)
+        return pipeline_refusal(
+            doc.get("pipeline"), db=db, collection=collection if isinstance(collection, str) else None
+        )
     return None
 
 
-def pipeline_refusal(pipeline: Any) -> str | None:
-    """Why an aggregation pipeline is not read-only, or None when every stage only reads."""
+def pipeline_refusal(pipeline: Any, *, db: str | None = None, collection: str | None = None) -> str | None:
+    """Why an aggregation pipeline (on ``db.collection``) is not a read-only, bounded read, or
+    None when every stage only reads and the first one bounds what is read.
+
+    The first stage must be one of ``$collStats``, ``$indexStats``, ``$currentOp``, a
+    ``$sample`` of 1 to :data:`MAX_SAMPLE_SIZE` documents, a ``$match`` followed (somewhere
+    later) by a ``$limit``, or - on ``config.chunks`` only - the ``$group`` of the chunks
+    spread.
+    """
     if not isinstance(pipeline, list | tuple):
         return "an aggregate needs a pipeline list"
     for i, stage in enumerate(pipeline):
@@ -358,7 +383,25 @@ def pipeline_refusal(pipeline: Any) -> str | None:
             return f"stage {op} is not a read-only stage of the allowlist"
         if op in _FIRST_STAGES and i != 0:
             return f"{op} must be the first stage"
-    return None
+    if not pipeline:
+        return "an empty pipeline reads every document"
+    first = next(iter(pipeline[0]))
+    if first == "$sample":
+        size = pipeline[0][first].get("size") if isinstance(pipeline[0][first], Mapping) else None
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_SAMPLE_SIZE:
+            return f"a $sample needs a size from 1 to {MAX_SAMPLE_SIZE}"
+        return None
+    if first in _BOUNDED_FIRST_STAGES:
+        return None
+    if first == "$match":
+        if any(next(iter(stage)) == "$limit" for stage in pipeline[1:]):
+            return None
+        return "a $match pipeline needs a $limit"
+    if first == "$group" and db == "config" and collection == "chunks":
+        # The chunks spread (chunks per shard): config.chunks holds one small document per
+        # chunk, and the read is bounded by maxTimeMS like every command - kept on purpose.
+        return None
+    return f"a pipeline starting with {first} is not a bounded read"
 
 
 # -- the one path every command takes ---------------------------------------------------
@@ -369,9 +412,12 @@ def _execute(
     name: str,
     doc: Mapping[str, Any],
     call: Callable[[], Any],
+    *,
+    db: str | None = None,
+    bounded: bool = False,
 ) -> Any:
     """Check ``doc`` against the allowlist, then run ``call``; driver errors become failures."""
-    reason = refusal(name, doc)
+    reason = refusal(name, doc, db=db, bounded=bounded)
     if reason is not None:
         log.warning("database: refused to send %s: %s", label, reason)
         return CommandFailure(label, None, f"refused by opsreview: {reason}", "refused")
@@ -399,7 +445,7 @@ def run_command(
     label = label or name
     doc: SON[str, Any] = SON(command)
     doc["maxTimeMS"] = params.max_time_ms
-    return _execute(label, name, doc, lambda: client[db].command(doc, read_preference=client.read_preference))
+    return _execute(label, name, doc, lambda: client[db].command(doc, read_preference=client.read_preference), db=db)
 
 
 def aggregate(
@@ -428,7 +474,7 @@ def aggregate(
             return list(database.aggregate(pipeline, **kwargs))
         return list(database[collection].aggregate(pipeline, **kwargs))
 
-    return _execute(label, "aggregate", doc, call)
+    return _execute(label, "aggregate", doc, call, db=db)
 
 
 def find(
@@ -440,12 +486,20 @@ def find(
     filter: Mapping[str, Any] | None = None,
     projection: Mapping[str, Any] | None = None,
     sort: Sequence[tuple[str, int]] | None = None,
-    limit: int,
+    limit: int | None = None,
+    bounded: bool = False,
     label: str | None = None,
 ) -> list[dict[str, Any]] | CommandFailure:
-    """Run a bounded ``find`` (a limit is required) with ``maxTimeMS``; documents, or a failure."""
+    """Run a bounded ``find`` with ``maxTimeMS``; documents, or a failure.
+
+    ``limit`` must be a positive integer: a find with no limit (or ``limit <= 0``) is refused
+    unless ``bounded`` is True - the caller's explicit word that the cursor is bounded
+    otherwise (a filter on a unique key, a capped collection...).
+    """
     label = label or f"find {db}.{collection}"
-    doc: dict[str, Any] = {"find": collection, "filter": dict(filter or {}), "limit": limit}
+    doc: dict[str, Any] = {"find": collection, "filter": dict(filter or {})}
+    if limit is not None:
+        doc["limit"] = limit
     if projection is not None:
         doc["projection"] = dict(projection)
     if sort is not None:
@@ -457,13 +511,13 @@ def find(
             dict(filter or {}),
             projection=dict(projection) if projection is not None else None,
             sort=list(sort) if sort is not None else None,
-            limit=limit,
-            batch_size=limit,
+            limit=limit or 0,
+            batch_size=limit or 0,
             max_time_ms=params.max_time_ms,
         )
         return list(cursor)
 
-    return _execute(label, "find", doc, call)
+    return _execute(label, "find", doc, call, db=db, bounded=bounded)
 
 
 # -- privileges -------------------------------------------------------------------------

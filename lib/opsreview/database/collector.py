@@ -20,8 +20,29 @@ pins itself to that node when the connection string names several, and reads:
 - slow queries: ``getLog: "global"`` (log id 51803) and the newest ``profile_limit``
   entries of ``system.profile`` in databases whose profiler is on (``{profile: -1}`` reads
   the level and changes nothing; never through mongos);
-- hygiene: a ``$sample`` of ``hygiene.sample_size`` documents of ``hygiene.collections``
-  (or of the largest collections) reduced at once to counts (:func:`hygiene_row`).
+- hygiene: ``hygiene.sample_size`` documents of ``hygiene.collections`` (or of the largest
+  collections) reduced at once to counts (:func:`hygiene_row`). A namespace is read only
+  when it exists, is a plain collection (a view would run its pipeline, a time series
+  unpack its buckets) and its ``$collStats`` count is known: with at least
+  20 × ``sample_size`` documents a ``$sample`` (the server's random cursor), below that a
+  ``find`` with ``limit(sample_size)`` (a ``$sample`` of more than 5 % of a collection
+  scans and sorts all of it);
+
+What the snapshot keeps of collection and index options is reduced at once: of
+``listCollections`` whether there is a validator, the validation level and action, capped,
+the view's source collection and whether it is a time series (never the validator nor a
+view's pipeline: both can hold literal values); of ``listIndexes`` the key, name, unique,
+sparse, hidden, ``expireAfterSeconds``, the ``partialFilterExpression`` masked
+(:func:`opsreview.database.shapes.mask_value`: every value ``1``) and the collation's locale
+(``$indexStats`` repeats each spec: reduced the same way).
+
+Bounds of the whole snapshot: no command is sent once ``snapshot_deadline_s`` has passed,
+nor after 3 consecutive timeouts (``MaxTimeMSExpired``: the server is struggling); what was
+read is kept and one ``errors`` entry says how many reads were skipped and why. A lock file
+(``.snapshot.lock``, ``fcntl.flock``) in ``snapshot_dir`` - without one, in
+``~/.cache/opsreview`` keyed by the servers of the connection string - keeps a second
+snapshot of the same params from running alongside: it raises
+:class:`~opsreview.exceptions.SourceError`.
 
 Every command goes through :mod:`opsreview.mongo` (read-only allowlist,
 ``maxTimeMS``, failures as records). A command that fails - forbidden, timed out on the
@@ -34,11 +55,18 @@ so that counters give rates.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
 import logging
+import os
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bson import json_util
@@ -69,6 +97,15 @@ SIZE_SCAN_FACTOR = 5  # $collStats of at most this many times max_collections, t
 CURRENT_OP_LIMIT = 1000
 SHARDS_LIMIT = 1000
 LIST_COLLECTIONS_LIMIT = 10_000  # collections listed per database (one batch, no getMore)
+# $sample uses the server's random cursor only when it asks for less than 5 % of the
+# collection; above that it scans and sorts the whole collection: below this many times
+# sample_size documents, a find with a limit reads the hygiene sample instead.
+SAMPLE_SCAN_FACTOR = 20
+# Server error codes of a command that ran out of time: MaxTimeMSExpired, ExceededTimeLimit,
+# NetworkInterfaceExceededTimeLimit.
+TIMEOUT_CODES = frozenset({50, 262, 202})
+MAX_CONSECUTIVE_TIMEOUTS = 3
+LOCK_NAME = ".snapshot.lock"
 
 # Gossip and session metadata the driver and the server exchange: not part of the reply.
 _REPLY_METADATA = (
@@ -163,22 +200,66 @@ def _host(address: tuple[str, int | None] | None) -> str:
 
 
 class _Reader:
-    """Runs commands through the client gate; collects failures, stops on fatal ones."""
+    """Runs commands through the client gate; collects failures, stops on fatal ones.
 
-    def __init__(self, client: MongoClient[dict[str, Any]], params: DatabaseParams) -> None:
+    Once ``deadline`` (a :func:`time.monotonic` instant) has passed, or after
+    :data:`MAX_CONSECUTIVE_TIMEOUTS` timeouts in a row, it sends nothing more: every further
+    read returns None at once and is counted in :attr:`skipped`; :attr:`stopped` says why.
+    """
+
+    def __init__(
+        self, client: MongoClient[dict[str, Any]], params: DatabaseParams, deadline: float | None = None
+    ) -> None:
         self.client = client
         self.params = params
+        self.deadline = deadline
         self.errors: list[dict[str, Any]] = []
+        self.stopped: str | None = None
+        self.skipped = 0
+        self._timeouts = 0
+
+    def stop(self, reason: str) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+            log.warning("database: snapshot stopped: %s", reason)
+
+    def may_send(self) -> bool:
+        """False (and the read counted as skipped) once the snapshot has stopped."""
+        if self.stopped is None and self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stop(f"the snapshot deadline of {self.params.snapshot_deadline_s:g} s passed")
+        if self.stopped is not None:
+            self.skipped += 1
+            return False
+        return True
+
+    def stop_error(self) -> dict[str, Any] | None:
+        """The ``errors`` entry of a stopped snapshot, or None."""
+        if self.stopped is None:
+            return None
+        return {
+            "command": "snapshot",
+            "code": None,
+            "error": f"stopped: {self.skipped} read(s) skipped ({self.stopped})",
+        }
 
     def _ok(self, result: Any) -> Any:
         if isinstance(result, CommandFailure):
             if result.fatal:
                 raise _Fatal(result)
             self.errors.append(result.as_error())
+            if result.code in TIMEOUT_CODES:
+                self._timeouts += 1
+                if self._timeouts >= MAX_CONSECUTIVE_TIMEOUTS:
+                    self.stop(f"the server is struggling: stopped after {self._timeouts} consecutive timeouts")
+            else:
+                self._timeouts = 0
             return None
+        self._timeouts = 0
         return result
 
     def command(self, db: str, doc: Mapping[str, Any], label: str | None = None) -> dict[str, Any] | None:
+        if not self.may_send():
+            return None
         result: dict[str, Any] | None = self._ok(run_command(self.client, self.params, db, doc, label=label))
         return result
 
@@ -190,12 +271,16 @@ class _Reader:
         label: str | None = None,
         batch_size: int | None = None,
     ) -> list[dict[str, Any]] | None:
+        if not self.may_send():
+            return None
         docs: list[dict[str, Any]] | None = self._ok(
             aggregate(self.client, self.params, db, coll, pipeline, label=label, batch_size=batch_size)
         )
         return docs
 
     def find(self, db: str, coll: str, **kwargs: Any) -> list[dict[str, Any]] | None:
+        if not self.may_send():
+            return None
         docs: list[dict[str, Any]] | None = self._ok(find(self.client, self.params, db, coll, **kwargs))
         return docs
 
@@ -231,6 +316,62 @@ def _storage_stats(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return merged
 
 
+def collection_options(options: Any) -> dict[str, Any]:
+    """What a snapshot keeps of a ``listCollections`` entry's ``options``: whether there is a
+    validator, its level and action, capped, the view's source and whether it is a time
+    series. Never the validator or a view's pipeline: both can hold literal values."""
+    if not isinstance(options, Mapping):
+        return {"hasValidator": False}
+    kept: dict[str, Any] = {"hasValidator": bool(options.get("validator"))}
+    for key in ("validationLevel", "validationAction", "viewOn"):
+        if isinstance(options.get(key), str):
+            kept[key] = options[key]
+    if "capped" in options:
+        kept["capped"] = bool(options["capped"])
+    if "timeseries" in options:
+        kept["timeseries"] = bool(options["timeseries"])
+    return kept
+
+
+_INDEX_FIELDS = ("name", "unique", "sparse", "hidden", "expireAfterSeconds")
+
+
+def index_spec(spec: Any) -> dict[str, Any]:
+    """What a snapshot keeps of a ``listIndexes`` spec: key, name, unique, sparse, hidden,
+    ``expireAfterSeconds``, the ``partialFilterExpression`` masked (every value ``1``) and
+    the collation's ``locale`` alone."""
+    from opsreview.database.shapes import mask_value
+
+    if not isinstance(spec, Mapping):
+        return {}
+    kept: dict[str, Any] = {}
+    if isinstance(spec.get("key"), Mapping):
+        kept["key"] = spec["key"]
+    for key in _INDEX_FIELDS:
+        if key in spec:
+            kept[key] = spec[key]
+    if "partialFilterExpression" in spec:
+        kept["partialFilterExpression"] = mask_value(spec["partialFilterExpression"])
+    collation = spec.get("collation")
+    if isinstance(collation, Mapping) and isinstance(collation.get("locale"), str):
+        kept["collation"] = {"locale": collation["locale"]}
+    return kept
+
+
+_INDEX_STATS_FIELDS = ("name", "key", "host", "shard", "accesses", "building")
+
+
+def index_usage(doc: Any) -> dict[str, Any]:
+    """What a snapshot keeps of an ``$indexStats`` document: its counters, and its ``spec``
+    reduced like a ``listIndexes`` spec (:func:`index_spec`)."""
+    if not isinstance(doc, Mapping):
+        return {}
+    kept = {k: doc[k] for k in _INDEX_STATS_FIELDS if k in doc}
+    if "spec" in doc:
+        kept["spec"] = index_spec(doc["spec"])
+    return kept
+
+
 def _masked_op(op: Mapping[str, Any]) -> dict[str, Any]:
     from opsreview.database.shapes import mask_command
 
@@ -252,6 +393,8 @@ class _Snapshot:
         self.hygiene: dict[str, Any] = {}
         self.privileges: dict[str, Any] = {}
         self.types: dict[str, str] = {}  # ns -> collection | view | timeseries, from listCollections
+        self.listed: set[str] = set()  # databases whose listCollections was read
+        self.storage: dict[str, dict[str, Any]] = {}  # ns -> storage stats read ($collStats)
 
     def collect(self) -> None:
         self._server()
@@ -345,8 +488,13 @@ class _Snapshot:
                         "error": f"more than {LIST_COLLECTIONS_LIMIT} collections: the first {len(batch)} read",
                     }
                 )
-            entries = [{"name": c.get("name"), "type": c.get("type"), "options": c.get("options") or {}} for c in batch]
+            entries = [
+                {"name": c.get("name"), "type": c.get("type"), "options": collection_options(c.get("options"))}
+                for c in batch
+            ]
             listed[db] = ejson(entries)
+            if not cursor.get("id"):  # every collection of db is known: a name not listed does not exist
+                self.listed.add(db)
             for entry in entries:
                 name = str(entry["name"])
                 self.types[f"{db}.{name}"] = str(entry["type"])
@@ -373,6 +521,7 @@ class _Snapshot:
             stats = _storage_stats(docs) if docs else None
             if stats is not None:
                 storage[f"{db}.{coll}"] = stats
+        self.storage.update(storage)
         ranked = sorted(storage, key=lambda ns: (-(storage[ns].get("size") or 0), ns))
         kept = ranked[: self.params.max_collections]
         if kept:
@@ -385,10 +534,11 @@ class _Snapshot:
             ns = f"{db}.{coll}"
             reply = self.r.command(db, {"listIndexes": coll}, label=f"listIndexes {ns}")
             if reply is not None:
-                indexes[ns] = ejson((reply.get("cursor") or {}).get("firstBatch") or [])
+                specs = (reply.get("cursor") or {}).get("firstBatch") or []
+                indexes[ns] = ejson([index_spec(spec) for spec in specs])
             docs = self.r.aggregate(db, coll, [{"$indexStats": {}}])
             if docs is not None:
-                index_stats[ns] = ejson(docs)
+                index_stats[ns] = ejson([index_usage(doc) for doc in docs])
         if indexes:
             self.replies["listIndexes"] = indexes
         if index_stats:
@@ -407,6 +557,8 @@ class _Snapshot:
         read = False
         for i in range(looks):
             if i:
+                if self.r.stopped is not None:
+                    break
                 time.sleep(CURRENT_OP_LOOK_S)
             ops = self.r.aggregate("admin", None, pipeline, label="$currentOp")
             if ops is None:
@@ -466,17 +618,63 @@ class _Snapshot:
             targets = list(largest)
         for db, coll in targets[: self.params.max_collections]:
             ns = f"{db}.{coll}"
-            if self.types.get(ns, "collection") != "collection":
-                continue  # a view would run its pipeline, a time series its buckets: not sampled
-            docs = self.r.aggregate(
-                db, coll, [{"$sample": {"size": hygiene.sample_size}}], batch_size=hygiene.sample_size
-            )
+            count = self._sample_count(db, coll)
+            if count is None:
+                continue
+            size = hygiene.sample_size
+            if count < SAMPLE_SCAN_FACTOR * size:
+                # a $sample of more than 5 % of the collection would scan and sort all of it
+                docs = self.r.find(db, coll, limit=size, label=f"find {ns} (hygiene sample)")
+            else:
+                docs = self.r.aggregate(db, coll, [{"$sample": {"size": size}}], batch_size=size)
             if docs is None:
                 continue
             self.hygiene[ns] = _jsonable_row(hygiene_row(ns, docs, hygiene))
             del docs  # the sampled documents go no further
 
+    def _sample_count(self, db: str, coll: str) -> int | None:
+        """The document count of ``db.coll`` when it may be sampled: it exists, is a plain
+        collection and its ``$collStats`` count is known; else None (and why, in ``errors``,
+        for a namespace of ``hygiene.collections``)."""
+        ns = f"{db}.{coll}"
+        label = f"hygiene {ns}"
+        kind = self.types.get(ns)
+        if kind is None and db not in self.listed:
+            reply = self.r.command(
+                db,
+                {"listCollections": 1, "filter": {"name": coll}, "authorizedCollections": True},
+                label=f"listCollections {ns}",
+            )
+            if reply is None:
+                return None
+            found = (reply.get("cursor") or {}).get("firstBatch") or []
+            kind = str(found[0].get("type")) if found else None
+            if kind is not None:
+                self.types[ns] = kind
+        if kind is None:
+            self.r.errors.append({"command": label, "code": None, "error": "no such collection: not sampled"})
+            return None
+        if kind != "collection":
+            # a view would run its pipeline, a time series unpack its buckets: never sampled
+            self.r.errors.append({"command": label, "code": None, "error": f"a {kind}, not a collection: not sampled"})
+            return None
+        stats = self.storage.get(ns)
+        if stats is None:
+            docs = self.r.aggregate(db, coll, [{"$collStats": {"storageStats": {}}}])
+            stats = _storage_stats(docs) if docs else None
+            if stats is not None:
+                self.storage[ns] = stats
+        count = stats.get("count") if stats else None
+        if isinstance(count, bool) or not isinstance(count, int | float):
+            if self.r.stopped is None:
+                self.r.errors.append(
+                    {"command": label, "code": None, "error": "document count unknown ($collStats): not sampled"}
+                )
+            return None
+        return int(count)
+
     def document(self, ts: datetime) -> dict[str, Any]:
+        stop = self.r.stop_error()
         return {
             "format": FORMAT,
             "ts": ts.astimezone(UTC).isoformat(),
@@ -486,7 +684,7 @@ class _Snapshot:
             "slow_queries": self.slow_queries,
             "hygiene": self.hygiene,
             "privileges": self.privileges,
-            "errors": self.r.errors,
+            "errors": self.r.errors + ([stop] if stop is not None else []),
         }
 
 
@@ -539,11 +737,64 @@ def _connect(params: DatabaseParams, uri: str) -> tuple[list[MongoClient[dict[st
         raise
 
 
-def take_snapshot(params: DatabaseParams, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def _lock_path(params: DatabaseParams, uri: str, folder: Path | None) -> Path:
+    """The lock file of the snapshots of ``params``: in the snapshot folder, or - when the
+    folder is not known here - in ``~/.cache/opsreview``, named by a digest of the servers of
+    the connection string (never its credentials)."""
+    folder = folder if folder is not None else params.snapshot_dir
+    if folder is not None:
+        return Path(folder) / LOCK_NAME
+    match = re.match(r"^([A-Za-z0-9+.-]+)://(?:[^@/?#]*@)?([^/?#]*)", uri)
+    servers = f"{match.group(1)}://{match.group(2)}" if match else "?"
+    digest = hashlib.sha256(servers.encode("utf-8")).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "opsreview" / f"database-snapshot-{digest}.lock"
+
+
+@contextmanager
+def snapshot_lock(path: Path) -> Iterator[None]:
+    """Hold ``path`` (``fcntl.flock``, non-blocking) while the snapshot runs; a snapshot of the
+    same params already running raises :class:`SourceError`. The file is removed on release;
+    a lock taken on a file another holder had just removed is taken again on the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(10):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise SourceError(
+                    "database", f"another snapshot is running (lock {path} is held): this one was not taken"
+                ) from None
+            raise
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the previous holder removed the file while we opened it: take the new one
+    else:
+        raise SourceError("database", f"could not take the snapshot lock {path}")
+    try:
+        yield
+    finally:
+        try:
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+
+def take_snapshot(
+    params: DatabaseParams, *, now: datetime | None = None, lock_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """One snapshot document (two with ``rate_interval_s`` > 0: the second is serverStatus only).
 
-    Raises :class:`SourceError` (one redacted line) when the server cannot be reached or the
-    login fails; a command that fails alone is an entry of the snapshot's ``errors``.
+    Raises :class:`SourceError` (one redacted line) when the server cannot be reached, the
+    login fails or another snapshot of the same params is running (the lock file lives in
+    ``lock_dir``, default ``params.snapshot_dir``); a command that fails alone is an entry
+    of the snapshot's ``errors``. No command is sent after ``params.snapshot_deadline_s``.
     """
     if params.uri is None:
         raise SourceError("database", "database.uri is not set: nothing to connect to")
@@ -551,37 +802,45 @@ def take_snapshot(params: DatabaseParams, *, now: datetime | None = None) -> lis
         uri = params.uri.resolve()
     except MissingSecretError as exc:
         raise _source_error(str(exc.args[0] if exc.args else exc)) from None
-    try:
-        clients, reader, host, topology = _connect(params, uri)
-    except ValueError as exc:
-        raise _source_error(f"invalid connection string: {exc}") from None
-    except _Fatal as exc:
-        raise _source_error(f"cannot read MongoDB: {exc.failure.message}") from None
-    try:
-        started = time.monotonic()
-        ts = now or datetime.now(UTC)
-        snap = _Snapshot(reader, params, host, topology)
+    deadline = time.monotonic() + params.snapshot_deadline_s
+    with snapshot_lock(_lock_path(params, uri, lock_dir)):
         try:
-            snap.collect()
+            clients, reader, host, topology = _connect(params, uri)
+        except ValueError as exc:
+            raise _source_error(f"invalid connection string: {exc}") from None
         except _Fatal as exc:
-            raise _source_error(f"cannot read MongoDB ({exc.failure.command}): {exc.failure.message}") from None
-        first = snap.document(ts)
-        snapshots = [first]
-        if params.rate_interval_s > 0:
-            time.sleep(max(0.0, started + params.rate_interval_s - time.monotonic()))
-            second = _Snapshot(_Reader(reader.client, params), params, host, topology)
-            elapsed = time.monotonic() - started
+            raise _source_error(f"cannot read MongoDB: {exc.failure.message}") from None
+        try:
+            reader.deadline = deadline
+            started = time.monotonic()
+            ts = now or datetime.now(UTC)
+            snap = _Snapshot(reader, params, host, topology)
             try:
-                status = second.r.command("admin", {"serverStatus": 1})
+                snap.collect()
             except _Fatal as exc:
-                first["errors"].append(exc.failure.as_error())
-            else:
-                if status is not None:
-                    second.replies["serverStatus"] = ejson(status)
-                    snapshots.append(second.document(ts + timedelta(seconds=elapsed)))
+                raise _source_error(f"cannot read MongoDB ({exc.failure.command}): {exc.failure.message}") from None
+            rate = params.rate_interval_s
+            if rate > 0 and reader.stopped is None and started + rate >= deadline:
+                reader.stop(f"the rate look after {rate:g} s would pass the snapshot deadline")
+            if rate > 0 and reader.stopped is not None:
+                reader.skipped += 1  # the second serverStatus
+            first = snap.document(ts)
+            snapshots = [first]
+            if rate > 0 and reader.stopped is None:
+                time.sleep(max(0.0, started + rate - time.monotonic()))
+                second = _Snapshot(_Reader(reader.client, params, deadline), params, host, topology)
+                elapsed = time.monotonic() - started
+                try:
+                    status = second.r.command("admin", {"serverStatus": 1})
+                except _Fatal as exc:
+                    first["errors"].append(exc.failure.as_error())
                 else:
-                    first["errors"].extend(second.r.errors)
-        return snapshots
-    finally:
-        for client in clients:
-            client.close()
+                    if status is not None:
+                        second.replies["serverStatus"] = ejson(status)
+                        snapshots.append(second.document(ts + timedelta(seconds=elapsed)))
+                    else:
+                        first["errors"].extend(second.document(ts)["errors"])
+            return snapshots
+        finally:
+            for client in clients:
+                client.close()

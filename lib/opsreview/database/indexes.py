@@ -705,6 +705,20 @@ def _prefix_of(short: Key, long: Key) -> bool:
     )
 
 
+def _plain_btree(key: Key) -> bool:
+    """Every field ascending or descending (1/-1) and none a wildcard (``$**``): a text,
+    2dsphere, hashed or wildcard index - even compound - orders its entries otherwise and
+    never stands in for a plain B-tree index."""
+    return all(isinstance(v, int) and v in (1, -1) and not (f == "$**" or f.endswith(".$**")) for f, v in key)
+
+
+def _collation(row: Mapping[str, Any]) -> str | None:
+    value = row.get("collation")
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
 def redundant_indexes(indexes: pd.DataFrame) -> pd.DataFrame:
     """Indexes another index of the same ns makes redundant (latest snapshot, one row per index).
 
@@ -714,8 +728,12 @@ def redundant_indexes(indexes: pd.DataFrame) -> pd.DataFrame:
     (``kind = "duplicate"``; of a pair of plain duplicates the second by name is reported).
     A is never ``_id_``, unique (it enforces a constraint), partial or TTL (its options do more
     than its key). B must be usable where A is: not partial, not sparse (unless A is sparse
-    too), not hidden and not being built. keyhole compares keys as text with directions
-    ignored; we compare field lists, so ``{a: 1}`` is not a "prefix" of ``{ab: 1}``.
+    too), not hidden and not being built, a plain B-tree key (every field 1 or -1, no
+    wildcard: a compound text, 2dsphere, hashed or wildcard index never covers a B-tree one)
+    and - when the frame has a ``collation`` column (the collation's locale) - the same
+    collation as A (string bounds under another collation are not A's). keyhole compares keys
+    as text with directions ignored; we compare field lists, so ``{a: 1}`` is not a "prefix"
+    of ``{ab: 1}``.
     """
     defs = _definitions(indexes) if not indexes.empty else indexes
     if defs.empty:
@@ -738,6 +756,8 @@ def redundant_indexes(indexes: pd.DataFrame) -> pd.DataFrame:
             if _flag(b.get("partial")) or _flag(b.get("hidden")) or _flag(b.get("building")):
                 continue
             if _flag(b.get("sparse")) and not _flag(a.get("sparse")):
+                continue
+            if not _plain_btree(b_key) or _collation(a) != _collation(b):
                 continue
             if a_key == b_key:
                 plain_pair = not _flag(b.get("unique")) and _flag(b.get("sparse")) == _flag(a.get("sparse"))

@@ -127,6 +127,13 @@ class DatabaseParams(Section):
         le=300,
         description="two serverStatus samples this far apart give rates (mongostat's Δ/Δt); 0: one sample",
     )
+    snapshot_deadline_s: float = Field(
+        120,
+        ge=5,
+        le=3600,
+        description="a snapshot sends no further command after this many seconds (what was read is kept, "
+        "the reads skipped are counted in its errors)",
+    )
     current_op_min_secs: float = Field(5, ge=0, description="$currentOp: operations running longer than this are kept")
     current_op_window_s: float = Field(
         0, ge=0, le=300, description="watch $currentOp this long (one look every 1 s); 0: one look"

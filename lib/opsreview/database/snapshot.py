@@ -9,7 +9,10 @@ logged (``log.warning`` naming it), skipped and counted.
 :func:`flatten` turns one snapshot into rows of every table of ``models.SNAPSHOT_TABLES``
 plus ``db_slow_queries``. Every row has ``ts`` (the snapshot's time, or the slow query's
 own) and ``host``. A reply that is missing gives no rows for its table: nothing is
-invented, a field the reply does not hold is None.
+invented, a field the reply does not hold is None. Collection options are read in either
+form: the collector's reduced one (``hasValidator``, never the validator itself) or a full
+``listCollections`` reply (older snapshots, the demo). An index's ``since`` over several
+shards is the latest one: only from then on did every shard count its accesses.
 """
 
 from __future__ import annotations
@@ -296,7 +299,7 @@ def _collection_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[
             options = entry.get("options") or {}
             found = coll_stats.get(ns)
             stats: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-            has_validator = bool(options.get("validator"))
+            has_validator = bool(options.get("hasValidator") or options.get("validator"))
             rows.append(
                 {
                     **base,
@@ -334,6 +337,9 @@ def _key_json(key: Any) -> str | None:
     return json.dumps({k: plain(v) for k, v in key.items()}, ensure_ascii=False)
 
 
+_INDEX_COLLATION = "collation" in models.INDEXES_SCHEMA.names
+
+
 def _index_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
     replies = snapshot.get("replies") or {}
     all_stats = replies.get("indexStats") or {}
@@ -355,11 +361,18 @@ def _index_rows(snapshot: Mapping[str, Any], base: dict[str, Any]) -> list[dict[
                 counted = [_int(_get(d, "accesses", "ops")) for d in docs]
                 ops = sum(c for c in counted if c is not None) if any(c is not None for c in counted) else None
                 moments = [m for m in (_parse_ts(_get(d, "accesses", "since")) for d in docs) if m is not None]
-                since = min(moments) if moments else None
+                # summed over shards, the counters cover only the time since the LATEST reset:
+                # an index is judged unused from the shard that restarted last
+                since = max(moments) if moments else None
                 building = any(bool(d.get("building")) for d in docs)
             ttl = spec.get("expireAfterSeconds")
+            extra: dict[str, Any] = {}
+            if _INDEX_COLLATION:  # only once db_indexes has the column
+                locale = _get(spec, "collation", "locale")
+                extra["collation"] = str(locale) if locale is not None else None
             rows.append(
                 {
+                    **extra,
                     **base,
                     "ns": ns,
                     "name": name,

@@ -400,15 +400,9 @@ def test_a_written_snapshot_reads_back_and_flattens_the_same(snapshots: dict[Any
     assert flatten(back) == flatten(snap)
 
 
-def test_an_index_collation_locale_reaches_the_rows_once_the_table_has_the_column(
-    snapshots: dict[Any, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from opsreview.database import snapshot as snapshot_module
-
+def test_an_index_collation_locale_reaches_the_rows(snapshots: dict[Any, Any]) -> None:
     snap = snapshots[("7.0", "standalone")]
-    rows = flatten(snap)[models.INDEXES]
-    assert all("collation" not in r for r in rows)  # db_indexes has no collation column (models.py)
-    monkeypatch.setattr(snapshot_module, "_INDEX_COLLATION", True)
+    assert "collation" in models.INDEXES_SCHEMA.names
     rows = {r["name"]: r for r in flatten(snap)[models.INDEXES]}
     specs = {s["name"]: s for ss in fx("7.0", "standalone", "listIndexes").values() for s in ss}
     assert rows["email_1"]["collation"] == specs["email_1"]["collation"]["locale"] == "en"

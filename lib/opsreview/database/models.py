@@ -129,6 +129,7 @@ INDEXES_SCHEMA = _schema(
     ("partial", _B),
     ("ttl_seconds", _F),  # expireAfterSeconds; None when not a TTL index
     ("building", _B),
+    ("collation", _S),  # the collation's locale; None: simple binary comparison
 )
 
 # replSetGetStatus members, as seen by the node the collector reached.

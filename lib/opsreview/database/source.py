@@ -117,7 +117,7 @@ def collect_live(params: Params, folder: Path) -> list[Path]:
     from opsreview.database.collector import take_snapshot
     from opsreview.database.snapshot import write_snapshot
 
-    return [write_snapshot(folder, snapshot) for snapshot in take_snapshot(params.database)]
+    return [write_snapshot(folder, snapshot) for snapshot in take_snapshot(params.database, lock_dir=folder)]
 
 
 @register_source(

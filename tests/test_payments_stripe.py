@@ -521,3 +521,18 @@ def test_environment_variable_missing_is_a_source_error(monkeypatch: pytest.Monk
     with pytest.raises(SourceError, match=ENV):
         read_events(_params("http://127.0.0.1:9"), NOW - timedelta(hours=1), NOW, NOW, "order_id")
     assert os.environ.get(ENV) is None
+
+
+def test_a_permission_error_names_neither_the_key_nor_the_account() -> None:
+    from opsreview.payments.stripe_source import _error_message
+
+    # the wording Stripe answers a restricted key with (stripe-node issue #2246)
+    exc = stripe.PermissionError(
+        "The provided key 'rk_live_****abcdqs8Kgd' does not have the required permissions for this endpoint on "
+        "account 'acct_1Q2w3E'. Having the 'rak_event_read' permission would allow this request to continue.",
+        http_status=403,
+    )
+    message = _error_message(exc, 2)
+    assert "403" in message and "read access to events" in message
+    for fragment in ("qs8Kgd", "rk_live", "acct_1Q2w3E", "rak_event_read"):
+        assert fragment not in message

@@ -249,6 +249,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
                 "payments.webhook_failures",
                 "payments.stuck",
                 "payments.double_charge",
+                "payments.incomplete_pull",
             ),
         ),
         # backups have no package yet: their items are "not verifiable" until one lands

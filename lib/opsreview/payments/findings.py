@@ -44,6 +44,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "payments.pan_exposure": (PCI,),
     "payments.sensitive_field": (PCI,),
     "payments.bad_input": (),
+    "payments.incomplete_pull": (MONITOR,),
 }
 
 
@@ -351,9 +352,22 @@ def ingest_findings(review: PaymentReview) -> list[Finding]:
     present = [c for c in columns if c in ingest.columns]
     totals = {c: int(pd.to_numeric(ingest[c], errors="coerce").fillna(0).sum()) for c in present}
     bad = {k: v for k, v in totals.items() if v}
+    out: list[Finding] = []
+    notes = [str(n) for n in ingest.get("note", pd.Series(dtype=object)).dropna() if _incomplete(str(n))]
+    if notes:
+        out.append(
+            _f(
+                "payments.incomplete_pull",
+                Severity.warning,
+                f"A payments source was read only in part: {notes[0]}" + (" …" if len(notes) > 1 else ""),
+                len(notes),
+                0,
+                notes=notes[:10],
+            )
+        )
     if not bad:
-        return []
-    return [
+        return out
+    return out + [
         _f(
             "payments.bad_input",
             Severity.info,
@@ -363,6 +377,13 @@ def ingest_findings(review: PaymentReview) -> list[Finding]:
             **bad,
         )
     ]
+
+
+_INCOMPLETE = ("deadline", "not found", "read error", "keeps 30 days", "max_events", "not authorized", "stopped", "cut")
+
+
+def _incomplete(note: str) -> bool:
+    return any(word in note.lower() for word in _INCOMPLETE)
 
 
 def all_findings(review: PaymentReview) -> list[Finding]:

@@ -229,13 +229,18 @@ class PaymentReview:
 
     def pci_section(self) -> Section:
         section = Section("pci", findings=self._of("payments.pan_exposure", "payments.sensitive_field"))
-        scanned = bool(self.params.scan_logs) or self.params.app_db is not None or bool(self.params.exports)
+        notes = [
+            str(n) for n in self.ingest.get("note", pd.Series(dtype=object)).dropna() if str(n).startswith("PCI scan:")
+        ]
+        scanned = any(not n.startswith("PCI scan: 0 file") for n in notes)
         if not scanned:
             section.not_verifiable(
                 AREA,
                 "Nothing scanned for card numbers",
-                "no log file is listed under `payments.scan_logs` and no payment document or export is read",
-                "list the app's and the access logs' files under `payments.scan_logs`",
+                "no log file listed under `payments.scan_logs` was scanned for this day"
+                + (f" ({notes[0]})" if notes else ""),
+                "list the app's and the access logs' files under `payments.scan_logs` (card numbers in payment "
+                "documents and exports are reduced to BIN + last four as they are read)",
                 ("payments_files",),
                 (payfindings.PCI,),
             )
@@ -252,7 +257,7 @@ class PaymentReview:
         return section
 
     def ingest_section(self) -> Section:
-        section = Section("ingest", findings=self._of("payments.bad_input"))
+        section = Section("ingest", findings=self._of("payments.bad_input", "payments.incomplete_pull"))
         if len(self.ingest):
             section.tables.append(("What each source read", self.table("ingest")))
         return section
@@ -283,6 +288,14 @@ def _access(store: Store, days: list[dt.date], route: str, start: dt.datetime, e
         .select("ts", "method", "path", "status")
         .df()
     )
+
+
+def _in_day(frame: pd.DataFrame, column: str, start: dt.datetime) -> pd.DataFrame:
+    """Rows whose ``column`` (a time) is in the review day or later (a double charge spanning
+    midnight belongs to the day of its second payment)."""
+    if frame.empty or column not in frame.columns:
+        return frame
+    return frame[pd.to_datetime(frame[column], utc=True) >= start].reset_index(drop=True)
 
 
 def load_payment_review(ctx: ReviewContext) -> PaymentReview:
@@ -335,7 +348,7 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         stuck=reconcile.stuck_payments(history, end, t.stuck_minutes),
         paid_without_payment=reconcile.orders_paid_without_payment(orders, history) if len(orders) else pd.DataFrame(),
         payment_without_order=reconcile.payments_without_paid_order(orders, today) if len(orders) else pd.DataFrame(),
-        double=reconcile.double_charges(today),
+        double=_in_day(reconcile.double_charges(history), "last", start),
         mismatches=reconcile.amount_mismatches(orders, history) if len(orders) else pd.DataFrame(),
         refunds_unmatched=reconcile.unmatched_refunds(history),
         exposures=exposures,

@@ -149,6 +149,19 @@ def get_path(doc: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+class _Counted:
+    """Lines passed through, counted."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = lines
+        self.n = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            self.n += 1
+            yield line
+
+
 def read_orders_file(
     path: Path, fields: Mapping[str, str], paid: set[str], source: str
 ) -> tuple[list[dict[str, Any]], int]:
@@ -216,6 +229,7 @@ def pull_files(ctx: ReviewContext) -> SourceResult:
                 "location": str(path),
                 "rows": len(rows),
                 "malformed": counts.get("malformed", 0),
+                "note": f"read error: {counts['error']}" if counts.get("error") else None,
             },
         )
     orders: list[dict[str, Any]] = []
@@ -239,8 +253,28 @@ def pull_files(ctx: ReviewContext) -> SourceResult:
     if orders:
         ctx.store.write_part(models.ORDERS, ctx.day, "orders_files", models.to_arrow(models.ORDERS, orders))
     exposures: list[dict[str, Any]] = []
-    for path in paths_of(settings.scan_logs, base, "payments_files", "payments.scan_logs"):
-        for row in scan_lines(_lines(path), str(path), allow_test_cards=settings.allow_test_cards):
-            exposures.append({**row, "ts": row.get("ts") or now, "source": "scan"})
+    scanned, missing, lines = 0, [], 0
+    for pattern in settings.scan_logs:  # a missing path is named; the others are still scanned
+        try:
+            found = paths_of([pattern], base, "payments_files", "payments.scan_logs")
+        except SourceError as exc:
+            missing.append(str(exc))
+            continue
+        for path in found:
+            counter = _Counted(_lines(path))
+            for row in scan_lines(counter, str(path), allow_test_cards=settings.allow_test_cards):
+                exposures.append({**row, "ts": now, "source": "scan"})
+            scanned += 1
+            lines += counter.n
     ctx.store.write_part(models.EXPOSURES, ctx.day, "scan", models.to_arrow(models.EXPOSURES, exposures))
+    if settings.scan_logs:
+        note = f"PCI scan: {scanned} file(s), {lines} line(s)" + (
+            f"; not found: {'; '.join(missing)}" if missing else ""
+        )
+        _ingest(
+            ctx.store,
+            ctx.day,
+            "scan",
+            {"ts": now, "source": "scan", "location": "payments.scan_logs", "rows": lines, "note": note},
+        )
     return SourceResult("payments_files", rows=deliveries)

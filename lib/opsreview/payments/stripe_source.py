@@ -25,6 +25,7 @@ line: never the key, never the response body.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -48,6 +49,7 @@ DELIVERY_FAILED = "delivery_failed"  # the payment_events column proposed for fa
 _BACKOFF_INITIAL_S = 0.5
 _BACKOFF_MAX_S = 5.0
 _MAX_MESSAGE = 300
+_KEY_LIKE = re.compile(r"\b(?:sk|rk|pk|rak)_[A-Za-z0-9_*.…]+|\bacct_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+")
 
 
 class _Deadline(Exception):
@@ -63,9 +65,12 @@ def _error_message(exc: stripe.StripeError, retries: int) -> str:
     """One redacted line for a failed request: the kind, the status, Stripe's short message."""
     status = getattr(exc, "http_status", None)
     detail = exc.user_message if isinstance(exc.user_message, str) else ""
-    # Stripe's own "Invalid API Key provided: sk_test_****abcd" names part of the key: drop it.
-    if "api key" in detail.lower():
-        detail = "invalid API key"
+    # Stripe's own "Invalid API Key provided: sk_test_****abcd" and "The provided key
+    # 'rk_live_****…abcd' does not have the required permissions" name part of the key (and
+    # the account): drop such a message whole, and any key or account id in the others.
+    if "api key" in detail.lower() or "provided key" in detail.lower():
+        detail = "invalid API key" if "api key" in detail.lower() else "the key lacks a permission"
+    detail = _KEY_LIKE.sub("***", detail)
     if isinstance(exc, stripe.AuthenticationError):
         what = "the API key was refused"
     elif isinstance(exc, stripe.PermissionError):

@@ -49,12 +49,13 @@ def hourly_spikes(
     the baseline days (a one-hour burst from one issuer is lost in the day's totals)."""
     if today.empty:
         return pd.DataFrame()
+    hourly = thresholds.model_copy(update={"decline_spike_min": thresholds.decline_spike_min_hour})
     hour_today = today["ts"].dt.tz_convert(tz).dt.hour
     hour_base = baseline["ts"].dt.tz_convert(tz).dt.hour if len(baseline) else pd.Series(dtype="int64")
     parts = []
     for hour in sorted(set(hour_today)):
         spikes = kpis.decline_spikes(
-            today[hour_today == hour], baseline[hour_base == hour] if len(baseline) else baseline, thresholds
+            today[hour_today == hour], baseline[hour_base == hour] if len(baseline) else baseline, hourly
         )
         spikes = spikes[spikes["spike"].astype(bool)]
         if len(spikes):

@@ -31,7 +31,7 @@ endpoint's log and its orders.
 Planted on the review day (the last of ``days``) and returned as ground truth under
 ``"payments"``, computed from the written data:
 
-- ``decline_spike``: from 20:00 to 20:55 local the issuer of BIN 414709 (Visa, DE, about 8% of
+- ``decline_spike``: from 20:00 to 20:55 local the issuer of BIN 414709 (Visa, DE, about 14% of
   the traffic) answers ``do_not_honor`` to every authorization: declines with
   ``metadata.card_bin`` 414709 (customers retry the same card, then another);
 - ``webhook_outage``: from 13:10 to 13:50 local the endpoint answers every delivery with 500
@@ -103,7 +103,7 @@ SPIKE: dict[str, Any] = {
     "brand": "visa",
     "country": "DE",
     "funding": "credit",
-    "share": 0.08,
+    "share": 0.14,
     "from": "20:00",
     "to": "20:55",
     "same_card_retry": 0.65,

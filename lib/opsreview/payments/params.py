@@ -131,7 +131,8 @@ class PaymentThresholds(Section):
     decline_spike_factor: float = Field(
         3.0, gt=1, description="a decline code (or BIN range) this many times its baseline share is a spike"
     )
-    decline_spike_min: int = Field(20, ge=1, description="declines a spike needs")
+    decline_spike_min: int = Field(20, ge=1, description="declines a spike of the day needs")
+    decline_spike_min_hour: int = Field(10, ge=1, description="declines a spike within one hour needs")
     abandonment_max: float = Field(
         0.25, gt=0, le=1, description="share of requires_action payment intents never completed"
     )

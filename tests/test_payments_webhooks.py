@@ -193,7 +193,10 @@ def test_delivery_summary(deliveries: pd.DataFrame) -> None:
     lags = sorted([2.0, 4.0, 400.0, 8.0, 6.0])
     assert row["deliveries"] == 9
     assert row["failed"] == 4
-    assert row["failure_rate"] == pytest.approx(4 / 9)
+    # per event: evt_a..evt_h are 8 events, evt_d, evt_e, evt_f, evt_h failed (evt_h: handled but 503)
+    assert (row["events_delivered"], row["events_failed"], row["events_never_acknowledged"]) == (8, 4, 4)
+    assert row["failure_rate"] == pytest.approx(4 / 8)
+    assert pd.isna(row["max_delivery_delay_s"])
     assert (row["signature_failed"], row["stale"], row["errors"], row["non_2xx"]) == (1, 1, 1, 4)
     assert (row["duplicates_skipped"], row["handled_twice"]) == (1, 1)
     assert row["lag_p50_s"] == pytest.approx(6.0)
@@ -255,6 +258,7 @@ def test_endpoint_answers_join_the_access_log(deliveries: pd.DataFrame) -> None:
         "statuses",
         "deliveries",
         "delivery_failures",
+        "unrecorded_non_2xx",
     ]
     assert [p.hour for p in out["period"]] == [9, 10, 12]
     assert out["requests"].tolist() == [3, 1, 1]
@@ -264,4 +268,95 @@ def test_endpoint_answers_join_the_access_log(deliveries: pd.DataFrame) -> None:
     assert out["statuses"].tolist() == ["400×2", "503×1", "502×1"]
     assert out["deliveries"].tolist() == [5, 4, 0]
     assert out["delivery_failures"].tolist() == [1, 3, 0]
+    assert out["unrecorded_non_2xx"].tolist() == [1, 0, 1]
     assert endpoint_answers(deliveries, access, "/webhooks/none")["requests"].sum() == 0
+
+
+def test_pending_deliveries_leave_out_events_acknowledged_since_the_snapshot() -> None:
+    events = frame(
+        EVENTS,
+        [
+            {"ts": D0, "event_id": "evt_1", "type": "t", "pending_webhooks": 1},
+            {"ts": D0, "event_id": "evt_2", "type": "t", "pending_webhooks": 2},
+            {"ts": D0 + timedelta(minutes=10), "event_id": "evt_3", "type": "t", "pending_webhooks": 1},
+            {"ts": D0, "event_id": "evt_4", "type": "t", "pending_webhooks": 4},
+            {"ts": D0, "event_id": "evt_5", "type": "t", "pending_webhooks": 1},
+        ],
+    )
+    deliveries = frame(
+        DELIVERIES,
+        [
+            delivery(1, "evt_1", "handled"),  # acknowledged after the snapshot
+            delivery(2, "evt_2", "error", 500, None),
+            delivery(3, "evt_2", "duplicate", lag=None),  # a recognised redelivery acknowledges too
+            delivery(5, "evt_3", "handled"),  # before evt_3's latest record: its count stands
+            delivery(3, "evt_4", "handled", 503),  # handled but answered 503: not acknowledged
+            delivery(4, "evt_5", "signature_failed", 400, None),
+        ],
+    )
+    assert pending_deliveries(events)["event_id"].tolist() == ["evt_1", "evt_2", "evt_4", "evt_5", "evt_3"]
+    out = pending_deliveries(events, deliveries)
+    assert out["event_id"].tolist() == ["evt_4", "evt_5", "evt_3"]
+    assert out["pending_webhooks"].tolist() == [4, 1, 1]
+    assert (
+        pending_deliveries(events, frame(DELIVERIES, []))["event_id"].tolist()
+        == pending_deliveries(events)["event_id"].tolist()
+    )
+    row = delivery_summary(deliveries, events).iloc[0]
+    assert (row["pending_events"], row["pending_webhooks"]) == (3, 6)
+
+
+def test_failures_count_per_event_not_per_retry() -> None:
+    rows = [
+        # evt_r: three failed retries, then handled 10 min after the first failure
+        delivery(0, "evt_r", "error", 500, None),
+        delivery(1, "evt_r", "error", 500, None),
+        delivery(2, "evt_r", "error", 500, None),
+        delivery(10, "evt_r", "handled"),
+        # evt_s: a bad signature, recognised as a duplicate an hour later
+        delivery(5, "evt_s", "signature_failed", 400, None),
+        delivery(65, "evt_s", "duplicate", lag=None),
+        delivery(0, "evt_t", "handled"),
+        delivery(30, "evt_u", "error", 500, None),  # never acknowledged
+        # evt_w: the retry is "handled" but answered 503: still not acknowledged
+        delivery(0, "evt_w", "error", 500, None),
+        delivery(5, "evt_w", "handled", 503),
+        delivery(7, None, "signature_failed", 400, None),  # no event id: an event of its own
+    ]
+    row = delivery_summary(frame(DELIVERIES, rows)).iloc[0]
+    assert (row["deliveries"], row["failed"]) == (11, 8)
+    assert (row["events_delivered"], row["events_failed"], row["events_never_acknowledged"]) == (6, 5, 3)
+    assert row["failure_rate"] == pytest.approx(5 / 6)
+    assert row["max_delivery_delay_s"] == pytest.approx(3600.0)
+    only_r = delivery_summary(frame(DELIVERIES, rows[:4])).iloc[0]
+    assert (only_r["failed"], only_r["events_failed"], only_r["events_never_acknowledged"]) == (3, 1, 0)
+    assert only_r["failure_rate"] == pytest.approx(1.0) and only_r["max_delivery_delay_s"] == pytest.approx(600.0)
+
+
+def test_a_success_before_the_failure_does_not_acknowledge_it() -> None:
+    rows = [delivery(0, "evt_v", "handled"), delivery(20, "evt_v", "error", 500, None)]
+    row = delivery_summary(frame(DELIVERIES, rows)).iloc[0]
+    assert (row["events_failed"], row["events_never_acknowledged"]) == (1, 1)
+    assert pd.isna(row["max_delivery_delay_s"])
+
+
+def test_proxy_answers_without_a_handler_line_are_unrecorded(deliveries: pd.DataFrame) -> None:
+    down = D0 + timedelta(hours=5)  # 14:00: the app is down, the proxy answers 502
+    access = pd.DataFrame(
+        [
+            {"ts": down + timedelta(minutes=m), "method": "POST", "path": "/webhooks/stripe", "status": 502}
+            for m in range(5)
+        ]
+        + [
+            {"ts": D0 + timedelta(minutes=70), "method": "POST", "path": "/webhooks/stripe", "status": 400},
+            {"ts": D0 + timedelta(minutes=75), "method": "POST", "path": "/webhooks/stripe", "status": 500},
+            {"ts": D0 + timedelta(minutes=80), "method": "POST", "path": "/webhooks/stripe", "status": 200},
+        ]
+    )
+    out = endpoint_answers(deliveries, access, "/webhooks/stripe", tz="UTC")
+    out.index = pd.Index([p.hour for p in out["period"]])
+    assert out.loc[14, "non_2xx"] == 5 and out.loc[14, "delivery_failures"] == 0
+    assert out.loc[14, "unrecorded_non_2xx"] == 5
+    # 10:00: two non-2xx answers, three recorded failures (evt_h's 503 is not in this log): none unrecorded
+    assert (out.loc[10, "non_2xx"], out.loc[10, "delivery_failures"], out.loc[10, "unrecorded_non_2xx"]) == (2, 3, 0)
+    assert out.loc[9, "unrecorded_non_2xx"] == 0  # recorded failures with no request at all

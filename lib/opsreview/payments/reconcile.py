@@ -5,8 +5,11 @@ attempts of :func:`.kpis.attempts` (one per PaymentIntent, or per charge without
 latest state). A payment belongs to an order through the order's ``payment_intent`` (the link
 the app stored) or, failing that, the payment's ``order_id`` (the gateway object's metadata).
 
-Give the events of the whole period the orders cover (the baseline days too): a refund or an
-order whose payment is older than the events read looks unmatched.
+Give the events of the whole period the orders cover (the baseline days too). The events'
+coverage starts at ``events_since`` (when the pull asked from) or, without it, at the earliest
+event's time: an order or a refund whose payment may be older than that is not judged (see
+:func:`orders_paid_without_payment` and :func:`unmatched_refunds`; the count of rows left out
+is in the result's ``attrs["unjudged"]``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from opsreview.payments.kpis import SUCCEEDED, attempts, empty_columns, minor_units, refunds
+from opsreview.payments.kpis import SUCCEEDED, _event_time, attempts, empty_columns, minor_units, refunds
 
 __all__ = [
     "STUCK_STATUSES",
@@ -29,7 +32,9 @@ __all__ = [
     "unmatched_refunds",
 ]
 
-STUCK_STATUSES = ("pending", "processing", "requires_action")
+# requires_action is not stuck: a customer who leaves a 3-D Secure challenge is the abandonment
+# KPI (kpis' threeds_dropoff), not a payment the gateway or the app sits on.
+STUCK_STATUSES = ("pending", "processing")
 
 
 def _succeeded(events: pd.DataFrame) -> pd.DataFrame:
@@ -51,8 +56,13 @@ STUCK_COLUMNS = [
 
 
 def stuck_payments(events: pd.DataFrame, window_end: datetime | pd.Timestamp, stuck_minutes: float) -> pd.DataFrame:
-    """Payments whose latest status is pending, processing or requires_action and has been
-    so for longer than ``stuck_minutes`` at ``window_end``. Columns: ``attempt_id``,
+    """Payments whose latest status is pending or processing (:data:`STUCK_STATUSES`; not
+    requires_action, an abandoned 3-D Secure challenge) and has been so for longer than
+    ``stuck_minutes`` at ``window_end``.
+
+    Limitation: ``payment_events`` has no payment-method type, so bank debits (SEPA Direct
+    Debit, ACH, BACS...) that stay ``processing`` for days by design cannot be left out and
+    are reported once they pass ``stuck_minutes``. Columns: ``attempt_id``,
     ``payment_intent``, ``order_id``, ``status``, ``since`` (UTC, when it reached that status),
     ``minutes`` (float), ``amount`` (Int64), ``currency``, ``last_event_id``. Longest first."""
     att = attempts(events)
@@ -66,6 +76,18 @@ def stuck_payments(events: pd.DataFrame, window_end: datetime | pd.Timestamp, st
     out = att.assign(since=since, minutes=minutes.astype(float))
     out = out[out["minutes"] > stuck_minutes]
     return out.sort_values("minutes", ascending=False)[STUCK_COLUMNS].reset_index(drop=True)
+
+
+def _coverage_start(events: pd.DataFrame, events_since: datetime | pd.Timestamp | None) -> pd.Timestamp | None:
+    """Where the events' coverage starts (UTC): ``events_since``, else the earliest event's
+    time; None when neither is known (no events)."""
+    if events_since is not None:
+        start = pd.Timestamp(events_since)
+        return start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    if events.empty:
+        return None
+    earliest = _event_time(events).min()
+    return None if pd.isna(earliest) else pd.Timestamp(earliest)
 
 
 def _orders(orders: pd.DataFrame) -> pd.DataFrame:
@@ -97,13 +119,26 @@ ORPHAN_ORDER_COLUMNS = [
 ]
 
 
-def orders_paid_without_payment(orders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def orders_paid_without_payment(
+    orders: pd.DataFrame, events: pd.DataFrame, events_since: datetime | pd.Timestamp | None = None
+) -> pd.DataFrame:
     """Orders the app marks paid with no successful payment linked to them. Columns:
     ``order_id``, ``status``, ``amount`` (Int64), ``currency``, ``payment_intent``, ``updated``,
     ``payment_status`` (latest status of a linked payment that did not succeed; None when
-    the gateway has no payment for the order at all)."""
+    the gateway has no payment for the order at all).
+
+    Orders whose payment is older than the events' coverage (``events_since``, else the
+    earliest event) are not judged: left out, and counted in ``attrs["unjudged"]``. The
+    payment's age is the order's ``updated`` (when the app last wrote it, normally when it
+    was marked paid): an order updated before the coverage with no linked payment among the
+    events is unjudged (a linked payment the events show not succeeding is judged: its
+    events are in the coverage). An order paid before the coverage but updated since (shipped,
+    say) is still judged; an order without ``updated`` is judged. With no events and no
+    ``events_since`` there is no coverage to compare with: every order is judged."""
     if orders.empty:
-        return empty_columns(ORPHAN_ORDER_COLUMNS)
+        out = empty_columns(ORPHAN_ORDER_COLUMNS)
+        out.attrs["unjudged"] = 0
+        return out
     paid = _orders(orders)
     paid = paid[paid["paid"].fillna(False).astype(bool)]
     att = attempts(events)
@@ -117,7 +152,17 @@ def orders_paid_without_payment(orders: pd.DataFrame, events: pd.DataFrame) -> p
         latest = linked.sort_values("last").drop_duplicates("order_id", keep="last").set_index("order_id")["status"]
         out = paid[~paid["order_id"].isin(good_orders)]
         out = out.assign(payment_status=out["order_id"].map(latest))
-    return out[ORPHAN_ORDER_COLUMNS].sort_values("order_id").reset_index(drop=True)
+    start = _coverage_start(events, events_since)
+    unjudged = 0
+    if start is not None and len(out):
+        seen = set(linked["order_id"]) if linked is not None else set()
+        older = (pd.to_datetime(out["updated"], utc=True) < start).fillna(False).astype(bool)
+        before = older & ~out["order_id"].isin(seen)
+        unjudged = int(before.sum())
+        out = out[~before]
+    result = out[ORPHAN_ORDER_COLUMNS].sort_values("order_id").reset_index(drop=True)
+    result.attrs["unjudged"] = unjudged
+    return result
 
 
 ORPHAN_PAYMENT_COLUMNS = [
@@ -309,15 +354,32 @@ UNMATCHED_REFUND_COLUMNS = [
 ]
 
 
-def unmatched_refunds(events: pd.DataFrame, reasons: Sequence[str] | None = None) -> pd.DataFrame:
+def unmatched_refunds(
+    events: pd.DataFrame,
+    reasons: Sequence[str] | None = None,
+    events_since: datetime | pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Refunds with no matching successful charge. Columns: ``refund_id``, ``charge``,
     ``payment_intent``, ``amount`` (Int64), ``currency``, ``ts``, ``reason`` ("charge not
     found" | "charge not succeeded" | "exceeds charge": the payment's refunds add up to more
     than it was, same currency), ``charge_status`` (latest status of the payment, when found).
-    ``reasons`` keeps only those reasons."""
+    ``reasons`` keeps only those reasons.
+
+    A refund whose charge (or PaymentIntent) is not among the events may be of a charge older
+    than the events' coverage (``events_since``, else the earliest event), and no event dates
+    a charge the events do not hold: such a refund is not judged (left out, counted in
+    ``attrs["unjudged"]``). "charge not found" is left for refunds that name neither a charge
+    nor a PaymentIntent (unmatchable whatever the coverage). As a refund comes from the events,
+    a coverage is always known when there is one (the earliest event): ``events_since`` does
+    not change which refunds are judged, it is accepted for symmetry. A refund of a charge
+    that truly does not exist (an app record with a wrong charge id) is therefore unjudged
+    too, not reported.
+    """
     ref = refunds(events)
     if ref.empty:
-        return empty_columns(UNMATCHED_REFUND_COLUMNS)
+        out = empty_columns(UNMATCHED_REFUND_COLUMNS)
+        out.attrs["unjudged"] = 0
+        return out
     att = attempts(events)
     by_charge = {c: a for a, charges in zip(att["attempt_id"], att["charges"], strict=True) for c in charges}
     by_pi = set(att["payment_intent"].dropna())
@@ -331,11 +393,17 @@ def unmatched_refunds(events: pd.DataFrame, reasons: Sequence[str] | None = None
     for owner, amount, currency in zip(ref["_owner"], ref["amount"], ref["currency"], strict=True):
         if isinstance(owner, str) and not pd.isna(amount) and currency == info.at[owner, "currency"]:
             totals[owner] = totals.get(owner, 0) + int(amount)
+    covered = _coverage_start(events, events_since) is not None
     rows = []
+    unjudged = 0
     for record in ref.to_dict("records"):
         owner = record.pop("_owner")
         status = None
         if not isinstance(owner, str):
+            named = any(isinstance(record[k], str) and record[k] for k in ("charge", "payment_intent"))
+            if named and covered:  # the charge may be older than the events' coverage
+                unjudged += 1
+                continue
             reason = "charge not found"
         else:
             status = info.at[owner, "status"]
@@ -351,4 +419,6 @@ def unmatched_refunds(events: pd.DataFrame, reasons: Sequence[str] | None = None
     if reasons is not None:
         out = out[out["reason"].isin(list(reasons))]
     out["amount"] = minor_units(out["amount"])
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["unjudged"] = unjudged
+    return out

@@ -9,7 +9,8 @@ matching is enough: Stripe sends several while a secret is rolled), then the age
 the future is accepted as the SDKs accept it (the tolerance bounds replays, not clock skew).
 
 Tables: ``payment_webhook_deliveries`` (what the handler did with each delivery) and
-``payment_events`` (``pending_webhooks``: deliveries not yet acknowledged).
+``payment_events`` (``pending_webhooks``: deliveries not yet acknowledged when the record was
+written, a snapshot: see :func:`pending_deliveries`).
 """
 
 from __future__ import annotations
@@ -124,15 +125,34 @@ def handled_twice(deliveries: pd.DataFrame) -> pd.DataFrame:
     return grouped[["event_id", "type", "handled", "first", "last"]].reset_index(drop=True)
 
 
-def pending_deliveries(events: pd.DataFrame) -> pd.DataFrame:
+def _acknowledged(deliveries: pd.DataFrame) -> pd.Series:
+    """A delivery the endpoint acknowledged: outcome ``handled`` or ``duplicate`` and not failed
+    (a ``handled`` delivery answered 503 is not an acknowledgement: the gateway retries it)."""
+    return deliveries["outcome"].isin(["handled", "duplicate"]) & ~_failed(deliveries)
+
+
+def pending_deliveries(events: pd.DataFrame, deliveries: pd.DataFrame | None = None) -> pd.DataFrame:
     """Events still waiting for an endpoint's acknowledgement (``pending_webhooks`` > 0 in the
-    event's latest record). Columns: ``event_id``, ``type``, ``ts``, ``pending_webhooks``."""
+    event's latest record). Columns: ``event_id``, ``type``, ``ts``, ``pending_webhooks``.
+
+    ``pending_webhooks`` is a snapshot taken when the record was written (an export's count
+    stays at what it was then), so with ``deliveries`` an event that has an acknowledged
+    delivery (``handled`` or ``duplicate``, not failed, see :func:`_acknowledged`) at or after
+    its latest record's ``ts`` is left out, whatever its count said. The whole event is left
+    out: deliveries to other endpoints are not in this app's ``deliveries`` and cannot be told
+    apart. Without ``deliveries`` the snapshot is taken at its word."""
     columns = ["event_id", "type", "ts", "pending_webhooks"]
     if events.empty:
         return pd.DataFrame(columns=columns)
     latest = events.sort_values("ts", kind="stable").drop_duplicates("event_id", keep="last")
     pending = pd.to_numeric(latest["pending_webhooks"], errors="coerce").fillna(0)
     out = latest.loc[pending > 0, columns].copy()
+    if deliveries is not None and len(deliveries) and len(out):
+        acked = deliveries[_acknowledged(deliveries)]
+        latest_ack = pd.to_datetime(acked["ts"], utc=True).groupby(acked["event_id"]).max()
+        ack = pd.to_datetime(out["event_id"].map(latest_ack), utc=True)
+        later = ack.notna() & (ack >= pd.to_datetime(out["ts"], utc=True))
+        out = out[~later]
     out["pending_webhooks"] = out["pending_webhooks"].astype("int64")
     return out.sort_values("ts").reset_index(drop=True)
 
@@ -147,22 +167,65 @@ def _lag(deliveries: pd.DataFrame) -> pd.Series:
     return lag.fillna(derived).dropna()
 
 
+def _per_event(deliveries: pd.DataFrame) -> pd.DataFrame:
+    """Per event: ``failed`` (any failed delivery), ``first_failed`` (UTC), ``recovered`` (an
+    acknowledged delivery at or after the first failed one), ``delay_s`` (first failed
+    delivery → first acknowledgement after it). A delivery without an event id cannot be
+    matched with another: it is an event of its own."""
+    ts = pd.to_datetime(deliveries["ts"], utc=True)
+    ids = deliveries["event_id"].astype(object)
+    key = ids.where(ids.notna(), pd.Series([f"\0row{i}" for i in range(len(deliveries))], index=deliveries.index))
+    frame = pd.DataFrame({"key": key, "ts": ts, "failed": _failed(deliveries), "ack": _acknowledged(deliveries)})
+    first_failed = frame[frame["failed"]].groupby("key")["ts"].min()
+    per = pd.DataFrame(index=pd.Index(frame["key"].unique(), name="key"))
+    per["failed"] = per.index.isin(first_failed.index)
+    per["first_failed"] = first_failed.reindex(per.index)
+    acks = frame[frame["ack"]].assign(since=lambda f: f["key"].map(first_failed))
+    after = acks[acks["since"].notna() & (acks["ts"] >= acks["since"])]
+    first_ack = after.groupby("key")["ts"].min()
+    per["recovered"] = per.index.isin(first_ack.index)
+    per["delay_s"] = (first_ack.reindex(per.index) - per["first_failed"]).dt.total_seconds()
+    return per
+
+
 def delivery_summary(deliveries: pd.DataFrame, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row: ``deliveries``, ``failed``, ``failure_rate``, ``signature_failed``, ``stale``,
-    ``errors``, ``non_2xx``, ``duplicates_skipped`` (outcome duplicate: redeliveries the app
-    recognised), ``handled_twice`` (events handled more than once), ``lag_p50_s``,
-    ``lag_p95_s``, ``lag_max_s`` (handled deliveries; NaN without any), ``pending_events``
-    and ``pending_webhooks`` (from ``events``: events whose latest record still has pending
-    deliveries, and their sum)."""
+    """One row: ``deliveries``, ``failed`` (failed deliveries: retries count each time),
+    ``events_delivered`` (distinct event ids delivered), ``events_failed`` (of them, those
+    with at least one failed delivery), ``events_never_acknowledged`` (failed, and no
+    acknowledged delivery, ``handled`` or ``duplicate`` answered 2xx, at or after their first
+    failed one), ``failure_rate`` (events_failed ÷ events_delivered: per event, not per
+    retry), ``max_delivery_delay_s`` (events that failed then were acknowledged: the longest
+    time from the first failed delivery to the first acknowledgement after it; NaN without
+    any), ``signature_failed``, ``stale``, ``errors``, ``non_2xx``, ``duplicates_skipped``
+    (outcome duplicate: redeliveries the app recognised), ``handled_twice`` (events handled
+    more than once), ``lag_p50_s``, ``lag_p95_s``, ``lag_max_s`` (handled deliveries; NaN
+    without any), ``pending_events`` and ``pending_webhooks`` (from ``events``, see
+    :func:`pending_deliveries`: events whose latest record still has pending deliveries and
+    no acknowledged delivery in ``deliveries`` since, and their sum).
+
+    A delivery without an event id counts as an event of its own (it cannot be matched with
+    a later success, so a failed one counts as never acknowledged)."""
     n = len(deliveries)
     failed = int(_failed(deliveries).sum()) if n else 0
     status = pd.to_numeric(deliveries["http_status"], errors="coerce")
     lag = _lag(deliveries) if n else pd.Series(dtype=float)
-    pending = pending_deliveries(events) if events is not None else pd.DataFrame(columns=["pending_webhooks"])
+    per = _per_event(deliveries) if n else pd.DataFrame(columns=["failed", "recovered", "delay_s"])
+    n_events = len(per)
+    events_failed = int(per["failed"].sum()) if n_events else 0
+    delays = per.loc[per["failed"].astype(bool) & per["recovered"].astype(bool), "delay_s"].dropna() if n_events else []
+    pending = (
+        pending_deliveries(events, deliveries) if events is not None else pd.DataFrame(columns=["pending_webhooks"])
+    )
     row = {
         "deliveries": n,
         "failed": failed,
-        "failure_rate": failed / n if n else np.nan,
+        "events_delivered": n_events,
+        "events_failed": events_failed,
+        "events_never_acknowledged": int((per["failed"].astype(bool) & ~per["recovered"].astype(bool)).sum())
+        if n_events
+        else 0,
+        "failure_rate": events_failed / n_events if n_events else np.nan,
+        "max_delivery_delay_s": float(max(delays)) if len(delays) else np.nan,
         "signature_failed": int((deliveries["outcome"] == "signature_failed").sum()),
         "stale": int((deliveries["outcome"] == "stale").sum()),
         "errors": int((deliveries["outcome"] == "error").sum()),
@@ -197,7 +260,11 @@ def endpoint_answers(
     ``status``. Columns: ``period``, ``requests`` (to the route), ``answered_2xx``,
     ``non_2xx``, ``status_4xx``, ``status_5xx``, ``statuses`` (e.g. ``"400×3, 503×1"``, the
     non-2xx ones), ``deliveries`` (rows the handler recorded), ``delivery_failures``
-    (recorded as failed). Periods with requests or deliveries only are both shown."""
+    (recorded as failed), ``unrecorded_non_2xx`` (the route's non-2xx answers beyond the
+    failures the handler recorded in the period, never below 0: answers no handler line
+    accounts for, such as a proxy's 502 while the app is down). Periods with requests or
+    deliveries only are both shown. The count is per period, not matched request by request:
+    a recorded failure the access log lacks hides an unrecorded answer of the same period."""
     columns = [
         "period",
         "requests",
@@ -208,6 +275,7 @@ def endpoint_answers(
         "statuses",
         "deliveries",
         "delivery_failures",
+        "unrecorded_non_2xx",
     ]
     want = route.split("?", 1)[0].rstrip("/") or "/"
     hits = access[_route_path(access["path"]) == want] if len(access) else access
@@ -249,6 +317,7 @@ def endpoint_answers(
         return pd.DataFrame(columns=columns)
     for col in ("requests", "answered_2xx", "non_2xx", "status_4xx", "status_5xx", "deliveries", "delivery_failures"):
         out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0).astype("int64")
+    out["unrecorded_non_2xx"] = (out["non_2xx"] - out["delivery_failures"]).clip(lower=0).astype("int64")
     out["statuses"] = [s if isinstance(s, str) else "" for s in out["statuses"]]
     out.index.name = "period"
     return out.reset_index()[columns].sort_values("period").reset_index(drop=True)

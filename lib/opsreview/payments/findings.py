@@ -187,14 +187,21 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
         return out
     s = review.webhook_summary.iloc[0]
     deliveries = int(s["deliveries"])
-    rate = _num(s["failure_rate"])
-    if deliveries and rate is not None and rate >= t.webhook_failure_rate:
+    events = int(_num(s.get("events_delivered")) or 0)
+    failed_events = int(_num(s.get("events_failed")) or 0)
+    lost = int(_num(s.get("events_never_acknowledged")) or 0)
+    rate = _num(s["failure_rate"])  # failed events ÷ events delivered (a retried event counts once)
+    if events and rate is not None and rate >= t.webhook_failure_rate:
         worst = review.webhook_hourly.sort_values("failed", ascending=False).head(3)
+        delay = _num(s.get("max_delivery_delay_s"))
         out.append(
             _f(
                 "payments.webhook_failures",
-                Severity.critical if rate >= 10 * t.webhook_failure_rate else Severity.warning,
-                f"{int(s['failed'])} of {deliveries} webhook deliveries failed ({_pct(rate)})",
+                Severity.critical if lost else Severity.warning,
+                f"{failed_events} of {events} events had failed webhook deliveries ({_pct(rate)}; "
+                f"{int(s['failed'])} failed attempts of {deliveries})"
+                + (f", {lost} never acknowledged" if lost else ", all acknowledged later")
+                + (f"; longest delay {delay / 60:.0f} min" if delay else ""),
                 round(rate, 4),
                 t.webhook_failure_rate,
                 worst_hours=[
@@ -202,6 +209,26 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 ],
                 errors=int(s["errors"]),
                 non_2xx=int(s["non_2xx"]),
+                failed_deliveries=int(s["failed"]),
+                never_acknowledged=lost,
+                max_delivery_delay_s=delay,
+            )
+        )
+    unrecorded = (
+        int(review.endpoint["unrecorded_non_2xx"].sum())
+        if len(review.endpoint) and "unrecorded_non_2xx" in review.endpoint
+        else 0
+    )
+    if unrecorded:
+        out.append(
+            _f(
+                "payments.webhook_failures",
+                Severity.warning,
+                f"The webhook route answered {unrecorded} non-2xx request(s) the handler never recorded "
+                "(the app down behind its proxy, or the route failing before the handler)",
+                unrecorded,
+                0,
+                route=review.params.webhook_route,
             )
         )
     bad_sig = int(s["signature_failed"]) + int(s["stale"])

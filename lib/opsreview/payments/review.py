@@ -338,7 +338,7 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         webhook_hourly=webhooks.outcomes_per_period(deliveries, tz, "h"),
         webhook_summary=webhooks.delivery_summary(deliveries, today) if len(deliveries) else pd.DataFrame(),
         handled_twice=webhooks.handled_twice(deliveries),
-        pending=webhooks.pending_deliveries(today),
+        pending=webhooks.pending_deliveries(today, deliveries),
         endpoint=webhooks.endpoint_answers(
             deliveries, _access(store, all_days, settings.webhook_route, start, end), settings.webhook_route, str(tz)
         )
@@ -346,11 +346,13 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         else pd.DataFrame(),
         orders=orders,
         stuck=reconcile.stuck_payments(history, end, t.stuck_minutes),
-        paid_without_payment=reconcile.orders_paid_without_payment(orders, history) if len(orders) else pd.DataFrame(),
+        paid_without_payment=reconcile.orders_paid_without_payment(orders, history, events_since=base_start)
+        if len(orders)
+        else pd.DataFrame(),
         payment_without_order=reconcile.payments_without_paid_order(orders, today) if len(orders) else pd.DataFrame(),
         double=_in_day(reconcile.double_charges(history), "last", start),
         mismatches=reconcile.amount_mismatches(orders, history) if len(orders) else pd.DataFrame(),
-        refunds_unmatched=reconcile.unmatched_refunds(history),
+        refunds_unmatched=reconcile.unmatched_refunds(history, events_since=base_start),
         exposures=exposures,
         ingest=ingest,
         baseline_auth_rate=analysis.overall_auth_rate(kpis.kpis(baseline, tz, "D")) if len(baseline) else None,

@@ -8,8 +8,11 @@ Counting rules
   ``payment_intent``/``charge`` event is keyed by its ``payment_intent`` (the object's own id
   for PaymentIntent events). Retries inside one PaymentIntent (a declined card, then another)
   are one attempt.
-* An attempt counts in the period (local hour or day) of its **first** event, with its
-  **latest** state: events are ordered by ``created`` (``ts`` where missing), ties by the
+* An attempt counts in the period (local hour or day) of its **first authorization-creating**
+  event (``payment_intent.created`` or its first charge; without one, its first PaymentIntent
+  event other than a cancelation), with its **latest** state. With a window (start, end),
+  only attempts created in it count: a capture, a refund, a cancelation or a dispute about an
+  older payment makes no attempt. The latest state: events are ordered by ``created`` (``ts`` where missing), ties by the
   natural progression of statuses, and each field is its latest non-null value.
 * Its ``result``, in this order: ``authorized`` (latest status ``succeeded`` or
   ``requires_capture``, or an ``authorized``/``manual_review`` outcome that no failure
@@ -18,9 +21,14 @@ Counting rules
   the issuer); ``issuer_declined`` (outcome ``issuer_declined``, or a failure with a
   ``decline_code`` and no outcome); ``pending`` (processing / pending / waiting for the
   customer); ``canceled``; ``other``.
-* **Authorization rate** = authorized ÷ (authorized + issuer_declined): blocked and 3-DS
-  drop-offs are shown apart, not counted as declines (they never reached the issuer). NaN
-  when the denominator is 0.
+* A charge's own outcome (authorized / issuer_declined / blocked) wins over one derived from
+  a PaymentIntent event (a Radar block stays ``blocked``); only ``payment_intent.payment_failed``
+  events carry a decline (:func:`opsreview.payments.normalize.event_row`).
+* **Authorization rate** (``auth_rate``) is per issuer answer: each charge once (see
+  :func:`authorizations`), authorized ÷ (authorized + issuer_declined); a decline followed by
+  a successful retry is one of each. Blocks and 3-DS drop-offs never reached the issuer and
+  are shown apart. **Success rate** (``success_rate``) is the same per attempt. Both NaN when
+  the denominator is 0. The declines tables count per failed charge too.
 * **Abandonment** = 3-DS drop-offs ÷ attempts that reached ``requires_action``.
 * **Successful charges** = authorized attempts. **Dispute rate** = disputes created in the
   period ÷ successful charges of the period (a daily early warning; the networks' VAMP/ECP
@@ -28,8 +36,8 @@ Counting rules
   period's volume.
 * Refunds: one per refund object (``object_type`` "refund", not failed or canceled), and one
   per refunded charge that has no refund object in the frame (``charge.refunded``, its latest
-  ``amount_refunded``). Disputes: one per dispute object (``charge.dispute.*`` events). Both
-  count in the period of their first event.
+  ``amount_refunded``). Disputes: one per dispute object opened by a ``charge.dispute.created``
+  event. Both count in the period of their creation.
 * Money: integer minor units, per currency, never mixed; sums stay integers; the average
   ticket is the volume ÷ charges with a known amount, rounded half up to an integer.
 """

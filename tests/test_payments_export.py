@@ -373,3 +373,18 @@ def test_payment_intent_requires_action_and_last_payment_error() -> None:
     }
     row, _ = event_row(dispute, "t", NOW, "order_id")
     assert row is not None and (row["object_type"], row["charge"], row["payment_intent"]) == ("dispute", "ch_9", "pi_9")
+
+
+def test_numbers_beyond_int64_in_an_export_are_malformed_not_an_overflow(tmp_path: Path) -> None:
+    lines = [
+        _charge_event(1),
+        _charge_event(2, obj={"amount": 2**70}),  # a JSON integer no int64 holds
+        _charge_event(4, obj={"amount_refunded": -(2**64)}),
+        _charge_event(5, pending_webhooks=2**63),
+        _charge_event(7, pending_webhooks=-1),
+    ]
+    path = _write_jsonl(tmp_path / "events.jsonl", lines)
+    rows, ingest = read_export(path, ExportSource(paths=[str(path)]), NOW, "order_id")
+    assert [r["event_id"] for r in rows] == ["evt_0001"]
+    assert ingest["rows"] == 1 and ingest["malformed"] == 4
+    assert to_arrow(EVENTS, rows).num_rows == 1

@@ -233,9 +233,12 @@ def test_hourly_kpis_in_local_time(day: pd.DataFrame) -> None:
     assert [p.isoformat() for p in out["period"]] == ["2026-03-10T10:00:00+01:00", "2026-03-10T11:00:00+01:00"]
     assert out["hour"].tolist() == [10, 11]
     first = out.iloc[0]
-    assert (first["attempts"], first["authorized"], first["issuer_declined"], first["blocked"]) == (8, 3, 2, 1)
+    # authorizations: each charge once (pi_retry's declined first card and pi_dec_3ds's declined charge count)
+    assert (first["attempts"], first["authorized"], first["issuer_declined"], first["blocked"]) == (8, 3, 4, 1)
+    assert (first["attempts_authorized"], first["attempts_issuer_declined"], first["attempts_blocked"]) == (3, 2, 1)
     assert (first["threeds_dropoff"], first["requires_action"]) == (2, 4)
-    assert first["auth_rate"] == pytest.approx(3 / 5)
+    assert first["auth_rate"] == pytest.approx(3 / 7)
+    assert first["success_rate"] == pytest.approx(3 / 5)
     assert first["abandonment"] == pytest.approx(2 / 4)
     second = out.iloc[1]
     assert (second["attempts"], second["authorized"], second["pending"]) == (2, 1, 1)
@@ -248,8 +251,10 @@ def test_daily_kpis(day: pd.DataFrame) -> None:
     assert len(out) == 1 and "hour" not in out.columns
     row = out.iloc[0]
     assert row["period"].isoformat() == "2026-03-10T00:00:00+01:00"
-    assert (row["attempts"], row["authorized"], row["issuer_declined"]) == (10, 4, 2)
-    assert row["auth_rate"] == pytest.approx(4 / 6)  # blocked and 3-DS drop-offs not in it
+    assert (row["attempts"], row["authorized"], row["issuer_declined"]) == (10, 4, 4)
+    assert row["auth_rate"] == pytest.approx(4 / 8)  # per issuer answer; blocks never reached the issuer
+    assert (row["attempts_authorized"], row["attempts_issuer_declined"]) == (4, 2)
+    assert row["success_rate"] == pytest.approx(4 / 6)  # per PaymentIntent; 3-DS drop-offs not in it
     assert row["dispute_rate"] == pytest.approx(1 / 4)
 
 
@@ -299,20 +304,22 @@ def test_declines_by_code_brand_country_bin(day: pd.DataFrame) -> None:
         (r["dimension"], r["value"]): (r["declines"], r["issuer_declined"], r["blocked"])
         for r in out.to_dict("records")
     }
+    # per failed charge: pi_retry's first card and pi_dec_3ds's charge count though neither attempt ended declined
     assert got == {
-        ("decline_code", "do_not_honor"): (1, 1, 0),
+        ("decline_code", "do_not_honor"): (2, 2, 0),
         ("decline_code", "generic_decline"): (1, 1, 0),
         ("decline_code", "highest_risk_level"): (1, 0, 1),
-        ("card_brand", "visa"): (1, 1, 0),
-        ("card_brand", "mastercard"): (2, 1, 1),
-        ("card_country", "FR"): (1, 1, 0),
-        ("card_country", "US"): (2, 1, 1),
-        ("card_bin", "411111"): (1, 1, 0),
-        ("card_bin", "555555"): (2, 1, 1),
+        ("decline_code", "insufficient_funds"): (1, 1, 0),
+        ("card_brand", "visa"): (2, 2, 0),
+        ("card_brand", "mastercard"): (3, 2, 1),
+        ("card_country", "FR"): (2, 2, 0),
+        ("card_country", "US"): (3, 2, 1),
+        ("card_bin", "411111"): (2, 2, 0),
+        ("card_bin", "555555"): (3, 2, 1),
     }
     mc = out[(out["dimension"] == "card_brand") & (out["value"] == "mastercard")].iloc[0]
-    assert mc["attempts"] == 3 and mc["decline_rate"] == pytest.approx(2 / 3)
-    assert mc["share"] == pytest.approx(2 / 3)
+    assert mc["attempts"] == 4 and mc["decline_rate"] == pytest.approx(3 / 4)  # 4 mastercard charges
+    assert mc["share"] == pytest.approx(3 / 5)
 
 
 def test_local_period_across_dst_and_days() -> None:

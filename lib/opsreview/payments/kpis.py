@@ -8,8 +8,11 @@ Counting rules
   ``payment_intent``/``charge`` event is keyed by its ``payment_intent`` (the object's own id
   for PaymentIntent events). Retries inside one PaymentIntent (a declined card, then another)
   are one attempt.
-* An attempt counts in the period (local hour or day) of its **first** event, with its
-  **latest** state: events are ordered by ``created`` (``ts`` where missing), ties by the
+* An attempt counts in the period (local hour or day) of its **first authorization-creating**
+  event (``payment_intent.created`` or its first charge; without one, its first PaymentIntent
+  event other than a cancelation), with its **latest** state. With a window (start, end),
+  only attempts created in it count: a capture, a refund, a cancelation or a dispute about an
+  older payment makes no attempt. The latest state: events are ordered by ``created`` (``ts`` where missing), ties by the
   natural progression of statuses, and each field is its latest non-null value.
 * Its ``result``, in this order: ``authorized`` (latest status ``succeeded`` or
   ``requires_capture``, or an ``authorized``/``manual_review`` outcome that no failure
@@ -18,9 +21,14 @@ Counting rules
   the issuer); ``issuer_declined`` (outcome ``issuer_declined``, or a failure with a
   ``decline_code`` and no outcome); ``pending`` (processing / pending / waiting for the
   customer); ``canceled``; ``other``.
-* **Authorization rate** = authorized ÷ (authorized + issuer_declined): blocked and 3-DS
-  drop-offs are shown apart, not counted as declines (they never reached the issuer). NaN
-  when the denominator is 0.
+* A charge's own outcome (authorized / issuer_declined / blocked) wins over one derived from
+  a PaymentIntent event (a Radar block stays ``blocked``); only ``payment_intent.payment_failed``
+  events carry a decline (:func:`opsreview.payments.normalize.event_row`).
+* **Authorization rate** (``auth_rate``) is per issuer answer: each charge once (see
+  :func:`authorizations`), authorized ÷ (authorized + issuer_declined); a decline followed by
+  a successful retry is one of each. Blocks and 3-DS drop-offs never reached the issuer and
+  are shown apart. **Success rate** (``success_rate``) is the same per attempt. Both NaN when
+  the denominator is 0. The declines tables count per failed charge too.
 * **Abandonment** = 3-DS drop-offs ÷ attempts that reached ``requires_action``.
 * **Successful charges** = authorized attempts. **Dispute rate** = disputes created in the
   period ÷ successful charges of the period (a daily early warning; the networks' VAMP/ECP
@@ -28,8 +36,8 @@ Counting rules
   period's volume.
 * Refunds: one per refund object (``object_type`` "refund", not failed or canceled), and one
   per refunded charge that has no refund object in the frame (``charge.refunded``, its latest
-  ``amount_refunded``). Disputes: one per dispute object (``charge.dispute.*`` events). Both
-  count in the period of their first event.
+  ``amount_refunded``). Disputes: one per dispute object opened by a ``charge.dispute.created``
+  event. Both count in the period of their creation.
 * Money: integer minor units, per currency, never mixed; sums stay integers; the average
   ticket is the volume ÷ charges with a known amount, rounded half up to an integer.
 """
@@ -49,6 +57,7 @@ __all__ = [
     "RESULTS",
     "attempts",
     "auth_rate_band",
+    "authorizations",
     "decline_spikes",
     "declines",
     "disputes",
@@ -174,8 +183,44 @@ def _sets(frame: pd.DataFrame, column: str) -> pd.Series:
     return values.groupby("_key")[column].agg(lambda s: sorted(set(s)))
 
 
-def attempts(events: pd.DataFrame) -> pd.DataFrame:
+Window = tuple[object, object] | None
+
+# Events that start an authorization: a PaymentIntent's creation, or a charge (each charge is
+# one authorization). Other charge events (captured, refunded, updated, expired) are about a
+# charge that already exists; a PaymentIntent's cancelation is about one that already exists.
+CREATING = frozenset({"payment_intent.created", "charge.succeeded", "charge.failed", "charge.pending"})
+_NOT_CREATING_PI = frozenset({"payment_intent.canceled"})
+
+
+def _bounds(window: Window) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """A (start, end) window as UTC timestamps (naive means UTC); None for no window."""
+    if window is None:
+        return None
+    start, end = (pd.Timestamp(w) for w in window)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    return start, end
+
+
+def _inside(times: pd.Series, window: Window) -> pd.Series:
+    """Whether each time falls in [start, end) (all True without a window; NaT never inside one)."""
+    bounds = _bounds(window)
+    if bounds is None:
+        return pd.Series(True, index=times.index)
+    stamps = pd.to_datetime(times, utc=True)
+    return ((stamps >= bounds[0]) & (stamps < bounds[1])).fillna(False).astype(bool)
+
+
+def attempts(events: pd.DataFrame, window: Window = None) -> pd.DataFrame:
     """One row per payment attempt (see the module's counting rules).
+
+    ``first`` is when the attempt's first authorization-creating event happened
+    (``payment_intent.created`` or its first charge: :data:`CREATING`; without one, its first
+    PaymentIntent event other than a cancelation; without any of those, its first event).
+    With a ``window`` (start, end) only attempts whose authorization-creating event falls in
+    [start, end) are kept: events about older payments (a refund, a capture, a cancelation
+    of a payment created before) make no attempt. The outcome of a charge (authorized /
+    issuer_declined / blocked) wins over one derived from a PaymentIntent event.
 
     Columns: ``attempt_id`` (the PaymentIntent, or the charge without one),
     ``payment_intent`` (None for a lone charge), ``charges`` (list of charge ids),
@@ -195,7 +240,16 @@ def attempts(events: pd.DataFrame) -> pd.DataFrame:
     ev = _sorted(ev, key)
     grouped = ev.groupby("_key", sort=True)
     out = grouped[list(_LAST_FIELDS)].last()
-    out["first"] = grouped["_time"].min()
+    # the charge's own outcome wins over the PaymentIntent's (a Radar block stays blocked)
+    charge_outcome = ev["outcome"].where(ev["object_type"] == "charge").groupby(ev["_key"]).last()
+    out["outcome"] = charge_outcome.reindex(out.index).combine_first(out["outcome"])
+    types = ev["type"].astype(str)
+    creating = types.isin(CREATING)
+    pi_live = (ev["object_type"] == "payment_intent") & ~types.isin(_NOT_CREATING_PI)
+    born = ev["_time"].where(creating).groupby(ev["_key"]).min()
+    born = born.combine_first(ev["_time"].where(pi_live).groupby(ev["_key"]).min())
+    born = born.reindex(out.index)
+    out["first"] = born.fillna(grouped["_time"].min())
     out["last"] = grouped["_time"].max()
     out["events"] = grouped.size()
     out["last_event_id"] = grouped["event_id"].last()
@@ -220,8 +274,85 @@ def attempts(events: pd.DataFrame) -> pd.DataFrame:
     last_action = ev["_time"].where(requires_action).groupby(ev["_key"]).max()
     last_outcome = ev["_time"].where(ev["outcome"].notna()).groupby(ev["_key"]).max()
     out["result"] = _results(out, last_action.reindex(out.index), last_outcome.reindex(out.index))
+    if window is not None:
+        out = out[born.notna() & _inside(born, window)]
     out.index.name = "attempt_id"
     return out.reset_index()[ATTEMPT_COLUMNS]
+
+
+AUTH_COLUMNS = [
+    "auth_id",
+    "attempt_id",
+    "charge",
+    "outcome",
+    "decline_code",
+    "card_brand",
+    "card_country",
+    "card_bin",
+    "card_last4",
+    "ts",
+]
+# The answers an authorization can get, as kpis counts them (manual_review: the issuer said yes).
+_ANSWERS = {"authorized": "authorized", "manual_review": "authorized", "issuer_declined": "issuer_declined"}
+_ANSWERS_ALL = {**_ANSWERS, "blocked": "blocked"}
+_AUTH_FIELDS = ["outcome", "decline_code", "card_brand", "card_country", "card_bin", "card_last4"]
+
+
+def authorizations(events: pd.DataFrame, window: Window = None) -> pd.DataFrame:
+    """One row per authorization: each charge once (``charge.succeeded`` / ``charge.failed`` /
+    ``charge.pending`` events of one charge id, its latest outcome), with ``outcome`` one of
+    ``authorized`` (``manual_review`` included), ``issuer_declined``, ``blocked`` (the
+    gateway's rules: no issuer answer). A PaymentIntent with no charge event in the frame gives
+    one authorization per ``payment_intent.payment_failed`` event with a decline outcome and
+    one ``authorized`` for its first ``payment_intent.succeeded`` /
+    ``payment_intent.amount_capturable_updated``. With a ``window`` (start, end), only those
+    whose first event falls in [start, end).
+
+    Columns: ``auth_id`` (the charge, or the PaymentIntent event), ``attempt_id``, ``charge``,
+    ``outcome``, ``decline_code``, ``card_brand``, ``card_country``, ``card_bin``,
+    ``card_last4``, ``ts`` (UTC)."""
+    if events.empty:
+        return empty_columns(AUTH_COLUMNS)
+    types = events["type"].astype(str)
+    own_pi = events["object_id"].where(events["object_type"] == "payment_intent")
+    key = events["payment_intent"].fillna(own_pi).fillna(events["object_id"])
+    charge_ev = events[(events["object_type"] == "charge") & types.isin(CREATING)]
+    parts = []
+    if len(charge_ev):
+        ch = _sorted(charge_ev, charge_ev["object_id"])
+        grouped = ch.groupby("_key", sort=True)
+        got = grouped[_AUTH_FIELDS].last()
+        got["ts"] = grouped["_time"].min()
+        got["attempt_id"] = key[ch.index].groupby(ch["_key"]).first()
+        got["charge"] = got.index
+        got["auth_id"] = got.index
+        parts.append(got)
+    with_charges = set(key[charge_ev.index].dropna())
+    pi_ev = events[(events["object_type"] == "payment_intent") & ~key.isin(with_charges)]
+    if len(pi_ev):
+        pi_types = pi_ev["type"].astype(str)
+        failed = pi_ev[
+            (pi_types == "payment_intent.payment_failed") & pi_ev["outcome"].isin(["issuer_declined", "blocked"])
+        ]
+        ok = pi_ev[pi_types.isin(["payment_intent.succeeded", "payment_intent.amount_capturable_updated"])]
+        ok = ok.assign(_time=_event_time(ok)).sort_values("_time", kind="stable")
+        ok = ok.drop_duplicates("object_id").assign(outcome="authorized")
+        for frame in (failed, ok):
+            if len(frame):
+                parts.append(
+                    frame.assign(
+                        ts=_event_time(frame),
+                        attempt_id=key[frame.index],
+                        charge=frame["charge"],
+                        auth_id=frame["event_id"],
+                    )
+                )
+    if not parts:
+        return empty_columns(AUTH_COLUMNS)
+    out = pd.concat([p[AUTH_COLUMNS] for p in parts], ignore_index=True)
+    out["outcome"] = out["outcome"].map(_ANSWERS_ALL)
+    out = out[out["outcome"].notna() & _inside(out["ts"], window)]
+    return out.sort_values(["ts", "auth_id"], kind="stable").reset_index(drop=True)
 
 
 def _results(out: pd.DataFrame, last_action: pd.Series, last_outcome: pd.Series) -> np.ndarray:
@@ -253,19 +384,39 @@ def _objects(events: pd.DataFrame, mask: pd.Series, columns: Sequence[str]) -> p
 REFUND_COLUMNS = ["refund_id", "charge", "payment_intent", "amount", "currency", "status", "ts", "via"]
 
 
-def refunds(events: pd.DataFrame) -> pd.DataFrame:
+REFUND_CREATED = frozenset({"refund.created", "charge.refund.created"})
+
+
+def refunds(events: pd.DataFrame, window: Window = None) -> pd.DataFrame:
     """Refunds (see the counting rules). Columns: ``refund_id`` (None for a refunded charge
     without refund object), ``charge``, ``payment_intent``, ``amount`` (Int64), ``currency``,
-    ``status``, ``ts`` (first seen, UTC), ``via`` ("refund" | "charge.refunded")."""
+    ``status``, ``ts`` (when created, UTC), ``via`` ("refund" | "charge.refunded").
+
+    A refund counts when it was created: its ``refund.created`` event (its first event when
+    the frame has none), or the ``charge.refunded`` event of a charge refunded without refund
+    object. With a ``window`` (start, end) only refunds created in [start, end) count; a
+    refund object with no creation event in the frame is then not counted (an update of an
+    older refund)."""
     if events.empty:
         return empty_columns(REFUND_COLUMNS)
     fields = ["charge", "payment_intent", "amount", "currency", "status"]
-    objs = _objects(events, events["object_type"] == "refund", fields)
+    is_refund = events["object_type"] == "refund"
+    objs = _objects(events, is_refund, fields)
+    created = events[is_refund & events["type"].astype(str).isin(REFUND_CREATED)]
+    born = _event_time(created).groupby(created["object_id"]).min().reindex(objs.index)
+    with_creation = objs[born.notna()]
+    if window is not None:
+        objs = objs[born.notna() & _inside(born, window)]
+        objs = objs.assign(ts=born[objs.index])
+    else:
+        objs = objs.assign(ts=born.fillna(objs["ts"]))
     objs = objs[~objs["status"].isin(["failed", "canceled"])]
     objs = objs.assign(via="refund", refund_id=objs.index)
     refunded = (events["type"] == "charge.refunded") & (events["object_type"] == "charge")
     charges = _objects(events, refunded, ["payment_intent", "amount_refunded", "currency", "status"])
-    charges = charges[~charges.index.isin(set(objs["charge"].dropna()))]
+    known = with_creation if window is not None else _objects(events, is_refund, fields)
+    charges = charges[~charges.index.isin(set(known["charge"].dropna()))]
+    charges = charges[_inside(charges["ts"], window)]
     charges = charges.assign(
         via="charge.refunded", refund_id=None, charge=charges.index, amount=charges["amount_refunded"]
     )
@@ -280,16 +431,24 @@ def refunds(events: pd.DataFrame) -> pd.DataFrame:
 DISPUTE_COLUMNS = ["dispute_id", "charge", "payment_intent", "amount", "currency", "status", "ts"]
 
 
-def disputes(events: pd.DataFrame) -> pd.DataFrame:
-    """Disputes, one per dispute object. Columns: ``dispute_id``, ``charge``,
-    ``payment_intent``, ``amount`` (Int64), ``currency``, ``status`` (latest), ``ts`` (first
-    seen, UTC)."""
+def disputes(events: pd.DataFrame, window: Window = None) -> pd.DataFrame:
+    """Disputes, one per dispute object that has a ``charge.dispute.created`` event (updates
+    and closings of an older dispute open none). Columns: ``dispute_id``, ``charge``,
+    ``payment_intent``, ``amount`` (Int64), ``currency``, ``status`` (latest), ``ts`` (when
+    created, UTC). With a ``window`` (start, end), only disputes created in [start, end)."""
     if events.empty:
         return empty_columns(DISPUTE_COLUMNS)
     mask = (events["object_type"] == "dispute") | events["type"].astype(str).str.startswith("charge.dispute.")
+    created = events[mask & (events["type"] == "charge.dispute.created")]
+    if created.empty:
+        return empty_columns(DISPUTE_COLUMNS)
+    born = _event_time(created).groupby(created["object_id"]).min()
+    born = born[_inside(born, window)]
+    mask = mask & events["object_id"].isin(set(born.index))
     if not mask.any():
         return empty_columns(DISPUTE_COLUMNS)
     out = _objects(events, mask, ["charge", "payment_intent", "amount", "currency", "status"])
+    out["ts"] = born.reindex(out.index)
     out.index.name = "dispute_id"
     out = out.reset_index()[DISPUTE_COLUMNS]
     out["amount"] = minor_units(out["amount"])
@@ -306,48 +465,75 @@ KPI_COLUMNS = [
     "pending",
     "canceled",
     "other",
+    "attempts_authorized",
+    "attempts_issuer_declined",
+    "attempts_blocked",
     "requires_action",
     "auth_rate",
+    "success_rate",
     "abandonment",
     "refunds",
     "disputes",
     "dispute_rate",
 ]
+_ATTEMPT_RESULTS = {
+    "authorized": "attempts_authorized",
+    "issuer_declined": "attempts_issuer_declined",
+    "blocked": "attempts_blocked",
+}
 
 
 def _rate(num: pd.Series, den: pd.Series) -> pd.Series:
     return (num / den.where(den > 0)).astype(float)
 
 
-def kpis(events: pd.DataFrame, tz: Zone, freq: str = "h") -> pd.DataFrame:
+def kpis(events: pd.DataFrame, tz: Zone, freq: str = "h", window: Window = None) -> pd.DataFrame:
     """KPIs per local hour (``freq="h"``, with an ``hour`` column) or day (``"D"``).
 
-    Columns: ``period`` (local start, tz-aware), ``attempts``, one count per result
-    (``authorized``, ``issuer_declined``, ``blocked``, ``threeds_dropoff``, ``pending``,
-    ``canceled``, ``other``), ``requires_action`` (attempts that reached it), ``auth_rate``,
-    ``abandonment``, ``refunds``, ``disputes``, ``dispute_rate`` (rates are floats, NaN
-    without a denominator); ``hour`` (0-23) for hourly frames."""
-    att = attempts(events)
+    Columns: ``period`` (local start, tz-aware), ``attempts`` (PaymentIntents, or lone
+    charges, in the period of their first authorization-creating event);
+    ``authorized``, ``issuer_declined``, ``blocked``: **authorizations** (each charge once,
+    see :func:`authorizations`) in the period of the charge - a decline followed by a
+    successful retry is one of each; ``threeds_dropoff``, ``pending``, ``canceled``,
+    ``other``: attempts by result; ``attempts_authorized``, ``attempts_issuer_declined``,
+    ``attempts_blocked``: attempts by result; ``requires_action`` (attempts that reached it);
+    ``auth_rate`` = authorized ÷ (authorized + issuer_declined) per issuer answer;
+    ``success_rate`` = the same per attempt (attempts_authorized ÷ (attempts_authorized +
+    attempts_issuer_declined)); ``abandonment``, ``refunds``, ``disputes``, ``dispute_rate``
+    (disputes ÷ authorized charges); rates are floats, NaN without a denominator; ``hour``
+    (0-23) for hourly frames. ``window`` (start, end) keeps only attempts, authorizations,
+    refunds and disputes that began in [start, end) (see :func:`attempts`)."""
+    att = attempts(events, window)
+    auth = authorizations(events, window)
     columns = KPI_COLUMNS + (["hour"] if freq.lower() == "h" else [])
-    ref, dis = refunds(events), disputes(events)
-    if att.empty and ref.empty and dis.empty:
+    ref, dis = refunds(events, window), disputes(events, window)
+    if att.empty and auth.empty and ref.empty and dis.empty:
         return empty_columns(columns)
     parts = []
     if len(att):
         counts = pd.crosstab(local_period(att["first"], tz, freq), att["result"])
         counts = counts.reindex(columns=list(RESULTS), fill_value=0)
         counts["attempts"] = counts.sum(axis=1)
+        counts = counts.rename(columns=_ATTEMPT_RESULTS)
         ra = att.groupby(local_period(att["first"], tz, freq))["reached_requires_action"].sum()
         counts["requires_action"] = ra.astype("int64")
         parts.append(counts)
+    if len(auth):
+        answers = pd.crosstab(local_period(auth["ts"], tz, freq), auth["outcome"])
+        parts.append(answers.reindex(columns=["authorized", "issuer_declined", "blocked"], fill_value=0))
     if len(ref):
         parts.append(ref.groupby(local_period(ref["ts"], tz, freq)).size().rename("refunds").to_frame())
     if len(dis):
         parts.append(dis.groupby(local_period(dis["ts"], tz, freq)).size().rename("disputes").to_frame())
     out = pd.concat(parts, axis=1)
-    for col in ["attempts", *RESULTS, "requires_action", "refunds", "disputes"]:
+    counted = ["attempts", "authorized", "issuer_declined", "blocked", "threeds_dropoff", "pending", "canceled"]
+    counted += ["other", *_ATTEMPT_RESULTS.values(), "requires_action", "refunds", "disputes"]
+    for col in counted:
         out[col] = out[col].fillna(0).astype("int64") if col in out else 0
     out["auth_rate"] = _rate(out["authorized"], out["authorized"] + out["issuer_declined"])
+    out["success_rate"] = _rate(
+        out["attempts_authorized"], out["attempts_authorized"] + out["attempts_issuer_declined"]
+    )
     out["abandonment"] = _rate(out["threeds_dropoff"], out["requires_action"])
     out["dispute_rate"] = _rate(out["disputes"], out["authorized"])
     out.index.name = "period"
@@ -375,15 +561,16 @@ def _int_sum(values: pd.Series) -> int:
     return int(sum(int(v) for v in values.dropna()))
 
 
-def money(events: pd.DataFrame, tz: Zone, freq: str = "D") -> pd.DataFrame:
+def money(events: pd.DataFrame, tz: Zone, freq: str = "D", window: Window = None) -> pd.DataFrame:
     """Volume, refunds and disputes per local period and currency (minor units, ints).
 
     Columns: ``period``, ``currency`` ("?" when unknown), ``charges`` (authorized attempts),
     ``volume``, ``avg_ticket`` (ints), ``refunds``, ``refunded`` (amount), ``refund_rate``
-    (refunded ÷ volume, float), ``disputes``, ``disputed`` (amount)."""
-    att = attempts(events)
+    (refunded ÷ volume, float), ``disputes``, ``disputed`` (amount). ``window`` as in
+    :func:`kpis`."""
+    att = attempts(events, window)
     att = att[att["result"] == "authorized"]
-    ref, dis = refunds(events), disputes(events)
+    ref, dis = refunds(events, window), disputes(events, window)
     rows: dict[tuple[pd.Timestamp, str], dict[str, int]] = {}
 
     def bucket(frame: pd.DataFrame, time: str) -> pd.core.groupby.DataFrameGroupBy:
@@ -446,27 +633,29 @@ DECLINE_COLUMNS = [
 ]
 
 
-def declines(events: pd.DataFrame, dimensions: Sequence[str] = DIMENSIONS) -> pd.DataFrame:
-    """Declined attempts (issuer declines and blocks) by each dimension where present.
+def declines(events: pd.DataFrame, dimensions: Sequence[str] = DIMENSIONS, window: Window = None) -> pd.DataFrame:
+    """Declined authorizations (issuer declines and blocks, each failed charge once: a decline
+    followed by a successful retry still counts) by each dimension where present.
 
     Columns: ``dimension``, ``value``, ``declines``, ``issuer_declined``, ``blocked``,
-    ``share`` (of all declines), ``attempts`` (all attempts with that value),
-    ``decline_rate`` (declines ÷ attempts). Sorted by dimension, then declines."""
-    att = attempts(events)
-    if att.empty:
+    ``share`` (of all declines), ``attempts`` (all authorizations with that value: see
+    :func:`authorizations`), ``decline_rate`` (declines ÷ attempts). Sorted by dimension,
+    then declines. ``window`` as in :func:`authorizations`."""
+    auth = authorizations(events, window)
+    if auth.empty:
         return empty_columns(DECLINE_COLUMNS)
-    att = att.assign(
-        _issuer=att["result"] == "issuer_declined",
-        _blocked=att["result"] == "blocked",
+    auth = auth.assign(
+        _issuer=auth["outcome"] == "issuer_declined",
+        _blocked=auth["outcome"] == "blocked",
     )
-    total = int(att["_issuer"].sum() + att["_blocked"].sum())
+    total = int(auth["_issuer"].sum() + auth["_blocked"].sum())
     parts = []
     for dim in dimensions:
-        known = att[att[dim].notna()]
+        known = auth[auth[dim].notna()]
         if known.empty:
             continue
         g = known.groupby(dim).agg(
-            issuer_declined=("_issuer", "sum"), blocked=("_blocked", "sum"), attempts=("result", "size")
+            issuer_declined=("_issuer", "sum"), blocked=("_blocked", "sum"), attempts=("outcome", "size")
         )
         g["declines"] = g["issuer_declined"] + g["blocked"]
         g = g[g["declines"] > 0]
@@ -486,9 +675,9 @@ BAND_COLUMNS = ["hour", "baseline_median", "baseline_p10", "baseline_p90", "base
 
 
 def hourly_baseline(baseline: pd.DataFrame, tz: Zone, min_attempts: int = 1) -> pd.DataFrame:
-    """The authorization rate of each local hour over the baseline days: ``hour``,
-    ``baseline_median``, ``baseline_p10``, ``baseline_p90``, ``baseline_days`` (days whose
-    hour had at least ``min_attempts`` authorized + issuer-declined attempts)."""
+    """The authorization rate (per issuer answer) of each local hour over the baseline days:
+    ``hour``, ``baseline_median``, ``baseline_p10``, ``baseline_p90``, ``baseline_days`` (days
+    whose hour had at least ``min_attempts`` authorized + issuer-declined authorizations)."""
     hourly = kpis(baseline, tz, "h")
     if hourly.empty:
         return empty_columns(BAND_COLUMNS)
@@ -511,8 +700,8 @@ def hourly_baseline(baseline: pd.DataFrame, tz: Zone, min_attempts: int = 1) -> 
 def auth_rate_band(today: pd.DataFrame, baseline: pd.DataFrame, tz: Zone, min_attempts: int = 1) -> pd.DataFrame:
     """Today's hourly authorization rate with the baseline band of the same local hour.
 
-    Columns: ``period``, ``hour``, ``attempts``, ``authorized``, ``issuer_declined``,
-    ``auth_rate``, ``baseline_median``, ``baseline_p10``, ``baseline_p90``,
+    Columns: ``period``, ``hour``, ``attempts``, ``authorized``, ``issuer_declined``
+    (authorizations, as in :func:`kpis`), ``auth_rate`` (per issuer answer), ``baseline_median``, ``baseline_p10``, ``baseline_p90``,
     ``baseline_days`` (0 where the baseline has no such hour)."""
     hourly = kpis(today, tz, "h")
     columns = ["period", "hour", "attempts", "authorized", "issuer_declined", "auth_rate", *BAND_COLUMNS[1:]]
@@ -544,8 +733,8 @@ SPIKE_COLUMNS = [
 ]
 
 
-def _declined_by(att: pd.DataFrame, dim: str, bin_digits: int) -> pd.Series:
-    declined = att[att["result"].isin(["issuer_declined", "blocked"]) & att[dim].notna()]
+def _declined_by(auth: pd.DataFrame, dim: str, bin_digits: int) -> pd.Series:
+    declined = auth[auth["outcome"].isin(["issuer_declined", "blocked"]) & auth[dim].notna()]
     values = declined[dim].astype(str)
     if dim == "card_bin":
         values = values.str[:bin_digits]
@@ -560,42 +749,57 @@ def decline_spikes(
     bin_digits: int = 6,
 ) -> pd.DataFrame:
     """Decline codes and BIN ranges (``card_bin``'s first ``bin_digits`` digits) declined
-    more today than the baseline predicts.
+    more today than the baseline predicts, counted per authorization (each failed charge once,
+    see :func:`authorizations`).
 
-    expected = (baseline declines with the value ÷ baseline attempts) × today's attempts;
-    ``spike`` when declines ≥ ``decline_spike_min`` and declines ≥ ``decline_spike_factor`` ×
-    expected (a value never declined in the baseline has expected 0 and factor inf).
-    Columns: ``dimension``, ``value``, ``declines``, ``attempts`` (today's, all),
-    ``baseline_declines``, ``baseline_attempts``, ``baseline_share``, ``expected``,
-    ``factor``, ``spike``. Spikes first, then by factor."""
-    att_today, att_base = attempts(today), attempts(baseline)
-    if att_today.empty:
+    expected = (baseline declines with the value ÷ baseline authorizations) × today's
+    authorizations; ``spike`` when declines ≥ ``decline_spike_min`` and declines ≥
+    ``decline_spike_factor`` × expected (a value never declined in the baseline has expected 0
+    and factor inf). A baseline with fewer than ``auth_rate_min_attempts`` authorizations
+    predicts nothing: ``expected``, ``factor`` and ``baseline_share`` are NaN and nothing is a
+    spike. Columns: ``dimension``, ``value``, ``declines``, ``attempts`` (today's
+    authorizations, all), ``baseline_declines``, ``baseline_attempts``, ``baseline_share``,
+    ``expected``, ``factor``, ``spike``. Spikes first, then by factor."""
+    auth_today, auth_base = authorizations(today), authorizations(baseline)
+    if auth_today.empty:
         return empty_columns(SPIKE_COLUMNS)
-    n_today, n_base = len(att_today), len(att_base)
+    n_today, n_base = len(auth_today), len(auth_base)
+    judged = n_base >= thresholds.auth_rate_min_attempts
     parts = []
     for dim in dimensions:
-        now = _declined_by(att_today, dim, bin_digits)
+        now = _declined_by(auth_today, dim, bin_digits)
         if now.empty:
             continue
-        before = _declined_by(att_base, dim, bin_digits) if n_base else pd.Series(dtype="int64")
+        before = _declined_by(auth_base, dim, bin_digits) if n_base else pd.Series(dtype="int64")
         frame = pd.DataFrame({"value": now.index.astype(str), "declines": now.to_numpy(dtype="int64")})
         frame["dimension"] = dim
         frame["attempts"] = n_today
         frame["baseline_declines"] = frame["value"].map(before).fillna(0).astype("int64")
         frame["baseline_attempts"] = n_base
-        frame["baseline_share"] = frame["baseline_declines"] / n_base if n_base else np.nan
-        frame["expected"] = frame["baseline_share"].fillna(0) * n_today
-        with np.errstate(divide="ignore"):
-            frame["factor"] = np.where(
-                frame["expected"] > 0, frame["declines"] / frame["expected"].where(frame["expected"] > 0), np.inf
+        if judged:
+            frame["baseline_share"] = frame["baseline_declines"] / n_base
+            frame["expected"] = frame["baseline_share"] * n_today
+            with np.errstate(divide="ignore"):
+                frame["factor"] = np.where(
+                    frame["expected"] > 0,
+                    frame["declines"] / frame["expected"].where(frame["expected"] > 0),
+                    np.inf,
+                )
+            frame["spike"] = (frame["declines"] >= thresholds.decline_spike_min) & (
+                frame["declines"] >= thresholds.decline_spike_factor * frame["expected"]
             )
-        frame["spike"] = (frame["declines"] >= thresholds.decline_spike_min) & (
-            frame["declines"] >= thresholds.decline_spike_factor * frame["expected"]
-        )
+        else:  # no baseline worth the name: nothing to compare with
+            frame["baseline_share"] = np.nan
+            frame["expected"] = np.nan
+            frame["factor"] = np.nan
+            frame["spike"] = False
         parts.append(frame)
     if not parts:
         return empty_columns(SPIKE_COLUMNS)
     out = pd.concat(parts, ignore_index=True)[SPIKE_COLUMNS]
-    out["factor"] = out["factor"].astype(float)
+    for col in ("baseline_share", "expected", "factor"):
+        out[col] = out[col].astype(float)
     out["spike"] = out["spike"].astype(bool)
-    return out.sort_values(["spike", "factor", "declines"], ascending=[False, False, False]).reset_index(drop=True)
+    return out.sort_values(
+        ["spike", "factor", "declines"], ascending=[False, False, False], na_position="last"
+    ).reset_index(drop=True)

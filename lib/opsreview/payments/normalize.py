@@ -292,29 +292,58 @@ def _card_details(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def _outcome(obj: Mapping[str, Any], kind: str, status: str | None) -> tuple[str | None, str | None, str | None]:
-    """(outcome, decline_code, failure_code) of a payment intent or a charge."""
-    outcome = _get(obj, "outcome")
-    if not isinstance(outcome, Mapping):
-        outcome = _get(obj, "latest_charge", "outcome")
-    error = _get(obj, "last_payment_error")
+# PaymentIntent events whose `last_payment_error` is news: the failed confirmation itself. Any
+# other PaymentIntent event (canceled, requires_action, processing, ...) may still carry the
+# error of an earlier failure, which is not a new decline.
+_PI_FAILURE_EVENTS = frozenset({"payment_intent.payment_failed"})
+# The int64 range every integer column of the rows must fit (Arrow's int64).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _outcome(
+    obj: Mapping[str, Any], kind: str, status: str | None, event_type: str | None = None
+) -> tuple[str | None, str | None, str | None]:
+    """(outcome, decline_code, failure_code) of a payment intent or a charge.
+
+    A charge's own ``outcome.type`` (authorized / issuer_declined / blocked / ...) wins over
+    anything derived from codes: a Radar block stays ``blocked`` whatever its decline code.
+    A PaymentIntent event gives a decline (and its decline and failure codes) only when it is
+    ``payment_intent.payment_failed`` (``event_type`` None: any event, as before); other
+    PaymentIntent events give ``authorized`` from their status, or nothing."""
+    own = _get(obj, "outcome")
+    outcome = own if isinstance(own, Mapping) else _get(obj, "latest_charge", "outcome")
+    failure_event = kind == "charge" or event_type is None or event_type in _PI_FAILURE_EVENTS
+    error = _get(obj, "last_payment_error") if kind == "payment_intent" and failure_event else None
     error = error if isinstance(error, Mapping) else {}
-    failure_code = text_field(
-        error.get("code") or obj.get("failure_code") or _get(obj, "latest_charge", "failure_code"), 60
-    )
-    decline_code = text_field(error.get("decline_code"), 60)
+    if failure_event:
+        failure_code = text_field(
+            error.get("code") or obj.get("failure_code") or _get(obj, "latest_charge", "failure_code"), 60
+        )
+        decline_code = text_field(error.get("decline_code"), 60)
+    else:
+        failure_code = decline_code = None
     result: str | None = None
     if isinstance(outcome, Mapping):
         kind_value = outcome.get("type")
         result = kind_value if kind_value in _OUTCOMES else None
+        if result not in (None, "authorized") and not failure_event:
+            result = None  # an earlier charge's decline, seen again on a later PaymentIntent event
         if result not in (None, "authorized") and decline_code is None:
             decline_code = text_field(outcome.get("reason"), 60)
     if result is None and kind in ("payment_intent", "charge"):
-        if decline_code is not None or (failure_code in _ISSUER_CODES) or error.get("type") == "card_error":
+        declined = decline_code is not None or failure_code in _ISSUER_CODES or error.get("type") == "card_error"
+        if failure_event and declined and status not in ("succeeded", "requires_capture"):
             result = "issuer_declined"
         elif status in ("succeeded", "requires_capture") or (kind == "charge" and obj.get("paid") is True):
             result = "authorized"
     return result, decline_code, failure_code
+
+
+def _int64(value: int | None) -> int | None:
+    """``value`` when it fits int64; ValueError otherwise (the event is malformed)."""
+    if value is not None and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("amount outside int64")
+    return value
 
 
 def event_row(event: Any, source: str, now: datetime, order_key: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -333,8 +362,8 @@ def event_row(event: Any, source: str, now: datetime, order_key: str) -> tuple[d
     if created > now + FUTURE_SKEW:
         return None, "future"
     try:
-        amount = minor_units(obj.get("amount"))
-        refunded = minor_units(obj.get("amount_refunded"))
+        amount = _int64(minor_units(obj.get("amount")))
+        refunded = _int64(minor_units(obj.get("amount_refunded")))
     except FloatAmount:
         return None, "float_amount"
     except ValueError:
@@ -347,7 +376,7 @@ def event_row(event: Any, source: str, now: datetime, order_key: str) -> tuple[d
     event_id = _id(event.get("id")) or stable_id(event)
     status = text_field(obj.get("status"), 40)
     outcome, decline_code, failure_code = (
-        _outcome(obj, kind, status) if kind in ("payment_intent", "charge") else (None, None, None)
+        _outcome(obj, kind, status, event_type) if kind in ("payment_intent", "charge") else (None, None, None)
     )
     card = _card_details(obj)
     # Stripe's public objects carry no BIN; an app that records it in metadata (`card_bin`) gives it
@@ -374,6 +403,8 @@ def event_row(event: Any, source: str, now: datetime, order_key: str) -> tuple[d
         charge = _id(obj.get("charge"))
     customer = _id(obj.get("customer"))
     pending = event.get("pending_webhooks")
+    if isinstance(pending, int) and not isinstance(pending, bool) and not 0 <= pending <= INT64_MAX:
+        return None, "malformed"  # a negative count, or one Arrow's int64 cannot hold
     livemode = event.get("livemode")
     row: dict[str, Any] = {
         "ts": created,

@@ -113,7 +113,9 @@ class PaymentReview:
         return pd.DataFrame(
             [
                 {
-                    "attempts": int(row["attempts"]),
+                    "payments": int(row["attempts"]),
+                    "success rate": row.get("success_rate"),
+                    "authorizations": int(row["authorized"]) + int(row["issuer_declined"]),
                     "authorized": int(row["authorized"]),
                     "issuer declined": int(row["issuer_declined"]),
                     "blocked": int(row["blocked"]),
@@ -318,7 +320,8 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         orders = orders.sort_values("updated").drop_duplicates("order_id", keep="last").reset_index(drop=True)
     exposures = _read(store, models.EXPOSURES, [ctx.day])
     ingest = _read(store, models.INGEST, [ctx.day])
-    daily = kpis.kpis(today, tz, "D")
+    day = (start, end)
+    daily = kpis.kpis(history, tz, "D", window=day)
     review = PaymentReview(
         day=ctx.day,
         tz=tz,
@@ -326,14 +329,14 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         params=settings,
         today=today,
         baseline=baseline,
-        attempts=kpis.attempts(today),
-        hourly=kpis.kpis(today, tz, "h"),
+        attempts=kpis.attempts(history, window=day),
+        hourly=kpis.kpis(history, tz, "h", window=day),
         daily=daily,
         band=kpis.auth_rate_band(today, baseline, tz, t.auth_rate_min_attempts),
-        declines=kpis.declines(today),
+        declines=kpis.declines(history, window=day),
         spikes=kpis.decline_spikes(today, baseline, t),
         hour_spikes=analysis.hourly_spikes(today, baseline, tz, t),
-        money=kpis.money(today, tz, "D"),
+        money=kpis.money(history, tz, "D", window=day),
         deliveries=deliveries,
         webhook_hourly=webhooks.outcomes_per_period(deliveries, tz, "h"),
         webhook_summary=webhooks.delivery_summary(deliveries, today) if len(deliveries) else pd.DataFrame(),

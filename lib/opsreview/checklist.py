@@ -242,6 +242,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
             (
                 "payments.auth_rate",
                 "payments.auth_rate_hour",
+                "payments.volume_drop",
                 "payments.decline_spike",
                 "payments.abandonment",
                 "payments.dispute_rate",

@@ -61,3 +61,36 @@ def hourly_spikes(
         if len(spikes):
             parts.append(spikes.assign(hour=f"{hour:02d}:00"))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def volume_drops(
+    today_hourly: pd.DataFrame, baseline_hourly: pd.DataFrame, tz: ZoneInfo, drop: float, min_median: int
+) -> pd.DataFrame:
+    """Hours whose payments (attempts) fell below ``(1 - drop)`` × the median of the same local
+    hour on the baseline days, where that median is at least ``min_median`` (a checkout that
+    stopped taking payments). Both frames are ``kpis(..., "h")`` output. Columns: ``period``,
+    ``hour``, ``attempts``, ``baseline_median``, ``baseline_days``, ``share``."""
+    columns = ["period", "hour", "attempts", "baseline_median", "baseline_days", "share"]
+    if baseline_hourly.empty:
+        return pd.DataFrame(columns=columns)
+    base = baseline_hourly.assign(hour=pd.to_datetime(baseline_hourly["period"]).dt.tz_convert(tz).dt.hour)
+    stats = (
+        base.groupby("hour")["attempts"]
+        .agg(["median", "count"])
+        .rename(columns={"median": "baseline_median", "count": "baseline_days"})
+    )
+    hours = pd.DataFrame({"hour": range(24)}).merge(stats, left_on="hour", right_index=True, how="inner")
+    today = (
+        today_hourly.assign(hour=pd.to_datetime(today_hourly["period"]).dt.tz_convert(tz).dt.hour)[
+            ["hour", "period", "attempts"]
+        ]
+        if len(today_hourly)
+        else pd.DataFrame(columns=["hour", "period", "attempts"])
+    )
+    merged = hours.merge(today, on="hour", how="left")
+    merged["attempts"] = merged["attempts"].fillna(0).astype("int64")  # an hour without a payment is 0, not missing
+    merged["share"] = merged["attempts"] / merged["baseline_median"]
+    low = merged[
+        (merged["baseline_median"] >= min_median) & (merged["baseline_days"] >= 3) & (merged["share"] < 1 - drop)
+    ]
+    return low[columns].reset_index(drop=True)

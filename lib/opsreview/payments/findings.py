@@ -27,6 +27,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "payments.auth_rate_hour": (MONITOR,),
     "payments.decline_spike": (MONITOR,),
     "payments.abandonment": (MONITOR,),
+    "payments.volume_drop": (MONITOR,),
     "payments.dispute_rate": (MONITOR,),
     "payments.refund_rate": (MONITOR,),
     "payments.webhook_failures": (WEBHOOK_HANDLER, MONITOR),
@@ -110,6 +111,19 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                     requires_action=int(day["requires_action"]),
                 )
             )
+    for row in review.volume_drops.to_dict("records"):
+        out.append(
+            _f(
+                "payments.volume_drop",
+                Severity.warning,
+                f"{int(row['attempts'])} payments at {int(row['hour']):02d}:00 against a usual "
+                f"{float(row['baseline_median']):.0f} (the checkout may not be taking payments)",
+                int(row["attempts"]),
+                round(float(row["baseline_median"]) * (1 - t.volume_drop), 1),
+                hour=f"{int(row['hour']):02d}:00",
+                baseline_days=int(row["baseline_days"]),
+            )
+        )
     band = review.band
     if len(band):
         low = band[

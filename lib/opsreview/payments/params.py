@@ -133,6 +133,13 @@ class PaymentThresholds(Section):
     )
     decline_spike_min: int = Field(20, ge=1, description="declines a spike of the day needs")
     decline_spike_min_hour: int = Field(10, ge=1, description="declines a spike within one hour needs")
+    volume_drop: float = Field(
+        0.6,
+        gt=0,
+        lt=1,
+        description="an hour whose payments fell this much below its baseline median (a checkout outage)",
+    )
+    volume_min_median: int = Field(20, ge=1, description="payments the baseline hour needs before a drop is judged")
     abandonment_max: float = Field(
         0.25, gt=0, le=1, description="share of requires_action payment intents never completed"
     )

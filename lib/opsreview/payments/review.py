@@ -45,6 +45,7 @@ class PaymentReview:
     declines: pd.DataFrame
     spikes: pd.DataFrame
     hour_spikes: pd.DataFrame
+    volume_drops: pd.DataFrame
     money: pd.DataFrame
     deliveries: pd.DataFrame
     webhook_hourly: pd.DataFrame
@@ -136,6 +137,8 @@ class PaymentReview:
         if self._no_events(section, (payfindings.MONITOR,)):
             return section
         section.figures.append(charts.auth_rate_band(self))
+        if len(self.volume_drops):
+            section.tables.append(("Hours with far fewer payments than usual", self.table("volume_drops")))
         if self.baseline.empty:
             section.not_verifiable(
                 AREA,
@@ -292,6 +295,10 @@ def _access(store: Store, days: list[dt.date], route: str, start: dt.datetime, e
     )
 
 
+def _before(events: pd.DataFrame, start: dt.datetime) -> pd.DataFrame:
+    return events[events["ts"] < start].reset_index(drop=True) if len(events) else events
+
+
 def _in_day(frame: pd.DataFrame, column: str, start: dt.datetime) -> pd.DataFrame:
     """Rows whose ``column`` (a time) is in the review day or later (a double charge spanning
     midnight belongs to the day of its second payment)."""
@@ -336,6 +343,13 @@ def load_payment_review(ctx: ReviewContext) -> PaymentReview:
         declines=kpis.declines(history, window=day),
         spikes=kpis.decline_spikes(today, baseline, t),
         hour_spikes=analysis.hourly_spikes(today, baseline, tz, t),
+        volume_drops=analysis.volume_drops(
+            kpis.kpis(history, tz, "h", window=day),
+            kpis.kpis(_before(history, start), tz, "h", window=(base_start, start)),
+            tz,
+            t.volume_drop,
+            t.volume_min_median,
+        ),
         money=kpis.money(history, tz, "D", window=day),
         deliveries=deliveries,
         webhook_hourly=webhooks.outcomes_per_period(deliveries, tz, "h"),

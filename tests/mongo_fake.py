@@ -363,3 +363,35 @@ def fakes() -> Iterator[tuple[str, str]]:
     for version in VERSIONS:
         for topology in TOPOLOGIES:
             yield version, topology
+
+
+# The read-only allowlist as the brief states it, written out independently of the code under test (the
+# collector and live tests check what was sent against it).
+ALLOWED = {
+    "serverStatus",
+    "dbStats",
+    "listDatabases",
+    "listCollections",
+    "listIndexes",
+    "aggregate",
+    "find",
+    "replSetGetStatus",
+    "connectionStatus",
+    "getLog",
+    "hello",
+    "buildInfo",
+    "balancerStatus",
+    "profile",
+}
+READ_STAGES = {
+    "$collStats",
+    "$indexStats",
+    "$currentOp",
+    "$match",
+    "$sample",
+    "$project",
+    "$group",
+    "$sort",
+    "$limit",
+    "$count",
+}

@@ -31,42 +31,21 @@ from opsreview.mongo import (
     privileges_row,
     run_command,
 )
-from tests.mongo_fake import DRIVER_COMMANDS, TOPOLOGIES, VERSIONS, FakeMongo, load_fixture, load_privileges
+from tests.mongo_fake import (
+    ALLOWED,
+    DRIVER_COMMANDS,
+    READ_STAGES,
+    TOPOLOGIES,
+    VERSIONS,
+    FakeMongo,
+    load_fixture,
+    load_privileges,
+)
 
 PASSWORD = "Fake-Passw0rd-for-tests"
 ENV = "OPSREVIEW_TEST_FAKE_MONGODB"
 COMBOS = [(v, t) for v in VERSIONS for t in TOPOLOGIES]
 IDS = [f"{v}-{t}" for v, t in COMBOS]
-
-# The read-only allowlist as the brief states it, written out here independently of the code.
-ALLOWED = {
-    "serverStatus",
-    "dbStats",
-    "listDatabases",
-    "listCollections",
-    "listIndexes",
-    "aggregate",
-    "find",
-    "replSetGetStatus",
-    "connectionStatus",
-    "getLog",
-    "hello",
-    "buildInfo",
-    "balancerStatus",
-    "profile",
-}
-READ_STAGES = {
-    "$collStats",
-    "$indexStats",
-    "$currentOp",
-    "$match",
-    "$sample",
-    "$project",
-    "$group",
-    "$sort",
-    "$limit",
-    "$count",
-}
 
 
 @contextmanager

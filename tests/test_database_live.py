@@ -16,6 +16,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 from opsreview.database import collector, models
 from opsreview.database.params import DatabaseParams
 from opsreview.database.snapshot import flatten
+from tests.mongo_fake import ALLOWED, READ_STAGES
 
 URI_ENV = "OPSREVIEW_TEST_MONGODB_URI"
 
@@ -23,35 +24,6 @@ pytestmark = pytest.mark.skipif(
     not os.environ.get(URI_ENV), reason=f"{URI_ENV} is not set: no real MongoDB to read (set it to a read-only login)"
 )
 
-# The read-only allowlist, written out independently of the code under test.
-ALLOWED = {
-    "serverStatus",
-    "dbStats",
-    "listDatabases",
-    "listCollections",
-    "listIndexes",
-    "aggregate",
-    "find",
-    "replSetGetStatus",
-    "connectionStatus",
-    "getLog",
-    "hello",
-    "buildInfo",
-    "balancerStatus",
-    "profile",
-}
-READ_STAGES = {
-    "$collStats",
-    "$indexStats",
-    "$currentOp",
-    "$match",
-    "$sample",
-    "$project",
-    "$group",
-    "$sort",
-    "$limit",
-    "$count",
-}
 # What the driver itself sends (the login, cursor continuations, session cleanup): no maxTimeMS.
 DRIVER_COMMANDS = {"saslStart", "saslContinue", "authenticate", "getMore", "killCursors", "endSessions"}
 

@@ -9,12 +9,16 @@ a crash of the run. Each area names the modules that register its sources
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opsreview.exceptions import SourceError
 from opsreview.findings import Finding, Severity
 from opsreview.masking import masked
 from opsreview.secrets import redact
@@ -48,6 +52,23 @@ class SourceResult:
 
 
 SourceFn = Callable[["ReviewContext"], SourceResult]
+
+
+def input_files(patterns: Iterable[str], base: Path, source: str, key: str, what: str = "") -> list[Path]:
+    """The files named by ``patterns`` of params key ``key`` (files, globs, folders; relative
+    ones against ``base``); a pattern that names nothing is a SourceError of ``source``."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(pattern)))
+        if os.path.isdir(path):
+            found.extend(sorted(p for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")))
+        elif glob.has_magic(path):
+            found.extend(sorted(Path(p) for p in glob.glob(path) if os.path.isfile(p)))
+        elif os.path.isfile(path):
+            found.append(Path(path))
+        else:
+            raise SourceError(source, f"{what}{path} does not exist ({key})")
+    return found
 
 
 @dataclass(frozen=True)

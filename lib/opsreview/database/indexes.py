@@ -460,19 +460,7 @@ ADVICE_COLUMNS = [
 ]
 
 _SERVED_NOTE = "an existing index serves this shape: a plan problem (plan cache, hint, collation, multikey bounds), not a missing index"
-_ADVICE_TEXT = [
-    "ns",
-    "shape_key",
-    "op",
-    "shape",
-    "why",
-    "suggestion",
-    "command",
-    "served_by",
-    "served_by_hidden",
-    "same_index_as",
-    "note",
-]
+_ADVICE_TEXT = ADVICE_COLUMNS[: ADVICE_COLUMNS.index("note") + 1]  # the text columns
 
 
 def _ratio(frame: pd.DataFrame, column: str, examined: str) -> pd.Series:

@@ -16,10 +16,8 @@ in the table's folder remembers them).
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import json
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,7 +34,7 @@ from opsreview.findings import Finding, Severity
 from opsreview.masking import AtRest, mask_at_rest, masked
 from opsreview.params import Params
 from opsreview.secrets import redact
-from opsreview.sources import SourceResult, register_source
+from opsreview.sources import SourceResult, input_files, register_source
 from opsreview.store import Store, part_key
 
 log = logging.getLogger("opsreview")
@@ -158,22 +156,6 @@ def _snapshots_configured(database: DatabaseParams) -> bool:
     return database.uri is not None or database.snapshot_dir is not None
 
 
-def log_paths(patterns: Iterable[str], base: Path) -> list[Path]:
-    """Files named by ``patterns`` (files, globs, folders), relative ones against ``base``."""
-    found: list[Path] = []
-    for pattern in patterns:
-        path = os.path.normpath(os.path.join(base, os.path.expanduser(pattern)))
-        if os.path.isdir(path):
-            found.extend(sorted(p for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")))
-        elif glob.has_magic(path):
-            found.extend(sorted(Path(p) for p in glob.glob(path) if os.path.isfile(p)))
-        elif os.path.isfile(path):
-            found.append(Path(path))
-        else:
-            raise SourceError("database_logs", f"log path {path} does not exist (database.log_files)")
-    return found
-
-
 def _state(store: Store) -> tuple[Path, dict[str, list[float]]]:
     path = store.root / models.SLOW_QUERIES / FILES_STATE
     try:
@@ -213,7 +195,7 @@ def pull_database_logs(ctx: ReviewContext) -> SourceResult:
     for table in (models.SLOW_QUERIES, models.LOG_READS):
         ctx.store.remask_old_parts(table)
     for source in params.database.log_files:
-        for path in log_paths(source.paths, base):
+        for path in input_files(source.paths, base, "database_logs", "database.log_files", "log path "):
             stat = path.stat()
             signature = [stat.st_size, stat.st_mtime]
             if state.get(str(path)) == signature:

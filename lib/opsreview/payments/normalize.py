@@ -232,6 +232,11 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def get_path(obj: Any, dotted: str) -> Any:
+    """The value at a dotted path (``payment.card.last4``), or None."""
+    return _get(obj, *dotted.split("."))
+
+
 def _id(value: Any) -> str | None:
     """An id, or the id of an expanded object; never free text."""
     if isinstance(value, Mapping):

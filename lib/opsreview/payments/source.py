@@ -15,10 +15,8 @@ Events repeat across sources and deliveries: the review deduplicates on ``event_
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import gzip
 import json
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -29,7 +27,8 @@ from opsreview.context import ReviewContext
 from opsreview.exceptions import SourceError
 from opsreview.masking import AtRest, mask_at_rest
 from opsreview.payments import models
-from opsreview.sources import SourceResult, register_source
+from opsreview.payments.normalize import get_path as _get_path
+from opsreview.sources import SourceResult, input_files, register_source
 from opsreview.store import Store, part_key
 
 for _table in models.SCHEMAS:
@@ -40,21 +39,6 @@ def pull_window(ctx: ReviewContext) -> tuple[dt.datetime, dt.datetime]:
     """From the start of the first baseline day to the end of the review day (UTC)."""
     first = ctx.params.day_window(ctx.baseline_days[0])[0] if ctx.baseline_days else ctx.window[0]
     return first, ctx.window[1]
-
-
-def paths_of(patterns: Iterable[str], base: Path, source: str, key: str) -> list[Path]:
-    found: list[Path] = []
-    for pattern in patterns:
-        path = os.path.normpath(os.path.join(base, os.path.expanduser(pattern)))
-        if os.path.isdir(path):
-            found.extend(sorted(p for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")))
-        elif glob.has_magic(path):
-            found.extend(sorted(Path(p) for p in glob.glob(path) if os.path.isfile(p)))
-        elif os.path.isfile(path):
-            found.append(Path(path))
-        else:
-            raise SourceError(source, f"{path} does not exist ({key})")
-    return found
 
 
 def _day(ts: Any, tz: ZoneInfo) -> dt.date:
@@ -102,7 +86,7 @@ def pull_exports(ctx: ReviewContext) -> SourceResult:
     now = dt.datetime.now(dt.UTC)
     written = 0
     for export in settings.exports:
-        for path in paths_of(export.paths, base, "payments_exports", "payments.exports"):
+        for path in input_files(export.paths, base, "payments_exports", "payments.exports"):
             rows, ingest = read_export(path, export, now, settings.order_metadata_key)
             key = part_key("export", str(path))
             written += write_by_day(ctx.store, models.EVENTS, rows, key, ctx.params.tz)
@@ -140,15 +124,6 @@ def _lines(path: Path) -> Iterator[str]:
         raise SourceError("payments_files", f"cannot read {path}: {exc}") from exc
 
 
-def get_path(doc: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
 class _Counted:
     """Lines passed through, counted."""
 
@@ -174,13 +149,13 @@ def read_orders_file(
             doc = json.loads(line)
             if not isinstance(doc, dict):
                 raise ValueError("not an object")
-            amount = get_path(doc, fields.get("amount", "amount"))
+            amount = _get_path(doc, fields.get("amount", "amount"))
             if isinstance(amount, bool) or not isinstance(amount, int):
                 raise ValueError("amount is not an integer of minor units")
             updated = dt.datetime.fromisoformat(
-                str(get_path(doc, fields.get("updated", "updated"))).replace("Z", "+00:00")
+                str(_get_path(doc, fields.get("updated", "updated"))).replace("Z", "+00:00")
             )
-            status = str(get_path(doc, fields.get("status", "status")))
+            status = str(_get_path(doc, fields.get("status", "status")))
         except (ValueError, TypeError):
             bad += 1
             continue
@@ -188,12 +163,12 @@ def read_orders_file(
             {
                 "ts": updated.astimezone(dt.UTC),
                 "source": source,
-                "order_id": str(get_path(doc, fields.get("order_id", "_id"))),
+                "order_id": str(_get_path(doc, fields.get("order_id", "_id"))),
                 "status": status,
                 "paid": status in paid,
                 "amount": amount,
-                "currency": str(get_path(doc, fields.get("currency", "currency")) or "").lower() or None,
-                "payment_intent": get_path(doc, fields.get("payment_intent", "payment_intent")),
+                "currency": str(_get_path(doc, fields.get("currency", "currency")) or "").lower() or None,
+                "payment_intent": _get_path(doc, fields.get("payment_intent", "payment_intent")),
                 "updated": updated.astimezone(dt.UTC),
             }
         )
@@ -215,7 +190,7 @@ def pull_files(ctx: ReviewContext) -> SourceResult:
     now = dt.datetime.now(dt.UTC)
     tz = ctx.params.tz
     deliveries = 0
-    for path in paths_of(settings.webhook_logs, base, "payments_files", "payments.webhook_logs"):
+    for path in input_files(settings.webhook_logs, base, "payments_files", "payments.webhook_logs"):
         rows, counts = read_webhook_log(path, f"webhook_log:{path.name}")
         key = part_key("webhooks", str(path))
         deliveries += write_by_day(ctx.store, models.DELIVERIES, rows, key, tz)
@@ -234,7 +209,7 @@ def pull_files(ctx: ReviewContext) -> SourceResult:
         )
     orders: list[dict[str, Any]] = []
     for spec in settings.orders_files:
-        for path in paths_of(spec.paths, base, "payments_files", "payments.orders_files"):
+        for path in input_files(spec.paths, base, "payments_files", "payments.orders_files"):
             rows, bad = read_orders_file(path, spec.fields, set(spec.paid_statuses), f"orders:{path.name}")
             orders.extend(rows)
             key = part_key("orders", str(path))
@@ -256,7 +231,7 @@ def pull_files(ctx: ReviewContext) -> SourceResult:
     scanned, missing, lines = 0, [], 0
     for pattern in settings.scan_logs:  # a missing path is named; the others are still scanned
         try:
-            found = paths_of([pattern], base, "payments_files", "payments.scan_logs")
+            found = input_files([pattern], base, "payments_files", "payments.scan_logs")
         except SourceError as exc:
             missing.append(str(exc))
             continue

@@ -39,6 +39,12 @@ class Finding:
     ``check`` is a stable id (``logs.5xx_rate``); ``value``/``threshold`` are what was measured
     and what it was compared with; ``evidence`` holds small JSON-able facts (time window,
     sample lines - already redacted); ``checklist`` names production-checklist items it bears on.
+
+    ``subject`` is what the finding is about within its check (a route ``GET /api/orders``, a
+    host, a query shape, a probe, a backup file): with ``area`` and ``check`` it makes the
+    finding's stable fingerprint (the alerts' "same finding as yesterday"). ``start``/``end``
+    are the anomaly's window (ISO 8601 with offset) when it has one: the incident timeline puts
+    every area's windows on one axis.
     """
 
     area: str
@@ -49,6 +55,14 @@ class Finding:
     threshold: Any = None
     evidence: dict[str, Any] = field(default_factory=dict)
     checklist: tuple[str, ...] = ()
+    subject: str = ""
+    start: str | None = None
+    end: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """``area/check/subject``: the same finding on another day or run has the same one."""
+        return f"{self.area}/{self.check}/{self.subject}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,6 +81,9 @@ class Finding:
             threshold=data.get("threshold"),
             evidence=dict(data.get("evidence") or {}),
             checklist=tuple(data.get("checklist") or ()),
+            subject=str(data.get("subject") or ""),
+            start=data.get("start") or None,
+            end=data.get("end") or None,
         )
 
 

@@ -322,6 +322,12 @@ def history_chart(history: pd.DataFrame) -> go.Figure:
     return fig
 
 
+_CHECKLIST_CSS = (
+    "<style>.opsreview-checklist th,.opsreview-checklist td{text-align:left;vertical-align:top}"
+    ".opsreview-checklist td:nth-child(3){max-width:60ch}</style>"
+)
+
+
 def _badge(status: str) -> str:
     colour = STATUS_COLOURS.get(status, "#6b7280")
     text = "#111" if status == NO_REVIEW else "#fff"
@@ -376,9 +382,9 @@ def checklist_html(
         )
         parts.append(
             f"<h3>{html.escape(name)} <small style='font-weight:normal'>({summary})</small></h3>"
-            f"<div style='overflow-x:auto'><table><tr>{head}</tr>{body}</table></div>"
+            f"<div style='overflow-x:auto'><table class='opsreview-checklist'><tr>{head}</tr>{body}</table></div>"
         )
-    return redact("".join(parts))
+    return redact(_CHECKLIST_CSS + "".join(parts))
 
 
 def status_chart(rows: list[dict[str, Any]]) -> go.Figure:

@@ -24,6 +24,7 @@ from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
 from opsreview.logs.params import LogsParams
 from opsreview.payments.params import PaymentsParams
+from opsreview.predeploy.params import PredeployParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
@@ -52,6 +53,7 @@ class Params(Section):
     probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
+    predeploy: PredeployParams = Field(default_factory=lambda: PredeployParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 

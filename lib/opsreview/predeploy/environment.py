@@ -79,10 +79,8 @@ def check_env(params: Params) -> CheckResult:
             failures.append((str(path), f"dotenv file {path} cannot be read ({exc.strerror})"))
     if sources.process:
         for name in required:
-            if os.environ.get(name):
-                found[name] = True
-            else:
-                found.setdefault(name, False)
+            if name in os.environ:  # set, and non-empty or not (the value is not kept)
+                found[name] = found.get(name, False) or bool(os.environ[name])
         read.append("process environment")
     missing = [name for name in required if name not in found]
     empty = [name for name in required if name in found and not found[name]]

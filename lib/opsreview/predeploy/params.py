@@ -25,8 +25,9 @@ from opsreview.probes.params import check_url
 from opsreview.schema import Section
 from opsreview.secrets import SECRET_REF, SecretRef
 
-CHECK_NAMES = ("env", "database", "endpoints", "security", "backup", "alerts", "migrations", "rollback")
-CheckName = Literal["env", "database", "endpoints", "security", "backup", "alerts", "migrations", "rollback"]
+# The checks of the gate, in the order they run (check ids: predeploy.<name>).
+CHECK_NAMES = ("env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback")
+CheckName = Literal["env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback"]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _STATUS = re.compile(r"^[1-5](?:xx|\d\d)$")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

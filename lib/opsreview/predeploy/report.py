@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from opsreview.exceptions import OutputsError
 from opsreview.predeploy.models import FAIL, NOT_CHECKED, PASS, GateResult
 from opsreview.run.report import PAGE_CSS, write_text_atomic
@@ -34,6 +36,24 @@ def format_result(result: GateResult) -> str:
     ordered = [c for c in result.checks if c.blocking] + [c for c in result.checks if not c.blocking]
     lines += [f"  {'x ' if c.blocking else 'ok'} {c.line()}" for c in ordered]
     return redact("\n".join(lines))
+
+
+def result_table(result: GateResult) -> pd.DataFrame:
+    """One row per check (the notebook's table): id, status, optional, result, what to configure."""
+    return pd.DataFrame(
+        [
+            {
+                "check": c.id,
+                "status": c.status,
+                "optional": c.optional,
+                "blocks": c.blocking,
+                "result": c.summary,
+                "to check it": c.remedy if c.status == NOT_CHECKED else "",
+                "checklist": ", ".join(c.to_dict()["checklist"]),
+            }
+            for c in result.checks
+        ]
+    )
 
 
 def _run_folder(root: Path, started: dt.datetime) -> Path:

@@ -69,7 +69,7 @@ def free_port() -> int:
 class _Handler(BaseHTTPRequestHandler):
     hang_s = 10.0
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         if self.path == "/hang":
             time.sleep(self.hang_s)  # longer than any timeout of the tests
         status = {"/ok": 200, "/boom": 500, "/moved": 301, "/hang": 200}.get(self.path, 404)
@@ -82,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

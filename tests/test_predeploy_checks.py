@@ -53,7 +53,11 @@ def fake_mongo() -> Iterator[FakeMongo]:
     [
         ({"base_url": "ftp://x"}, "predeploy.base_url", "scheme must be http or https"),
         ({"base_url": "http://x", "endpoints": [{"path": "api"}]}, "predeploy.endpoints.0.path", "must start with /"),
-        ({"base_url": "http://x", "endpoints": [{"path": "/", "expect": [99]}]}, "predeploy.endpoints.0.expect", "not an HTTP status"),
+        (
+            {"base_url": "http://x", "endpoints": [{"path": "/", "expect": [99]}]},
+            "predeploy.endpoints.0.expect",
+            "not an HTTP status",
+        ),
         ({"base_url": "http://x", "optional": ["nothing"]}, "predeploy.optional.0", "Input should be"),
         ({"base_url": "http://x", "rollback": {"file": "r.json", "by": "ann"}}, "predeploy", "either file or by"),
         ({"base_url": "http://x", "surprise": 1}, "predeploy.surprise", "unknown key"),
@@ -78,7 +82,10 @@ def test_bad_params_name_the_key(tmp_path: Path, predeploy: dict[str, Any], key:
             "predeploy.migrations.folder",
         ),
         (
-            {"base_url": "http://x", "endpoints": [{"path": "/", "headers": {"Authorization": "Bearer ${PD_UNSET_TOKEN}"}}]},
+            {
+                "base_url": "http://x",
+                "endpoints": [{"path": "/", "headers": {"Authorization": "Bearer ${PD_UNSET_TOKEN}"}}],
+            },
             "predeploy.endpoints.0.headers.Authorization",
         ),
     ],
@@ -104,7 +111,8 @@ def test_an_openapi_file_that_is_not_one_is_a_params_error(tmp_path: Path) -> No
 def test_dotenv_names_never_keep_values(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text(
-        '# comment\nexport A=1\nB=\nC=""\n  D = "x y"\n# E=commented\nF= # only a comment\nnot a line\n', encoding="utf-8"
+        '# comment\nexport A=1\nB=\nC=""\n  D = "x y"\n# E=commented\nF= # only a comment\nnot a line\n',
+        encoding="utf-8",
     )
     assert dotenv_names(path) == {"A": True, "B": False, "C": False, "D": True, "F": False}
 
@@ -114,7 +122,12 @@ def test_env_names_missing_or_empty_are_named(tmp_path: Path, monkeypatch: pytes
     (tmp_path / "deploy.env").write_text("DATABASE_URL=mongodb://db/app\nJWT_SECRET=\n")
     monkeypatch.setenv("PORT", "8080")
     params = load(
-        tmp_path, {"base_url": "http://x", "env_example": ".env.example", "env_from": {"process": True, "dotenv": ["deploy.env"]}}
+        tmp_path,
+        {
+            "base_url": "http://x",
+            "env_example": ".env.example",
+            "env_from": {"process": True, "dotenv": ["deploy.env"]},
+        },
     )
     result = check_env(params)
     assert result.status == FAIL
@@ -138,7 +151,9 @@ def test_env_without_a_source_is_not_checked(tmp_path: Path) -> None:
 
 def test_an_unreadable_dotenv_file_fails_the_check(tmp_path: Path) -> None:
     (tmp_path / ".env.example").write_text("A=\n")
-    params = load(tmp_path, {"base_url": "http://x", "env_example": ".env.example", "env_from": {"dotenv": ["gone.env"]}})
+    params = load(
+        tmp_path, {"base_url": "http://x", "env_example": ".env.example", "env_from": {"dotenv": ["gone.env"]}}
+    )
     result = check_env(params)
     assert result.status == FAIL
     assert "gone.env cannot be read" in result.summary
@@ -182,7 +197,9 @@ def test_a_refused_port_fails_with_one_line(tmp_path: Path) -> None:
         ({"path": "/nothing", "expect": [200, "3xx"]}, False, "answered 404, expected 200, 3xx"),
     ],
 )
-def test_expected_statuses(tmp_path: Path, edge: EdgeServer, endpoint: dict[str, Any], ok: bool, error: str | None) -> None:
+def test_expected_statuses(
+    tmp_path: Path, edge: EdgeServer, endpoint: dict[str, Any], ok: bool, error: str | None
+) -> None:
     result = check_endpoints(load(tmp_path, {"base_url": edge.url, "endpoints": [endpoint]}))
     row = result.evidence["requests"][0]
     assert (row["ok"], row["error"]) == (ok, error)
@@ -197,7 +214,9 @@ def test_no_endpoints_is_not_checked(tmp_path: Path) -> None:
 # -- database ----------------------------------------------------------------------------
 
 
-def test_database_reachable_with_latency(tmp_path: Path, fake_mongo: FakeMongo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_reachable_with_latency(
+    tmp_path: Path, fake_mongo: FakeMongo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PD_MONGODB_URI", fake_mongo.uri())
     params = load(tmp_path, {"base_url": "http://x"}, database={"uri": "${PD_MONGODB_URI}"})
     result = check_database(params)
@@ -282,11 +301,23 @@ def test_migrations_not_configured_is_not_checked(tmp_path: Path) -> None:
     ("rollback", "status", "text"),
     [
         (None, NOT_CHECKED, "no rollback target configured"),
-        ({"image": "registry/app:1.4.2", "recorded_at": "2026-12-06T18:00:00+01:00", "by": "ann"}, PASS, "image registry/app:1.4.2, recorded 2026-12-06T17:00+00:00 by ann"),
+        (
+            {"image": "registry/app:1.4.2", "recorded_at": "2026-12-06T18:00:00+01:00", "by": "ann"},
+            PASS,
+            "image registry/app:1.4.2, recorded 2026-12-06T17:00+00:00 by ann",
+        ),
         ({"version": "1.4.2", "by": "ann"}, FAIL, "no recorded_at"),
-        ({"tag": "v1.4.2", "recorded_at": "2026-12-06T18:00:00"}, FAIL, "recorded_at has no UTC offset; no 'by' (who recorded it)"),
+        (
+            {"tag": "v1.4.2", "recorded_at": "2026-12-06T18:00:00"},
+            FAIL,
+            "recorded_at has no UTC offset; no 'by' (who recorded it)",
+        ),
         ({"recorded_at": "2026-12-06T18:00:00Z", "by": "ann"}, FAIL, "no version, image or tag to roll back to"),
-        ({"tag": "v1", "recorded_at": "2026-10-01T00:00:00Z", "by": "ann", "max_age_days": 30}, FAIL, "recorded 67.0 days ago, more than max_age_days 30"),
+        (
+            {"tag": "v1", "recorded_at": "2026-10-01T00:00:00Z", "by": "ann", "max_age_days": 30},
+            FAIL,
+            "recorded 67.0 days ago, more than max_age_days 30",
+        ),
     ],
 )
 def test_rollback_target(tmp_path: Path, rollback: dict[str, Any] | None, status: str, text: str) -> None:
@@ -301,7 +332,9 @@ def test_rollback_target_from_a_file(tmp_path: Path) -> None:
     params = load(tmp_path, {"base_url": "http://x", "rollback": {"file": "rollback.json"}})
     result = check_rollback(params, NOW)
     assert result.status == FAIL and result.summary == f"rollback file {tmp_path / 'rollback.json'} not found"
-    (tmp_path / "rollback.json").write_text(json.dumps({"version": "2.0.1", "recorded_at": "2026-12-06T10:00:00Z", "by": "ci"}))
+    (tmp_path / "rollback.json").write_text(
+        json.dumps({"version": "2.0.1", "recorded_at": "2026-12-06T10:00:00Z", "by": "ci"})
+    )
     result = check_rollback(params, NOW)
     assert result.status == PASS and result.evidence["version"] == "2.0.1"
     (tmp_path / "rollback.json").write_text(json.dumps({"version": "2.0.1", "recorded_at": "yesterday", "by": "ci"}))
@@ -338,7 +371,9 @@ def test_backup_age_against_the_rpo(
     module.inventory = lambda settings, now: frame  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "opsreview.backups.source", module)
     params = load(tmp_path, {"base_url": "http://x"})
-    monkeypatch.setattr(type(params), "backups", property(lambda self: types.SimpleNamespace(rpo_hours=24)), raising=False)
+    monkeypatch.setattr(
+        type(params), "backups", property(lambda self: types.SimpleNamespace(rpo_hours=24)), raising=False
+    )
     result = check_backup(params, NOW)
     assert result.status == status
     assert result.evidence["newest"] == "b.archive.gz"
@@ -369,7 +404,9 @@ def test_optional_checks_not_checked_do_not_block_but_a_failure_does(tmp_path: P
         load(tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL, "endpoints": [{"path": "/boom"}]}), now=NOW
     )
     assert result.verdict == "NO-GO"
-    assert result.reasons == ["predeploy.endpoints: FAIL - 1 of 1 endpoint(s) failed: GET /boom: answered 500, expected 2xx"]
+    assert result.reasons == [
+        "predeploy.endpoints: FAIL - 1 of 1 endpoint(s) failed: GET /boom: answered 500, expected 2xx"
+    ]
     (finding,) = result.findings()
     assert (finding.check, finding.subject, finding.severity.name) == ("predeploy.endpoints", "GET /boom", "critical")
     assert finding.checklist == ("All endpoints tested",)
@@ -386,3 +423,37 @@ def test_the_daily_run_does_not_discover_the_predeploy_notebook(tmp_path: Path) 
     assert (repo / "predeploy.ipynb").exists()
     assert "predeploy" not in discover_notebooks(repo)
 
+
+@pytest.mark.parametrize(
+    ("channels", "status", "summary"),
+    [
+        ([], NOT_CHECKED, "no alert channel configured"),
+        ([("slack", True, None)], PASS, "test message delivered on 1 channel(s)"),
+        (
+            [("slack", True, None), ("email", False, "SMTP 550 mailbox unavailable")],
+            FAIL,
+            "email: test message not delivered: SMTP 550 mailbox unavailable",
+        ),
+    ],
+)
+def test_alert_channels_test_message(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    channels: list[tuple[str, bool, str | None]],
+    status: str,
+    summary: str,
+) -> None:
+    """Against a stand-in of the alerts' documented contract (send_test -> .channel, .ok, .error)."""
+    module = types.ModuleType("opsreview.alerts.notify")
+    sent: list[Any] = []
+
+    def send_test(params: Any) -> list[types.SimpleNamespace]:
+        sent.append(params)
+        return [types.SimpleNamespace(channel=c, ok=ok, error=error) for c, ok, error in channels]
+
+    module.send_test = send_test  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "opsreview.alerts.notify", module)
+    params = load(tmp_path, {"base_url": "http://x"})
+    result = check_alerts(params)
+    assert (result.status, result.summary) == (status, summary)
+    assert sent == [params]

@@ -77,7 +77,11 @@ def test_openapi_expectations_are_configurable(tmp_path: Path, hardened: Express
 def test_listed_endpoints_send_headers_from_the_environment(
     tmp_path: Path, hardened: ExpressServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    endpoint = {"path": "/api/users/7/orders", "expect": [200], "headers": {"Authorization": "Bearer ${PD_SMOKE_TOKEN}"}}
+    endpoint = {
+        "path": "/api/users/7/orders",
+        "expect": [200],
+        "headers": {"Authorization": "Bearer ${PD_SMOKE_TOKEN}"},
+    }
     params = load(tmp_path, {"base_url": hardened.url, "endpoints": [endpoint]})
     monkeypatch.setenv("PD_SMOKE_TOKEN", hardened.wrong_secret_token())
     assert check_endpoints(params).failures[0][1] == "GET /api/users/7/orders: answered 401, expected 200"
@@ -124,7 +128,11 @@ def _gate_params(tmp: Path, server: ExpressServer, **predeploy: Any) -> Path:
             {"path": "/api/users/7/orders", "expect": [200], "headers": {"Authorization": "Bearer ${PD_SMOKE_TOKEN}"}}
         ],
         "migrations": {"database": "app", "folder": "migrations"},
-        "rollback": {"image": "registry.example.com/shop:1.41.0", "recorded_at": "2026-12-06T17:00:00Z", "by": "release-bot"},
+        "rollback": {
+            "image": "registry.example.com/shop:1.41.0",
+            "recorded_at": "2026-12-06T17:00:00Z",
+            "by": "release-bot",
+        },
         "timeouts": {"database_seconds": 1},
         "optional": ["backup", "alerts"],  # not part of this branch: their own tests cover them
         **predeploy,
@@ -151,7 +159,9 @@ def _written_text(folder: Path) -> str:
 
 def test_cli_go(tmp_path: Path, hardened: ExpressServer, fake_mongo: FakeMongo) -> None:
     _app_files(tmp_path)
-    fake_mongo.replies["sample"] = {"app.changelog": [{"fileName": "20261201-init.js", "appliedAt": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)}]}
+    fake_mongo.replies["sample"] = {
+        "app.changelog": [{"fileName": "20261201-init.js", "appliedAt": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)}]
+    }
     token = hardened.user_token()
     env = {"MONGODB_URI": fake_mongo.uri(), "PD_SMOKE_TOKEN": token, "PD_PROCESS_SECRET": PROCESS_SECRET}
     proc = _run_cli(_gate_params(tmp_path, hardened), env)
@@ -159,7 +169,10 @@ def test_cli_go(tmp_path: Path, hardened: ExpressServer, fake_mongo: FakeMongo) 
     lines = proc.stdout.splitlines()
     assert lines[0].startswith(f"GO: staging, {hardened.url} (")
     statuses = {line.split()[1]: line for line in lines[1:9]}
-    assert set(statuses) == {f"predeploy.{n}:" for n in ("env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback")}
+    assert set(statuses) == {
+        f"predeploy.{n}:"
+        for n in ("env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback")
+    }
     assert "not checked (optional) - backups area not available" in statuses["predeploy.backup:"]
     outputs = tmp_path / "outputs" / "predeploy"
     (run_dir,) = [p for p in outputs.iterdir() if p.is_dir()]
@@ -227,7 +240,9 @@ def test_cli_bad_params_exit_2_and_write_nothing(
     tmp_path: Path, hardened: ExpressServer, predeploy: dict[str, Any], message: str
 ) -> None:
     _app_files(tmp_path)
-    proc = _run_cli(_gate_params(tmp_path, hardened, **predeploy), {"PD_SMOKE_TOKEN": "x", "MONGODB_URI": "mongodb://h"})
+    proc = _run_cli(
+        _gate_params(tmp_path, hardened, **predeploy), {"PD_SMOKE_TOKEN": "x", "MONGODB_URI": "mongodb://h"}
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and message in proc.stderr

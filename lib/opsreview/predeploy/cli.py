@@ -11,10 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from opsreview.params import load_params
-from opsreview.predeploy.gate import run_predeploy
-from opsreview.predeploy.report import FOLDER, format_result, write_report
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -26,6 +22,11 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_predeploy(args: argparse.Namespace) -> int:
+    # Imported here: every `opsreview` command registers this one, and the gate's imports are not free.
+    from opsreview.params import load_params
+    from opsreview.predeploy.gate import run_predeploy
+    from opsreview.predeploy.report import FOLDER, format_result, write_report
+
     params = load_params(args.params)
     result = run_predeploy(params)
     root = Path(args.out) if args.out else params.outputs / FOLDER

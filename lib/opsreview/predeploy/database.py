@@ -63,7 +63,9 @@ def check_database(params: Params) -> CheckResult:
     settings = GateSettings.of(params)
     client, why = _connect(params)
     if client is None:
-        return CheckResult("database", FAIL, f"cannot connect: {why}", failures=[("database.uri", f"cannot connect: {why}")])
+        return CheckResult(
+            "database", FAIL, f"cannot connect: {why}", failures=[("database.uri", f"cannot connect: {why}")]
+        )
     try:
         started = time.monotonic()
         first = run_command(client, settings, "admin", {"hello": 1})

@@ -66,7 +66,9 @@ def check_env(params: Params) -> CheckResult:
     try:
         required = required_names(pp.env_example)
     except OSError as exc:
-        raise ParamsError(str(params.source_file), "predeploy.env_example", f"cannot read {pp.env_example} ({exc.strerror})") from exc
+        raise ParamsError(
+            str(params.source_file), "predeploy.env_example", f"cannot read {pp.env_example} ({exc.strerror})"
+        ) from exc
     found: dict[str, bool] = {}
     read: list[str] = []
     failures: list[tuple[str, str]] = []

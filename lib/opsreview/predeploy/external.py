@@ -64,9 +64,7 @@ def check_backup(params: Params, now: dt.datetime) -> CheckResult:
     if age_h > rpo_hours:
         reason = f"newest successful backup {newest['name']} is {age_h:.1f} h old, RPO {rpo_hours:g} h"
         return CheckResult("backup", FAIL, reason, evidence, [(str(newest["name"]), reason)])
-    return CheckResult(
-        "backup", PASS, f"{newest['name']} finished {age_h:.1f} h ago (RPO {rpo_hours:g} h)", evidence
-    )
+    return CheckResult("backup", PASS, f"{newest['name']} finished {age_h:.1f} h ago (RPO {rpo_hours:g} h)", evidence)
 
 
 def check_alerts(params: Params) -> CheckResult:
@@ -97,6 +95,6 @@ def check_alerts(params: Params) -> CheckResult:
     failed = [r for r in rows if not r["ok"]]
     evidence = {"channels": rows}
     if failed:
-        failures = [(r["channel"], f"{r['channel']}: test message not delivered: {r['error']}") for r in failed]
+        failures = [(str(r["channel"]), f"{r['channel']}: test message not delivered: {r['error']}") for r in failed]
         return CheckResult("alerts", FAIL, "; ".join(reason for _, reason in failures), evidence, failures)
     return CheckResult("alerts", PASS, f"test message delivered on {len(rows)} channel(s)", evidence)

@@ -44,9 +44,7 @@ def validate_inputs(params: Params) -> None:
     known = {t.name for t in params.probes.targets}
     for index, name in enumerate(pp.probe_targets):
         if name not in known:
-            raise ParamsError(
-                source, f"predeploy.probe_targets.{index}", f"no probe target {name!r} in probes.targets"
-            )
+            raise ParamsError(source, f"predeploy.probe_targets.{index}", f"no probe target {name!r} in probes.targets")
     for key, ref in pp.secret_references():
         for name in ref.env_vars:
             if name not in os.environ:
@@ -78,7 +76,7 @@ def run_predeploy(params: Params, now: dt.datetime | None = None) -> GateResult:
             result = run()
         except OpsreviewError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a broken check fails the gate, it does not crash it
+        except Exception as exc:
             log.exception("predeploy: the %s check failed unexpectedly", name)
             reason = f"internal error: {redact(f'{type(exc).__name__}: {exc}')[:300]}"
             result = CheckResult(name, FAIL, reason, failures=[("", reason)])

@@ -73,7 +73,7 @@ class CheckResult:
 
     def findings(self) -> list[Finding]:
         """A finding per failure; a blocking not-checked check is one finding too (it blocks the deploy)."""
-        base = {"area": AREA, "check": self.id, "checklist": CHECKLIST.get(self.name, ())}
+        items = CHECKLIST.get(self.name, ())
         if self.status == FAIL:
             pairs = self.failures or [("", self.summary)]
             return [
@@ -82,7 +82,9 @@ class CheckResult:
                     title=f"{TITLES.get(self.name, self.name)}: {reason}",
                     evidence={"status": self.status, **self.evidence},
                     subject=subject,
-                    **base,
+                    area=AREA,
+                    check=self.id,
+                    checklist=items,
                 )
                 for subject, reason in pairs
             ]
@@ -92,7 +94,9 @@ class CheckResult:
                     severity=Severity.warning,
                     title=f"{TITLES.get(self.name, self.name)}: not checked: {self.summary}",
                     evidence={"status": self.status, "remedy": self.remedy, **self.evidence},
-                    **base,
+                    area=AREA,
+                    check=self.id,
+                    checklist=items,
                 )
             ]
         return []

@@ -20,7 +20,6 @@ import pandas as pd
 
 from opsreview.exceptions import OutputsError
 from opsreview.predeploy.models import FAIL, NOT_CHECKED, PASS, GateResult
-from opsreview.run.report import PAGE_CSS, write_text_atomic
 from opsreview.secrets import redact
 
 FOLDER = "predeploy"
@@ -74,6 +73,8 @@ def _cell(value: Any) -> str:
 
 def render_html(document: dict[str, Any]) -> str:
     """A page of the gate's result with the daily reports' CSS (no script)."""
+    from opsreview.run.report import PAGE_CSS  # the exporter's imports are paid only when writing
+
     verdict = str(document["verdict"])
     badge = f"<span class='badge' style='background:{_COLOURS.get(verdict, '#6b7280')}'>{html.escape(verdict)}</span>"
     reasons = "".join(f"<li>{html.escape(line)}</li>" for line in document["reasons"]) or "<li>none</li>"
@@ -82,10 +83,12 @@ def render_html(document: dict[str, Any]) -> str:
         colour = _COLOURS.get(check["status"], "#6b7280")
         status = f"<span class='badge' style='background:{colour}'>{html.escape(check['status'])}</span>"
         optional = " (optional)" if check["optional"] else ""
-        remedy = f"<br><em>To check it: {html.escape(check['remedy'])}</em>" if check["remedy"] and check["status"] == NOT_CHECKED else ""
-        evidence = "".join(
-            f"<div><b>{html.escape(str(k))}</b>: {_cell(v)}</div>" for k, v in check["evidence"].items()
+        remedy = (
+            f"<br><em>To check it: {html.escape(check['remedy'])}</em>"
+            if check["remedy"] and check["status"] == NOT_CHECKED
+            else ""
         )
+        evidence = "".join(f"<div><b>{html.escape(str(k))}</b>: {_cell(v)}</div>" for k, v in check["evidence"].items())
         rows.append(
             f"<tr><td><code>{html.escape(check['id'])}</code><br>{html.escape(check['title'])}</td>"
             f"<td>{status}{optional}</td><td>{html.escape(check['summary'])}{remedy}</td><td>{evidence}</td>"
@@ -108,6 +111,8 @@ def render_html(document: dict[str, Any]) -> str:
 def write_report(result: GateResult, root: Path) -> Path:
     """Write the run's folder under ``root`` (``<outputs>/predeploy``) and ``latest.json``;
     returns the run's folder. An unwritable folder is an OutputsError."""
+    from opsreview.run.report import write_text_atomic
+
     document = result.to_dict()
     try:
         folder = _run_folder(root, result.started)

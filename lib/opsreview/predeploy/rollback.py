@@ -55,7 +55,9 @@ def check_rollback(params: Params, now: dt.datetime) -> CheckResult:
         target, why = _from_file(configured)
         if target is None:
             reason = why or "rollback file unreadable"
-            return CheckResult("rollback", FAIL, reason, {"file": str(configured.file)}, [(str(configured.file), reason)])
+            return CheckResult(
+                "rollback", FAIL, reason, {"file": str(configured.file)}, [(str(configured.file), reason)]
+            )
     assert target is not None
     evidence: dict[str, Any] = {k: getattr(target, k) for k in (*_TARGET_KEYS, "by")}
     evidence["recorded_at"] = None if target.recorded_at is None else target.recorded_at.isoformat()

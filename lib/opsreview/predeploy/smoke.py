@@ -62,7 +62,9 @@ def smoke_endpoints(params: Params) -> list[tuple[SmokeEndpoint, str]]:
         try:
             from_file = openapi_endpoints(pp.openapi, pp.openapi_expect)
         except OSError as exc:
-            raise ParamsError(str(params.source_file), "predeploy.openapi", f"cannot read {pp.openapi} ({exc.strerror})") from exc
+            raise ParamsError(
+                str(params.source_file), "predeploy.openapi", f"cannot read {pp.openapi} ({exc.strerror})"
+            ) from exc
         except ValueError as exc:
             raise ParamsError(str(params.source_file), "predeploy.openapi", f"{pp.openapi}: {exc}") from exc
         for endpoint in from_file:
@@ -133,4 +135,3 @@ def check_endpoints(params: Params) -> CheckResult:
         summary = f"{len(failed)} of {len(rows)} endpoint(s) failed: " + "; ".join(reason for _, reason in failures)
         return CheckResult("endpoints", FAIL, summary, evidence, failures)
     return CheckResult("endpoints", PASS, f"{len(rows)} endpoint(s) answered as expected", evidence)
-

@@ -40,6 +40,14 @@ def edge() -> Iterator[EdgeServer]:
 
 
 @pytest.fixture
+def without_backups_and_alerts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in an opsreview without those packages, whether or not this one has them (None in
+    sys.modules makes their import fail)."""
+    monkeypatch.setitem(sys.modules, "opsreview.backups.source", None)
+    monkeypatch.setitem(sys.modules, "opsreview.alerts.notify", None)
+
+
+@pytest.fixture
 def fake_mongo() -> Iterator[FakeMongo]:
     with FakeMongo("7.0", "standalone") as fake:
         yield fake
@@ -345,6 +353,7 @@ def test_rollback_target_from_a_file(tmp_path: Path) -> None:
 # -- backups and alerts (other parts of opsreview, imported when they exist) --------------
 
 
+@pytest.mark.usefixtures("without_backups_and_alerts")
 def test_backup_and_alerts_not_available_are_not_checked(tmp_path: Path) -> None:
     params = load(tmp_path, {"base_url": "http://x"})
     backup, alerts = check_backup(params, NOW), check_alerts(params)
@@ -385,6 +394,7 @@ def test_backup_age_against_the_rpo(
 # -- the verdict -------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("without_backups_and_alerts")
 def test_nothing_configured_is_no_go_with_every_reason(tmp_path: Path) -> None:
     result = run_predeploy(load(tmp_path, {"base_url": "http://127.0.0.1:9"}), now=NOW)
     assert result.verdict == "NO-GO" and result.exit_code == 1
@@ -397,6 +407,7 @@ def test_nothing_configured_is_no_go_with_every_reason(tmp_path: Path) -> None:
     assert all(f.area == "predeploy" and f.checklist for f in findings)
 
 
+@pytest.mark.usefixtures("without_backups_and_alerts")
 def test_optional_checks_not_checked_do_not_block_but_a_failure_does(tmp_path: Path, edge: EdgeServer) -> None:
     result = run_predeploy(load(tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL}), now=NOW)
     assert result.verdict == "GO" and not result.reasons
@@ -422,6 +433,21 @@ def test_the_daily_run_does_not_discover_the_predeploy_notebook(tmp_path: Path) 
     repo = Path(__file__).resolve().parents[1] / "notebooks"
     assert (repo / "predeploy.ipynb").exists()
     assert "predeploy" not in discover_notebooks(repo)
+
+
+@pytest.mark.parametrize(("configured", "status"), [(True, FAIL), (None, NOT_CHECKED)])
+def test_no_backup_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: bool | None, status: str
+) -> None:
+    module = types.ModuleType("opsreview.backups.source")
+    module.inventory = lambda settings, now: pd.DataFrame(
+        columns=["name", "kind", "finished_at", "ok", "size_bytes", "error"]
+    )  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "opsreview.backups.source", module)
+    params = load(tmp_path, {"base_url": "http://x"})
+    settings = types.SimpleNamespace(rpo_hours=24, configured=configured)
+    monkeypatch.setattr(type(params), "backups", property(lambda self: settings), raising=False)
+    assert check_backup(params, NOW).status == status
 
 
 @pytest.mark.parametrize(

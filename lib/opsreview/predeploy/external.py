@@ -37,6 +37,9 @@ def check_backup(params: Params, now: dt.datetime) -> CheckResult:
         reason = f"backup inventory failed: {redact(f'{type(exc).__name__}: {exc}')[:300]}"
         return CheckResult("backup", FAIL, reason, failures=[("backups", reason)])
     if frame is None or len(frame) == 0:
+        if getattr(settings, "configured", None) is True:  # sources configured, and no backup in them
+            reason = "no backup found in the configured backup sources"
+            return CheckResult("backup", FAIL, reason, {"rpo_hours": rpo_hours}, [("backups", reason)])
         return CheckResult(
             "backup",
             NOT_CHECKED,

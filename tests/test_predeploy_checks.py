@@ -29,7 +29,7 @@ from tests.mongo_fake import FakeMongo
 from tests.predeploy_support import EdgeServer, free_port, load
 
 NOW = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)
-ALL_OPTIONAL = ["env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback"]
+ALL_OPTIONAL = ["env", "database", "migrations", "smoke", "security", "backup", "alerts", "rollback"]
 
 
 @pytest.fixture(scope="module")
@@ -416,10 +416,10 @@ def test_optional_checks_not_checked_do_not_block_but_a_failure_does(tmp_path: P
     )
     assert result.verdict == "NO-GO"
     assert result.reasons == [
-        "predeploy.endpoints: FAIL - 1 of 1 endpoint(s) failed: GET /boom: answered 500, expected 2xx"
+        "predeploy.smoke: FAIL - 1 of 1 endpoint(s) failed: GET /boom: answered 500, expected 2xx"
     ]
     (finding,) = result.findings()
-    assert (finding.check, finding.subject, finding.severity.name) == ("predeploy.endpoints", "GET /boom", "critical")
+    assert (finding.check, finding.subject, finding.severity.name) == ("predeploy.smoke", "GET /boom", "critical")
     assert finding.checklist == ("All endpoints tested",)
 
 

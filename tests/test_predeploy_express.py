@@ -172,7 +172,7 @@ def test_cli_go(tmp_path: Path, hardened: ExpressServer, fake_mongo: FakeMongo) 
     statuses = {line.split()[1]: line for line in lines[1:9]}
     assert set(statuses) == {
         f"predeploy.{n}:"
-        for n in ("env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback")
+        for n in ("env", "database", "migrations", "smoke", "security", "backup", "alerts", "rollback")
     }
     # optional here: "not available" in this branch; once the backups area is merged, whatever it
     # says with no backups configured (which must not be a pass)
@@ -184,7 +184,7 @@ def test_cli_go(tmp_path: Path, hardened: ExpressServer, fake_mongo: FakeMongo) 
     by_id = {c["id"]: c for c in document["checks"]}
     assert by_id["predeploy.database"]["evidence"]["latency_ms"] > 0
     assert by_id["predeploy.migrations"]["status"] == "pass"
-    assert len(by_id["predeploy.endpoints"]["evidence"]["requests"]) == len(OPENAPI_GETS) + 1
+    assert len(by_id["predeploy.smoke"]["evidence"]["requests"]) == len(OPENAPI_GETS) + 1
     assert json.loads((outputs / "latest.json").read_text())["report_dir"] == run_dir.name
     assert "Pre-deployment go/no-go" in (run_dir / "predeploy.html").read_text()
     assert latest_result(tmp_path / "outputs") == document
@@ -214,7 +214,7 @@ def test_cli_no_go_names_every_reason(tmp_path: Path, hardened: ExpressServer) -
         "predeploy.env:",
         "predeploy.database:",
         "predeploy.migrations:",
-        "predeploy.endpoints:",
+        "predeploy.smoke:",
         "predeploy.backup:",
         "predeploy.alerts:",
         "predeploy.rollback:",
@@ -224,7 +224,7 @@ def test_cli_no_go_names_every_reason(tmp_path: Path, hardened: ExpressServer) -
     assert "NOT CHECKED - no rollback target configured (to check it: set predeploy.rollback" in blocking[6]
     document = json.loads((tmp_path / "gate" / "latest.json").read_text())
     assert document["verdict"] == "NO-GO" and len(document["reasons"]) == 7
-    assert {f["check"] for f in document["findings"]} >= {"predeploy.env", "predeploy.endpoints"}
+    assert {f["check"] for f in document["findings"]} >= {"predeploy.env", "predeploy.smoke"}
     text = _written_text(tmp_path / "gate") + proc.stdout + proc.stderr
     for secret in (DOTENV_SECRET, PROCESS_SECRET, token, "Refused-Passw0rd-77"):
         assert secret not in text

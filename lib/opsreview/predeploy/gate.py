@@ -56,7 +56,7 @@ def _checks(params: Params, now: dt.datetime) -> list[tuple[str, Callable[[], Ch
         ("env", lambda: check_env(params)),
         ("database", lambda: check_database(params)),
         ("migrations", lambda: check_migrations(params)),
-        ("endpoints", lambda: check_endpoints(params)),
+        ("smoke", lambda: check_endpoints(params)),
         ("security", lambda: check_security(params, now)),
         ("backup", lambda: check_backup(params, now)),
         ("alerts", lambda: check_alerts(params)),

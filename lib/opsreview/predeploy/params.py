@@ -26,8 +26,8 @@ from opsreview.schema import Section
 from opsreview.secrets import SECRET_REF, SecretRef
 
 # The checks of the gate, in the order they run (check ids: predeploy.<name>).
-CHECK_NAMES = ("env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback")
-CheckName = Literal["env", "database", "migrations", "endpoints", "security", "backup", "alerts", "rollback"]
+CHECK_NAMES = ("env", "database", "migrations", "smoke", "security", "backup", "alerts", "rollback")
+CheckName = Literal["env", "database", "migrations", "smoke", "security", "backup", "alerts", "rollback"]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _STATUS = re.compile(r"^[1-5](?:xx|\d\d)$")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -91,7 +91,7 @@ def render_html(document: dict[str, Any]) -> str:
         evidence = "".join(f"<div><b>{html.escape(str(k))}</b>: {_cell(v)}</div>" for k, v in check["evidence"].items())
         rows.append(
             f"<tr><td><code>{html.escape(check['id'])}</code><br>{html.escape(check['title'])}</td>"
-            f"<td>{status}{optional}</td><td>{html.escape(check['summary'])}{remedy}</td><td>{evidence}</td>"
+            f"<td>{status}{optional}</td><td>{html.escape(check['detail'])}{remedy}</td><td>{evidence}</td>"
             f"<td>{html.escape(', '.join(check['checklist']))}</td></tr>"
         )
     body = (

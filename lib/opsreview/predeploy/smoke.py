@@ -117,7 +117,7 @@ def check_endpoints(params: Params) -> CheckResult:
     endpoints = smoke_endpoints(params)
     if not endpoints:
         return CheckResult(
-            "endpoints",
+            "smoke",
             NOT_CHECKED,
             "no endpoints to smoke",
             remedy="list predeploy.endpoints or set predeploy.openapi to the app's OpenAPI file",
@@ -133,5 +133,5 @@ def check_endpoints(params: Params) -> CheckResult:
     if failed:
         failures = [(r["endpoint"], f"{r['endpoint']}: {r['error']}") for r in failed]
         summary = f"{len(failed)} of {len(rows)} endpoint(s) failed: " + "; ".join(reason for _, reason in failures)
-        return CheckResult("endpoints", FAIL, summary, evidence, failures)
-    return CheckResult("endpoints", PASS, f"{len(rows)} endpoint(s) answered as expected", evidence)
+        return CheckResult("smoke", FAIL, summary, evidence, failures)
+    return CheckResult("smoke", PASS, f"{len(rows)} endpoint(s) answered as expected", evidence)

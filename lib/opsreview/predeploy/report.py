@@ -65,6 +65,15 @@ def _run_folder(root: Path, started: dt.datetime) -> Path:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        # rows (requests, probe results, channels): a small table, at most 100 rows
+        columns = list(dict.fromkeys(k for row in value for k in row))
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in value[:100]
+        )
+        more = f"<p><i>{len(value) - 100} more</i></p>" if len(value) > 100 else ""
+        return f"<table><tr>{head}</tr>{body}</table>{more}"
     if isinstance(value, dict | list):
         text = json.dumps(value, default=str, ensure_ascii=False)
         return f"<code>{html.escape(text[:2000])}{'…' if len(text) > 2000 else ''}</code>"
@@ -81,7 +90,9 @@ def render_html(document: dict[str, Any]) -> str:
     rows = []
     for check in document["checks"]:
         colour = _COLOURS.get(check["status"], "#6b7280")
-        status = f"<span class='badge' style='background:{colour}'>{html.escape(check['status'])}</span>"
+        status = (
+            f"<span class='badge' style='background:{colour};white-space:nowrap'>{html.escape(check['status'])}</span>"
+        )
         optional = " (optional)" if check["optional"] else ""
         remedy = (
             f"<br><em>To check it: {html.escape(check['remedy'])}</em>"

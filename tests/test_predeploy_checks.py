@@ -483,3 +483,37 @@ def test_alert_channels_test_message(
     result = check_alerts(params)
     assert (result.status, result.summary) == (status, summary)
     assert sent == [params]
+
+
+@pytest.mark.usefixtures("without_backups_and_alerts")
+def test_latest_result_is_the_newest_until_a_time(tmp_path: Path, edge: EdgeServer) -> None:
+    from opsreview.predeploy import latest_result
+    from opsreview.predeploy.report import write_report
+
+    outputs = tmp_path / "outputs"
+    assert latest_result(outputs) is None
+    params = load(tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL})
+    earlier = run_predeploy(params, now=NOW - dt.timedelta(days=2))
+    params = load(tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL, "endpoints": [{"path": "/boom"}]})
+    later = run_predeploy(params, now=NOW)
+    write_report(later, outputs / "predeploy")
+    first = write_report(earlier, outputs / "predeploy")  # written last: latest.json, not the newest check
+    (outputs / "predeploy" / "zzz-broken").mkdir()
+    (outputs / "predeploy" / "zzz-broken" / "predeploy.json").write_text("{not json")
+    assert latest_result(outputs)["verdict"] == "NO-GO"  # type: ignore[index]
+    found = latest_result(outputs, until=NOW - dt.timedelta(days=1))
+    assert found is not None and found["verdict"] == "GO" and found["report_dir"] == first.name
+    assert latest_result(outputs, until=dt.datetime(2026, 12, 1)) is None  # naive: taken as UTC
+    assert first.name == "20261205T010000Z"
+
+
+def test_a_check_that_breaks_fails_the_gate_without_crashing_it(
+    tmp_path: Path, edge: EdgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(params: Any, now: dt.datetime) -> None:
+        raise RuntimeError("unexpected reply shape")
+
+    monkeypatch.setattr("opsreview.predeploy.gate.check_rollback", broken)
+    result = run_predeploy(load(tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL}), now=NOW)
+    assert result.verdict == "NO-GO"
+    assert result.reasons == ["predeploy.rollback: FAIL - internal error: RuntimeError: unexpected reply shape"]

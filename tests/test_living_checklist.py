@@ -148,7 +148,9 @@ def test_a_bad_attestations_file_is_a_problem_line_and_keeps_the_good_entries(tm
 def write_predeploy(outputs: Path, stamp: str, at: str, checks: list[dict[str, str]], verdict: str = "GO") -> None:
     folder = outputs / "predeploy" / stamp
     folder.mkdir(parents=True)
-    (folder / "predeploy.json").write_text(json.dumps({"verdict": verdict, "finished_at": at, "checks": checks}))
+    (folder / "predeploy.json").write_text(
+        json.dumps({"verdict": verdict, "checked_at": at, "finished_at": at, "checks": checks})
+    )
 
 
 def test_the_newest_predeploy_run_before_the_day_ends_verifies_its_items(tmp_path: Path) -> None:

@@ -244,9 +244,9 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("All endpoints tested", False, "predeploy", ("predeploy.smoke",)),
         ("Load testing completed", False),
         ("Security scan passed", False, "predeploy", ("predeploy.security",)),
-        ("Backup strategy in place", False, "backups"),
+        ("Backup strategy in place", False, "backups", ("predeploy.backup",)),
         ("Rollback plan ready", False, "predeploy", ("predeploy.rollback",)),
-        ("Monitoring tools configured", False, "alerts"),
+        ("Monitoring tools configured", False, "alerts", ("predeploy.alerts",)),
     )
     + _items(
         "Post-Deployment",

@@ -35,6 +35,7 @@ from opsreview.attestations import Attestation, attestation_state, load_attestat
 from opsreview.context import ReviewContext
 from opsreview.findings import Coverage, Finding, Severity, rank_findings
 from opsreview.localtime import local_iso
+from opsreview.predeploy.report import latest_result
 from opsreview.secrets import redact
 
 STATUSES = ("failing", "overdue", "not verifiable", "attested", "verified")
@@ -47,7 +48,7 @@ STATUS_COLOURS = {
     "verified": "#15803d",
     NO_REVIEW: "#f3f4f6",
 }
-PREDEPLOY_DIR = "predeploy"
+PREDEPLOY_DIR = "predeploy"  # <outputs>/predeploy/<UTC timestamp>/predeploy.json
 
 
 @dataclass
@@ -65,24 +66,12 @@ class ChecklistInputs:
 
 
 def latest_predeploy(outputs: Path, until: dt.datetime | None) -> dict[str, Any] | None:
-    """The newest ``outputs/predeploy/*/predeploy.json`` finished at or before ``until``."""
-    folder = outputs / PREDEPLOY_DIR
-    if not folder.is_dir():
-        return None
-    for path in sorted(folder.glob("*/predeploy.json"), reverse=True):
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        at = _when(result)
-        if at is not None and (until is None or at <= until):
-            result.setdefault("report", str(path.parent.relative_to(outputs)))
-            return dict(result)
-    return None
+    """The newest pre-deployment result checked at or before ``until`` (``predeploy.json``)."""
+    return latest_result(outputs, until)
 
 
 def _when(result: dict[str, Any]) -> dt.datetime | None:
-    for key in ("finished_at", "at", "started_at", "generated_at"):
+    for key in ("checked_at", "finished_at"):
         value = result.get(key)
         if value:
             try:

@@ -25,6 +25,9 @@ log = logging.getLogger("opsreview")
 SUMMARY_NOTEBOOK = "summary"
 # Notebooks over the other notebooks' results (findings, coverage): executed after them.
 ROLLUP_NOTEBOOKS = (SUMMARY_NOTEBOOK, "checklist")
+# Notebooks of the folder that are not part of the daily review (run on their own, e.g. the
+# pre-deployment go/no-go before a deploy): `opsreview run` never executes them.
+STANDALONE_NOTEBOOKS: tuple[str, ...] = ("predeploy",)
 DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
 
@@ -38,10 +41,15 @@ class NotebookRun:
 
 
 def discover_notebooks(folder: Path) -> dict[str, Path]:
-    """Review notebooks by name (file stem), excluding checkpoints and private ones."""
+    """Review notebooks by name (file stem), excluding checkpoints, private ones and the
+    standalone ones (:data:`STANDALONE_NOTEBOOKS`)."""
     if not folder.is_dir():
         raise UsageError(f"notebooks folder {folder} does not exist")
-    return {p.stem: p for p in sorted(folder.glob("*.ipynb")) if not p.name.startswith(("_", "."))}
+    return {
+        p.stem: p
+        for p in sorted(folder.glob("*.ipynb"))
+        if not p.name.startswith(("_", ".")) and p.stem not in STANDALONE_NOTEBOOKS
+    }
 
 
 def select_notebooks(available: dict[str, Path], only: list[str] | None) -> dict[str, Path]:

@@ -242,3 +242,83 @@ def test_summary_incidents_are_json_dicts_in_the_params_zone() -> None:
     ]
     assert incident["story"].startswith("14:10–14:30 (Europe/Berlin)") and "after deploy v9 at 14:00" in incident["story"]
     assert incidents_summary([finding("probes", None)], settings, TZ) == []
+
+
+# --- the summary notebook's section and the day page ------------------------------------------
+
+
+def review_for(tmp_path: Path, timeline: str = "") -> Any:
+    from opsreview.context import open_review
+
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        f"environment: test\ntimezone: {TZ}\nstore: store\noutputs: out\n{timeline}", encoding="utf-8"
+    )
+    return open_review(params, DAY)
+
+
+def test_section_draws_windows_by_area_and_deploys_and_lists_incidents(tmp_path: Path) -> None:
+    from opsreview.findings import SEVERITY_COLOURS
+    from opsreview.run.summary import RunState
+    from opsreview.run.timeline_view import incident_timeline
+
+    review = review_for(tmp_path, f'timeline:\n  deploys:\n    - {{at: "{at("14:02")}", version: v2.14.0}}\n'
+                                  '    - {at: "2026-11-20T10:00:00+01:00", version: old}\n')  # fmt: skip
+    found = [
+        finding("logs", ("14:10", "14:30"), "critical", "POST /api/orders", check="logs.5xx_burst", value=0.57),
+        finding("probes", ("14:12", "14:18"), "warning", "api-health", check="probes.outage", value=6.0),
+        finding("payments", ("20:00", "21:00"), "warning", "bin 414709"),
+        finding("database", None, "warning", "shop.carts"),
+    ]
+    view = incident_timeline(review, RunState(found, areas_run={"logs", "probes", "payments", "database"}))
+    assert [i.areas for i in view.incidents] == [("logs", "probes"), ("payments",)]
+    assert view.table is not None and list(view.table["from"]) == ["14:10", "20:00"]
+    assert view.table["story"][0] == view.incidents[0].story(TZ) and "after deploy v2.14.0 at 14:02" in view.table["story"][0]
+    assert view.figure is not None
+    bars = {bar.name: bar for bar in view.figure.data}
+    assert set(bars) == {"critical", "warning"}
+    assert bars["critical"].marker.color == SEVERITY_COLOURS["critical"]
+    assert list(bars["warning"].y) == ["probes", "payments"]  # a row per area, no row for the unwindowed
+    assert bars["critical"].x[0] == 20 * 60 * 1000 and str(bars["critical"].base[0]) == f"{DAY} 14:10:00"
+    # only the day's deploy is drawn, at its local time
+    lines = [s for s in view.figure.layout.shapes if s.type == "line"]
+    assert [str(s.x0) for s in lines] == [f"{DAY} 14:02:00"]
+    # the figure renders offline: the same bundle as every chart (plotly JSON + an HTML fallback)
+    from opsreview.display import PLOTLY_MIME, figure_bundle
+
+    bundle = figure_bundle(view.figure)
+    assert PLOTLY_MIME in bundle and "Plotly.newPlot" in bundle["text/html"] and "cdn" not in bundle["text/html"]
+
+
+def test_a_day_without_windows_says_so_and_a_day_without_areas_is_not_verifiable(tmp_path: Path) -> None:
+    from opsreview.run.summary import RunState
+    from opsreview.run.timeline_view import incident_timeline
+
+    review = review_for(tmp_path, f"timeline:\n  deploys_file: {tmp_path / 'missing.jsonl'}\n")
+    quiet = incident_timeline(review, RunState([finding("database", None)], areas_run={"database", "logs"}))
+    assert quiet.incidents == [] and quiet.figure is None
+    assert quiet.note.startswith("No anomaly windows today") and "database, logs" in quiet.note
+    assert quiet.problems and "missing.jsonl" in quiet.problems[0]
+    nothing = incident_timeline(review, RunState([], areas_run=set()))
+    assert nothing.note.startswith("Not verifiable") and "not a quiet day" in nothing.note
+
+
+def test_summary_json_and_day_page_carry_the_incidents() -> None:
+    import datetime as dt
+
+    from opsreview.run import report
+
+    found = [finding("logs", ("14:10", "14:30"), "critical", "POST /api/orders", check="logs.5xx_burst", value=0.57)]
+    incidents = incidents_summary(found, TimelineParams(), TZ)
+    summary = report.build_summary(
+        day=dt.date(2026, 11, 23), environment="test", findings=found, notebooks=[], sources=[],
+        status="alert", fail_on="critical", exit_code=1, incidents=incidents,
+    )  # fmt: skip
+    assert summary["incidents"] == incidents and summary["incidents"][0]["severity"] == "critical"
+    page = report.render_day_index(summary)
+    assert "<h2>Incidents</h2>" in page and "14:10–14:30 (Europe/Berlin): POST /api/orders 5xx 57%" in page
+    quiet = report.build_summary(
+        day=dt.date(2026, 11, 23), environment="test", findings=[], notebooks=[], sources=[],
+        status="ok", fail_on="critical", exit_code=0,
+    )  # fmt: skip
+    assert quiet["incidents"] == [] and "<h2>Incidents</h2>" not in report.render_day_index(quiet)

@@ -33,7 +33,7 @@ from opsreview.findings import Coverage, Finding, Severity
 from opsreview.params import Params, load_params
 from opsreview.progress import announce
 from opsreview.run import execute as nbs
-from opsreview.run import report
+from opsreview.run import report, timeline
 from opsreview.secrets import redact
 from opsreview.sources import SourceResult, pull_sources
 
@@ -256,6 +256,7 @@ def render(run: Run) -> dict[str, object]:
         fail_on=run.params.fail_on.name,
         exit_code=exit_code,
         coverage=run.coverage,
+        incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz),
     )
     (run.staging / "findings.json").unlink(missing_ok=True)
     (run.staging / "coverage.json").unlink(missing_ok=True)

@@ -362,7 +362,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     f"{row['op']} on {row['ns']}: {int(row['count'])} slow runs, p95 {float(row['p95_ms']):.0f} ms, {total_s:.1f} s in all",
                     round(float(row["p95_ms"]), 1),
                     t.slow_shape_p95_ms,
-                    **about,
+                    subject=about["subject"],  # slow all day long is no anomaly window: new and regressed shapes are
                     **evidence,
                 )
             )

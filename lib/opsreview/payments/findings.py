@@ -9,6 +9,7 @@ import pandas as pd
 
 from opsreview.findings import Finding, Severity
 from opsreview.localtime import local_iso
+from opsreview.payments import webhooks
 
 if TYPE_CHECKING:
     from opsreview.payments.review import PaymentReview
@@ -76,20 +77,10 @@ def _hour_window(review: PaymentReview, start: Any, hours: int = 1) -> tuple[str
     return local_iso(begin, review.tz), local_iso(begin + pd.Timedelta(hours=hours), review.tz)
 
 
-def _failing_hours(review: PaymentReview) -> tuple[str, str] | None:
-    """The run of consecutive hours with failed webhook deliveries around the worst one."""
-    hourly = review.webhook_hourly
-    if hourly.empty or not (hourly["failed"] > 0).any():
-        return None
-    failing = hourly[hourly["failed"] > 0].sort_values("period").reset_index(drop=True)
-    periods = [pd.Timestamp(p) for p in failing["period"]]
-    worst = int(failing["failed"].astype(int).idxmax())
-    first = last = worst
-    while first > 0 and periods[first] - periods[first - 1] <= pd.Timedelta(hours=1):
-        first -= 1
-    while last < len(periods) - 1 and periods[last + 1] - periods[last] <= pd.Timedelta(hours=1):
-        last += 1
-    return local_iso(periods[first], review.tz), local_iso(periods[last] + pd.Timedelta(hours=1), review.tz)
+def _failing_window(review: PaymentReview) -> tuple[str, str] | None:
+    """The webhook outage: the densest run of failed deliveries (:func:`webhooks.failure_window`)."""
+    window = webhooks.failure_window(review.deliveries)
+    return (local_iso(window[0], review.tz), local_iso(window[1], review.tz)) if window else None
 
 
 def _num(value: Any) -> float | None:
@@ -265,7 +256,7 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 round(rate, 4),
                 t.webhook_failure_rate,
                 subject="webhook deliveries",
-                window=_failing_hours(review),
+                window=_failing_window(review),
                 worst_hours=[
                     f"{local_iso(r['period'], review.tz)[11:16]}: {int(r['failed'])}" for r in worst.to_dict("records")
                 ],

@@ -449,8 +449,7 @@ def sensitive_url_findings(found_urls: pd.DataFrame, tz: str) -> list[Finding]:
                     "samples": [masked(str(s)) for s in as_list(row["samples"])],
                 },
                 checklist=_SECRET_CHECKLIST.get(kind, ("Morgan HTTP logging",)),
-                subject=f"{row['route']} {kind}",
-                **window_bounds(row["first"], row["last"], tz),
+                subject=f"{row['route']} {kind}",  # no start/end: a few leaks hours apart are no anomaly window
             )
         )
     return found

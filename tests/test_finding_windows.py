@@ -25,10 +25,10 @@ from opsreview.payments.params import PaymentsParams
 from opsreview.probes import analysis as probe_analysis
 from opsreview.probes import findings as probe_findings
 from opsreview.probes.params import ProbesParams
+from tests.synthetic_logs import TZ, local
 from tests.test_logfindings import DAY, params_file, run_all
 from tests.test_payments_webhooks import delivery, frame
 from tests.test_probe_analysis import BERLIN, series
-from tests.synthetic_logs import TZ, local
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 
@@ -170,7 +170,11 @@ def test_database_windows_connections_long_ops_and_lag() -> None:
     )  # fmt: skip
     found = dbfindings.server_findings(review) + dbfindings.replication_findings(review)
     conns = only(found, "database.connections")
-    assert (conns.subject, conns.start, conns.end) == ("db-1:27017", "2026-11-23T14:15:00+01:00", "2026-11-23T14:15:00+01:00")
+    assert (conns.subject, conns.start, conns.end) == (
+        "db-1:27017",
+        "2026-11-23T14:15:00+01:00",
+        "2026-11-23T14:15:00+01:00",
+    )
     long_op = only(found, "database.long_op")  # running since two minutes before it was seen
     assert long_op.subject == "db-1:27017 query shop.orders"
     assert (long_op.start, long_op.end) == ("2026-11-23T14:13:00+01:00", "2026-11-23T14:15:00+01:00")
@@ -239,7 +243,11 @@ def test_payment_hour_windows_decline_spikes_auth_rate_and_volume() -> None:
     assert (hourly.start, hourly.end) == ("2026-11-23T20:00:00+01:00", "2026-11-23T21:00:00+01:00")
     assert next(f for f in spikes if not f.evidence.get("hour")).start is None
     rate = only(found, "payments.auth_rate_hour")
-    assert (rate.subject, rate.start, rate.end) == ("all payments", "2026-11-23T20:00:00+01:00", "2026-11-23T21:00:00+01:00")
+    assert (rate.subject, rate.start, rate.end) == (
+        "all payments",
+        "2026-11-23T20:00:00+01:00",
+        "2026-11-23T21:00:00+01:00",
+    )
     drop = only(found, "payments.volume_drop")
     assert (drop.start, drop.end) == ("2026-11-23T13:00:00+01:00", "2026-11-23T14:00:00+01:00")
     no_volatile_subject(found)

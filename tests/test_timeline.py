@@ -46,7 +46,9 @@ def finding(
 
 
 def spans(incidents: list[Any]) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [(i.start.tz_convert(TZ).strftime("%H:%M"), i.end.tz_convert(TZ).strftime("%H:%M"), i.areas) for i in incidents]
+    return [
+        (i.start.tz_convert(TZ).strftime("%H:%M"), i.end.tz_convert(TZ).strftime("%H:%M"), i.areas) for i in incidents
+    ]
 
 
 GROUPING = [
@@ -151,9 +153,7 @@ def test_deploy_marker_inside_or_just_before_is_attached(when: str, lookback: in
 
 
 def test_story_reads_the_findings_own_facts_in_local_time() -> None:
-    burst = finding(
-        "logs", ("14:10", "14:30"), "critical", "POST /api/orders", check="logs.5xx_burst", value=0.5714
-    )
+    burst = finding("logs", ("14:10", "14:30"), "critical", "POST /api/orders", check="logs.5xx_burst", value=0.5714)
     error = finding(
         "errors",
         ("14:11", "14:29"),
@@ -240,7 +240,9 @@ def test_summary_incidents_are_json_dicts_in_the_params_zone() -> None:
     assert incident["start"] == at("14:10") and incident["deploys"] == [
         {"at": at("14:00"), "version": "v9", "note": ""}
     ]
-    assert incident["story"].startswith("14:10–14:30 (Europe/Berlin)") and "after deploy v9 at 14:00" in incident["story"]
+    assert (
+        incident["story"].startswith("14:10–14:30 (Europe/Berlin)") and "after deploy v9 at 14:00" in incident["story"]
+    )
     assert incidents_summary([finding("probes", None)], settings, TZ) == []
 
 
@@ -251,9 +253,7 @@ def review_for(tmp_path: Path, timeline: str = "") -> Any:
     from opsreview.context import open_review
 
     params = tmp_path / "params.yaml"
-    params.write_text(
-        f"environment: test\ntimezone: {TZ}\nstore: store\noutputs: out\n{timeline}", encoding="utf-8"
-    )
+    params.write_text(f"environment: test\ntimezone: {TZ}\nstore: store\noutputs: out\n{timeline}", encoding="utf-8")
     return open_review(params, DAY)
 
 
@@ -273,7 +273,10 @@ def test_section_draws_windows_by_area_and_deploys_and_lists_incidents(tmp_path:
     view = incident_timeline(review, RunState(found, areas_run={"logs", "probes", "payments", "database"}))
     assert [i.areas for i in view.incidents] == [("logs", "probes"), ("payments",)]
     assert view.table is not None and list(view.table["from"]) == ["14:10", "20:00"]
-    assert view.table["story"][0] == view.incidents[0].story(TZ) and "after deploy v2.14.0 at 14:02" in view.table["story"][0]
+    assert (
+        view.table["story"][0] == view.incidents[0].story(TZ)
+        and "after deploy v2.14.0 at 14:02" in view.table["story"][0]
+    )
     assert view.figure is not None
     bars = {bar.name: bar for bar in view.figure.data}
     assert set(bars) == {"critical", "warning"}

@@ -52,8 +52,12 @@ class TimelineParams(Section):
     """How the summary's incident timeline groups the areas' anomaly windows."""
 
     merge_gap_minutes: int = Field(10, ge=0, le=720, description="windows this close are one incident")
-    deploy_lookback_minutes: int = Field(30, ge=0, le=1440, description="a deploy this long before an incident is shown with it")
-    long_window_hours: float = Field(3.0, gt=0, description="longer windows stand alone, never chaining others into one incident")
+    deploy_lookback_minutes: int = Field(
+        30, ge=0, le=1440, description="a deploy this long before an incident is shown with it"
+    )
+    long_window_hours: float = Field(
+        3.0, gt=0, description="longer windows stand alone, never chaining others into one incident"
+    )
     deploys: tuple[DeployMarker, ...] = Field((), description="deploy markers")
     deploys_file: Path | None = Field(None, description="more deploy markers: JSON lines or CSV with at, version, note")
 

@@ -458,6 +458,7 @@ def ingest_findings(review: PaymentReview) -> list[Finding]:
         )
     if not bad:
         return out
+    counts: dict[str, Any] = dict(bad)  # evidence, typed apart from _f's keywords
     return out + [
         _f(
             "payments.bad_input",
@@ -466,7 +467,7 @@ def ingest_findings(review: PaymentReview) -> list[Finding]:
             sum(bad.values()),
             0,
             subject="inputs",
-            **bad,
+            **counts,
         )
     ]
 

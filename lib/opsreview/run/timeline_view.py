@@ -122,7 +122,13 @@ def timeline_chart(
             type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper", line={"color": "#374151", "dash": "dash"}
         )
         fig.add_annotation(
-            x=x, y=1, xref="x", yref="paper", text=html.escape(deploy.version or "deploy"), showarrow=False, yanchor="bottom"
+            x=x,
+            y=1,
+            xref="x",
+            yref="paper",
+            text=html.escape(deploy.version or "deploy"),
+            showarrow=False,
+            yanchor="bottom",
         )
     fig.update_layout(
         title=f"Anomaly windows and deploys ({tz})",

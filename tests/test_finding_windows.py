@@ -101,6 +101,12 @@ def test_latency_window_is_the_longest_run_of_flagged_local_hours() -> None:
     assert (finding.start, finding.end) == ("2026-03-29T09:00:00+02:00", "2026-03-29T12:00:00+02:00")
     [without_day] = latency_findings(comparison, hours, LogThresholds())
     assert without_day.start is None and without_day.subject == "GET /a"
+    # over the fixed limit all day long (a chronically slow route): a subject, no anomaly window
+    slow = comparison.assign(p95=1500.0, ratio=1.0)
+    profile = pd.DataFrame({"route": ["GET /a"] * 2, "hour": [13, 14], "timed": [200, 200], "p95": [1600.0, 1500.0]})
+    [chronic] = latency_findings(slow, hours.iloc[0:0], LogThresholds(), "h", profile, "Europe/Berlin", day)
+    assert chronic.check == "logs.p95_route" and chronic.subject == "GET /a" and chronic.start is None
+    assert chronic.evidence["hours_over_threshold"] == "13:00-15:00 (h)"  # the hours stay evidence
 
 
 # --- probes ------------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def latency_findings(
     ``route``); ``hours`` from :func:`~opsreview.logs.baseline.hours_above`; ``profile``
     (today's :func:`~opsreview.logs.baseline.latency_profile`) gives a ``p95_route`` finding
     the local hours whose own p95 is over the threshold. With the review's ``tz`` and ``day`` a
-    finding's window (``start``/``end``) is its longest run of flagged local hours.
+    regression's window (``start``/``end``) is its longest run of local hours over the baseline.
     """
     found: list[Finding] = []
     timed = comparison[comparison["timed"] >= th.min_requests]
@@ -191,8 +191,7 @@ def latency_findings(
                     threshold=th.p95_critical_ms if severity is Severity.critical else th.p95_warning_ms,
                     evidence=evidence,
                     checklist=RESPONSE_TIMES,
-                    subject=route,
-                    **_hours_window(over, day, tz),
+                    subject=route,  # slow against a fixed limit all day is no anomaly window; a regression is
                 )
             )
         ratio, p_value = row.get("ratio"), row.get("p_value")

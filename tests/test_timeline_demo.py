@@ -38,7 +38,7 @@ def check_demo_incidents(incidents: list[dict[str, Any]], truth: dict[str, Any])
 
     outage = _truth(truth, "health_outage")
     [probe] = [i for i in incidents if "probes/probes.outage/api-health" in i["fingerprints"]]
-    assert probe["start"] == pd.Timestamp(outage["start"]).isoformat() and probe["areas"] == ["probes"]
+    assert pd.Timestamp(probe["start"]) == pd.Timestamp(outage["start"]) and probe["areas"] == ["probes"]
     assert not _overlaps(probe, burst)
 
     # ranked: critical first, and among the critical ones the incident two areas agree on leads

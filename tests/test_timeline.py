@@ -325,3 +325,20 @@ def test_summary_json_and_day_page_carry_the_incidents() -> None:
         status="ok", fail_on="critical", exit_code=0,
     )  # fmt: skip
     assert quiet["incidents"] == [] and "<h2>Incidents</h2>" not in report.render_day_index(quiet)
+
+
+def test_a_deploy_marker_without_offset_in_params_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    from opsreview.exceptions import ParamsError
+    from opsreview.params import load_params
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "environment: t\nstore: s\noutputs: o\ntimeline:\n  deploys:\n    - {at: '2026-11-23T14:02:00', version: v1}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert "timeline.deploys.0.at" in str(caught.value) and "p.yaml" in str(caught.value)
+    path.write_text("environment: t\nstore: s\noutputs: o\ntimeline:\n  merge_gap: 5\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"timeline\.merge_gap.*unknown key"):
+        load_params(path)

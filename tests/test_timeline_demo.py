@@ -35,6 +35,10 @@ def check_demo_incidents(incidents: list[dict[str, Any]], truth: dict[str, Any])
     assert "POST /api/orders 5xx" in joint["story"] and "MongoNetworkTimeoutError ×" in joint["story"]
     assert joint["story"].startswith(pd.Timestamp(joint["start"]).strftime("%H:%M"))
     assert f"({truth['timezone']})" in joint["story"]
+    # the demo's release of 14:05 (deploys.jsonl) is attached to the burst that followed it
+    before = [d for d in truth["deploys"] if pd.Timestamp(d["at"]) <= pd.Timestamp(burst["start"])]
+    release = max(before, key=lambda d: pd.Timestamp(d["at"]))
+    assert [d["version"] for d in joint["deploys"]] == [release["version"]], joint["deploys"]
 
     outage = _truth(truth, "health_outage")
     [probe] = [i for i in incidents if "probes/probes.outage/api-health" in i["fingerprints"]]

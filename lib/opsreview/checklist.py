@@ -34,6 +34,29 @@ _LOGGING = ("logs.gap", "logs.volume_drop", "logs.unparsed", "logs.file_error", 
 _ERROR_LOGGING = ("errors.gap", "errors.volume_drop", "errors.unparsed", "errors.file_error", "errors.no_data")
 _ERROR_TRACKING = ("errors.new_fingerprint", "errors.spike", "errors.fatal")
 _DB_POOL = ("database.connections", "database.connection_churn")
+_BACKUPS = (
+    "backups.rpo",
+    "backups.schedule_gap",
+    "backups.size_drop",
+    "backups.failed",
+    "backups.archive_unreadable",
+    "backups.archive_truncated",
+    "backups.collections_missing",
+    "backups.manifest_mismatch",
+    "backups.pbm_node",
+    "backups.pitr_gap",
+    "backups.pitr_error",
+    "backups.bad_input",
+)
+_DRILLS = ("backups.drill_age", "backups.drill_failed")
+_BACKUP_STRATEGY = (
+    "backups.rpo",
+    "backups.schedule_gap",
+    "backups.collections_missing",
+    "backups.pbm_node",
+    "backups.pitr_gap",
+    "backups.pitr_error",
+)
 
 ITEMS: tuple[ChecklistItem, ...] = tuple(
     _items(
@@ -151,8 +174,8 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ),
         ("Soft deletes", True, "database", ("database.soft_delete",)),
         ("Data validation", True, "database", ("database.no_validator",)),
-        ("Database backups", False),
-        ("Backup restoration tested", False),
+        ("Database backups", False, "backups", _BACKUPS),
+        ("Backup restoration tested", False, "backups", _DRILLS),
         ("Database migration strategy", False),
         ("Connection retry logic", False, "database"),
     )
@@ -213,7 +236,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("All endpoints tested", False),
         ("Load testing completed", False),
         ("Security scan passed", False),
-        ("Backup strategy in place", False),
+        ("Backup strategy in place", False, "backups", _BACKUP_STRATEGY),
         ("Rollback plan ready", False),
         ("Monitoring tools configured", False),
     )
@@ -253,7 +276,6 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
                 "payments.incomplete_pull",
             ),
         ),
-        # backups have no package yet: their items are "not verifiable" until one lands
         (
             "Review logs daily",
             False,
@@ -261,7 +283,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
             (*_LOGGING, "logs.scanner", "logs.scanner_exposure", "logs.auth_failure_burst", "logs.429_surge"),
         ),
         ("Set up alerts", False),
-        ("Regular backups verified", False, "backups"),
+        ("Regular backups verified", False, "backups", (*_BACKUPS, *_DRILLS)),
     )
 )
 

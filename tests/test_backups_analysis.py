@@ -62,7 +62,9 @@ def test_the_time_in_a_file_name_is_taken_in_the_patterns_timezone(
 
 def test_a_wildcard_in_the_pattern_matches_anything() -> None:
     regex = name_regex("*-%Y%m%d-%H%M%S.gz")
-    assert time_in_name("db-1.shop-20261206-013000.gz", regex, ZoneInfo("UTC")) == dt.datetime(2026, 12, 6, 1, 30, tzinfo=UTC)
+    assert time_in_name("db-1.shop-20261206-013000.gz", regex, ZoneInfo("UTC")) == dt.datetime(
+        2026, 12, 6, 1, 30, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,7 +81,9 @@ def test_a_wildcard_in_the_pattern_matches_anything() -> None:
     ],
 )
 def test_age_of_the_last_good_backup_against_the_rpo(name_tz: ZoneInfo, rpo_hours: float, breach: bool) -> None:
-    when = time_in_name("mongodump-2026-12-06T0230.archive.gz", name_regex("mongodump-%Y-%m-%dT%H%M.archive.gz"), name_tz)
+    when = time_in_name(
+        "mongodump-2026-12-06T0230.archive.gz", name_regex("mongodump-%Y-%m-%dT%H%M.archive.gz"), name_tz
+    )
     assert when is not None
     frame = inv([backup("mongodump-2026-12-06T0230.archive.gz", when)])
     review = _review(frame, rpo_hours=rpo_hours)
@@ -93,7 +97,10 @@ def test_age_of_the_last_good_backup_against_the_rpo(name_tz: ZoneInfo, rpo_hour
 
 
 def test_a_failed_newer_backup_does_not_reset_the_rpo_clock() -> None:
-    rows = [backup("good", AS_OF - dt.timedelta(hours=40)), backup("bad", AS_OF - dt.timedelta(hours=10), ok=False, kind="manifest")]
+    rows = [
+        backup("good", AS_OF - dt.timedelta(hours=40)),
+        backup("bad", AS_OF - dt.timedelta(hours=10), ok=False, kind="manifest"),
+    ]
     review = _review(inv(rows))
     assert review.age_hours == pytest.approx(40)
     assert {f.check for f in review.findings} >= {"backups.rpo", "backups.failed"}
@@ -161,7 +168,9 @@ def test_size_drift_is_judged_per_source() -> None:
 
 def test_manifest_entries_the_archives_contradict() -> None:
     archives = [dict(r, name=f"a{i}", size_bytes=1000 if i != 2 else 300) for i, r in enumerate(nightly(4))]
-    manifest = [dict(r, kind="manifest", source="m.json", name=f"a{i}", size_bytes=1000) for i, r in enumerate(nightly(5))]
+    manifest = [
+        dict(r, kind="manifest", source="m.json", name=f"a{i}", size_bytes=1000) for i, r in enumerate(nightly(5))
+    ]
     found = analysis.manifest_mismatches(inv(archives + manifest), AS_OF)
     assert sorted(zip(found["name"], found["problem"], strict=True)) == [
         ("a2", "size differs from the manifest"),
@@ -180,7 +189,14 @@ def test_manifest_entries_the_archives_contradict() -> None:
 def test_expected_collections(databases: list[str], exclude: list[str], expected: list[str]) -> None:
     seen = pd.DataFrame(
         {
-            "ns": ["shop.orders", "shop.users", "shop.audit", "shop.order_view", "admin.system.users", "shop.system.profile"],
+            "ns": [
+                "shop.orders",
+                "shop.users",
+                "shop.audit",
+                "shop.order_view",
+                "admin.system.users",
+                "shop.system.profile",
+            ],
             "db": ["shop", "shop", "shop", "shop", "admin", "shop"],
             "type": ["collection", "collection", "collection", "view", "collection", "collection"],
         }
@@ -190,7 +206,9 @@ def test_expected_collections(databases: list[str], exclude: list[str], expected
 
 def test_a_collection_the_database_has_and_the_archive_lacks_is_a_finding() -> None:
     rows = [dict(r, collections=["shop.orders", "shop.users"]) for r in nightly(3)]
-    seen = pd.DataFrame({"ns": ["shop.orders", "shop.users", "shop.audit"], "db": ["shop"] * 3, "type": ["collection"] * 3})
+    seen = pd.DataFrame(
+        {"ns": ["shop.orders", "shop.users", "shop.audit"], "db": ["shop"] * 3, "type": ["collection"] * 3}
+    )
     review = _review(inv(rows), db_collections=seen)
     found = [f for f in review.findings if f.check == "backups.collections_missing"]
     assert len(found) == 1
@@ -212,8 +230,16 @@ def drill(drill_id: str, when: dt.datetime, ok: bool = True, counts: tuple[int, 
     [
         (drill("d1", AS_OF - dt.timedelta(days=10)), [], 10),
         (drill("d1", AS_OF - dt.timedelta(days=40)), ["backups.drill_age"], 40),
-        (drill("d1", AS_OF - dt.timedelta(days=5), counts=(10, 9)), ["backups.drill_age", "backups.drill_failed"], None),
-        (drill("d1", AS_OF - dt.timedelta(days=5), hashes=("a", "b")), ["backups.drill_age", "backups.drill_failed"], None),
+        (
+            drill("d1", AS_OF - dt.timedelta(days=5), counts=(10, 9)),
+            ["backups.drill_age", "backups.drill_failed"],
+            None,
+        ),
+        (
+            drill("d1", AS_OF - dt.timedelta(days=5), hashes=("a", "b")),
+            ["backups.drill_age", "backups.drill_failed"],
+            None,
+        ),
         (drill("d1", AS_OF - dt.timedelta(days=5), hashes=("a", None)), [], 5),  # no dbHash on one side: counts decide
         (drill("d1", AS_OF - dt.timedelta(days=5), ok=False), ["backups.drill_age", "backups.drill_failed"], None),
         (
@@ -239,7 +265,12 @@ def test_no_drill_is_not_verifiable_not_fine() -> None:
 
 def test_nothing_configured_is_not_verifiable() -> None:
     review = build_review(
-        AS_OF.date(), BERLIN, AS_OF, BackupsParams(), *(models.empty_frame(t) for t in (models.INVENTORY, models.READS, models.PBM, models.DRILLS)), pd.DataFrame()  # fmt: skip
+        AS_OF.date(),
+        BERLIN,
+        AS_OF,
+        BackupsParams(),
+        *(models.empty_frame(t) for t in (models.INVENTORY, models.READS, models.PBM, models.DRILLS)),
+        pd.DataFrame(),  # fmt: skip
     )
     assert not review.findings  # no rpo finding: nothing is configured to tell of backups
     section = review.inventory_section()

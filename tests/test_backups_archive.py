@@ -31,7 +31,12 @@ def archive(
 ) -> bytes:
     """magic, header, collection-metadata*, terminator, then namespace segments (split in two to
     interleave like mongodump's parallel writers) and one EOF header per namespace."""
-    out = [magic, bson.encode({"concurrent_collections": 4, "version": "0.1", "server_version": "7.0.14", "tool_version": "100.10.0"})]
+    out = [
+        magic,
+        bson.encode(
+            {"concurrent_collections": 4, "version": "0.1", "server_version": "7.0.14", "tool_version": "100.10.0"}
+        ),
+    ]
     for ns, docs in collections.items():
         db, coll = ns.split(".", 1)
         size = sum(len(bson.encode(d)) for d in docs)

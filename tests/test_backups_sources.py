@@ -145,7 +145,9 @@ def test_a_manifest_with_a_bad_date_is_a_finding_and_its_other_entries_count(tmp
 
 
 def test_pbm_files_give_agents_backups_and_pitr_ranges(tmp_path: Path) -> None:
-    ctx = _params(tmp_path, {"pbm": {"status_file": str(FIXTURES / "status.json"), "list_file": str(FIXTURES / "list.json")}})
+    ctx = _params(
+        tmp_path, {"pbm": {"status_file": str(FIXTURES / "status.json"), "list_file": str(FIXTURES / "list.json")}}
+    )
     _, review = _pull(ctx)
     assert sorted(review.backups["name"]) == ["2026-12-04T01:30:25Z", "2026-12-05T01:30:21Z", "2026-12-06T01:30:18Z"]
     checks = _checks(review)

@@ -14,7 +14,7 @@ SYSTEM_DATABASES = ("admin", "config", "local")
 
 
 def _ts(value: object) -> pd.Timestamp:
-    ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -128,7 +128,11 @@ def manifest_mismatches(inv: pd.DataFrame, as_of: object, tolerance: float = 0.0
                 rows.append({"name": name, "finished_at": entry["finished_at"], "problem": "no archive of that name"})
             continue
         recorded, actual = entry["size_bytes"], archives.loc[name, "size_bytes"]
-        if pd.notna(recorded) and pd.notna(actual) and abs(int(actual) - int(recorded)) > tolerance * max(int(recorded), 1):
+        if (
+            pd.notna(recorded)
+            and pd.notna(actual)
+            and abs(int(actual) - int(recorded)) > tolerance * max(int(recorded), 1)
+        ):
             rows.append(
                 {
                     "name": name,
@@ -141,9 +145,7 @@ def manifest_mismatches(inv: pd.DataFrame, as_of: object, tolerance: float = 0.0
     return pd.DataFrame(rows, columns=columns)
 
 
-def expected_collections(
-    db_collections: pd.DataFrame, databases: Iterable[str], exclude: Iterable[str]
-) -> list[str]:
+def expected_collections(db_collections: pd.DataFrame, databases: Iterable[str], exclude: Iterable[str]) -> list[str]:
     """The collections a full backup should hold: those the database review saw (``db_collections``:
     ``ns``, ``db``, ``type``), of ``databases`` (empty: every one but admin, config, local), without
     views, ``system.*`` and ``exclude``."""
@@ -215,7 +217,18 @@ def pitr_problems(pbm: pd.DataFrame) -> pd.DataFrame:
 def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
     """One row per restore drill: when, backup, target, what it recorded and what its per-collection
     comparison says (``ok`` is both: recorded ok and no count or ``dbHash`` mismatch), newest last."""
-    columns = ["drill", "ts", "backup", "target", "recorded_ok", "collections", "count_mismatches", "hash_mismatches", "ok", "error"]
+    columns = [
+        "drill",
+        "ts",
+        "backup",
+        "target",
+        "recorded_ok",
+        "collections",
+        "count_mismatches",
+        "hash_mismatches",
+        "ok",
+        "error",
+    ]
     if drills.empty:
         return pd.DataFrame(columns=columns)
     rows = []

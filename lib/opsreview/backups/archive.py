@@ -25,12 +25,11 @@ skipped, never decoded; only the small namespace headers are).
 from __future__ import annotations
 
 import gzip
-import io
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import bson
 
@@ -92,7 +91,7 @@ class ArchiveRead:
 class _Reader:
     """Exact reads from a byte stream, counting the bytes, telling a clean end from a cut."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: _Stream) -> None:
         self.stream = stream
         self.count = 0
 
@@ -131,17 +130,12 @@ def _document(reader: _Reader, size: int, what: str, limit: int | None = None) -
     raw = struct.pack("<I", size) + reader.read(size - 4, what)
     try:
         return dict(bson.decode(raw))
-    except Exception as exc:  # noqa: BLE001 - bson raises several types for bad bytes
+    except Exception as exc:
         raise _Corrupt(f"{what} is not a BSON document ({type(exc).__name__}: {exc})") from exc
 
 
-def _open(path: Path) -> tuple[IO[bytes], bool]:
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    gz = raw.read(2) == GZIP_MAGIC
-    raw.seek(0)
-    if gz:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), True  # type: ignore[return-value]
-    return io.BufferedReader(raw, buffer_size=_CHUNK), False  # type: ignore[arg-type]
+class _Stream(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 def read_archive(path: Path, *, scan_body: bool = True, max_header_bytes: int = 16 * 1024 * 1024) -> ArchiveRead:
@@ -152,19 +146,32 @@ def read_archive(path: Path, *, scan_body: bool = True, max_header_bytes: int = 
     result = ArchiveRead(str(path))
     try:
         result.size_bytes = path.stat().st_size
-        stream, result.gzip = _open(path)
+        raw = open(path, "rb", buffering=_CHUNK)  # noqa: SIM115 - closed below
     except OSError as exc:
         return result.fail("unreadable", f"cannot open: {exc.strerror or exc}")
-    reader = _Reader(stream)
+    with raw:
+        try:
+            result.gzip = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+        except OSError as exc:
+            return result.fail("unreadable", f"read error: {exc.strerror or exc}")
+        stream: _Stream = gzip.GzipFile(fileobj=raw, mode="rb") if result.gzip else raw
+        _read_all(_Reader(stream), result, scan_body, max_header_bytes)
+    if result.ok and result.scanned:
+        _check_finished(result)
+    return result
+
+
+def _read_all(reader: _Reader, result: ArchiveRead, scan_body: bool, max_header_bytes: int) -> None:
+    stream = reader.stream
     try:
-        with stream:
-            _prelude(reader, result, max_header_bytes)
-            if result.ok and scan_body:
-                result.scanned = True
-                _body(reader, result)
-            elif result.ok and result.gzip:
-                while stream.read(_CHUNK):
-                    pass
+        _prelude(reader, result, max_header_bytes)
+        if result.ok and scan_body:
+            result.scanned = True
+            _body(reader, result)
+        elif result.ok and result.gzip:
+            while stream.read(_CHUNK):
+                pass
     except _Cut as exc:
         result.fail("truncated", f"the archive {exc}")
     except _Corrupt as exc:
@@ -176,9 +183,6 @@ def read_archive(path: Path, *, scan_body: bool = True, max_header_bytes: int = 
     except OSError as exc:
         result.fail("unreadable", f"read error: {exc.strerror or exc}")
     result.bytes_read = reader.count
-    if result.ok and result.scanned:
-        _check_finished(result)
-    return result
 
 
 def _prelude(reader: _Reader, result: ArchiveRead, max_header_bytes: int) -> None:

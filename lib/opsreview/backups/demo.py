@@ -123,7 +123,9 @@ def write_demo(out: Path, days: list[dt.date], tz: ZoneInfo, rng: np.random.Gene
             for ns, n in drill_counts.items()
         ],
     }
-    (root / "drills" / f"restore-drill-{drill_day}.json").write_text(json.dumps(drill, indent=1) + "\n", encoding="utf-8")
+    (root / "drills" / f"restore-drill-{drill_day}.json").write_text(
+        json.dumps(drill, indent=1) + "\n", encoding="utf-8"
+    )
 
     missed_truth = None
     if missed is not None:

@@ -50,7 +50,9 @@ def _iso(value: Any) -> str | None:
 def _f(check: str, severity: Severity, title: str, subject: str = "", value: Any = None, threshold: Any = None,
        start: Any = None, end: Any = None, **evidence: Any) -> Finding:  # fmt: skip
     clean = {k: (_iso(v) if isinstance(v, pd.Timestamp) else v) for k, v in evidence.items() if v is not None}
-    return Finding(AREA, check, severity, title, value, threshold, clean, CHECKS[check], subject, _iso(start), _iso(end))
+    return Finding(
+        AREA, check, severity, title, value, threshold, clean, CHECKS[check], subject, _iso(start), _iso(end)
+    )
 
 
 def _mb(size: Any) -> str:
@@ -73,29 +75,63 @@ def policy_findings(review: BackupReview) -> list[Finding]:
         last = review.last_good
         if last is None:
             out.append(
-                _f("backups.rpo", Severity.critical, f"No good backup in the last {p.lookback_days} days", "",
-                   None, p.rpo_hours, backups_seen=len(review.backups))  # fmt: skip
+                _f(
+                    "backups.rpo",
+                    Severity.critical,
+                    f"No good backup in the last {p.lookback_days} days",
+                    "",
+                    None,
+                    p.rpo_hours,
+                    backups_seen=len(review.backups),
+                )  # fmt: skip
             )
         elif review.age_hours is not None and review.age_hours > p.rpo_hours:
             out.append(
-                _f("backups.rpo", Severity.critical,
-                   f"The last good backup is {review.age_hours:.1f} h old (RPO {p.rpo_hours:g} h): {last['name']}",
-                   str(last["name"]), round(review.age_hours, 2), p.rpo_hours, start=last["finished_at"],
-                   end=review.as_of, backup=str(last["name"]), kind=str(last["kind"]), finished_at=last["finished_at"])  # fmt: skip
+                _f(
+                    "backups.rpo",
+                    Severity.critical,
+                    f"The last good backup is {review.age_hours:.1f} h old (RPO {p.rpo_hours:g} h): {last['name']}",
+                    str(last["name"]),
+                    round(review.age_hours, 2),
+                    p.rpo_hours,
+                    start=last["finished_at"],
+                    end=review.as_of,
+                    backup=str(last["name"]),
+                    kind=str(last["kind"]),
+                    finished_at=last["finished_at"],
+                )  # fmt: skip
             )
     for gap in review.gaps.itertuples(index=False):
         out.append(
-            _f("backups.schedule_gap", Severity.warning,
-               f"No backup for {gap.hours:.1f} h between {gap.after} and {gap.before} (expected every {p.schedule_hours:g} h)",
-               f"{gap.after} → {gap.before}", round(float(gap.hours), 2), p.schedule_hours * (1 + p.schedule_tolerance),
-               start=gap.start, end=gap.end, after=gap.after, before=gap.before, missed_runs=int(gap.missed))  # fmt: skip
+            _f(
+                "backups.schedule_gap",
+                Severity.warning,
+                f"No backup for {gap.hours:.1f} h between {gap.after} and {gap.before} (expected every {p.schedule_hours:g} h)",
+                f"{gap.after} → {gap.before}",
+                round(float(gap.hours), 2),
+                p.schedule_hours * (1 + p.schedule_tolerance),
+                start=gap.start,
+                end=gap.end,
+                after=gap.after,
+                before=gap.before,
+                missed_runs=int(gap.missed),
+            )  # fmt: skip
         )
     for row in review.size_drops.itertuples(index=False):
         out.append(
-            _f("backups.size_drop", Severity.warning,
-               f"{row.name} is {row.ratio:.0%} of the trailing median size ({_mb(row.size_bytes)} against {_mb(row.median_bytes)}): likely a partial dump",
-               str(row.name), round(float(row.ratio), 3), p.size_drop_ratio, backup=str(row.name), kind=str(row.kind),
-               size_bytes=int(row.size_bytes), median_bytes=float(row.median_bytes), finished_at=row.finished_at)  # fmt: skip
+            _f(
+                "backups.size_drop",
+                Severity.warning,
+                f"{row.name} is {row.ratio:.0%} of the trailing median size ({_mb(row.size_bytes)} against {_mb(row.median_bytes)}): likely a partial dump",
+                str(row.name),
+                round(float(row.ratio), 3),
+                p.size_drop_ratio,
+                backup=str(row.name),
+                kind=str(row.kind),
+                size_bytes=int(row.size_bytes),
+                median_bytes=float(row.median_bytes),
+                finished_at=row.finished_at,
+            )  # fmt: skip
         )
     for row in review.failed.itertuples(index=False):
         if row.kind == "archive":
@@ -104,15 +140,34 @@ def policy_findings(review: BackupReview) -> list[Finding]:
             what = "is truncated" if truncated else ("is corrupt" if row.status == "corrupt" else "cannot be read")
             unfinished = list(row.unfinished) if row.unfinished is not None else []
             out.append(
-                _f(check, Severity.critical, f"Archive {row.name} {what}: {row.error}", str(row.name), row.status,
-                   backup=str(row.name), file=str(row.location), size_bytes=None if pd.isna(row.size_bytes) else int(row.size_bytes),
-                   error=row.error, unfinished=unfinished[:20] or None, finished_at=row.finished_at)  # fmt: skip
+                _f(
+                    check,
+                    Severity.critical,
+                    f"Archive {row.name} {what}: {row.error}",
+                    str(row.name),
+                    row.status,
+                    backup=str(row.name),
+                    file=str(row.location),
+                    size_bytes=None if pd.isna(row.size_bytes) else int(row.size_bytes),
+                    error=row.error,
+                    unfinished=unfinished[:20] or None,
+                    finished_at=row.finished_at,
+                )  # fmt: skip
             )
         else:
             out.append(
-                _f("backups.failed", Severity.critical, f"Backup {row.name} ({row.kind}) failed: {row.error or row.status}",
-                   str(row.name), row.status, backup=str(row.name), kind=str(row.kind), source=str(row.source),
-                   error=row.error, finished_at=row.finished_at)  # fmt: skip
+                _f(
+                    "backups.failed",
+                    Severity.critical,
+                    f"Backup {row.name} ({row.kind}) failed: {row.error or row.status}",
+                    str(row.name),
+                    row.status,
+                    backup=str(row.name),
+                    kind=str(row.kind),
+                    source=str(row.source),
+                    error=row.error,
+                    finished_at=row.finished_at,
+                )  # fmt: skip
             )
     for row in review.manifest_mismatches.itertuples(index=False):
         detail = (
@@ -121,9 +176,16 @@ def policy_findings(review: BackupReview) -> list[Finding]:
             else "the manifest records it as done, but no archive of that name is in the folder"
         )
         out.append(
-            _f("backups.manifest_mismatch", Severity.warning, f"Manifest and archive disagree on {row.name}: {detail}",
-               str(row.name), row.problem, backup=str(row.name), manifest_bytes=row.manifest_bytes,
-               archive_bytes=row.archive_bytes)  # fmt: skip
+            _f(
+                "backups.manifest_mismatch",
+                Severity.warning,
+                f"Manifest and archive disagree on {row.name}: {detail}",
+                str(row.name),
+                row.problem,
+                backup=str(row.name),
+                manifest_bytes=row.manifest_bytes,
+                archive_bytes=row.archive_bytes,
+            )  # fmt: skip
         )
     return out
 
@@ -135,9 +197,17 @@ def content_findings(review: BackupReview) -> list[Finding]:
     name = str(review.newest_archive["name"])
     missing = review.missing_collections
     return [
-        _f("backups.collections_missing", Severity.critical,
-           f"{name} does not hold {len(missing)} collection(s) the database has: {', '.join(missing[:8])}",
-           name, len(missing), 0, backup=name, missing=missing[:50], expected=len(review.expected_collections))  # fmt: skip
+        _f(
+            "backups.collections_missing",
+            Severity.critical,
+            f"{name} does not hold {len(missing)} collection(s) the database has: {', '.join(missing[:8])}",
+            name,
+            len(missing),
+            0,
+            backup=name,
+            missing=missing[:50],
+            expected=len(review.expected_collections),
+        )  # fmt: skip
     ]
 
 
@@ -145,15 +215,30 @@ def pbm_findings(review: BackupReview) -> list[Finding]:
     out: list[Finding] = []
     for row in review.pbm_nodes.itertuples(index=False):
         out.append(
-            _f("backups.pbm_node", Severity.critical,
-               f"PBM agent on {row.host} ({row.rs}) is not OK: {row.errors or 'no agent or no status'}",
-               f"{row.rs}/{row.host}", row.errors, rs=row.rs, host=row.host, role=row.role, agent=row.agent)  # fmt: skip
+            _f(
+                "backups.pbm_node",
+                Severity.critical,
+                f"PBM agent on {row.host} ({row.rs}) is not OK: {row.errors or 'no agent or no status'}",
+                f"{row.rs}/{row.host}",
+                row.errors,
+                rs=row.rs,
+                host=row.host,
+                role=row.role,
+                agent=row.agent,
+            )  # fmt: skip
         )
     for row in review.pitr_gaps.itertuples(index=False):
         out.append(
-            _f("backups.pitr_gap", Severity.warning,
-               f"PITR ranges are not continuous: {row.seconds / 3600:.1f} h cannot be restored to a point in time",
-               f"pitr {_iso(row.start)}", round(float(row.seconds), 1), 0, start=row.start, end=row.end)  # fmt: skip
+            _f(
+                "backups.pitr_gap",
+                Severity.warning,
+                f"PITR ranges are not continuous: {row.seconds / 3600:.1f} h cannot be restored to a point in time",
+                f"pitr {_iso(row.start)}",
+                round(float(row.seconds), 1),
+                0,
+                start=row.start,
+                end=row.end,
+            )  # fmt: skip
         )
     for row in review.pitr_problems.itertuples(index=False):
         if row.kind == "pitr":
@@ -173,16 +258,31 @@ def drill_findings(review: BackupReview) -> list[Finding]:
         good = review.drills[review.drills["ok"].astype(bool)]
         if age is None:
             out.append(
-                _f("backups.drill_age", Severity.warning, "No restore drill has succeeded", "", None,
-                   p.drill_max_age_days, drills=len(review.drills))  # fmt: skip
+                _f(
+                    "backups.drill_age",
+                    Severity.warning,
+                    "No restore drill has succeeded",
+                    "",
+                    None,
+                    p.drill_max_age_days,
+                    drills=len(review.drills),
+                )  # fmt: skip
             )
         elif age > p.drill_max_age_days:
             last = good.iloc[-1]
             out.append(
-                _f("backups.drill_age", Severity.warning,
-                   f"The last good restore drill is {age:.0f} days old (policy {p.drill_max_age_days:g} days): {last['backup']}",
-                   str(last["backup"] or last["drill"]), round(age, 1), p.drill_max_age_days, drill=str(last["drill"]),
-                   backup=last["backup"], target=last["target"], when=last["ts"])  # fmt: skip
+                _f(
+                    "backups.drill_age",
+                    Severity.warning,
+                    f"The last good restore drill is {age:.0f} days old (policy {p.drill_max_age_days:g} days): {last['backup']}",
+                    str(last["backup"] or last["drill"]),
+                    round(age, 1),
+                    p.drill_max_age_days,
+                    drill=str(last["drill"]),
+                    backup=last["backup"],
+                    target=last["target"],
+                    when=last["ts"],
+                )  # fmt: skip
             )
     for row in review.drills[~review.drills["ok"].astype(bool)].itertuples(index=False) if len(review.drills) else []:
         why = []
@@ -193,10 +293,19 @@ def drill_findings(review: BackupReview) -> list[Finding]:
         if row.hash_mismatches:
             why.append(f"dbHash differs in {', '.join(row.hash_mismatches[:5])}")
         out.append(
-            _f("backups.drill_failed", Severity.critical, f"Restore drill of {row.backup} into {row.target}: {'; '.join(why)}",
-               str(row.backup or row.drill), len(row.count_mismatches) + len(row.hash_mismatches), 0, drill=str(row.drill),
-               when=row.ts, count_mismatches=list(row.count_mismatches) or None, hash_mismatches=list(row.hash_mismatches) or None,
-               error=row.error)  # fmt: skip
+            _f(
+                "backups.drill_failed",
+                Severity.critical,
+                f"Restore drill of {row.backup} into {row.target}: {'; '.join(why)}",
+                str(row.backup or row.drill),
+                len(row.count_mismatches) + len(row.hash_mismatches),
+                0,
+                drill=str(row.drill),
+                when=row.ts,
+                count_mismatches=list(row.count_mismatches) or None,
+                hash_mismatches=list(row.hash_mismatches) or None,
+                error=row.error,
+            )  # fmt: skip
         )
     return out
 
@@ -210,8 +319,15 @@ def input_findings(review: BackupReview) -> list[Finding]:
         if row.source == "archives" and row.status != "missing":
             continue  # an unreadable archive is its own finding (archive_unreadable)
         out.append(
-            _f("backups.bad_input", Severity.warning, f"{row.source}: {row.detail}", str(row.location), row.status,
-               source=str(row.source), location=str(row.location))  # fmt: skip
+            _f(
+                "backups.bad_input",
+                Severity.warning,
+                f"{row.source}: {row.detail}",
+                str(row.location),
+                row.status,
+                source=str(row.source),
+                location=str(row.location),
+            )  # fmt: skip
         )
     return out
 

@@ -94,7 +94,12 @@ PBM_SCHEMA = pa.schema(
     ]
 )
 
-SCHEMAS: dict[str, pa.Schema] = {INVENTORY: INVENTORY_SCHEMA, READS: READS_SCHEMA, DRILLS: DRILLS_SCHEMA, PBM: PBM_SCHEMA}
+SCHEMAS: dict[str, pa.Schema] = {
+    INVENTORY: INVENTORY_SCHEMA,
+    READS: READS_SCHEMA,
+    DRILLS: DRILLS_SCHEMA,
+    PBM: PBM_SCHEMA,
+}
 
 
 def to_arrow(table: str, rows: Iterable[Mapping[str, Any]]) -> pa.Table:

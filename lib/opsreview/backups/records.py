@@ -142,6 +142,10 @@ def drill_rows(entry: Any, drill_id: str, location: str) -> list[dict[str, Any]]
     return rows or [base]
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _unix(value: Any) -> dt.datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
@@ -185,8 +189,8 @@ def pbm_status_rows(status: Any, now: dt.datetime) -> tuple[list[dict[str, Any]]
                 "host": ", ".join(str(n) for n in pitr.get("nodes") or []) or None,
             }
         )
-    backups = status.get("backups") if isinstance(status.get("backups"), dict) else {}
-    chunks = backups.get("pitrChunks") if isinstance(backups.get("pitrChunks"), dict) else {}
+    backups = _mapping(status.get("backups"))
+    chunks = _mapping(backups.get("pitrChunks"))
     pbm += pitr_range_rows(chunks.get("pitrChunks") or [], now)
     inventory = [snapshot_row(s, now, str(backups.get("path") or "pbm")) for s in backups.get("snapshot") or []]
     return pbm, inventory
@@ -197,7 +201,7 @@ def pbm_list_rows(listing: Any, now: dt.datetime) -> tuple[list[dict[str, Any]],
     {snapshots: [snapshotStat], pitr: {on, ranges: [pitrRange], rsRanges}}."""
     if not isinstance(listing, dict):
         raise BadEntry("not a JSON object with snapshots/pitr")
-    pitr = listing.get("pitr") if isinstance(listing.get("pitr"), dict) else {}
+    pitr = _mapping(listing.get("pitr"))
     pbm = pitr_range_rows(pitr.get("ranges") or [], now)
     inventory = [snapshot_row(s, now, "pbm list") for s in listing.get("snapshots") or []]
     return pbm, inventory

@@ -78,7 +78,12 @@ class BackupReview:
         if self.configured:
             return False
         section.not_verifiable(
-            AREA, "No backup source", "no archive folder, PBM or backup manifest is configured", _CONFIGURE, _SOURCES, items
+            AREA,
+            "No backup source",
+            "no archive folder, PBM or backup manifest is configured",
+            _CONFIGURE,
+            _SOURCES,
+            items,
         )
         return True
 
@@ -88,14 +93,28 @@ class BackupReview:
         section = Section(
             "inventory",
             findings=self._of(
-                "backups.rpo", "backups.schedule_gap", "backups.size_drop", "backups.failed", "backups.manifest_mismatch"
+                "backups.rpo",
+                "backups.schedule_gap",
+                "backups.size_drop",
+                "backups.failed",
+                "backups.manifest_mismatch",
             ),
         )
         items = (bkfindings.DATABASE_BACKUPS, bkfindings.REGULAR_VERIFIED, bkfindings.STRATEGY)
         if self._no_backups(section, items):
             return section
         section.figures.append(charts.backup_sizes(self))
-        columns = ["name", "kind", "finished_at", "size_bytes", "ok", "status", "error", "server_version", "tool_version"]
+        columns = [
+            "name",
+            "kind",
+            "finished_at",
+            "size_bytes",
+            "ok",
+            "status",
+            "error",
+            "server_version",
+            "tool_version",
+        ]
         section.tables.append(("Backups (newest first)", self.table(self.backups.iloc[::-1], columns)))
         if len(self.gaps):
             section.tables.append(("Gaps in the schedule", self.table(self.gaps)))
@@ -131,7 +150,10 @@ class BackupReview:
             )  # fmt: skip
         elif self.missing_collections:
             section.tables.append(
-                ("Collections the database has and the newest archive lacks", pd.DataFrame({"ns": self.missing_collections}))
+                (
+                    "Collections the database has and the newest archive lacks",
+                    pd.DataFrame({"ns": self.missing_collections}),
+                )
             )
         return section
 
@@ -149,10 +171,14 @@ class BackupReview:
         if len(self.pbm):
             nodes = self.pbm[self.pbm["kind"] == "node"]
             if len(nodes):
-                section.tables.append(("PBM agents", self.table(nodes, ["rs", "host", "role", "agent", "ok", "errors"])))
+                section.tables.append(
+                    ("PBM agents", self.table(nodes, ["rs", "host", "role", "agent", "ok", "errors"]))
+                )
             ranges = self.pbm[self.pbm["kind"] == "pitr_range"]
             if len(ranges):
-                section.tables.append(("PITR ranges", self.table(ranges, ["start", "end", "no_base_snapshot", "errors"])))
+                section.tables.append(
+                    ("PITR ranges", self.table(ranges, ["start", "end", "no_base_snapshot", "errors"]))
+                )
         return section
 
     def drills_section(self) -> Section:
@@ -168,7 +194,17 @@ class BackupReview:
                 effect="that a backup can be restored is not verified",
             )  # fmt: skip
             return section
-        columns = ["ts", "backup", "target", "ok", "recorded_ok", "collections", "count_mismatches", "hash_mismatches", "error"]
+        columns = [
+            "ts",
+            "backup",
+            "target",
+            "ok",
+            "recorded_ok",
+            "collections",
+            "count_mismatches",
+            "hash_mismatches",
+            "error",
+        ]
         section.tables.append(("Restore drills (newest first)", self.table(self.drills.iloc[::-1], columns)))
         return section
 
@@ -176,7 +212,9 @@ class BackupReview:
         """What each input gave."""
         section = Section("reads", findings=self._of("backups.bad_input"))
         if len(self.reads):
-            section.tables.append(("What each input gave", self.table(self.reads, ["source", "location", "status", "detail", "rows"])))
+            section.tables.append(
+                ("What each input gave", self.table(self.reads, ["source", "location", "status", "detail", "rows"]))
+            )
         return section
 
 
@@ -213,7 +251,7 @@ def build_review(
     db_collections: pd.DataFrame,
 ) -> BackupReview:
     """Analyse and judge the tables (no store: tests and other callers pass frames)."""
-    at = pd.Timestamp(as_of).tz_convert("UTC")  # type: ignore[arg-type]
+    at = pd.Timestamp(as_of).tz_convert("UTC")
     p = params
     review = BackupReview(day, tz, at, p, analysis.before(backups, at), reads, pbm, drill_rows, db_collections)
     review.configured = p.configured

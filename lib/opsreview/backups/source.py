@@ -80,7 +80,9 @@ class BackupInputs:
     pbm: list[dict[str, Any]] = field(default_factory=list)
     drills: list[dict[str, Any]] = field(default_factory=list)
 
-    def read(self, now: dt.datetime, source: str, location: str, status: str, detail: str | None = None, **kw: Any) -> None:
+    def read(
+        self, now: dt.datetime, source: str, location: str, status: str, detail: str | None = None, **kw: Any
+    ) -> None:
         self.reads.append(
             {
                 "ts": now,
@@ -93,7 +95,9 @@ class BackupInputs:
         )
 
 
-def _archive_rows(spec: ArchiveSource, since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs) -> None:
+def _archive_rows(
+    spec: ArchiveSource, since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs
+) -> None:
     folder = Path(spec.path)
     if not folder.is_dir():
         out.read(now, "archives", spec.path, "missing", f"{spec.path} is not a folder (backups.archives.path)")
@@ -151,7 +155,7 @@ def _run_pbm(command: list[str], args: list[str], timeout_s: float) -> Any:
     argv = [*command, *args, "--out=json"]
     shown = f"pbm {' '.join(args)} --out=json"
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)  # noqa: S603
+        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
     except FileNotFoundError:
         raise OSError(f"{command[0]} not found") from None
     except subprocess.TimeoutExpired:
@@ -163,14 +167,21 @@ def _run_pbm(command: list[str], args: list[str], timeout_s: float) -> Any:
 
 
 def _pbm_rows(spec: PbmSource, since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs) -> None:
-    inputs: list[tuple[str, str | None, list[str]]] = [("status", spec.status_file, ["status"]), ("list", spec.list_file, ["list"])]
+    inputs: list[tuple[str, str | None, list[str]]] = [
+        ("status", spec.status_file, ["status"]),
+        ("list", spec.list_file, ["list"]),
+    ]
     seen: set[str] = set()
     for what, file, args in inputs:
         if file is None and spec.command is None:
             continue
         location = file if file is not None else f"pbm {what}"
         try:
-            value = records.load_json(Path(file)) if file is not None else _run_pbm(list(spec.command or []), args, spec.timeout_s)
+            value = (
+                records.load_json(Path(file))
+                if file is not None
+                else _run_pbm(list(spec.command or []), args, spec.timeout_s)
+            )
             parse = records.pbm_status_rows if what == "status" else records.pbm_list_rows
             pbm, inventory = parse(value, now)
         except FileNotFoundError:
@@ -211,7 +222,9 @@ def _files(patterns: list[str], source: str, key: str, now: dt.datetime, out: Ba
     return found
 
 
-def _manifest_rows(patterns: list[str], since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs) -> None:
+def _manifest_rows(
+    patterns: list[str], since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs
+) -> None:
     for path in _files(patterns, "manifests", "backups.manifests", now, out):
         try:
             value = records.load_json(path)
@@ -251,7 +264,9 @@ def _drill_rows(patterns: list[str], until: dt.datetime, now: dt.datetime, out: 
         out.read(now, "drills", str(path), "ok", f"{kept} drill(s)", rows=kept)
 
 
-def read_backups(params: BackupsParams, until: dt.datetime, now: dt.datetime | None = None, drills: bool = False) -> BackupInputs:
+def read_backups(
+    params: BackupsParams, until: dt.datetime, now: dt.datetime | None = None, drills: bool = False
+) -> BackupInputs:
     """Read every configured source of backups named before ``until``, of the last
     ``params.lookback_days`` before it (and the drills, with ``drills``)."""
     now = now or dt.datetime.now(dt.UTC)

@@ -216,13 +216,37 @@ def test_a_collection_the_database_has_and_the_archive_lacks_is_a_finding() -> N
     assert found[0].evidence["missing"] == ["shop.audit"]
 
 
-def drill(drill_id: str, when: dt.datetime, ok: bool = True, counts: tuple[int, int] = (10, 10), hashes: tuple[str | None, str | None] = ("a", "a")) -> list[dict[str, Any]]:  # fmt: skip
+def drill(
+    drill_id: str,
+    when: dt.datetime,
+    ok: bool = True,
+    counts: tuple[int, int] = (10, 10),
+    hashes: tuple[str | None, str | None] = ("a", "a"),
+) -> list[dict[str, Any]]:
     return [
-        {"ts": when, "drill": drill_id, "backup": f"b-{drill_id}", "target": "scratch", "ok": ok, "ns": "shop.orders",
-         "source_count": counts[0], "restored_count": counts[1], "hash_match": None if None in hashes else hashes[0] == hashes[1]},
-        {"ts": when, "drill": drill_id, "backup": f"b-{drill_id}", "target": "scratch", "ok": ok, "ns": "shop.users",
-         "source_count": 5, "restored_count": 5, "hash_match": None},
-    ]  # fmt: skip
+        {
+            "ts": when,
+            "drill": drill_id,
+            "backup": f"b-{drill_id}",
+            "target": "scratch",
+            "ok": ok,
+            "ns": "shop.orders",
+            "source_count": counts[0],
+            "restored_count": counts[1],
+            "hash_match": None if None in hashes else hashes[0] == hashes[1],
+        },
+        {
+            "ts": when,
+            "drill": drill_id,
+            "backup": f"b-{drill_id}",
+            "target": "scratch",
+            "ok": ok,
+            "ns": "shop.users",
+            "source_count": 5,
+            "restored_count": 5,
+            "hash_match": None,
+        },
+    ]
 
 
 @pytest.mark.parametrize(
@@ -270,7 +294,7 @@ def test_nothing_configured_is_not_verifiable() -> None:
         AS_OF,
         BackupsParams(),
         *(models.empty_frame(t) for t in (models.INVENTORY, models.READS, models.PBM, models.DRILLS)),
-        pd.DataFrame(),  # fmt: skip
+        pd.DataFrame(),
     )
     assert not review.findings  # no rpo finding: nothing is configured to tell of backups
     section = review.inventory_section()

@@ -47,8 +47,17 @@ def _iso(value: Any) -> str | None:
     return str(pd.Timestamp(value).tz_convert("UTC").isoformat())
 
 
-def _f(check: str, severity: Severity, title: str, subject: str = "", value: Any = None, threshold: Any = None,
-       start: Any = None, end: Any = None, **evidence: Any) -> Finding:  # fmt: skip
+def _f(
+    check: str,
+    severity: Severity,
+    title: str,
+    subject: str = "",
+    value: Any = None,
+    threshold: Any = None,
+    start: Any = None,
+    end: Any = None,
+    **evidence: Any,
+) -> Finding:
     clean = {k: (_iso(v) if isinstance(v, pd.Timestamp) else v) for k, v in evidence.items() if v is not None}
     return Finding(
         AREA, check, severity, title, value, threshold, clean, CHECKS[check], subject, _iso(start), _iso(end)
@@ -83,7 +92,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                     None,
                     p.rpo_hours,
                     backups_seen=len(review.backups),
-                )  # fmt: skip
+                )
             )
         elif review.age_hours is not None and review.age_hours > p.rpo_hours:
             out.append(
@@ -99,7 +108,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                     backup=str(last["name"]),
                     kind=str(last["kind"]),
                     finished_at=last["finished_at"],
-                )  # fmt: skip
+                )
             )
     for gap in review.gaps.itertuples(index=False):
         out.append(
@@ -115,7 +124,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                 after=gap.after,
                 before=gap.before,
                 missed_runs=int(gap.missed),
-            )  # fmt: skip
+            )
         )
     for row in review.size_drops.itertuples(index=False):
         out.append(
@@ -131,7 +140,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                 size_bytes=int(row.size_bytes),
                 median_bytes=float(row.median_bytes),
                 finished_at=row.finished_at,
-            )  # fmt: skip
+            )
         )
     for row in review.failed.itertuples(index=False):
         if row.kind == "archive":
@@ -152,7 +161,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                     error=row.error,
                     unfinished=unfinished[:20] or None,
                     finished_at=row.finished_at,
-                )  # fmt: skip
+                )
             )
         else:
             out.append(
@@ -167,7 +176,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                     source=str(row.source),
                     error=row.error,
                     finished_at=row.finished_at,
-                )  # fmt: skip
+                )
             )
     for row in review.manifest_mismatches.itertuples(index=False):
         detail = (
@@ -185,7 +194,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                 backup=str(row.name),
                 manifest_bytes=row.manifest_bytes,
                 archive_bytes=row.archive_bytes,
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -207,7 +216,7 @@ def content_findings(review: BackupReview) -> list[Finding]:
             backup=name,
             missing=missing[:50],
             expected=len(review.expected_collections),
-        )  # fmt: skip
+        )
     ]
 
 
@@ -225,7 +234,7 @@ def pbm_findings(review: BackupReview) -> list[Finding]:
                 host=row.host,
                 role=row.role,
                 agent=row.agent,
-            )  # fmt: skip
+            )
         )
     for row in review.pitr_gaps.itertuples(index=False):
         out.append(
@@ -238,7 +247,7 @@ def pbm_findings(review: BackupReview) -> list[Finding]:
                 0,
                 start=row.start,
                 end=row.end,
-            )  # fmt: skip
+            )
         )
     for row in review.pitr_problems.itertuples(index=False):
         if row.kind == "pitr":
@@ -266,7 +275,7 @@ def drill_findings(review: BackupReview) -> list[Finding]:
                     None,
                     p.drill_max_age_days,
                     drills=len(review.drills),
-                )  # fmt: skip
+                )
             )
         elif age > p.drill_max_age_days:
             last = good.iloc[-1]
@@ -282,7 +291,7 @@ def drill_findings(review: BackupReview) -> list[Finding]:
                     backup=last["backup"],
                     target=last["target"],
                     when=last["ts"],
-                )  # fmt: skip
+                )
             )
     for row in review.drills[~review.drills["ok"].astype(bool)].itertuples(index=False) if len(review.drills) else []:
         why = []
@@ -305,7 +314,7 @@ def drill_findings(review: BackupReview) -> list[Finding]:
                 count_mismatches=list(row.count_mismatches) or None,
                 hash_mismatches=list(row.hash_mismatches) or None,
                 error=row.error,
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -327,7 +336,7 @@ def input_findings(review: BackupReview) -> list[Finding]:
                 row.status,
                 source=str(row.source),
                 location=str(row.location),
-            )  # fmt: skip
+            )
         )
     return out
 

@@ -134,20 +134,27 @@ class BackupReview:
         archives = self.backups[self.backups["kind"] == "archive"] if len(self.backups) else self.backups
         if not self.params.archives:
             section.not_verifiable(
-                AREA, "No archive folder", "no `backups.archives` is configured: no backup file is opened and checked",
-                "list the folder of the mongodump archives under `backups.archives`", _SOURCES, items,
+                AREA,
+                "No archive folder",
+                "no `backups.archives` is configured: no backup file is opened and checked",
+                "list the folder of the mongodump archives under `backups.archives`",
+                _SOURCES,
+                items,
                 effect="readability and contents of the backups are not checked",
-            )  # fmt: skip
+            )
             return section
         columns = ["name", "status", "size_bytes", "documents", "collections", "unfinished", "error"]
         section.tables.append(("Archives", self.table(archives.iloc[::-1], columns)))
         if self.db_collections.empty:
             section.not_verifiable(
-                AREA, "No collection list of the database",
+                AREA,
+                "No collection list of the database",
                 f"the store holds no `{DB_COLLECTIONS}` of {self.day}: the archives' collections are not compared with the database's",
-                "configure the `database` area (its snapshots list the collections)", ("database",),
-                (bkfindings.DATABASE_BACKUPS,), effect="a backup missing a collection is not found",
-            )  # fmt: skip
+                "configure the `database` area (its snapshots list the collections)",
+                ("database",),
+                (bkfindings.DATABASE_BACKUPS,),
+                effect="a backup missing a collection is not found",
+            )
         elif self.missing_collections:
             section.tables.append(
                 (
@@ -162,11 +169,15 @@ class BackupReview:
         section = Section("pbm", findings=self._of("backups.pbm_node", "backups.pitr_gap", "backups.pitr_error"))
         if self.params.pbm is None:
             section.not_verifiable(
-                AREA, "No Percona Backup for MongoDB", "`backups.pbm` is not configured",
+                AREA,
+                "No Percona Backup for MongoDB",
+                "`backups.pbm` is not configured",
                 "if PBM takes the backups, point `backups.pbm.status_file`/`list_file` at the JSON that "
                 "`pbm status --out=json` and `pbm list --out=json` write, or set `backups.pbm.command`",
-                ("backups_inventory",), (), effect="agent health and point-in-time ranges are not shown",
-            )  # fmt: skip
+                ("backups_inventory",),
+                (),
+                effect="agent health and point-in-time ranges are not shown",
+            )
             return section
         if len(self.pbm):
             nodes = self.pbm[self.pbm["kind"] == "node"]
@@ -186,13 +197,15 @@ class BackupReview:
         section = Section("drills", findings=self._of("backups.drill_age", "backups.drill_failed"))
         if self.drills.empty:
             section.not_verifiable(
-                AREA, "No restore drill recorded",
+                AREA,
+                "No restore drill recorded",
                 "no drill record was read" if self.params.drills else "`backups.drills` is not configured",
                 "restore a backup into a scratch database, compare per-collection counts (and `dbHash`) with the "
                 "source, and record the result as JSON (schema in the params docs) listed under `backups.drills`",
-                ("backups_drills",), (bkfindings.RESTORE_TESTED,),
+                ("backups_drills",),
+                (bkfindings.RESTORE_TESTED,),
                 effect="that a backup can be restored is not verified",
-            )  # fmt: skip
+            )
             return section
         columns = [
             "ts",

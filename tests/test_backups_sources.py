@@ -228,3 +228,40 @@ def test_the_store_tables_are_replaced_on_a_second_pull(tmp_path: Path, folder: 
     _, review = _pull(ctx)
     assert review.backups.empty
     assert ctx.store.count_rows(models.INVENTORY, DAY) == 0
+
+
+def test_a_pbm_error_quoting_a_connection_string_leaks_no_password(tmp_path: Path) -> None:
+    secret = "Pbm-S3cret-Passw0rd"
+    script = _fake_pbm(
+        tmp_path, f'echo "connect: mongodb://pbmuser:{secret}@db-1:27017/?replicaSet=rs0 refused" >&2; exit 1'
+    )
+    ctx = _params(tmp_path, {"pbm": {"command": [str(script)]}})
+    _, review = _pull(ctx)
+    assert [f for f in review.findings if f.check == "backups.bad_input"]
+    assert secret not in json.dumps([f.to_dict() for f in review.findings])
+    for part in (tmp_path / "store").rglob("*.parquet"):
+        assert secret.encode() not in part.read_bytes(), part
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "message"),
+    [
+        ({"archives": [{"path": "x", "pattern": "dump-%Y-%m.gz"}]}, "backups.archives.0.pattern", "%d"),
+        ({"archives": [{"path": "x", "timezone": "Mars/Olympus"}]}, "backups.archives.0.timezone", "unknown timezone"),
+        ({"size_drop_ratio": 1.5}, "backups.size_drop_ratio", "less than 1"),
+        ({"rpo": 26}, "backups.rpo", "unknown key"),
+    ],
+)
+def test_bad_params_name_the_key(tmp_path: Path, section: dict[str, Any], key: str, message: str) -> None:
+    from opsreview.exceptions import ParamsError
+
+    with pytest.raises(ParamsError, match=message) as info:
+        _params(tmp_path, section)
+    assert info.value.key == key
+
+
+def test_relative_paths_follow_the_params_file(tmp_path: Path) -> None:
+    ctx = _params(tmp_path, {"archives": [{"path": "dumps"}], "manifests": ["m/*.json"], "drills": ["d"]})
+    settings = ctx.params.backups
+    assert settings.archives[0].path == str(tmp_path / "dumps")
+    assert (settings.manifests, settings.drills) == ([str(tmp_path / "m/*.json")], [str(tmp_path / "d")])

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from opsreview.attestations import ChecklistParams
 from opsreview.backups.params import BackupsParams
 from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import ParamsError
@@ -54,6 +55,7 @@ class Params(Section):
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
     backups: BackupsParams = Field(default_factory=lambda: BackupsParams())
+    checklist: ChecklistParams = Field(default_factory=lambda: ChecklistParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 

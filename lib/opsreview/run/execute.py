@@ -23,6 +23,8 @@ from opsreview.exceptions import NotebookError, UsageError
 log = logging.getLogger("opsreview")
 
 SUMMARY_NOTEBOOK = "summary"
+# Notebooks over the other notebooks' results (findings, coverage): executed after them.
+ROLLUP_NOTEBOOKS = (SUMMARY_NOTEBOOK, "checklist")
 DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
 
@@ -43,7 +45,8 @@ def discover_notebooks(folder: Path) -> dict[str, Path]:
 
 
 def select_notebooks(available: dict[str, Path], only: list[str] | None) -> dict[str, Path]:
-    """The notebooks of ``--only`` (the summary always comes along); unknown names are errors."""
+    """The notebooks of ``--only`` (the summary and the checklist always come along); unknown
+    names are errors."""
     if not only:
         return dict(available)
     unknown = [name for name in only if name not in available]
@@ -51,8 +54,9 @@ def select_notebooks(available: dict[str, Path], only: list[str] | None) -> dict
         choices = ", ".join(sorted(available))
         raise UsageError(f"--only: unknown area {', '.join(unknown)} (choose from {choices})")
     chosen = {name: available[name] for name in only}
-    if SUMMARY_NOTEBOOK in available:
-        chosen[SUMMARY_NOTEBOOK] = available[SUMMARY_NOTEBOOK]
+    for name in ROLLUP_NOTEBOOKS:
+        if name in available:
+            chosen[name] = available[name]
     return chosen
 
 

@@ -18,7 +18,7 @@ from opsreview import areas, checklist, sources
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "opsreview"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-AREA_PACKAGES = {"logs", "probes", "database", "payments"}  # top-level packages that hold areas
+AREA_PACKAGES = {"logs", "probes", "database", "payments", "backups"}  # top-level packages that hold areas
 KERNEL_EXCEPTIONS = {"params.py"}  # the params root composes every area's params section
 
 
@@ -160,8 +160,8 @@ def test_the_registry_is_what_the_runner_and_cli_read() -> None:
     assert registered == {a.name for a in areas.AREAS}
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert {"logs", "probe", "database"} <= set(commands)
-    with pytest.raises(KeyError, match="known: logs, errors, probes, database, payments"):
-        areas.area("backups")
+    with pytest.raises(KeyError, match="known: logs, errors, probes, database, payments, backups"):
+        areas.area("alerts")
 
 
 def test_every_area_speaks_only_to_items_of_the_checklist() -> None:

@@ -175,3 +175,20 @@ def test_the_logged_card_number_is_in_no_output(demo_run: dict[str, Any]) -> Non
     for path in [*demo_run["day_dir"].rglob("*"), *(data / "store").rglob("*.parquet")]:
         if path.is_file():
             assert number.encode() not in path.read_bytes(), path
+
+
+def test_every_planted_backup_problem_is_a_finding(demo_run: dict[str, Any]) -> None:
+    truth = demo_run["truth"]["backups"]
+    found = {}
+    for f in demo_run["summary"]["findings"]:
+        if f["area"] == "backups":
+            found.setdefault(f["check"], []).append(f)
+    missed = truth["missed_night"]
+    assert [(f["evidence"]["after"], f["evidence"]["before"]) for f in found["backups.schedule_gap"]] == [
+        (missed["after"], missed["before"])
+    ]
+    cut = truth["truncated"]["name"]
+    for check in ("backups.archive_truncated", "backups.size_drop", "backups.manifest_mismatch"):
+        assert [f["subject"] for f in found[check]] == [cut], check
+    assert [f["subject"] for f in found["backups.drill_age"]] == [truth["drill"]["backup"]]
+    assert "backups.rpo" not in found and "backups.collections_missing" not in found

@@ -60,6 +60,7 @@ AREAS: tuple[Area, ...] = (
     Area("probes", "Health and security probes", "opsreview.probes", ("opsreview.probes.source", "opsreview.probes.prometheus"), cli="opsreview.probes.cli"),
     Area("database", "Database (MongoDB)", "opsreview.database", ("opsreview.database.source",), cli="opsreview.database.cli", demo="opsreview.database.demo"),
     Area("payments", "Payments", "opsreview.payments", ("opsreview.payments.source",), demo="opsreview.payments.demo"),
+    Area("backups", "Backups", "opsreview.backups", ("opsreview.backups.source",), demo="opsreview.backups.demo"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Area] = {area.name: area for area in AREAS}

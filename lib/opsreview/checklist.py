@@ -65,6 +65,29 @@ _LOGGING = ("logs.gap", "logs.volume_drop", "logs.unparsed", "logs.file_error", 
 _ERROR_LOGGING = ("errors.gap", "errors.volume_drop", "errors.unparsed", "errors.file_error", "errors.no_data")
 _ERROR_TRACKING = ("errors.new_fingerprint", "errors.spike", "errors.fatal")
 _DB_POOL = ("database.connections", "database.connection_churn")
+_BACKUPS = (
+    "backups.rpo",
+    "backups.schedule_gap",
+    "backups.size_drop",
+    "backups.failed",
+    "backups.archive_unreadable",
+    "backups.archive_truncated",
+    "backups.collections_missing",
+    "backups.manifest_mismatch",
+    "backups.pbm_node",
+    "backups.pitr_gap",
+    "backups.pitr_error",
+    "backups.bad_input",
+)
+_DRILLS = ("backups.drill_age", "backups.drill_failed")
+_BACKUP_STRATEGY = (
+    "backups.rpo",
+    "backups.schedule_gap",
+    "backups.collections_missing",
+    "backups.pbm_node",
+    "backups.pitr_gap",
+    "backups.pitr_error",
+)
 
 ITEMS: tuple[ChecklistItem, ...] = tuple(
     _items(
@@ -182,8 +205,8 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ),
         ("Soft deletes", True, "database", ("database.soft_delete",)),
         ("Data validation", True, "database", ("database.no_validator",)),
-        ("Database backups", False, "backups"),
-        ("Backup restoration tested", False, "backups"),
+        ("Database backups", False, "backups", _BACKUPS),
+        ("Backup restoration tested", False, "backups", _DRILLS),
         ("Database migration strategy", False, "predeploy", ("predeploy.migrations",)),
         ("Connection retry logic", False, "database"),
     )
@@ -244,7 +267,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("All endpoints tested", False, "predeploy", ("predeploy.smoke",)),
         ("Load testing completed", False),
         ("Security scan passed", False, "predeploy", ("predeploy.security",)),
-        ("Backup strategy in place", False, "backups", ("predeploy.backup",)),
+        ("Backup strategy in place", False, "backups", (*_BACKUP_STRATEGY, "predeploy.backup")),
         ("Rollback plan ready", False, "predeploy", ("predeploy.rollback",)),
         ("Monitoring tools configured", False, "alerts", ("predeploy.alerts",)),
     )
@@ -291,7 +314,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
             (*_LOGGING, "logs.scanner", "logs.scanner_exposure", "logs.auth_failure_burst", "logs.429_surge"),
         ),
         ("Set up alerts", False, "alerts"),
-        ("Regular backups verified", False, "backups"),
+        ("Regular backups verified", False, "backups", (*_BACKUPS, *_DRILLS)),
     )
 )
 

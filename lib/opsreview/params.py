@@ -20,6 +20,7 @@ import yaml
 from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
 from opsreview.attestations import ChecklistParams
+from opsreview.backups.params import BackupsParams
 from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
@@ -77,6 +78,7 @@ class Params(Section):
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
     timeline: TimelineParams = Field(default_factory=lambda: TimelineParams())
+    backups: BackupsParams = Field(default_factory=lambda: BackupsParams())
     checklist: ChecklistParams = Field(default_factory=lambda: ChecklistParams())
     predeploy: PredeployParams = Field(default_factory=lambda: PredeployParams())
     source_file: Path = Field(Path("."), exclude=True)

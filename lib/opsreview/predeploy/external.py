@@ -22,7 +22,7 @@ def check_backup(params: Params, now: dt.datetime) -> CheckResult:
     try:
         source = importlib.import_module("opsreview.backups.source")
         inventory = source.inventory
-        settings = params.backups  # type: ignore[attr-defined]
+        settings = params.backups
         rpo_hours = float(settings.rpo_hours)
     except (ImportError, AttributeError):
         return CheckResult(

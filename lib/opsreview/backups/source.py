@@ -1,0 +1,325 @@
+"""Sources of the backups area, pulled into the tables of :mod:`opsreview.backups.models`.
+
+- ``backups_inventory``: every backup the configured sources tell of, one row each
+  (``backup_inventory``): the archive folders (each archive's prelude read and its body scanned,
+  :mod:`.archive`), Percona Backup for MongoDB (``pbm status``/``pbm list`` JSON, ``backup_pbm``
+  for its agents and PITR ranges) and the team's manifests; ``backup_reads`` says what each
+  input gave.
+- ``backups_drills``: the recorded restore drills (``backup_drills``).
+
+Both write under the review day: the inventory as it stood at the end of that day (backups
+named after it are not counted), so a re-run reads the same answer. :func:`inventory` is the
+same read without the store, for callers that need the backups now (the pre-deployment check).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from opsreview.backups import models, records
+from opsreview.backups.archive import read_archive
+from opsreview.backups.params import ArchiveSource, BackupsParams, PbmSource
+from opsreview.context import ReviewContext
+from opsreview.masking import AtRest, mask_at_rest, masked
+from opsreview.secrets import redact
+from opsreview.sources import SourceResult, register_source
+
+for _table in models.SCHEMAS:
+    mask_at_rest(_table, AtRest())  # every text column masked before it is written
+
+_FIELDS = {"Y": r"(?P<Y>\d{4})", "m": r"(?P<m>\d{2})", "d": r"(?P<d>\d{2})", "H": r"(?P<H>\d{2})"}
+_FIELDS |= {"M": r"(?P<M>\d{2})", "S": r"(?P<S>\d{2})"}
+
+
+def name_regex(pattern: str) -> re.Pattern[str]:
+    """The file-name pattern (``mongodump-%Y-%m-%dT%H%M.archive.gz``, ``*`` for anything) as a regex."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "%" and i + 1 < len(pattern) and pattern[i + 1] in _FIELDS:
+            out.append(_FIELDS[pattern[i + 1]])
+            i += 2
+        elif pattern[i] == "*":
+            out.append(".*?")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def time_in_name(name: str, regex: re.Pattern[str], tz: ZoneInfo) -> dt.datetime | None:
+    """The backup time a file name carries (in ``tz``), as UTC; None when it does not match."""
+    match = regex.match(name)
+    if match is None:
+        return None
+    parts = {k: int(v) for k, v in match.groupdict().items()}
+    try:
+        local = dt.datetime(parts["Y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0), parts.get("S", 0))
+    except ValueError:
+        return None
+    return local.replace(tzinfo=tz).astimezone(dt.UTC)
+
+
+@dataclass
+class BackupInputs:
+    """Rows of every table, as read from the configured sources."""
+
+    inventory: list[dict[str, Any]] = field(default_factory=list)
+    reads: list[dict[str, Any]] = field(default_factory=list)
+    pbm: list[dict[str, Any]] = field(default_factory=list)
+    drills: list[dict[str, Any]] = field(default_factory=list)
+
+    def read(
+        self, now: dt.datetime, source: str, location: str, status: str, detail: str | None = None, **kw: Any
+    ) -> None:
+        self.reads.append(
+            {
+                "ts": now,
+                "source": source,
+                "location": location,
+                "status": status,
+                "detail": masked(redact(detail)) if detail else None,
+                **kw,
+            }
+        )
+
+
+def _archive_rows(
+    spec: ArchiveSource, since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs
+) -> None:
+    folder = Path(spec.path)
+    if not folder.is_dir():
+        out.read(now, "archives", spec.path, "missing", f"{spec.path} is not a folder (backups.archives.path)")
+        return
+    regex, tz = name_regex(spec.pattern), ZoneInfo(spec.timezone)
+    ignored = older = 0
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:
+        out.read(now, "archives", spec.path, "unreadable", f"cannot list {spec.path}: {exc.strerror}")
+        return
+    for name in names:
+        path = folder / name
+        when = time_in_name(name, regex, tz)
+        if when is None or not path.is_file():
+            ignored += not name.startswith(".")
+            continue
+        if when < since or when >= until:
+            older += when < since
+            continue
+        read = read_archive(path, scan_body=spec.scan_body, max_header_bytes=spec.max_header_bytes)
+        out.inventory.append(
+            {
+                "ts": now,
+                "name": name,
+                "kind": "archive",
+                "source": spec.path,
+                "location": str(path),
+                "started_at": when,
+                "finished_at": when,
+                "size_bytes": read.size_bytes,
+                "ok": read.ok,
+                "status": read.status,
+                "error": read.error,
+                "server_version": read.server_version,
+                "tool_version": read.tool_version,
+                "backup_type": "gzip" if read.gzip else "plain",
+                "collections": read.namespaces,
+                "documents": sum(read.documents.values()) if read.scanned else None,
+                "unfinished": [ns for ns in read.namespaces if ns not in set(read.finished)] if read.scanned else [],
+            }
+        )
+        out.read(now, "archives", str(path), "ok" if read.ok else read.status, read.error, bytes_read=read.bytes_read)
+    found = sum(1 for r in out.inventory if r["source"] == spec.path)
+    detail = f"{found} archive(s) of the last days read"
+    if older:
+        detail += f"; {older} older than backups.lookback_days not read"
+    if ignored:
+        detail += f"; {ignored} file(s) not matching the pattern {spec.pattern!r}"
+    out.read(now, "archives", spec.path, "ok", detail, rows=found)
+
+
+def _run_pbm(command: list[str], args: list[str], timeout_s: float) -> Any:
+    """Run ``pbm <args> --out=json`` (read-only commands) and parse its JSON; errors name the command."""
+    argv = [*command, *args, "--out=json"]
+    shown = f"pbm {' '.join(args)} --out=json"
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
+    except FileNotFoundError:
+        raise OSError(f"{command[0]} not found") from None
+    except subprocess.TimeoutExpired:
+        raise OSError(f"`{shown}` timed out after {timeout_s:g} s") from None
+    if done.returncode != 0:
+        first = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
+        raise OSError(f"`{shown}` exited {done.returncode}: {first[0] if first else ''}")
+    return json.loads(done.stdout.decode("utf-8", "replace"))
+
+
+def _pbm_rows(spec: PbmSource, since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs) -> None:
+    inputs: list[tuple[str, str | None, list[str]]] = [
+        ("status", spec.status_file, ["status"]),
+        ("list", spec.list_file, ["list"]),
+    ]
+    seen: set[str] = set()
+    for what, file, args in inputs:
+        if file is None and spec.command is None:
+            continue
+        location = file if file is not None else f"pbm {what}"
+        try:
+            value = (
+                records.load_json(Path(file))
+                if file is not None
+                else _run_pbm(list(spec.command or []), args, spec.timeout_s)
+            )
+            parse = records.pbm_status_rows if what == "status" else records.pbm_list_rows
+            pbm, inventory = parse(value, now)
+        except FileNotFoundError:
+            out.read(now, "pbm", location, "missing", f"{location} does not exist (backups.pbm.{what}_file)")
+            continue
+        except (OSError, ValueError) as exc:
+            out.read(now, "pbm", location, "unreadable", f"{location}: {exc}")
+            continue
+        if what == "list" and any(r["kind"] == "pitr_range" for r in out.pbm):
+            pbm = [r for r in pbm if r["kind"] != "pitr_range"]  # status already gave the ranges
+        out.pbm += pbm
+        kept = 0
+        for row in inventory:
+            when = row.get("finished_at")
+            if row["name"] in seen or (when is not None and not since <= when < until):
+                continue
+            seen.add(row["name"])
+            out.inventory.append(row)
+            kept += 1
+        out.read(now, "pbm", location, "ok", f"{kept} backup(s), {len(pbm)} agent/PITR row(s)", rows=kept)
+
+
+def _files(patterns: list[str], source: str, key: str, now: dt.datetime, out: BackupInputs) -> list[Path]:
+    """Files named by ``patterns`` (files, globs, folders); a name that matches nothing is a read row."""
+    found: list[Path] = []
+    for pattern in patterns:
+        if os.path.isdir(pattern):
+            found += sorted(p for p in Path(pattern).iterdir() if p.is_file() and not p.name.startswith("."))
+        elif glob.has_magic(pattern):
+            matched = sorted(Path(p) for p in glob.glob(pattern) if os.path.isfile(p))
+            if not matched:
+                out.read(now, source, pattern, "missing", f"{pattern} matches no file ({key})")
+            found += matched
+        elif os.path.isfile(pattern):
+            found.append(Path(pattern))
+        else:
+            out.read(now, source, pattern, "missing", f"{pattern} does not exist ({key})")
+    return found
+
+
+def _manifest_rows(
+    patterns: list[str], since: dt.datetime, until: dt.datetime, now: dt.datetime, out: BackupInputs
+) -> None:
+    for path in _files(patterns, "manifests", "backups.manifests", now, out):
+        try:
+            value = records.load_json(path)
+        except (OSError, ValueError) as exc:
+            out.read(now, "manifests", str(path), "unreadable", f"{path.name}: {exc}")
+            continue
+        kept = 0
+        for index, entry in records.entries(value):
+            try:
+                row = records.manifest_row(entry, str(path), now)
+            except records.BadEntry as exc:
+                out.read(now, "manifests", f"{path}#{index}", "bad_entry", f"{path.name} entry {index}: {exc}")
+                continue
+            if since <= row["finished_at"] < until:
+                out.inventory.append(row)
+                kept += 1
+        out.read(now, "manifests", str(path), "ok", f"{kept} backup(s) of the last days", rows=kept)
+
+
+def _drill_rows(patterns: list[str], until: dt.datetime, now: dt.datetime, out: BackupInputs) -> None:
+    for path in _files(patterns, "drills", "backups.drills", now, out):
+        try:
+            value = records.load_json(path)
+        except (OSError, ValueError) as exc:
+            out.read(now, "drills", str(path), "unreadable", f"{path.name}: {exc}")
+            continue
+        kept = 0
+        for index, entry in records.entries(value):
+            try:
+                rows = records.drill_rows(entry, f"{path.name}#{index}", str(path))
+            except records.BadEntry as exc:
+                out.read(now, "drills", f"{path}#{index}", "bad_entry", f"{path.name} entry {index}: {exc}")
+                continue
+            if rows[0]["ts"] < until:
+                out.drills += rows
+                kept += 1
+        out.read(now, "drills", str(path), "ok", f"{kept} drill(s)", rows=kept)
+
+
+def read_backups(
+    params: BackupsParams, until: dt.datetime, now: dt.datetime | None = None, drills: bool = False
+) -> BackupInputs:
+    """Read every configured source of backups named before ``until``, of the last
+    ``params.lookback_days`` before it (and the drills, with ``drills``)."""
+    now = now or dt.datetime.now(dt.UTC)
+    since = until - dt.timedelta(days=params.lookback_days)
+    out = BackupInputs()
+    for spec in params.archives:
+        _archive_rows(spec, since, until, now, out)
+    if params.pbm is not None:
+        _pbm_rows(params.pbm, since, until, now, out)
+    _manifest_rows(params.manifests, since, until, now, out)
+    if drills:
+        _drill_rows(params.drills, until, now, out)
+    return out
+
+
+def inventory(params: BackupsParams, *, now: dt.datetime | None = None) -> pd.DataFrame:
+    """The backups the configured sources tell of now, read directly (not from the store).
+
+    One row per backup of the last ``params.lookback_days`` before ``now`` (default: the
+    current time), from the archive folders (each archive's prelude read and, with
+    ``scan_body``, its body streamed to its end), PBM and the team's manifests; bounded like the
+    pull (no archive is held in memory, every PBM command has its timeout). Never raises for a
+    missing folder or a bad file: those give no row. Columns (:data:`models.INVENTORY_SCHEMA`):
+    ``name``, ``kind`` (archive | pbm | manifest), ``finished_at`` (tz-aware UTC), ``ok``
+    (bool), ``size_bytes``, ``error``, ``status``, ``source``, ``location``, ``started_at``,
+    ``server_version``, ``tool_version``, ``collections``, ``documents``. Judge the age of the
+    newest good one against ``params.rpo_hours``.
+    """
+    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    read = read_backups(params, when + dt.timedelta(microseconds=1), now=when)
+    return models.frame(models.INVENTORY, read.inventory)
+
+
+def _write(ctx: ReviewContext, table: str, part: str, rows: list[dict[str, Any]]) -> None:
+    ctx.store.write_part(table, ctx.day, part, models.to_arrow(table, rows))
+
+
+@register_source("backups_inventory", area="backups", table=models.INVENTORY, configured=lambda p: p.backups.configured)
+def pull_inventory(ctx: ReviewContext) -> SourceResult:
+    """The backups as they stood at the end of the review day."""
+    read = read_backups(ctx.params.backups, ctx.window[1])
+    _write(ctx, models.INVENTORY, "sources", read.inventory)
+    _write(ctx, models.PBM, "pbm", read.pbm)
+    _write(ctx, models.READS, "inventory", read.reads)
+    return SourceResult("backups_inventory", rows=len(read.inventory))
+
+
+@register_source("backups_drills", area="backups", table=models.DRILLS, configured=lambda p: bool(p.backups.drills))
+def pull_drills(ctx: ReviewContext) -> SourceResult:
+    """Every recorded restore drill up to the end of the review day."""
+    read = BackupInputs()
+    now = dt.datetime.now(dt.UTC)
+    _drill_rows(ctx.params.backups.drills, ctx.window[1], now, read)
+    _write(ctx, models.DRILLS, "drills", read.drills)
+    _write(ctx, models.READS, "drills", read.reads)
+    return SourceResult("backups_drills", rows=len(read.drills))

@@ -215,7 +215,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("Security scan passed", False),
         ("Backup strategy in place", False),
         ("Rollback plan ready", False),
-        ("Monitoring tools configured", False),
+        ("Monitoring tools configured", False, None, ("alerts.delivery_failed", "alerts.not_configured")),
     )
     + _items(
         "Post-Deployment",
@@ -260,7 +260,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
             "logs",
             (*_LOGGING, "logs.scanner", "logs.scanner_exposure", "logs.auth_failure_burst", "logs.429_surge"),
         ),
-        ("Set up alerts", False),
+        ("Set up alerts", False, None, ("alerts.delivery_failed", "alerts.not_configured")),
         ("Regular backups verified", False, "backups"),
     )
 )

@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     for area in AREAS:
         if area.cli is not None:
             importlib.import_module(area.cli).register(sub)
+    importlib.import_module("opsreview.alerts.cli").register(sub)  # `opsreview notify` (kernel, not an area)
     return parser
 
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from opsreview.alerts.params import AlertsParams
 from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
@@ -52,6 +53,7 @@ class Params(Section):
     probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
+    alerts: AlertsParams = Field(default_factory=lambda: AlertsParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 

@@ -1,0 +1,250 @@
+"""Notify the day's review: plan (route, inhibit, repeat/resolve), send one message per channel,
+remember what was sent; and the test message of every channel.
+
+:func:`notify_run` is what the runner calls with the day's summary; :func:`notify_day` is what
+``opsreview notify`` calls: it reads a published ``outputs/<date>/summary.json``, notifies and
+records the outcome into it (``notifications``, and its findings). A failed delivery is a
+finding (``alerts.delivery_failed``, its subject the channel's name), never an exception, and
+never changes the review's status: the review did its job, the channel did not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from opsreview.alerts.deliver import Delivery, deliver
+from opsreview.alerts.message import notify_type, render_message, render_test_message
+from opsreview.alerts.params import AlertsParams
+from opsreview.alerts.rules import Decision, plan_day
+from opsreview.alerts.state import apply_day, locked, read_state, state_path, write_state, write_text_atomic
+from opsreview.exceptions import OutputsError
+from opsreview.findings import Finding, Severity, count_by_severity, rank_findings
+from opsreview.secrets import redact
+
+log = logging.getLogger("opsreview")
+
+CHECKLIST = ("Set up alerts", "Monitoring tools configured")
+TABLE_COLUMNS = [
+    "fingerprint",
+    "channel",
+    "action",
+    "delivered",
+    "severity",
+    "area",
+    "check",
+    "subject",
+    "first_seen",
+    "last_sent",
+    "reason",
+]
+
+
+@dataclass
+class NotifyOutcome:
+    """What one notification of a day did: per channel the delivery, per finding and channel the
+    decision (sent, suppressed, resolved, inhibited, ...), and the findings about the alerting."""
+
+    day: dt.date
+    deliveries: list[Delivery] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every delivery attempted was delivered."""
+        return all(d.ok for d in self.deliveries)
+
+    def of(self, action: str) -> list[Decision]:
+        return [d for d in self.decisions if d.action == action]
+
+    @property
+    def sent(self) -> list[Decision]:
+        delivered = {d.channel for d in self.deliveries if d.ok}
+        return [d for d in self.decisions if d.sends and d.action != "resolved" and d.channel in delivered]
+
+    @property
+    def resolved(self) -> list[Decision]:
+        delivered = {d.channel for d in self.deliveries if d.ok}
+        return [d for d in self.decisions if d.action == "resolved" and d.channel in delivered]
+
+    @property
+    def suppressed(self) -> list[Decision]:
+        return self.of("suppressed") + self.of("already_sent")
+
+    @property
+    def inhibited(self) -> list[Decision]:
+        return self.of("inhibited")
+
+    def table(self) -> pd.DataFrame:
+        """The day's notification state, one row per finding and channel (what the report shows)."""
+        return pd.DataFrame(self.rows, columns=TABLE_COLUMNS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.day.isoformat(),
+            "ok": self.ok,
+            "deliveries": [d.to_dict() for d in self.deliveries],
+            "counts": {a: len(self.of(a)) for a in sorted({d.action for d in self.decisions})},
+            "state": self.rows,
+        }
+
+
+def _delivery_failed(delivery: Delivery) -> Finding:
+    return Finding(
+        area="alerts",
+        check="alerts.delivery_failed",
+        severity=Severity.warning,
+        title=f"Alert channel {delivery.channel}: {delivery.error}",
+        evidence={"channel": delivery.channel, "error": delivery.error, "duration_s": delivery.duration_s},
+        checklist=CHECKLIST,
+        subject=delivery.channel,
+    )
+
+
+def _not_configured() -> Finding:
+    return Finding(
+        area="alerts",
+        check="alerts.not_configured",
+        severity=Severity.warning,
+        title="No alert channel is configured: nobody is told what the review finds",
+        evidence={"remedy": "add alerts.channels to the params (a ${ENV} apprise URL each)"},
+        checklist=CHECKLIST,
+        subject="alerts.channels",
+    )
+
+
+def _areas_ran(summary: dict[str, Any]) -> set[str] | None:
+    """Areas whose notebook ran fine today (their findings that are absent have cleared)."""
+    notebooks = summary.get("notebooks")
+    if notebooks is None:
+        return None
+    return {str(nb["name"]) for nb in notebooks if nb.get("status") == "ok"}
+
+
+def _rows(decisions: list[Decision], delivered: dict[str, bool], state: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for d in decisions:
+        record = state.get("alerts", {}).get(d.fingerprint, {})
+        last = record.get("channels", {}).get(d.channel, {})
+        outcome = ("ok" if delivered.get(d.channel) else "error") if d.sends else ""
+        rows.append(
+            {
+                "fingerprint": d.fingerprint,
+                "channel": d.channel,
+                "action": d.action,
+                "delivered": outcome,
+                "severity": d.finding.severity.name,
+                "area": d.finding.area,
+                "check": d.finding.check,
+                "subject": d.finding.subject,
+                "first_seen": record.get("first_seen", ""),
+                "last_sent": last.get("day", ""),
+                "reason": redact(d.reason),
+            }
+        )
+    return rows
+
+
+def notify_run(params: Any, summary: dict[str, Any], *, now: dt.datetime | None = None) -> NotifyOutcome:
+    """Notify the review of ``summary`` (a ``summary.json`` dict) on the channels of
+    ``params.alerts``; update the notification state in the store; never raise for a channel.
+
+    ``params`` is the whole :class:`opsreview.params.Params` (its ``alerts``, ``store`` and
+    ``timezone``).
+    """
+    alerts: AlertsParams = params.alerts
+    now = now or dt.datetime.now(dt.UTC)
+    day = dt.date.fromisoformat(str(summary["date"]))
+    outcome = NotifyOutcome(day)
+    if not alerts.channels:
+        outcome.findings.append(_not_configured())
+        return outcome
+    findings = [
+        Finding.from_dict(f) for f in summary.get("findings", []) if not str(f.get("check", "")).startswith("alerts.")
+    ]
+    areas_ran = _areas_ran(summary)
+    path = state_path(Path(params.store))
+    with locked(path):
+        state = read_state(path)
+        decisions = plan_day(findings, state, alerts, day, params.day_window(day), areas_ran)
+        outcome.decisions = decisions
+        open_counts: dict[str, int] = {}
+        for d in decisions:
+            if d.action in ("new", "escalated", "repeat", "suppressed", "already_sent"):
+                open_counts[d.channel] = open_counts.get(d.channel, 0) + 1
+        delivered: dict[str, bool] = {}
+        for channel in alerts.channels:
+            to_send = rank_findings_decisions([d for d in decisions if d.channel == channel.name and d.sends])
+            if not to_send:
+                continue
+            title, body = render_message(
+                summary, to_send, open_counts.get(channel.name, 0), alerts.report_base_url, alerts.top_findings
+            )
+            delivery = deliver(channel, title, body, notify_type(to_send), alerts.timeouts)
+            outcome.deliveries.append(delivery)
+            delivered[channel.name] = delivery.ok
+            if not delivery.ok:
+                outcome.findings.append(_delivery_failed(delivery))
+        write_state(path, apply_day(state, day, findings, decisions, delivered, areas_ran, now))
+    outcome.rows = _rows(decisions, delivered, state)
+    log.info(
+        "alerts %s: %d sent, %d resolved, %d suppressed, %d inhibited, %d delivery failure(s)",
+        day,
+        len(outcome.sent),
+        len(outcome.resolved),
+        len(outcome.suppressed),
+        len(outcome.inhibited),
+        len(outcome.findings),
+    )
+    return outcome
+
+
+def rank_findings_decisions(decisions: list[Decision]) -> list[Decision]:
+    """Firing first, most severe first; resolved last."""
+    return sorted(decisions, key=lambda d: (d.action == "resolved", -int(d.finding.severity)))
+
+
+def send_test(params: Any, *, now: dt.datetime | None = None) -> list[Delivery]:
+    """A test message to every channel (``opsreview notify --test``, the pre-deploy check)."""
+    alerts: AlertsParams = params.alerts
+    now = now or dt.datetime.now(dt.UTC)
+    deliveries = []
+    for channel in alerts.channels:
+        title, body = render_test_message(params.environment, channel.name, now)
+        deliveries.append(deliver(channel, title, body, "info", alerts.timeouts))
+    return deliveries
+
+
+def record_outcome(summary: dict[str, Any], outcome: NotifyOutcome) -> dict[str, Any]:
+    """``summary`` with ``notifications`` set and the alerting's findings in place of the previous
+    notification's (a re-run replaces them); the review's status and exit code are unchanged."""
+    kept = [f for f in summary.get("findings", []) if not str(f.get("check", "")).startswith("alerts.")]
+    findings = rank_findings([Finding.from_dict(f) for f in kept] + outcome.findings)
+    return {
+        **summary,
+        "findings": [f.to_dict() for f in findings],
+        "counts": count_by_severity(findings),
+        "notifications": outcome.to_dict(),
+    }
+
+
+def notify_day(params: Any, day: dt.date, *, now: dt.datetime | None = None) -> NotifyOutcome:
+    """Notify a published day (``outputs/<date>/summary.json``) and record the outcome into it."""
+    path = Path(params.outputs) / day.isoformat() / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputsError(f"{path}: no published review for {day} (run `opsreview run` first)") from None
+    except (OSError, ValueError) as exc:
+        raise OutputsError(f"{path}: unreadable summary ({exc})") from None
+    outcome = notify_run(params, summary, now=now)
+    write_text_atomic(path, redact(json.dumps(record_outcome(summary, outcome), indent=2, default=str)) + "\n")
+    return outcome

@@ -25,6 +25,12 @@ from opsreview.masking import mask_sensitive
 from opsreview.secrets import MASK, MissingSecretError, redact, remember_secret
 
 log = logging.getLogger("opsreview")
+# apprise's own log lines may name a service's host or token: they are captured per call into its
+# result (which we read, scrubbed), and kept from the root logger and Python's last-resort
+# handler (which would print them to stderr when no handler is configured).
+_apprise_log = logging.getLogger("apprise")
+_apprise_log.addHandler(logging.NullHandler())
+_apprise_log.propagate = False
 
 # Parts of a URL that look like credentials: long enough, and not a plain word ("workflows").
 _TOKEN = re.compile(r"^(?=.*\d)[^\s]{6,}$|^[^\s]{16,}$")

@@ -153,7 +153,9 @@ def finding(
     )
 
 
-def summary(day: str, findings: list[Finding], areas: tuple[str, ...] = ("logs", "probes", "database")) -> dict[str, Any]:
+def summary(
+    day: str, findings: list[Finding], areas: tuple[str, ...] = ("logs", "probes", "database")
+) -> dict[str, Any]:
     ranked = rank_findings(findings)
     critical = any(f.severity == Severity.critical for f in ranked)
     return {

@@ -11,7 +11,7 @@ holds channel *names* only, never a URL::
      "alerts": {"logs/logs.5xx_rate/GET /api/orders": {
          "area": "logs", "check": "logs.5xx_rate", "subject": "GET /api/orders",
          "title": "...", "severity": "critical", "status": "firing",
-         "first_seen": "2026-12-01", "last_seen": "2026-12-03",
+         "first_seen": "2026-12-01", "last_seen": "2026-12-03", "as_of": "2026-12-03",
          "channels": {"oncall": {"day": "2026-12-03", "severity": "critical",
                                  "status": "firing", "at": "2026-12-04T06:01:02+00:00"}}}},
      "days": {"2026-12-03": {"notified_at": "...", "sent": {"<fingerprint>": ["firing:oncall"]}}}}
@@ -114,8 +114,9 @@ def apply_day(
         present.add(finding.fingerprint)
         record = alerts.setdefault(finding.fingerprint, {"first_seen": iso_day, "channels": {}})
         record["first_seen"] = min(record.get("first_seen", iso_day), iso_day)
-        if record.get("last_seen", "") <= iso_day:
+        if record.get("as_of", "") <= iso_day:  # an older date re-run changes nothing decided since
             record.update(
+                as_of=iso_day,
                 area=finding.area,
                 check=finding.check,
                 subject=finding.subject,
@@ -145,8 +146,8 @@ def apply_day(
             sent.append(f"{status}:{decision.channel}")
     for fp, record in alerts.items():
         ran = areas_ran is None or record.get("area") in areas_ran
-        if fp not in present and ran and record.get("last_seen", "") < iso_day:
-            record["status"] = "resolved"
+        if fp not in present and ran and record.get("as_of", "") < iso_day:
+            record.update(status="resolved", as_of=iso_day)
     ledger["notified_at"] = at
     _prune(state, day)
     return state

@@ -261,3 +261,24 @@ def test_send_test_reaches_every_channel_and_reports_each(
     assert "test notification" in receiver.to("/test/")[-1].json()["title"]
     assert "test of the alert channel 'mail'" in SmtpServer.text(smtp.mailbox.messages[before])
     assert TOKEN not in deliveries[2].error
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "plain"),
+    [
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7F/#ops", "TIiajkdnlazkcOXrIdevi7F", "ops"),
+        ("opsgenie://apikey12345678", "apikey12345678", "opsgenie"),
+        ("pagerduty://integrationkey1234@apikey5678", "integrationkey1234", "pagerduty"),
+        ("mailtos://alerts:pass1234@smtp.example.com?to=ops@example.com", "pass1234", "alerts"),
+        ("workflows://prod-1.logic.azure.com/643e69f83c8944438d68119179a10a64/sigX1234567", "sigX1234567", "workflows"),
+    ],
+    ids=lambda v: v.split(":")[0] if "://" in v else "",
+)
+def test_every_secret_part_of_a_vendor_url_is_redacted_not_its_plain_words(url: str, secret: str, plain: str) -> None:
+    from opsreview.alerts.deliver import _url_secrets
+    from opsreview.secrets import redact, remember_secret
+
+    for part in _url_secrets(url):
+        remember_secret(part)
+    text = f"error from {plain}: token {secret} rejected"
+    assert secret not in redact(text) and plain in redact(text)

@@ -238,3 +238,75 @@ def test_bad_alerts_params_are_one_line_naming_the_key_and_never_the_url(
 @pytest.mark.parametrize(("text", "hours"), [("24h", 24), ("2d", 48), ("1d12h", 36), ("90m", 1.5), (6, 6)])
 def test_repeat_interval_takes_durations(tmp_path: Path, text: Any, hours: float) -> None:
     assert write_params(tmp_path, {"repeat_interval": text}).alerts.repeat_interval == hours
+
+
+def test_with_send_resolved_off_a_cleared_finding_is_not_sent_and_comes_back_as_new(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/quiet/{TOKEN}")
+    params = write_params(tmp_path, {"channels": [{"name": "chat", "url": "${CHAT_URL}"}], "send_resolved": False})
+    actions = []
+    for day, findings in (("2026-12-01", [_s("2026-12-01")]), ("2026-12-02", []), ("2026-12-03", [_s("2026-12-03")])):
+        outcome = notify_run(params, summary(day, findings), now=dt.datetime(2026, 12, 4, tzinfo=dt.UTC))
+        actions.append([d.action for d in outcome.decisions])
+    assert actions == [["new"], ["cleared"], ["new"]]
+    assert len(receiver.to("/quiet/")) == 2
+
+
+def test_a_damaged_state_is_set_aside_and_notifying_goes_on(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, "damaged")
+    path = state_path(params.store)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"alerts": [', encoding="utf-8")
+    outcome = notify_run(params, summary("2026-12-01", [_s("2026-12-01")]), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    assert [d.action for d in outcome.decisions] == ["new"] and outcome.ok
+    assert read_state(path)["alerts"]
+    assert [p.name for p in path.parent.glob("state.json.damaged-*")] == ["state.json.damaged-20261202T000000"]
+
+
+def test_the_channel_url_and_its_token_are_redacted_wherever_they_would_appear(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsreview.secrets import redact
+
+    token = "Unique0nlyHere9876"
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/redact/{token}?sig=Sig7Value7Long")
+    params = write_params(tmp_path, {"channels": [{"name": "chat", "url": "${CHAT_URL}"}]})
+    notify_run(params, summary("2026-12-01", [_s("2026-12-01")]), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    text = f"POST /redact/{token} failed; sig=Sig7Value7Long"
+    assert token not in redact(text) and "Sig7Value7Long" not in redact(text)
+    assert "redact" in redact(text)  # plain words of the path are not secrets
+
+
+def test_alerts_is_a_kernel_package_that_imports_no_area_and_is_no_area() -> None:
+    import ast
+
+    from opsreview import areas
+
+    folder = Path(__file__).resolve().parents[1] / "lib" / "opsreview" / "alerts"
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+    tops = {m.split(".")[1] for m in imported if m.startswith("opsreview.")}
+    assert not tops & {"logs", "probes", "database", "payments", "backups", "run"}, tops
+    assert "alerts" not in areas.BY_NAME
+
+
+def test_the_summary_table_reads_back_what_notify_recorded(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsreview.alerts.notify import notifications_table, record_outcome
+
+    params = _params(tmp_path, receiver, monkeypatch, "record")
+    day = summary("2026-12-01", [_a("2026-12-01", "critical")])
+    outcome = notify_run(params, day, now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    recorded = json.loads(json.dumps(record_outcome(day, outcome)))
+    table = notifications_table(recorded)
+    assert sorted(table["channel"]) == ["chat", "oncall"] and set(table["action"]) == {"new"}
+    assert notifications_table(day).empty

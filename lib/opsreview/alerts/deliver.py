@@ -60,13 +60,15 @@ def _url_secrets(url: str) -> list[str]:
         return parts
     if split.password:
         parts += [split.password, unquote(split.password)]
-    if split.username:
+    if split.username and _TOKEN.match(unquote(split.username)):  # a key (pagerduty://KEY@...), not a login name
         parts += [split.username, unquote(split.username)]
-    pieces = [split.netloc.rsplit("@", 1)[-1] if "@" in split.netloc and not split.port else ""]
+    # a "host" without a dot is a token (opsgenie://APIKEY, slack://TOKEN_A/..., pagerduty://KEY@APIKEY)
+    host = split.netloc.rsplit("@", 1)[-1].split(":", 1)[0]
+    pieces = [host] if "." not in host else []
     pieces += split.path.split("/") + [value for _, value in parse_qsl(split.query)]
     parts += [unquote(p) for p in pieces if _TOKEN.match(unquote(p))]
     parts += [p for p in pieces if _TOKEN.match(p)]
-    return [p for p in parts if p]
+    return list(dict.fromkeys(p for p in parts if p))
 
 
 def with_timeouts(url: str, timeouts: AlertTimeouts) -> str:

@@ -23,7 +23,15 @@ from opsreview.alerts.deliver import Delivery, deliver
 from opsreview.alerts.message import notify_type, render_message, render_test_message
 from opsreview.alerts.params import AlertsParams
 from opsreview.alerts.rules import Decision, plan_day
-from opsreview.alerts.state import apply_day, locked, read_state, state_path, write_state, write_text_atomic
+from opsreview.alerts.state import (
+    apply_day,
+    empty_state,
+    locked,
+    read_state,
+    state_path,
+    write_state,
+    write_text_atomic,
+)
 from opsreview.exceptions import OutputsError
 from opsreview.findings import Finding, Severity, count_by_severity, rank_findings
 from opsreview.secrets import redact
@@ -173,7 +181,7 @@ def notify_run(params: Any, summary: dict[str, Any], *, now: dt.datetime | None 
     areas_ran = _areas_ran(summary)
     path = state_path(Path(params.store))
     with locked(path):
-        state = read_state(path)
+        state = _read_or_set_aside(path, now)
         decisions = plan_day(findings, state, alerts, day, params.day_window(day), areas_ran)
         outcome.decisions = decisions
         open_counts: dict[str, int] = {}
@@ -205,6 +213,24 @@ def notify_run(params: Any, summary: dict[str, Any], *, now: dt.datetime | None 
         len(outcome.findings),
     )
     return outcome
+
+
+def _read_or_set_aside(path: Path, now: dt.datetime) -> dict[str, Any]:
+    """The state; a damaged one is moved aside (kept for a look) and notifying starts afresh:
+    sending a finding once more beats telling nobody."""
+    try:
+        return read_state(path)
+    except ValueError as exc:
+        aside = path.with_name(f"{path.name}.damaged-{now.strftime('%Y%m%dT%H%M%S')}")
+        path.replace(aside)
+        log.warning("%s; moved to %s, starting a new notification state", exc, aside.name)
+        return empty_state()
+
+
+def notifications_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """The notification state recorded in a ``summary.json`` (``notifications``), as a table."""
+    rows = (summary.get("notifications") or {}).get("state") or []
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 def rank_findings_decisions(decisions: list[Decision]) -> list[Decision]:

@@ -310,3 +310,16 @@ def test_the_summary_table_reads_back_what_notify_recorded(
     table = notifications_table(recorded)
     assert sorted(table["channel"]) == ["chat", "oncall"] and set(table["action"]) == {"new"}
     assert notifications_table(day).empty
+
+
+def test_the_day_page_section_lists_deliveries_and_decisions_escaped(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsreview.alerts.notify import notifications_html, record_outcome
+
+    params = _params(tmp_path, receiver, monkeypatch, "html")
+    day = summary("2026-12-01", [finding("logs", "logs.5xx_rate", "GET /a?<b>", "critical")])
+    page = notifications_html(record_outcome(day, notify_run(params, day, now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))))
+    assert page.count("<td>new</td>") == 2 and "GET /a?&lt;b&gt;" in page and "<b>" not in page
+    assert TOKEN not in page
+    assert "Not notified" in notifications_html(day)

@@ -11,6 +11,7 @@ never changes the review's status: the review did its job, the channel did not.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import logging
 from dataclasses import dataclass, field
@@ -231,6 +232,36 @@ def notifications_table(summary: dict[str, Any]) -> pd.DataFrame:
     """The notification state recorded in a ``summary.json`` (``notifications``), as a table."""
     rows = (summary.get("notifications") or {}).get("state") or []
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def notifications_html(summary: dict[str, Any]) -> str:
+    """The day page's "Notifications" section from a ``summary.json``: each channel's delivery,
+    then what happened to each finding on each channel (sent, not repeated, resolved, inhibited)."""
+    notes = summary.get("notifications")
+    if not notes:
+        return "<h2>Notifications</h2><p>Not notified (no <code>opsreview notify</code> for this day).</p>"
+    deliveries = (
+        "".join(
+            f"<tr><td>{html.escape(d['channel'])}</td><td>{'ok' if d['ok'] else 'FAILED'}</td>"
+            f"<td>{html.escape(d.get('error') or '')}</td></tr>"
+            for d in notes.get("deliveries", [])
+        )
+        or "<tr><td colspan='3'>Nothing new to send.</td></tr>"
+    )
+    state = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in ("channel", "action", "delivered", "severity")
+        )
+        + f"<td><code>{html.escape(row['check'])}</code></td><td>{html.escape(row['subject'])}</td>"
+        + f"<td>{html.escape(row.get('first_seen', ''))}</td><td>{html.escape(row.get('reason', ''))}</td></tr>"
+        for row in notes.get("state", [])
+    )
+    return (
+        "<h2>Notifications</h2><table><tr><th>channel</th><th>delivery</th><th>error</th></tr>"
+        f"{deliveries}</table><table><tr><th>channel</th><th>action</th><th>delivered</th><th>severity</th>"
+        f"<th>check</th><th>subject</th><th>first seen</th><th>why</th></tr>{state}</table>"
+    )
 
 
 def rank_findings_decisions(decisions: list[Decision]) -> list[Decision]:

@@ -16,7 +16,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -36,6 +36,9 @@ from opsreview.alerts.state import (
 from opsreview.exceptions import OutputsError
 from opsreview.findings import Finding, Severity, count_by_severity, rank_findings
 from opsreview.secrets import redact
+
+if TYPE_CHECKING:  # the params root composes this package's section: no import at run time
+    from opsreview.params import Params
 
 log = logging.getLogger("opsreview")
 
@@ -162,12 +165,11 @@ def _rows(decisions: list[Decision], delivered: dict[str, bool], state: dict[str
     return rows
 
 
-def notify_run(params: Any, summary: dict[str, Any], *, now: dt.datetime | None = None) -> NotifyOutcome:
+def notify_run(params: Params, summary: dict[str, Any], *, now: dt.datetime | None = None) -> NotifyOutcome:
     """Notify the review of ``summary`` (a ``summary.json`` dict) on the channels of
     ``params.alerts``; update the notification state in the store; never raise for a channel.
 
-    ``params`` is the whole :class:`opsreview.params.Params` (its ``alerts``, ``store`` and
-    ``timezone``).
+    ``params`` is the whole params (its ``alerts``, ``store`` and ``timezone``).
     """
     alerts: AlertsParams = params.alerts
     now = now or dt.datetime.now(dt.UTC)
@@ -191,7 +193,7 @@ def notify_run(params: Any, summary: dict[str, Any], *, now: dt.datetime | None 
                 open_counts[d.channel] = open_counts.get(d.channel, 0) + 1
         delivered: dict[str, bool] = {}
         for channel in alerts.channels:
-            to_send = rank_findings_decisions([d for d in decisions if d.channel == channel.name and d.sends])
+            to_send = _by_severity([d for d in decisions if d.channel == channel.name and d.sends])
             if not to_send:
                 continue
             title, body = render_message(
@@ -264,12 +266,12 @@ def notifications_html(summary: dict[str, Any]) -> str:
     )
 
 
-def rank_findings_decisions(decisions: list[Decision]) -> list[Decision]:
+def _by_severity(decisions: list[Decision]) -> list[Decision]:
     """Firing first, most severe first; resolved last."""
     return sorted(decisions, key=lambda d: (d.action == "resolved", -int(d.finding.severity)))
 
 
-def send_test(params: Any, *, now: dt.datetime | None = None) -> list[Delivery]:
+def send_test(params: Params, *, now: dt.datetime | None = None) -> list[Delivery]:
     """A test message to every channel (``opsreview notify --test``, the pre-deploy check)."""
     alerts: AlertsParams = params.alerts
     now = now or dt.datetime.now(dt.UTC)
@@ -293,7 +295,7 @@ def record_outcome(summary: dict[str, Any], outcome: NotifyOutcome) -> dict[str,
     }
 
 
-def notify_day(params: Any, day: dt.date, *, now: dt.datetime | None = None) -> NotifyOutcome:
+def notify_day(params: Params, day: dt.date, *, now: dt.datetime | None = None) -> NotifyOutcome:
     """Notify a published day (``outputs/<date>/summary.json``) and record the outcome into it."""
     path = Path(params.outputs) / day.isoformat() / "summary.json"
     try:

@@ -196,6 +196,8 @@ def test_a_refused_port_and_a_hanging_receiver_are_findings_within_the_timeout(
     by_name = {d.channel: d for d in outcome.deliveries}
     assert by_name["good"].ok and not by_name["refused"].ok and not by_name["hanging"].ok
     assert not outcome.ok
+    assert by_name["refused"].error.startswith("connection refused")
+    assert by_name["hanging"].error.startswith("no answer within 2 s")
     # the receiver holds the request for 60 s: the delivery gave up after the timeouts
     assert by_name["hanging"].duration_s < 1 + 1 + 1 + 2, by_name["hanging"]
     failed = {f.subject: f for f in outcome.findings}

@@ -31,6 +31,7 @@ log = logging.getLogger("opsreview")
 _apprise_log = logging.getLogger("apprise")
 _apprise_log.addHandler(logging.NullHandler())
 _apprise_log.propagate = False
+_apprise_log.setLevel(logging.DEBUG)  # so that a call's capture sees the cause of a failure
 
 # Parts of a URL that look like credentials: long enough, and not a plain word ("workflows").
 _TOKEN = re.compile(r"^(?=.*\d)[^\s]{6,}$|^[^\s]{16,}$")
@@ -101,10 +102,16 @@ def _reason(result: Any, timeouts: AlertTimeouts, secrets: list[str]) -> str:
     status = getattr(getattr(result, "status", None), "name", "")
     if status == "TIMEOUT":
         return f"no answer within {timeouts.connect_seconds + timeouts.read_seconds:g} s"
-    messages = [entry.message for entry in _logs(result) if getattr(entry, "level", "") in _FAILED_LEVELS]
+    entries = _logs(result)
+    messages = [entry.message for entry in entries if getattr(entry, "level", "") in _FAILED_LEVELS]
     detail = _scrub(messages[-1], secrets) if messages else ""
-    if "timed out" in detail.lower() or "timeout" in detail.lower():
+    # the cause is in a debug line ("Read timed out. (read timeout=1.0)", "Connection refused"):
+    # read for its kind only, never shown (it may hold the URL)
+    debug = " ".join(str(getattr(entry, "message", "")) for entry in entries).lower()
+    if "timed out" in debug or "timeout" in debug:
         return f"no answer within {timeouts.connect_seconds + timeouts.read_seconds:g} s ({detail})"
+    if "refused" in debug:
+        return f"connection refused ({detail})"
     return f"delivery failed ({detail})" if detail else "delivery failed"
 
 
@@ -147,7 +154,13 @@ def deliver(channel: ChannelParams, title: str, body: str, notify_type: str, tim
         shown = scheme if re.fullmatch(r"[a-z][a-z0-9+.-]{0,19}", scheme) else "?"
         return failed(f"not a URL apprise can send to (scheme {shown}://)")
     try:
-        result = sender.notify(body=body, title=title, notify_type=notify_type, body_format=apprise.NotifyFormat.TEXT)
+        result = sender.notify(
+            body=body,
+            title=title,
+            notify_type=notify_type,
+            body_format=apprise.NotifyFormat.TEXT,
+            log_level=logging.DEBUG,  # kept in the result only, to tell a timeout from a refusal
+        )
     except Exception as exc:  # noqa: BLE001 - a plugin bug must not crash the run
         return failed(f"delivery failed ({_scrub(type(exc).__name__ + ': ' + str(exc), secrets)})")
     if bool(result):

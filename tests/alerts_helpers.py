@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from opsreview.findings import Finding, Severity, count_by_severity, rank_findings
 from opsreview.params import Params, load_params
@@ -99,10 +100,28 @@ class SmtpServer:
         return str(part.get_content())
 
 
-def start_smtp_server() -> tuple[SmtpServer, Controller]:
+def start_smtp_server(
+    tls: ssl.SSLContext | None = None, password: bytes | None = None
+) -> tuple[SmtpServer, Controller]:
+    """Plain SMTP; with ``tls`` and ``password``: STARTTLS required, then AUTH (any login, that password)."""
     mailbox = _Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    if tls is None:
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    else:
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+            return AuthResult(success=isinstance(auth_data, LoginPassword) and auth_data.password == password)
+
+        controller = Controller(
+            mailbox,
+            hostname="127.0.0.1",
+            port=port,
+            tls_context=tls,
+            require_starttls=True,
+            authenticator=authenticator,
+            auth_require_tls=True,
+        )
     controller.start()
     return SmtpServer(port, mailbox), controller
 

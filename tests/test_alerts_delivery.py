@@ -1,5 +1,6 @@
 """Alerts delivered for real through apprise: an HTTP webhook receiver (json://, form://, and
-Teams ``workflows://`` over TLS) and an SMTP server (``mailto://``), both on loopback.
+Teams ``workflows://`` over TLS) and SMTP servers (``mailto://`` plain, ``mailtos://`` with
+STARTTLS and a password), all on loopback.
 
 Slack (``slack://``), PagerDuty (``pagerduty://``) and Opsgenie (``opsgenie://``) send to their
 vendors' fixed hosts, which cannot be pointed at loopback: their URLs are checked to be
@@ -154,6 +155,41 @@ def test_teams_workflows_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_mailtos_with_starttls_and_a_password_that_never_leaks(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E-mail as production sends it: STARTTLS to a certificate the client verifies, then AUTH."""
+    password = "Pa55w0rdOnlyHere"
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # the client trusts the test CA
+    server, controller = start_smtp_server(tls=context, password=password.encode())
+    try:
+        url = (
+            f"mailtos://alerts:{{}}@127.0.0.1:{server.port}?to=ops@example.com&from=opsreview@example.com&mode=starttls"
+        )
+        monkeypatch.setenv("MAIL_URL", url.format(password))
+        monkeypatch.setenv("WRONG_URL", url.format("Wr0ngPassw0rd"))
+        params = write_params(
+            tmp_path,
+            {"channels": [{"name": "mail", "url": "${MAIL_URL}"}, {"name": "wrong", "url": "${WRONG_URL}"}]},
+        )
+        outcome = notify_run(params, summary(DAY, _day_findings()), now=NOW)
+        by_name = {d.channel: d for d in outcome.deliveries}
+        assert by_name["mail"].ok and not by_name["wrong"].ok
+        assert len(server.mailbox.messages) == 1
+        text = SmtpServer.text(server.mailbox.messages[0])
+        assert "NEW critical logs.5xx_rate" in text
+        written = json.dumps(outcome.to_dict()) + json.dumps([f.to_dict() for f in outcome.findings])
+        written += state_path(params.store).read_text(encoding="utf-8")
+        for secret in (password, "Wr0ngPassw0rd"):
+            assert secret not in written and secret not in text
+    finally:
+        controller.stop()
 
 
 @pytest.mark.parametrize(

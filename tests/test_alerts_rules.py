@@ -323,3 +323,17 @@ def test_the_day_page_section_lists_deliveries_and_decisions_escaped(
     assert page.count("<td>new</td>") == 2 and "GET /a?&lt;b&gt;" in page and "<b>" not in page
     assert TOKEN not in page
     assert "Not notified" in notifications_html(day)
+
+
+@pytest.mark.parametrize("blind", ["logs.source_failed", "logs.notebook_failed", "logs.no_data"])
+def test_a_finding_of_an_area_that_saw_nothing_today_has_not_cleared(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, blind: str
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, f"blind-{blind}")
+    notify_run(params, summary("2026-12-01", [_a("2026-12-01")]), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    today = [finding("logs", blind, "access_logs", "critical", day="2026-12-02")]
+    outcome = notify_run(params, summary("2026-12-02", today), now=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+    actions = {(d.finding.check, d.channel): d.action for d in outcome.decisions}
+    assert actions == {(blind, "chat"): "new", (blind, "oncall"): "new"}  # and no RESOLVED for the 5xx
+    record = read_state(state_path(params.store))["alerts"]["logs/logs.5xx_rate/POST /api/orders"]
+    assert record["status"] == "firing"

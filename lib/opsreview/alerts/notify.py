@@ -133,12 +133,19 @@ def _not_configured() -> Finding:
     )
 
 
+# An area with one of these findings today saw nothing, or not all: what it did not find has not
+# cleared (a log source that failed is no evidence that the 5xx stopped).
+BLIND_CHECKS = (".source_failed", ".notebook_failed", ".no_data")
+
+
 def _areas_ran(summary: dict[str, Any]) -> set[str] | None:
-    """Areas whose notebook ran fine today (their findings that are absent have cleared)."""
+    """Areas whose notebook ran fine on their data today: their findings that are absent have
+    cleared. None when the summary says nothing of notebooks (every area counts as run)."""
     notebooks = summary.get("notebooks")
+    blind = {str(f.get("area")) for f in summary.get("findings", []) if str(f.get("check", "")).endswith(BLIND_CHECKS)}
     if notebooks is None:
-        return None
-    return {str(nb["name"]) for nb in notebooks if nb.get("status") == "ok"}
+        return None if not blind else {str(f.get("area")) for f in summary.get("findings", [])} - blind
+    return {str(nb["name"]) for nb in notebooks if nb.get("status") == "ok"} - blind
 
 
 def _rows(decisions: list[Decision], delivered: dict[str, bool], state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -320,3 +320,11 @@ def test_every_secret_part_of_a_vendor_url_is_redacted_not_its_plain_words(url: 
         remember_secret(part)
     text = f"error from {plain}: token {secret} rejected"
     assert secret not in redact(text) and plain in redact(text)
+
+
+def test_dates_and_plain_words_of_a_url_are_not_taken_for_secrets() -> None:
+    from opsreview.alerts.deliver import _url_secrets
+
+    parts = _url_secrets("json://hooks.example.com/services/opsreview?api-version=2016-06-01&sig=S1gnatureXyz")
+    assert "S1gnatureXyz" in parts
+    assert not {"2016-06-01", "services", "opsreview", "hooks.example.com"} & set(parts)

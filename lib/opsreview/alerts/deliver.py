@@ -33,8 +33,9 @@ _apprise_log.addHandler(logging.NullHandler())
 _apprise_log.propagate = False
 _apprise_log.setLevel(logging.DEBUG)  # so that a call's capture sees the cause of a failure
 
-# Parts of a URL that look like credentials: long enough, and not a plain word ("workflows").
-_TOKEN = re.compile(r"^(?=.*\d)[^\s]{6,}$|^[^\s]{16,}$")
+# Parts of a URL that look like credentials: letters and digits mixed, or long; not a plain word
+# ("workflows") nor a number or date ("2016-06-01", which masked would blank every such date).
+_TOKEN = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])\S{6,}$|^\S{16,}$")
 _FAILED_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 
 

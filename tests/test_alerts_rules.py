@@ -337,3 +337,18 @@ def test_a_finding_of_an_area_that_saw_nothing_today_has_not_cleared(
     assert actions == {(blind, "chat"): "new", (blind, "oncall"): "new"}  # and no RESOLVED for the 5xx
     record = read_state(state_path(params.store))["alerts"]["logs/logs.5xx_rate/POST /api/orders"]
     assert record["status"] == "firing"
+
+
+def test_findings_sharing_a_fingerprint_are_one_alert_the_most_severe_with_a_count(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, "alike")
+    day = "2026-12-01"
+    same = [finding("database", "database.slow_shape", "", sev, day=day) for sev in ("warning", "critical", "warning")]
+    outcome = notify_run(params, summary(day, same), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    assert [(d.channel, d.finding.severity.name, d.alike) for d in outcome.decisions] == [
+        ("oncall", "critical", 2),
+        ("chat", "critical", 2),
+    ]
+    body = receiver.to("/alike/chat/")[0].json()["message"]
+    assert "- NEW critical database.slow_shape" in body and "(+2 alike)" in body

@@ -59,7 +59,8 @@ def finding_line(decision: Decision) -> str:
     severity = "" if decision.action == "resolved" else f" {f.severity.name}"
     subject = f" [{f.subject}]" if f.subject else ""
     evidence = "" if decision.action == "resolved" else evidence_line(f)
-    line = f"- {label}{severity} {f.check}{subject}: {f.title}" + (f" — {evidence}" if evidence else "")
+    more = f" (+{decision.alike} alike)" if decision.alike else ""
+    line = f"- {label}{severity} {f.check}{subject}: {f.title}{more}" + (f" — {evidence}" if evidence else "")
     line = clean(line)
     return line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…"
 

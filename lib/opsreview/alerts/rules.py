@@ -41,6 +41,7 @@ class Decision:
     action: str  # see the module's table
     finding: Finding
     reason: str = ""
+    alike: int = 0  # more findings of the day with the same fingerprint (shown as "+N alike")
 
     @property
     def sends(self) -> bool:
@@ -125,7 +126,9 @@ def plan_day(
     sent_today: dict[str, list[str]] = state.get("days", {}).get(day.isoformat(), {}).get("sent", {})
     alerts: dict[str, Any] = state.get("alerts", {})
     by_fingerprint: dict[str, Finding] = {}
+    alike: dict[str, int] = {}
     for finding in rank_findings(findings):  # a fingerprint twice in a day: keep the most severe
+        alike[finding.fingerprint] = alike.get(finding.fingerprint, -1) + 1
         by_fingerprint.setdefault(finding.fingerprint, finding)
     today = list(by_fingerprint.values())
     muted = inhibited_by(today, params.inhibit, day_window)
@@ -147,7 +150,7 @@ def plan_day(
                 action, reason = "repeat", f"last sent {last['day']}"
             else:
                 action, reason = "suppressed", f"sent {last['day']}, repeats after {params.repeat_interval:g}h"
-            decisions.append(Decision(fp, channel, action, finding, reason))
+            decisions.append(Decision(fp, channel, action, finding, reason, alike[fp]))
     known = {c.name for c in params.channels}
     for fp, record in sorted(alerts.items()):
         if fp in by_fingerprint or (areas_ran is not None and record.get("area") not in areas_ran):

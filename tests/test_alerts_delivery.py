@@ -205,9 +205,17 @@ def test_mailtos_with_starttls_and_a_password_that_never_leaks(
     ],
     ids=lambda u: u.split(":")[0],
 )
-def test_the_documented_url_schemes_are_ones_apprise_sends_to(url: str) -> None:
+def test_the_documented_url_schemes_are_ones_apprise_sends_to_within_the_timeouts(url: str) -> None:
+    from opsreview.alerts.deliver import with_timeouts
+    from opsreview.alerts.params import AlertTimeouts
+
     sender = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
     assert sender.add(url)
+    service = apprise.Apprise.instantiate(with_timeouts(url, AlertTimeouts(connect_seconds=3, read_seconds=7)))
+    assert service is not None
+    assert (service.socket_connect_timeout, service.socket_read_timeout) == (3, 7)
+    own = apprise.Apprise.instantiate(with_timeouts(url + ("&" if "?" in url else "?") + "rto=9", AlertTimeouts()))
+    assert own is not None and own.socket_read_timeout == 9  # a URL's own timeout is kept
 
 
 def test_a_refused_port_and_a_hanging_receiver_are_findings_within_the_timeout(
@@ -313,18 +321,18 @@ def test_send_test_reaches_every_channel_and_reports_each(
     ids=lambda v: v.split(":")[0] if "://" in v else "",
 )
 def test_every_secret_part_of_a_vendor_url_is_redacted_not_its_plain_words(url: str, secret: str, plain: str) -> None:
-    from opsreview.alerts.deliver import _url_secrets
+    from opsreview.alerts.deliver import secret_parts
     from opsreview.secrets import redact, remember_secret
 
-    for part in _url_secrets(url):
+    for part in secret_parts(url):
         remember_secret(part)
     text = f"error from {plain}: token {secret} rejected"
     assert secret not in redact(text) and plain in redact(text)
 
 
 def test_dates_and_plain_words_of_a_url_are_not_taken_for_secrets() -> None:
-    from opsreview.alerts.deliver import _url_secrets
+    from opsreview.alerts.deliver import secret_parts
 
-    parts = _url_secrets("json://hooks.example.com/services/opsreview?api-version=2016-06-01&sig=S1gnatureXyz")
+    parts = secret_parts("json://hooks.example.com/services/opsreview?api-version=2016-06-01&sig=S1gnatureXyz")
     assert "S1gnatureXyz" in parts
     assert not {"2016-06-01", "services", "opsreview", "hooks.example.com"} & set(parts)

@@ -52,7 +52,7 @@ class Delivery:
         return asdict(self)
 
 
-def _url_secrets(url: str) -> list[str]:
+def secret_parts(url: str) -> list[str]:
     """The URL and every part of it that may be a credential (tokens in the path, keys in the
     query, user and password), for redaction wherever they would appear on their own."""
     parts = [url]
@@ -75,9 +75,12 @@ def _url_secrets(url: str) -> list[str]:
 
 def with_timeouts(url: str, timeouts: AlertTimeouts) -> str:
     """The URL with apprise's connect (``cto``) and read (``rto``) timeouts, unless it sets its own."""
-    query = dict(parse_qsl(urlsplit(url).query)) if "?" in url else {}
-    extra = [f"{key}={value:g}" for key, value in (("cto", timeouts.connect_seconds), ("rto", timeouts.read_seconds))]
-    extra = [item for item in extra if item.split("=")[0] not in query]
+    # searched in the whole URL: apprise reads "?..." after a fragment too (slack://A/B/C/#ops?rto=9)
+    extra = [
+        f"{key}={value:g}"
+        for key, value in (("cto", timeouts.connect_seconds), ("rto", timeouts.read_seconds))
+        if not re.search(rf"[?&]{key}=", url)
+    ]
     if not extra:
         return url
     return url + ("&" if "?" in url else "?") + "&".join(extra)
@@ -86,7 +89,7 @@ def with_timeouts(url: str, timeouts: AlertTimeouts) -> str:
 def resolve_channel_url(channel: ChannelParams) -> str:
     """The channel's URL from its environment variable, every secret part of it registered."""
     url = channel.url.resolve()
-    for secret in _url_secrets(url):
+    for secret in secret_parts(url):
         remember_secret(secret)
     return url
 
@@ -136,7 +139,7 @@ def deliver(channel: ChannelParams, title: str, body: str, notify_type: str, tim
         url = resolve_channel_url(channel)
     except MissingSecretError as exc:
         return failed(f"{exc.args[0]} (the channel's url)")
-    secrets = _url_secrets(url)
+    secrets = secret_parts(url)
     # Persistent storage off (apprise would otherwise cache tokens on disk); the service budget
     # bounds a plugin that makes several requests.
     asset = apprise.AppriseAsset(

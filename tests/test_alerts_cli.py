@@ -3,6 +3,7 @@ loopback receiver; its exit codes, what it records into ``summary.json``, and no
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -119,3 +120,16 @@ def test_no_channel_records_the_not_configured_finding(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "no alert channel configured" in proc.stderr
     checks = [f["check"] for f in json.loads(summary_path.read_text(encoding="utf-8"))["findings"]]
     assert "alerts.not_configured" in checks
+
+
+def test_notify_waits_for_no_run_it_refuses_while_one_holds_the_outputs(tmp_path: Path) -> None:
+    from opsreview.alerts.notify import notify_day
+    from opsreview.exceptions import OutputsError
+    from opsreview.run.steps import outputs_lock
+
+    params = write_params(tmp_path, {})
+    summary_path = _publish_day(tmp_path)
+    before = summary_path.read_text(encoding="utf-8")
+    with outputs_lock(params.outputs), pytest.raises(OutputsError, match="another opsreview run is in progress"):
+        notify_day(params, dt.date.fromisoformat(DAY))
+    assert summary_path.read_text(encoding="utf-8") == before

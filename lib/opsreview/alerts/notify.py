@@ -303,14 +303,22 @@ def record_outcome(summary: dict[str, Any], outcome: NotifyOutcome) -> dict[str,
 
 
 def notify_day(params: Params, day: dt.date, *, now: dt.datetime | None = None) -> NotifyOutcome:
-    """Notify a published day (``outputs/<date>/summary.json``) and record the outcome into it."""
+    """Notify a published day (``outputs/<date>/summary.json``) and record the outcome into it,
+    holding the outputs folder's lock (a run publishing the same day meanwhile would otherwise
+    have its summary replaced by the older one). The runner, which holds that lock already,
+    calls :func:`notify_run` and :func:`record_outcome` instead."""
+    from opsreview.run.steps import outputs_lock
+
     path = Path(params.outputs) / day.isoformat() / "summary.json"
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OutputsError(f"{path}: no published review for {day} (run `opsreview run` first)") from None
-    except (OSError, ValueError) as exc:
-        raise OutputsError(f"{path}: unreadable summary ({exc})") from None
-    outcome = notify_run(params, summary, now=now)
-    write_text_atomic(path, redact(json.dumps(record_outcome(summary, outcome), indent=2, default=str)) + "\n")
+    if not path.parent.is_dir():
+        raise OutputsError(f"{path}: no published review for {day} (run `opsreview run` first)")
+    with outputs_lock(Path(params.outputs)):
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise OutputsError(f"{path}: no published review for {day} (run `opsreview run` first)") from None
+        except (OSError, ValueError) as exc:
+            raise OutputsError(f"{path}: unreadable summary ({exc})") from None
+        outcome = notify_run(params, summary, now=now)
+        write_text_atomic(path, redact(json.dumps(record_outcome(summary, outcome), indent=2, default=str)) + "\n")
     return outcome

@@ -352,3 +352,14 @@ def test_findings_sharing_a_fingerprint_are_one_alert_the_most_severe_with_a_cou
     ]
     body = receiver.to("/alike/chat/")[0].json()["message"]
     assert "- NEW critical database.slow_shape" in body and "(+2 alike)" in body
+
+
+def test_a_store_that_cannot_hold_the_state_is_one_clear_error(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsreview.exceptions import OutputsError
+
+    params = _params(tmp_path, receiver, monkeypatch, "nostore")
+    Path(params.store).write_text("a file where the store folder should be", encoding="utf-8")
+    with pytest.raises(OutputsError, match="_alerts/state.json: notification state not readable or writable"):
+        notify_run(params, summary("2026-12-01", [_s("2026-12-01")]), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))

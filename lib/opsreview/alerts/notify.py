@@ -190,6 +190,22 @@ def notify_run(params: Params, summary: dict[str, Any], *, now: dt.datetime | No
     ]
     areas_ran = _areas_ran(summary)
     path = state_path(Path(params.store))
+    try:
+        return _notify_locked(params, summary, outcome, findings, areas_ran, path, now)
+    except OSError as exc:  # the store folder: one line naming it, never a traceback of the run
+        raise OutputsError(f"{path}: notification state not readable or writable ({exc.strerror or exc})") from None
+
+
+def _notify_locked(
+    params: Params,
+    summary: dict[str, Any],
+    outcome: NotifyOutcome,
+    findings: list[Finding],
+    areas_ran: set[str] | None,
+    path: Path,
+    now: dt.datetime,
+) -> NotifyOutcome:
+    alerts, day = params.alerts, outcome.day
     with locked(path):
         state = _read_or_set_aside(path, now)
         decisions = plan_day(findings, state, alerts, day, params.day_window(day), areas_ran)

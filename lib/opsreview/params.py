@@ -20,11 +20,13 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from opsreview.alerts.params import AlertsParams
+from opsreview.attestations import ChecklistParams
 from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
 from opsreview.logs.params import LogsParams
 from opsreview.payments.params import PaymentsParams
+from opsreview.predeploy.params import PredeployParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
@@ -54,6 +56,8 @@ class Params(Section):
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
     alerts: AlertsParams = Field(default_factory=lambda: AlertsParams())
+    checklist: ChecklistParams = Field(default_factory=lambda: ChecklistParams())
+    predeploy: PredeployParams = Field(default_factory=lambda: PredeployParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 

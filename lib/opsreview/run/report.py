@@ -137,6 +137,7 @@ def build_summary(
     fail_on: str,
     exit_code: int,
     coverage: list[Coverage] | None = None,
+    checklist: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     ranked = rank_findings(findings)
     return {
@@ -149,6 +150,7 @@ def build_summary(
         "counts": count_by_severity(ranked),
         "findings": [f.to_dict() for f in ranked],
         "coverage": [c.to_dict() for c in coverage or []],
+        "checklist": checklist or [],
         "notebooks": notebooks,
         "sources": sources,
     }
@@ -165,8 +167,9 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def render_day_index(summary: dict[str, Any]) -> str:
-    """The landing page of one review day: status, notebooks, findings ranked by severity."""
+def render_day_index(summary: dict[str, Any], checklist_section: str = "") -> str:
+    """The landing page of one review day: status, notebooks, findings ranked by severity, what
+    could not be checked and (``checklist_section``, HTML) the production checklist."""
     rows = "".join(
         f"<tr><td><a href='{html.escape(nb['html'])}'>{html.escape(nb['name'])}</a></td><td>{_badge(nb['status'])}</td>"
         f"<td>{nb['duration_s']:.1f} s</td><td>{html.escape(nb.get('error') or '')}</td>"
@@ -205,6 +208,8 @@ def render_day_index(summary: dict[str, Any]) -> str:
             "finding in these sections means nothing was looked at, not that all is well.</p><table><tr><th>area</th><th>sections</th>"
             f"<th>missing</th><th>to get it</th><th>checklist items</th></tr>{''.join(unchecked)}</table>"
         )
+    if checklist_section:
+        body += checklist_section
     return redact(_page(f"opsreview {summary['date']}", body))
 
 

@@ -336,3 +336,19 @@ def test_dates_and_plain_words_of_a_url_are_not_taken_for_secrets() -> None:
     parts = secret_parts("json://hooks.example.com/services/opsreview?api-version=2016-06-01&sig=S1gnatureXyz")
     assert "S1gnatureXyz" in parts
     assert not {"2016-06-01", "services", "opsreview", "hooks.example.com"} & set(parts)
+
+
+def test_the_predeploy_gate_checks_the_channels_through_send_test(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsreview.predeploy.external import check_alerts
+
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/gate/{TOKEN}")
+    monkeypatch.setenv("DOWN_URL", f"json://127.0.0.1:{free_port()}/gate/{TOKEN}")
+    good = check_alerts(write_params(tmp_path, {"channels": [{"name": "chat", "url": "${CHAT_URL}"}]}))
+    assert good.status == "pass", good
+    assert len(receiver.to("/gate/")) == 1
+    both = [{"name": "chat", "url": "${CHAT_URL}"}, {"name": "down", "url": "${DOWN_URL}"}]
+    bad = check_alerts(write_params(tmp_path, {"channels": both}))
+    assert bad.status == "fail" and "down: test message not delivered: connection refused" in bad.summary
+    assert TOKEN not in bad.summary

@@ -498,7 +498,7 @@ def demo_is_current(out: Path, end_date: dt.date | None = None) -> bool:
     except (OSError, ValueError):
         return False
     areas = {a.name for a in AREAS if a.demo}
-    return bool(truth.get("review_date") == end.isoformat()) and (areas | {"checklist"}) <= set(truth)
+    return bool(truth.get("review_date") == end.isoformat()) and (areas | {"checklist", "deploys"}) <= set(truth)
 
 
 def generate_demo(
@@ -553,6 +553,7 @@ def generate_demo(
 
     truth = _ground_truth(end, tz, review_requests, total)
     truth["checklist"] = write_attestations(out / "attestations.yaml", end)
+    truth["deploys"] = write_deploys(out / "deploys.jsonl", end, tz)
     for index, area in enumerate(a for a in AREAS if a.demo):
         # each area's demo has its own random stream: adding one changes no other area's data
         module = importlib.import_module(str(area.demo))
@@ -583,6 +584,18 @@ def write_attestations(path: Path, end: dt.date) -> dict[str, object]:
         "attested": [item for item, _, age, _ in _ATTESTATIONS if age <= 90],
         "overdue": [item for item, _, age, _ in _ATTESTATIONS if age > 90],
     }
+
+
+def write_deploys(path: Path, end: dt.date, tz: ZoneInfo) -> list[dict[str, str]]:
+    """The demo's deploy markers (``timeline.deploys_file`` of params/demo.yaml): the release
+    at 14:05 local time, minutes before the planted 5xx burst of 14:10, and one the day before."""
+    releases = [
+        (dt.datetime.combine(end - dt.timedelta(days=1), dt.time(10, 30), tz), "v1.41.0", "search filters"),
+        (dt.datetime.combine(end, dt.time(14, 5), tz), "v1.42.0", "orders: new stock reservation"),
+    ]
+    rows = [{"at": at.isoformat(), "version": version, "note": note} for at, version, note in releases]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return rows
 
 
 def _write_lines(path: Path, lines: pd.Series | list[str], gz: bool) -> None:

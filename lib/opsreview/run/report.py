@@ -137,6 +137,7 @@ def build_summary(
     fail_on: str,
     exit_code: int,
     coverage: list[Coverage] | None = None,
+    incidents: list[dict[str, Any]] | None = None,
     checklist: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     ranked = rank_findings(findings)
@@ -150,6 +151,7 @@ def build_summary(
         "counts": count_by_severity(ranked),
         "findings": [f.to_dict() for f in ranked],
         "coverage": [c.to_dict() for c in coverage or []],
+        "incidents": incidents or [],  # the incident timeline (run.timeline), most important first
         "checklist": checklist or [],
         "notebooks": notebooks,
         "sources": sources,
@@ -202,6 +204,13 @@ def render_day_index(summary: dict[str, Any], checklist_section: str = "") -> st
         f"<h2>Sources</h2><table><tr><th>source</th><th>status</th><th>rows of the day</th><th>new this run</th><th>error</th></tr>{sources}</table>"
         f"<h2>Findings</h2><table><tr><th>severity</th><th>area</th><th>check</th><th>finding</th></tr>{findings}</table>"
     )
+    if summary.get("incidents"):
+        stories = "".join(
+            f"<li><span class='sev-{html.escape(i['severity'])}'>{html.escape(i['severity'])}</span> "
+            f"{html.escape(i['story'])}</li>"
+            for i in summary["incidents"]
+        )
+        body += f"<h2>Incidents</h2><ol>{stories}</ol>"
     if unchecked:
         body += (
             "<h2>Not verifiable today</h2><p>What the review could not check today for lack of input: no "

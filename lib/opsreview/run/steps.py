@@ -34,7 +34,7 @@ from opsreview.params import Params, load_params
 from opsreview.progress import announce
 from opsreview.run import checklist_view as cv
 from opsreview.run import execute as nbs
-from opsreview.run import report
+from opsreview.run import report, timeline
 from opsreview.secrets import redact
 from opsreview.sources import SourceResult, pull_sources
 
@@ -259,6 +259,7 @@ def render(run: Run) -> dict[str, object]:
         fail_on=run.params.fail_on.name,
         exit_code=exit_code,
         coverage=run.coverage,
+        incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz),
         checklist=(rows := checklist_rows(run)),
     )
     (run.staging / "findings.json").unlink(missing_ok=True)

@@ -269,7 +269,12 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("Security scan passed", False, "predeploy", ("predeploy.security",)),
         ("Backup strategy in place", False, "backups", (*_BACKUP_STRATEGY, "predeploy.backup")),
         ("Rollback plan ready", False, "predeploy", ("predeploy.rollback",)),
-        ("Monitoring tools configured", False, "alerts", ("predeploy.alerts",)),
+        (
+            "Monitoring tools configured",
+            False,
+            "alerts",
+            ("predeploy.alerts", "alerts.delivery_failed", "alerts.not_configured"),
+        ),
     )
     + _items(
         "Post-Deployment",
@@ -313,7 +318,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
             "logs",
             (*_LOGGING, "logs.scanner", "logs.scanner_exposure", "logs.auth_failure_burst", "logs.429_surge"),
         ),
-        ("Set up alerts", False, "alerts"),
+        ("Set up alerts", False, "alerts", ("alerts.delivery_failed", "alerts.not_configured")),
         ("Regular backups verified", False, "backups", (*_BACKUPS, *_DRILLS)),
     )
 )

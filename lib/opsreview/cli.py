@@ -23,7 +23,7 @@ from opsreview.secrets import RedactingFilter, redact
 log = logging.getLogger("opsreview")
 
 # Modules with ``register(subparsers)`` whose subcommand belongs to no area.
-COMMANDS: tuple[str, ...] = ("opsreview.predeploy.cli",)
+COMMANDS: tuple[str, ...] = ("opsreview.predeploy.cli", "opsreview.alerts.cli")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
+from opsreview.alerts.params import AlertsParams
 from opsreview.attestations import ChecklistParams
 from opsreview.backups.params import BackupsParams
 from opsreview.database.params import DatabaseParams
@@ -77,6 +78,7 @@ class Params(Section):
     probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
+    alerts: AlertsParams = Field(default_factory=lambda: AlertsParams())
     timeline: TimelineParams = Field(default_factory=lambda: TimelineParams())
     backups: BackupsParams = Field(default_factory=lambda: BackupsParams())
     checklist: ChecklistParams = Field(default_factory=lambda: ChecklistParams())

@@ -82,6 +82,12 @@ def _when(result: dict[str, Any]) -> dt.datetime | None:
     return None
 
 
+def alerts_delivered(notifications: dict[str, Any] | None) -> bool:
+    """Whether the day's notification ran with channels configured and none failed (the alert
+    items are then verified; a failed delivery is a finding, no channel a coverage fact)."""
+    return bool(notifications) and bool(notifications.get("ok")) if notifications else False
+
+
 def load_checklist_inputs(review: ReviewContext) -> ChecklistInputs:
     params = review.params.checklist
     attestations, problems = load_attestations(params)

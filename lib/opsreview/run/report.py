@@ -283,6 +283,19 @@ def load_run_coverage(run_dir: Path) -> list[Coverage]:
     return [Coverage.from_dict(d) for d in json.loads(summary_path.read_text(encoding="utf-8")).get("coverage", [])]
 
 
+def load_run_notifications(run_dir: Path) -> dict[str, Any] | None:
+    """What the alert channels were told: the staged file during a run, else summary.json."""
+    for path, key in ((run_dir / "notifications.json", None), (run_dir / "summary.json", "notifications")):
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            found = data if key is None else data.get(key)
+            return dict(found) if isinstance(found, dict) else None
+    return None
+
+
 def load_run_findings(run_dir: Path) -> tuple[list[Finding], list[dict[str, Any]], list[dict[str, Any]]]:
     """Findings, sources and notebooks of a run: staged files during a run, else summary.json."""
     staged = run_dir / "findings.json"

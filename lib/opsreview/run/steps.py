@@ -1,5 +1,5 @@
-"""`opsreview run` as named steps: prepare → stage → pull → execute → collect → summarize →
-render → publish (in the manner of papermill's ``execute.py``), each a small function over one
+"""`opsreview run` as named steps: prepare → stage → pull → execute → collect → notify →
+summarize → render → publish (in the manner of papermill's ``execute.py``), each a small function over one
 :class:`Run`.
 
 A run validates everything before writing anything, takes an exclusive lock on the outputs
@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from opsreview.alerts.notify import notifications_html, notify_run
 from opsreview.context import RUN_DIR_ENV, ReviewContext, parse_review_date
-from opsreview.exceptions import OutputsError, UsageError
+from opsreview.exceptions import OpsreviewError, OutputsError, UsageError
 from opsreview.findings import Coverage, Finding, Severity
 from opsreview.params import Params, load_params
 from opsreview.progress import announce
@@ -115,6 +116,7 @@ class Run:
     runs: list[nbs.NotebookRun] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
+    notifications: dict[str, object] | None = None  # what the alert channels were told (notify)
     exit_code: int = 0
 
     @property
@@ -210,10 +212,80 @@ def collect(run: Run) -> None:
         run.coverage.extend(report.notebook_coverage(nb_run.ipynb))
         if nb_run.status != "ok":
             run.findings.append(_notebook_failed(nb_run.name, nb_run))
+    _stage_collected(run)
+
+
+# No channel configured: the alert items cannot be checked (a coverage fact, not a finding:
+# a team without channels is not failing a check that exits 1 every day).
+NO_ALERT_CHANNEL = Coverage(
+    area="alerts",
+    section="notifications",
+    missing="No alert channel",
+    detail="alerts.channels is empty: nobody is told what the review finds",
+    remedy="add alerts.channels (apprise URLs by ${ENV}) to the params; `opsreview notify --test` checks them",
+    checklist=("Set up alerts", "Monitoring tools configured"),
+    effect="no notification sent",
+)
+
+
+def _notebook_rows(run: Run) -> list[dict[str, object]]:
+    return [
+        {
+            "name": r.name,
+            "status": r.status,
+            "duration_s": round(r.duration_s, 2),
+            "html": f"{r.name}.html",
+            "ipynb": f"{r.name}.ipynb",
+            "error": r.error,
+        }
+        for r in run.runs
+    ]
+
+
+def notify(run: Run) -> None:
+    """Tell the alert channels what the day's review found (new, escalated, repeated after
+    ``repeat_interval``, resolved; :mod:`opsreview.alerts`), before the roll-up notebooks, so that
+    the summary and the checklist show the notifications. A failed delivery is a finding, never a
+    failed run; without channels the alert items read *not verifiable*."""
+    if not run.params.alerts.channels:
+        run.coverage.append(NO_ALERT_CHANNEL)
+    else:
+        failed = any(r.status != "ok" for r in run.runs) or any(s.status == "failed" for s in run.sources)
+        status = report.overall_status(run.findings, failed, run.params.fail_on)
+        preliminary = report.build_summary(
+            day=run.day,
+            environment=run.params.environment,
+            findings=run.findings,
+            notebooks=_notebook_rows(run),
+            sources=[s.to_dict() for s in run.sources],
+            status=status,
+            fail_on=run.params.fail_on.name,
+            exit_code=3 if failed else (1 if status == "alert" else 0),
+            coverage=run.coverage,
+        )
+        try:
+            outcome = notify_run(run.params, preliminary)
+        except OpsreviewError as exc:
+            log.warning("alerts: %s", exc)
+            run.findings.append(
+                Finding("alerts", "alerts.delivery_failed", Severity.warning, f"Notifications not sent: {exc}")
+            )
+        else:
+            run.findings.extend(outcome.findings)
+            run.notifications = outcome.to_dict()
+            announce(f"  alerts: {len(outcome.sent)} sent, {len(outcome.resolved)} resolved, ok={outcome.ok}")
+    _stage_collected(run)
+
+
+def _stage_collected(run: Run) -> None:
     report.write_text_atomic(
         run.staging / "findings.json", json.dumps([f.to_dict() for f in run.findings], indent=2, default=str)
     )
     report.write_text_atomic(run.staging / "coverage.json", json.dumps([c.to_dict() for c in run.coverage], indent=2))
+    if run.notifications is not None:
+        report.write_text_atomic(
+            run.staging / "notifications.json", redact(json.dumps(run.notifications, indent=2, default=str))
+        )
 
 
 def summarize(run: Run) -> None:
@@ -232,20 +304,10 @@ def render(run: Run) -> dict[str, object]:
     """HTML without code for every notebook, the day page and ``summary.json`` (written last:
     a staging folder without it was never finished). Returns the summary."""
     asset_href = f"../{report.ASSETS_DIR}/{report.PLOTLY_ASSET}"
-    notebook_rows = []
     for nb_run in run.runs:
         report.scrub_notebook(nb_run.ipynb)
         report.export_html(nb_run.ipynb, run.staging / f"{nb_run.name}.html", f"{nb_run.name} {run.day}", asset_href)
-        notebook_rows.append(
-            {
-                "name": nb_run.name,
-                "status": nb_run.status,
-                "duration_s": round(nb_run.duration_s, 2),
-                "html": f"{nb_run.name}.html",
-                "ipynb": f"{nb_run.name}.ipynb",
-                "error": nb_run.error,
-            }
-        )
+    notebook_rows = _notebook_rows(run)
     failed = any(r.status != "ok" for r in run.runs) or any(s.status == "failed" for s in run.sources)
     status = report.overall_status(run.findings, failed, run.params.fail_on)
     run.exit_code = exit_code = 3 if failed else (1 if status == "alert" else 0)
@@ -262,10 +324,12 @@ def render(run: Run) -> dict[str, object]:
         incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz),
         checklist=(rows := checklist_rows(run)),
     )
-    (run.staging / "findings.json").unlink(missing_ok=True)
-    (run.staging / "coverage.json").unlink(missing_ok=True)
-    (run.staging / "sources.json").unlink(missing_ok=True)
-    report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary, checklist_page(run, rows)))
+    if run.notifications is not None:
+        summary["notifications"] = run.notifications
+    for staged in ("findings.json", "coverage.json", "sources.json", "notifications.json"):
+        (run.staging / staged).unlink(missing_ok=True)
+    extra = checklist_page(run, rows) + (notifications_html(summary) if run.notifications is not None else "")
+    report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary, extra))
     report.write_text_atomic(run.staging / "summary.json", redact(json.dumps(summary, indent=2, default=str)) + "\n")
     return summary
 
@@ -274,6 +338,8 @@ def checklist_rows(run: Run) -> list[dict[str, object]]:
     """Every checklist item's status today (``summary.json`` ``checklist``)."""
     inputs = cv.load_checklist_inputs(ReviewContext(params=run.params, day=run.day))
     areas_run = {r.name for r in run.runs if r.status == "ok"} - set(nbs.ROLLUP_NOTEBOOKS)
+    if cv.alerts_delivered(run.notifications):
+        areas_run.add("alerts")
     return cv.item_rows(run.findings, run.coverage, areas_run, inputs)
 
 
@@ -312,6 +378,7 @@ def run_review(
         started = time.monotonic()
         execute(run)
         collect(run)
+        notify(run)
         summarize(run)
         log.info("notebooks executed in %.1f s", time.monotonic() - started)
         summary = render(run)

@@ -9,18 +9,20 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from opsreview.alerts.notify import notifications_table
 from opsreview.context import ReviewContext
 from opsreview.findings import SEVERITY_COLOURS, Coverage, Finding, rank_findings
 from opsreview.run.checklist_view import (
     ChecklistInputs,
     LivingChecklist,
+    alerts_delivered,
     checklist_history,
     checklist_table,
     item_rows,
     load_checklist_inputs,
 )
 from opsreview.run.execute import ROLLUP_NOTEBOOKS
-from opsreview.run.report import load_run_coverage, load_run_findings
+from opsreview.run.report import load_run_coverage, load_run_findings, load_run_notifications
 
 
 @dataclass
@@ -41,6 +43,8 @@ def load_run(review: ReviewContext) -> RunState:
         areas = {p.stem for p in review.run_dir.glob("*.ipynb") if p.stem not in ROLLUP_NOTEBOOKS}
         failed = {f.area for f in findings if f.check.endswith(".notebook_failed")}
         areas -= failed
+    if alerts_delivered(load_run_notifications(review.run_dir)):
+        areas.add("alerts")
     return RunState(rank_findings(findings), sources, notebooks, areas, load_run_coverage(review.run_dir))
 
 
@@ -93,3 +97,16 @@ def load_checklist(review: ReviewContext) -> LivingChecklist:
     rows = item_rows(run.findings, run.coverage, run.areas_run, inputs)
     history = checklist_history(review.params.outputs, review.day, review.params.checklist.history_days, rows)
     return LivingChecklist(rows, history, inputs)
+
+
+def notifications(review: ReviewContext) -> tuple[str, pd.DataFrame]:
+    """What the alert channels were told today: one line, and the state per finding and channel."""
+    notes = load_run_notifications(review.run_dir)
+    if notes is None:
+        if not review.params.alerts.channels:
+            return "No alert channel is configured (alerts.channels): nobody was told.", notifications_table({})
+        return "No notification recorded for this day.", notifications_table({})
+    deliveries = notes.get("deliveries") or []
+    sent = ", ".join(f"{d['channel']} {'ok' if d['ok'] else 'FAILED: ' + str(d.get('error'))}" for d in deliveries)
+    line = f"Delivered: {sent}." if deliveries else "Nothing new to send today (every open finding was already sent)."
+    return line, notifications_table({"notifications": notes})

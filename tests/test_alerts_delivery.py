@@ -351,4 +351,6 @@ def test_the_predeploy_gate_checks_the_channels_through_send_test(
     both = [{"name": "chat", "url": "${CHAT_URL}"}, {"name": "down", "url": "${DOWN_URL}"}]
     bad = check_alerts(write_params(tmp_path, {"channels": both}))
     assert bad.status == "fail" and "down: test message not delivered: connection refused" in bad.summary
+    assert [subject for subject, _ in bad.failures] == ["down"]  # the channel that delivered is no failure
+    assert [row["ok"] for row in bad.evidence["channels"]] == [True, False]
     assert TOKEN not in bad.summary

@@ -1,18 +1,17 @@
 """The checks of the pre-deployment gate one by one, against real targets: a python http.server
-(a hanging endpoint, a refused port), mockupdb through the kernel's mongo gate, real files."""
+(a hanging endpoint, a refused port), mockupdb through the kernel's mongo gate, real files
+(mongodump archives built from the documented format for the backup check)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
-import sys
 import time
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from opsreview.exceptions import ParamsError
@@ -27,6 +26,7 @@ from opsreview.predeploy.smoke import check_endpoints
 from opsreview.run.execute import discover_notebooks
 from tests.mongo_fake import FakeMongo
 from tests.predeploy_support import EdgeServer, free_port, load
+from tests.test_backups_archive import archive
 
 NOW = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)
 ALL_OPTIONAL = ["env", "database", "migrations", "smoke", "security", "backup", "alerts", "rollback"]
@@ -37,14 +37,6 @@ def edge() -> Iterator[EdgeServer]:
     server = EdgeServer()
     yield server
     server.close()
-
-
-@pytest.fixture
-def without_backups_and_alerts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As in an opsreview without those packages, whether or not this one has them (None in
-    sys.modules makes their import fail)."""
-    monkeypatch.setitem(sys.modules, "opsreview.backups.source", None)
-    monkeypatch.setitem(sys.modules, "opsreview.alerts.notify", None)
 
 
 @pytest.fixture
@@ -350,51 +342,76 @@ def test_rollback_target_from_a_file(tmp_path: Path) -> None:
     assert result.status == FAIL and "recorded_at" in result.summary
 
 
-# -- backups and alerts (other parts of opsreview, imported when they exist) --------------
+# -- backups and alerts (the backups area's inventory, the alerts' test message) ------------
+# The alert channels against a real receiver: tests/test_alerts_delivery.py
+# (test_the_predeploy_gate_checks_the_channels_through_send_test).
 
 
-@pytest.mark.usefixtures("without_backups_and_alerts")
-def test_backup_and_alerts_not_available_are_not_checked(tmp_path: Path) -> None:
+def _nightly(folder: Path, when: dt.datetime, data: bytes) -> str:
+    """An archive named by the default pattern of backups.archives (mongodump-%Y-%m-%dT%H%M.archive.gz)."""
+    name = f"mongodump-{when:%Y-%m-%dT%H%M}.archive.gz"
+    (folder / name).write_bytes(data)
+    return name
+
+
+def _with_archives(tmp_path: Path, **backups: Any) -> tuple[Path, Any]:
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    return folder, load(tmp_path, {"base_url": "http://x"}, backups={"archives": [{"path": "archives"}], **backups})
+
+
+def test_a_fresh_good_archive_passes_the_backup_check(tmp_path: Path) -> None:
+    folder, params = _with_archives(tmp_path)
+    _nightly(folder, NOW - dt.timedelta(days=1, hours=1), gzip.compress(archive()))
+    name = _nightly(folder, NOW - dt.timedelta(hours=2, minutes=30), gzip.compress(archive()))
+    result = check_backup(params, NOW)
+    assert result.status == PASS, result.summary
+    assert result.summary == f"{name} finished 2.5 h ago (RPO 26 h)"
+    assert (result.evidence["newest"], result.evidence["age_hours"]) == (name, 2.5)
+    assert (result.evidence["backups_seen"], result.evidence["successful"]) == (2, 2)
+    assert result.evidence["size_bytes"] == (folder / name).stat().st_size
+
+
+def test_the_newest_good_archive_older_than_the_rpo_fails_naming_it(tmp_path: Path) -> None:
+    folder, params = _with_archives(tmp_path, rpo_hours=24)
+    full = gzip.compress(archive())
+    good = _nightly(folder, NOW - dt.timedelta(hours=29), full)
+    _nightly(folder, NOW - dt.timedelta(hours=5), full[: len(full) // 3])  # truncated: not a good backup
+    result = check_backup(params, NOW)
+    assert result.status == FAIL
+    assert result.summary == f"newest successful backup {good} is 29.0 h old, RPO 24 h"
+    assert result.failures == [(good, result.summary)]
+    assert (result.evidence["backups_seen"], result.evidence["successful"]) == (2, 1)
+
+
+def test_only_broken_archives_fail_the_backup_check(tmp_path: Path) -> None:
+    folder, params = _with_archives(tmp_path)
+    _nightly(folder, NOW - dt.timedelta(hours=3), gzip.compress(archive(skip_eof=("shop.orders",))))
+    result = check_backup(params, NOW)
+    assert (result.status, result.summary) == (FAIL, "none of 1 backup(s) succeeded")
+
+
+def test_a_configured_folder_without_archives_fails_the_backup_check(tmp_path: Path) -> None:
+    folder, params = _with_archives(tmp_path)
+    (folder / "README.txt").write_text("not a backup\n", encoding="utf-8")
+    result = check_backup(params, NOW)
+    assert result.status == FAIL
+    assert result.summary == "no backup found in the configured backup sources (last 14 days)"
+    assert result.failures == [("backups", result.summary)]
+
+
+def test_no_backups_or_alerts_configured_is_not_checked(tmp_path: Path) -> None:
     params = load(tmp_path, {"base_url": "http://x"})
     backup, alerts = check_backup(params, NOW), check_alerts(params)
-    assert (backup.status, backup.summary) == (NOT_CHECKED, "backups area not available")
-    assert (alerts.status, alerts.summary) == (NOT_CHECKED, "alerts not available")
-
-
-@pytest.mark.parametrize(("hours_ago", "status"), [(5, PASS), (30, FAIL)])
-def test_backup_age_against_the_rpo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hours_ago: float, status: str
-) -> None:
-    """Against a stand-in of the backups area's documented contract (inventory frame, rpo_hours)."""
-    frame = pd.DataFrame(
-        {
-            "name": ["a.archive.gz", "b.archive.gz", "c.archive.gz"],
-            "kind": ["mongodump"] * 3,
-            "finished_at": [NOW - dt.timedelta(hours=h) for h in (hours_ago + 24, hours_ago, hours_ago - 1)],
-            "ok": [True, True, False],
-            "size_bytes": [100, 110, 3],
-            "error": [None, None, "truncated"],
-        }
-    )
-    module = types.ModuleType("opsreview.backups.source")
-    module.inventory = lambda settings, now: frame  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "opsreview.backups.source", module)
-    params = load(tmp_path, {"base_url": "http://x"})
-    monkeypatch.setattr(
-        type(params), "backups", property(lambda self: types.SimpleNamespace(rpo_hours=24)), raising=False
-    )
-    result = check_backup(params, NOW)
-    assert result.status == status
-    assert result.evidence["newest"] == "b.archive.gz"
-    assert result.evidence["age_hours"] == hours_ago
-    if status == FAIL:
-        assert result.failures[0][0] == "b.archive.gz"
+    assert (backup.status, backup.summary) == (NOT_CHECKED, "no backup source configured")
+    assert "params.backups" in backup.remedy
+    assert (alerts.status, alerts.summary) == (NOT_CHECKED, "no alert channel configured")
+    assert "params.alerts.channels" in alerts.remedy
 
 
 # -- the verdict -------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("without_backups_and_alerts")
 def test_nothing_configured_is_no_go_with_every_reason(tmp_path: Path) -> None:
     result = run_predeploy(load(tmp_path, {"base_url": "http://127.0.0.1:9"}), now=NOW)
     assert result.verdict == "NO-GO" and result.exit_code == 1
@@ -402,12 +419,15 @@ def test_nothing_configured_is_no_go_with_every_reason(tmp_path: Path) -> None:
     assert [c.status for c in result.checks] == [NOT_CHECKED] * 8
     assert len(result.reasons) == 8
     assert all("NOT CHECKED" in line and "to check it:" in line for line in result.reasons)
+    assert "predeploy.backup: NOT CHECKED - no backup source configured (to check it: configure params.backups" in (
+        "\n".join(result.reasons)
+    )
+    assert "predeploy.alerts: NOT CHECKED - no alert channel configured" in "\n".join(result.reasons)
     findings = result.findings()
     assert {f.check for f in findings} == {f"predeploy.{n}" for n in ALL_OPTIONAL}
     assert all(f.area == "predeploy" and f.checklist for f in findings)
 
 
-@pytest.mark.usefixtures("without_backups_and_alerts")
 def test_optional_checks_not_checked_do_not_block_but_a_failure_does(tmp_path: Path, edge: EdgeServer) -> None:
     result = run_predeploy(load(tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL}), now=NOW)
     assert result.verdict == "GO" and not result.reasons
@@ -435,57 +455,6 @@ def test_the_daily_run_does_not_discover_the_predeploy_notebook(tmp_path: Path) 
     assert "predeploy" not in discover_notebooks(repo)
 
 
-@pytest.mark.parametrize(("configured", "status"), [(True, FAIL), (None, NOT_CHECKED)])
-def test_no_backup_at_all(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: bool | None, status: str
-) -> None:
-    module = types.ModuleType("opsreview.backups.source")
-    module.inventory = lambda settings, now: pd.DataFrame(
-        columns=["name", "kind", "finished_at", "ok", "size_bytes", "error"]
-    )  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "opsreview.backups.source", module)
-    params = load(tmp_path, {"base_url": "http://x"})
-    settings = types.SimpleNamespace(rpo_hours=24, configured=configured)
-    monkeypatch.setattr(type(params), "backups", property(lambda self: settings), raising=False)
-    assert check_backup(params, NOW).status == status
-
-
-@pytest.mark.parametrize(
-    ("channels", "status", "summary"),
-    [
-        ([], NOT_CHECKED, "no alert channel configured"),
-        ([("slack", True, None)], PASS, "test message delivered on 1 channel(s)"),
-        (
-            [("slack", True, None), ("email", False, "SMTP 550 mailbox unavailable")],
-            FAIL,
-            "email: test message not delivered: SMTP 550 mailbox unavailable",
-        ),
-    ],
-)
-def test_alert_channels_test_message(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    channels: list[tuple[str, bool, str | None]],
-    status: str,
-    summary: str,
-) -> None:
-    """Against a stand-in of the alerts' documented contract (send_test -> .channel, .ok, .error)."""
-    module = types.ModuleType("opsreview.alerts.notify")
-    sent: list[Any] = []
-
-    def send_test(params: Any) -> list[types.SimpleNamespace]:
-        sent.append(params)
-        return [types.SimpleNamespace(channel=c, ok=ok, error=error) for c, ok, error in channels]
-
-    module.send_test = send_test  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "opsreview.alerts.notify", module)
-    params = load(tmp_path, {"base_url": "http://x"})
-    result = check_alerts(params)
-    assert (result.status, result.summary) == (status, summary)
-    assert sent == [params]
-
-
-@pytest.mark.usefixtures("without_backups_and_alerts")
 def test_latest_result_is_the_newest_until_a_time(tmp_path: Path, edge: EdgeServer) -> None:
     from opsreview.predeploy import latest_result
     from opsreview.predeploy.report import write_report

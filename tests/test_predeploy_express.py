@@ -135,7 +135,7 @@ def _gate_params(tmp: Path, server: ExpressServer, **predeploy: Any) -> Path:
             "by": "release-bot",
         },
         "timeouts": {"database_seconds": 1},
-        "optional": ["backup", "alerts"],  # not part of this branch: their own tests cover them
+        "optional": ["backup", "alerts"],  # not configured here: tests/test_predeploy_checks.py covers them
         **predeploy,
     }
     return write_params(tmp, section, database={"uri": "${MONGODB_URI}"}, probes={"targets": [probe_target()]})
@@ -174,9 +174,9 @@ def test_cli_go(tmp_path: Path, hardened: ExpressServer, fake_mongo: FakeMongo) 
         f"predeploy.{n}:"
         for n in ("env", "database", "migrations", "smoke", "security", "backup", "alerts", "rollback")
     }
-    # optional here: "not available" in this branch; once the backups area is merged, whatever it
-    # says with no backups configured (which must not be a pass)
-    assert "predeploy.backup: not checked (optional) - " in statuses["predeploy.backup:"]
+    # optional here, and nothing configured for them: not checked (never a pass)
+    assert "predeploy.backup: not checked (optional) - no backup source configured" in statuses["predeploy.backup:"]
+    assert "predeploy.alerts: not checked (optional) - no alert channel configured" in statuses["predeploy.alerts:"]
     outputs = tmp_path / "outputs" / "predeploy"
     (run_dir,) = [p for p in outputs.iterdir() if p.is_dir()]
     document = json.loads((run_dir / "predeploy.json").read_text())
@@ -187,7 +187,9 @@ def test_cli_go(tmp_path: Path, hardened: ExpressServer, fake_mongo: FakeMongo) 
     assert len(by_id["predeploy.smoke"]["evidence"]["requests"]) == len(OPENAPI_GETS) + 1
     assert json.loads((outputs / "latest.json").read_text())["report_dir"] == run_dir.name
     assert "Pre-deployment go/no-go" in (run_dir / "predeploy.html").read_text()
-    assert latest_result(tmp_path / "outputs") == document
+    latest = latest_result(tmp_path / "outputs")
+    assert latest is not None and latest.pop("report") == f"predeploy/{run_dir.name}"  # its page, from outputs
+    assert latest == document
     assert latest_result(tmp_path / "outputs", until=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) is None
     text = _written_text(tmp_path / "outputs") + proc.stdout + proc.stderr
     for secret in (DOTENV_SECRET, PROCESS_SECRET, token, fake_mongo.password):

@@ -27,6 +27,7 @@ from opsreview.payments.params import PaymentsParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
+from opsreview.share import ShareParams, configure
 
 __all__ = ["Params", "RunnerParams", "load_params", "Section"]
 
@@ -52,6 +53,7 @@ class Params(Section):
     probes: ProbesParams = Field(default_factory=lambda: ProbesParams())
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
+    share: ShareParams = Field(default_factory=lambda: ShareParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 
@@ -152,4 +154,6 @@ def load_params(path: str | Path) -> Params:
         if err["type"] == "missing":
             message = "required key is missing"
         raise ParamsError(name, key, message) from None
-    return resolve_paths(params, path.resolve().parent)
+    params = resolve_paths(params, path.resolve().parent)
+    configure(params.share)  # what leaves for outputs/ is masked as these params say
+    return params

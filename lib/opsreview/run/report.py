@@ -24,7 +24,7 @@ from nbconvert import HTMLExporter
 
 from opsreview.display import inline_code
 from opsreview.findings import COVERAGE_MIME, FINDINGS_MIME, Coverage, Finding, count_by_severity, rank_findings
-from opsreview.secrets import redact
+from opsreview.share import shareable, shareable_data
 
 ASSETS_DIR = "_assets"
 PLOTLY_ASSET = f"plotly-{plotly.__version__}.min.js"
@@ -77,11 +77,14 @@ def ensure_plotly_asset(outputs: Path) -> Path:
 
 
 def scrub_notebook(path: Path) -> None:
-    """Redact secrets from an executed notebook in place (last line of defence)."""
+    """Mask an executed notebook in place, every string of it (sources, outputs, tracebacks,
+    metadata) as :func:`opsreview.share.shareable` masks text: the last line of defence behind
+    the display helpers, for what a cell printed or raised itself."""
     text = path.read_text(encoding="utf-8")
-    cleaned = redact(text)
-    if cleaned != text:
-        write_text_atomic(path, cleaned)
+    data = json.loads(text)
+    cleaned = shareable_data(data)
+    if cleaned != data:
+        write_text_atomic(path, json.dumps(cleaned, indent=1, ensure_ascii=False) + "\n")
 
 
 def export_html(ipynb: Path, html_path: Path, title: str, asset_href: str) -> None:
@@ -94,7 +97,7 @@ def export_html(ipynb: Path, html_path: Path, title: str, asset_href: str) -> No
     body = _EXTERNAL_SCRIPT.sub("", body)
     body = _MERMAID_MODULE.sub("", body)
     body = body.replace("</head>", f'<script src="{asset_href}"></script>\n</head>', 1)
-    write_text_atomic(html_path, redact(body))
+    write_text_atomic(html_path, shareable(body))
 
 
 def _emitted(ipynb: Path, mime: str) -> list[dict[str, Any]]:
@@ -205,7 +208,7 @@ def render_day_index(summary: dict[str, Any]) -> str:
             "finding in these sections means nothing was looked at, not that all is well.</p><table><tr><th>area</th><th>sections</th>"
             f"<th>missing</th><th>to get it</th><th>checklist items</th></tr>{''.join(unchecked)}</table>"
         )
-    return redact(_page(f"opsreview {summary['date']}", body))
+    return shareable(_page(f"opsreview {summary['date']}", body))
 
 
 def _coverage_rows(coverage: list[dict[str, Any]]) -> list[str]:

@@ -34,7 +34,7 @@ from opsreview.params import Params, load_params
 from opsreview.progress import announce
 from opsreview.run import execute as nbs
 from opsreview.run import report
-from opsreview.secrets import redact
+from opsreview.share import check_key, shareable_data
 from opsreview.sources import SourceResult, pull_sources
 
 log = logging.getLogger("opsreview")
@@ -160,6 +160,8 @@ def prepare(
         nbs.check_parameters_cell(path)
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: must be at least 1")
+    if problem := check_key(params.share):
+        raise UsageError(f"{params_path}: {problem}")
     _check_writable(params.outputs)
     return Run(params, Path(params_path), day, selected, bool(only), jobs or params.runner.jobs)
 
@@ -260,8 +262,10 @@ def render(run: Run) -> dict[str, object]:
     (run.staging / "findings.json").unlink(missing_ok=True)
     (run.staging / "coverage.json").unlink(missing_ok=True)
     (run.staging / "sources.json").unlink(missing_ok=True)
+    # one masked summary for summary.json and the day page (sources' errors, findings' evidence)
+    summary = shareable_data(json.loads(json.dumps(summary, default=str)))
     report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary))
-    report.write_text_atomic(run.staging / "summary.json", redact(json.dumps(summary, indent=2, default=str)) + "\n")
+    report.write_text_atomic(run.staging / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -21,7 +21,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import display
 
-from opsreview.findings import COVERAGE_MIME, FINDINGS_MIME, SEVERITY_COLOURS, Coverage, Finding, rank_findings
+from opsreview.findings import (
+    COVERAGE_MIME,
+    FINDINGS_MIME,
+    KPIS_MIME,
+    SEVERITY_COLOURS,
+    Coverage,
+    Finding,
+    kpi_number,
+    rank_findings,
+)
 from opsreview.share import shareable, shareable_data
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -188,6 +197,23 @@ def show_coverage(coverage: Sequence[Coverage]) -> None:
         "text/html": coverage_html(coverage),
         "text/plain": "\n".join(c.text for c in coverage),
         COVERAGE_MIME: data,
+    }
+    display(bundle, raw=True)
+
+
+def show_kpis(area: str, kpis: dict[str, Any]) -> None:
+    """Show the day's headline numbers of an area and emit them for the runner (summary.json
+    ``kpis``, the index's trends); a value that is None (no data) is shown and kept as such."""
+    values = {name: kpi_number(value) for name, value in kpis.items()}
+    cells = "".join(
+        f"<tr><th>{html.escape(name)}</th><td class='num'>{'no data' if v is None else _format_number(v)}</td></tr>"
+        for name, v in values.items()
+    )
+    text = ", ".join(f"{name} {'no data' if v is None else _format_number(v)}" for name, v in values.items())
+    bundle = {
+        "text/html": f"{_TABLE_STYLE}<table class='opsreview-table opsreview-kpis'>{cells}</table>",
+        "text/plain": f"{area} KPIs: {text or 'none'}",
+        KPIS_MIME: {"area": area, "kpis": values},
     }
     display(bundle, raw=True)
 

@@ -23,7 +23,16 @@ import plotly
 from nbconvert import HTMLExporter
 
 from opsreview.display import inline_code
-from opsreview.findings import COVERAGE_MIME, FINDINGS_MIME, Coverage, Finding, count_by_severity, rank_findings
+from opsreview.findings import (
+    COVERAGE_MIME,
+    FINDINGS_MIME,
+    KPIS_MIME,
+    Coverage,
+    Finding,
+    count_by_severity,
+    kpi_number,
+    rank_findings,
+)
 from opsreview.share import shareable, shareable_data
 
 ASSETS_DIR = "_assets"
@@ -121,6 +130,22 @@ def notebook_coverage(ipynb: Path) -> list[Coverage]:
     return list(dict.fromkeys(Coverage.from_dict(item) for item in _emitted(ipynb, COVERAGE_MIME)))
 
 
+def notebook_kpis(ipynb: Path) -> dict[str, dict[str, float | None]]:
+    """The KPIs a notebook emitted (:func:`opsreview.display.show_kpis`), by area (a later
+    emission of the same name wins)."""
+    kpis: dict[str, dict[str, float | None]] = {}
+    if not ipynb.exists():
+        return kpis
+    nb = nbformat.read(ipynb, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            item = output.get("data", {}).get(KPIS_MIME)
+            if isinstance(item, dict) and isinstance(item.get("kpis"), dict):
+                area = kpis.setdefault(str(item.get("area", "")), {})
+                area.update({str(k): kpi_number(v) for k, v in item["kpis"].items()})
+    return kpis
+
+
 def overall_status(findings: list[Finding], failed: bool, fail_on: int) -> str:
     if failed:
         return "failed"
@@ -140,6 +165,7 @@ def build_summary(
     fail_on: str,
     exit_code: int,
     coverage: list[Coverage] | None = None,
+    kpis: dict[str, dict[str, float | None]] | None = None,
 ) -> dict[str, Any]:
     ranked = rank_findings(findings)
     return {
@@ -152,6 +178,7 @@ def build_summary(
         "counts": count_by_severity(ranked),
         "findings": [f.to_dict() for f in ranked],
         "coverage": [c.to_dict() for c in coverage or []],
+        "kpis": kpis or {},
         "notebooks": notebooks,
         "sources": sources,
     }

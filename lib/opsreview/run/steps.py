@@ -114,6 +114,7 @@ class Run:
     runs: list[nbs.NotebookRun] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
+    kpis: dict[str, dict[str, float | None]] = field(default_factory=dict)  # area -> name -> value
     exit_code: int = 0
 
     @property
@@ -209,6 +210,7 @@ def collect(run: Run) -> None:
     for nb_run in run.runs:
         run.findings.extend(report.notebook_findings(nb_run.ipynb))
         run.coverage.extend(report.notebook_coverage(nb_run.ipynb))
+        run.kpis.update(report.notebook_kpis(nb_run.ipynb))
         if nb_run.status != "ok":
             run.findings.append(_notebook_failed(nb_run.name, nb_run))
     report.write_text_atomic(
@@ -258,6 +260,7 @@ def render(run: Run) -> dict[str, object]:
         fail_on=run.params.fail_on.name,
         exit_code=exit_code,
         coverage=run.coverage,
+        kpis=run.kpis,
     )
     (run.staging / "findings.json").unlink(missing_ok=True)
     (run.staging / "coverage.json").unlink(missing_ok=True)

@@ -85,7 +85,8 @@ def table_html(df: pd.DataFrame) -> str:
     numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
     num_class = ' class="num"'
     head = "".join(
-        f"<th{num_class if num else ''}>{html.escape(shareable(str(c)))}</th>" for c, num in zip(df.columns, numeric, strict=True)
+        f"<th{num_class if num else ''}>{html.escape(shareable(str(c)))}</th>"
+        for c, num in zip(df.columns, numeric, strict=True)
     )
     rows = []
     for values in df.itertuples(index=False, name=None):

@@ -50,7 +50,9 @@ class ShareParams(Section):
 class SharePolicy:
     """Pseudonymization of IP addresses and e-mails (off: :func:`shareable` only masks secrets)."""
 
-    def __init__(self, pseudonymize: bool = False, key: str | None = None, ipv4_prefix: int = 24, ipv6_prefix: int = 48):
+    def __init__(
+        self, pseudonymize: bool = False, key: str | None = None, ipv4_prefix: int = 24, ipv6_prefix: int = 48
+    ):
         self.pseudonymize = pseudonymize
         self.key = key.encode() if key else None
         self.ipv4_prefix = ipv4_prefix

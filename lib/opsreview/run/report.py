@@ -47,7 +47,10 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
 table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}.badge{color:#fff;padding:2px 8px;border-radius:4px;font-size:.85em}
 .sev-critical{color:#b91c1c;font-weight:600}.sev-warning{color:#b45309;font-weight:600}.sev-info{color:#1d4ed8}
+.table-wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere}td.num{text-align:right}
+@media (max-width:600px){body{margin:.75rem}}
 """
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
 
 
 def _file_mode() -> int:
@@ -188,10 +191,13 @@ def _badge(status: str) -> str:
     return f"<span class='badge' style='background:{_BADGE.get(status, '#6b7280')}'>{html.escape(status)}</span>"
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, css: str = "") -> str:
+    """A page: readable on a phone (viewport meta; each table scrolls sideways in its own wrapper)."""
+    body = _TABLE.sub(lambda m: f"<div class='table-wrap'>{m.group(0)}</div>", body)
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{PAGE_CSS}</style></head><body>{body}</body></html>\n"
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{PAGE_CSS}{css}</style></head><body>{body}</body></html>\n"
     )
 
 
@@ -261,31 +267,10 @@ def _coverage_rows(coverage: list[dict[str, Any]]) -> list[str]:
 
 
 def render_outputs_index(outputs: Path) -> str:
-    """One row per published date, newest first."""
-    rows = []
-    for summary_path in sorted(outputs.glob("*/summary.json"), reverse=True):
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        day = summary_path.parent.name
-        counts = summary.get("counts", {})
-        cells = "".join(f"<td class='sev-{sev}'>{counts.get(sev, 0)}</td>" for sev in ("critical", "warning", "info"))
-        links = " ".join(
-            f"<a href='{html.escape(day)}/{html.escape(nb['html'])}'>{html.escape(nb['name'])}</a>"
-            for nb in summary.get("notebooks", [])
-        )
-        rows.append(
-            f"<tr><td><a href='{html.escape(day)}/index.html'>{html.escape(day)}</a></td>"
-            f"<td>{html.escape(str(summary.get('environment', '')))}</td><td>{_badge(str(summary.get('status', '?')))}</td>"
-            f"{cells}<td>{links}</td></tr>"
-        )
-    table = "".join(rows) or "<tr><td colspan='7'>No reviews yet.</td></tr>"
-    body = (
-        "<h1>opsreview &mdash; daily reviews</h1><table><tr><th>date</th><th>environment</th><th>status</th>"
-        f"<th>critical</th><th>warning</th><th>info</th><th>reports</th></tr>{table}</table>"
-    )
-    return _page("opsreview reviews", body)
+    """The index of all dates (:mod:`opsreview.run.index_page`)."""
+    from opsreview.run.index_page import render_outputs_index as render
+
+    return render(outputs)
 
 
 def load_run_coverage(run_dir: Path) -> list[Coverage]:

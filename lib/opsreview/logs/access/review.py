@@ -23,6 +23,7 @@ import pandas as pd
 from opsreview import masking as sensitive
 from opsreview.context import ReviewContext
 from opsreview.display import Section
+from opsreview.findings import kpi_number
 from opsreview.localtime import local_columns
 from opsreview.logs import baseline, charts, health
 from opsreview.logs.access import abuse, coverage, findings
@@ -30,7 +31,6 @@ from opsreview.logs.access import analysis as traffic
 from opsreview.logs.access.route_inference import RouteInference
 from opsreview.logs.evidence import ERROR_RATES, LOGGING, RESPONSE_TIMES, sample_lines
 from opsreview.logs.review import SectionedReview, hosts_logging_around, log_files
-from opsreview.findings import kpi_number
 from opsreview.relations import Relation, run_sql, sql_string
 
 __all__ = ["AccessLogReview", "open_access_logs"]

@@ -45,7 +45,7 @@ def _replace_tree(source: Path, destination: Path) -> None:
     old = destination.with_name(f".old-{destination.name}-{pid}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(".*"))
+        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(".*"), copy_function=shutil.copy2)
         if destination.exists():
             os.replace(destination, old)
         os.replace(tmp, destination)

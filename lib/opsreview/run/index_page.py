@@ -37,7 +37,10 @@ INDEX_CSS = """
 font-size:.75em;color:#fff;text-decoration:none}
 .strip .st-no-run{color:#374151}
 .legend span{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin:0 .25rem 0 .75rem;vertical-align:middle}
-svg.spark{vertical-align:middle;overflow:visible}
+svg.spark{vertical-align:middle;overflow:visible;display:block;margin:.25rem 0}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:.75rem;margin:.5rem 0 1rem}
+.kpi{border:1px solid #e5e7eb;border-radius:6px;padding:.5rem .75rem}.kpi .name{font-size:.85em;color:#374151}
+.kpi .value{font-size:1.15em;font-weight:600}.kpi .range{font-size:.8em;color:#6b7280}
 """
 
 
@@ -160,22 +163,19 @@ def trends(days: dict[dt.date, dict[str, Any]], window: list[dt.date]) -> str:
     series = kpi_series(days, window)
     if not series:
         return "<p>No KPIs yet: the area notebooks emit them (<code>show_kpis</code>) from this version on.</p>"
-    rows = []
+    cards = []
     for area in sorted(series):
         for name, values in series[area].items():
             label = KPI_LABELS.get(name, (name, "number"))[0]
             known = [v for v in values if v is not None]
-            last = values[-1]
-            spread = f"{format_kpi(name, min(known))} – {format_kpi(name, max(known))}" if known else ""
+            spread = f"{format_kpi(name, min(known))} – {format_kpi(name, max(known))}" if known else "no data"
             aria = f"{area} {label} over {len(window)} days"
-            rows.append(
-                f"<tr><td>{html.escape(area)}</td><td>{html.escape(label)}</td><td>{sparkline(values, label=aria)}</td>"
-                f"<td class='num'>{format_kpi(name, last)}</td><td>{spread}</td></tr>"
+            cards.append(
+                f"<div class='kpi'><div class='name'>{html.escape(area)} &middot; {html.escape(label)}</div>"
+                f"{sparkline(values, label=aria)}<div class='value'>{format_kpi(name, values[-1])}</div>"
+                f"<div class='range'>{len(known)} day(s): {spread}</div></div>"
             )
-    return (
-        "<table><tr><th>area</th><th>KPI</th><th>last 30 days</th><th>newest day</th><th>range</th></tr>"
-        f"{''.join(rows)}</table>"
-    )
+    return f"<div class='kpis'>{''.join(cards)}</div>"
 
 
 def date_rows(days: dict[dt.date, dict[str, Any]], badge: Any) -> str:

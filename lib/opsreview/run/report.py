@@ -47,7 +47,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
 table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}.badge{color:#fff;padding:2px 8px;border-radius:4px;font-size:.85em}
 .sev-critical{color:#b91c1c;font-weight:600}.sev-warning{color:#b45309;font-weight:600}.sev-info{color:#1d4ed8}
-.table-wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere}td.num{text-align:right}
+.table-wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:break-word}td.num{text-align:right}
 @media (max-width:600px){body{margin:.75rem}}
 """
 _TABLE = re.compile(r"<table\b.*?</table>", re.S)

@@ -328,6 +328,17 @@ def test_off_by_default_still_masks_secrets(policy_reset: None) -> None:
         assert FORBIDDEN[kind] not in text, kind
 
 
+def test_masked_text_is_masked_again_unchanged(policy_reset: None) -> None:
+    """The notebook scrub and the HTML export mask what the display masked already: a masked
+    URL inside a chart's JSON or an attribute keeps the quote after it (the chart still draws)."""
+    configure(ShareParams(pseudonymize_clients=True, key=None))
+    masked = json.dumps(shareable_data({"text": [URLS[0], URLS[2], f"from {IPV4}"]}))  # as display does
+    assert shareable(masked) == masked
+    assert json.loads(masked)["text"][1] == "/api/pay?card=***6467&api_key=***"
+    attribute = shareable(f"<a href='{URLS[1]}'>x</a>")
+    assert shareable(attribute) == attribute == "<a href='/api/orders?access_token=***'>x</a>"
+
+
 def test_json_structure_and_numbers_are_kept() -> None:
     data = {"x": [4539148803436467, 1.5], "text": [f"card {CARD}"], SK_LIVE: {"k": None}}
     masked = shareable_data(data)
@@ -365,3 +376,12 @@ def test_scrub_notebook_masks_what_a_cell_printed_or_raised(tmp_path: Path, poli
     text = path.read_text(encoding="utf-8")
     assert [kind for kind, value in FORBIDDEN.items() if value in text] == []
     assert json.loads(text)["cells"][0]["outputs"][1]["ename"] == "MongoError"
+
+
+def test_the_masked_reports_still_draw_every_chart(seeded_run: dict[str, Any]) -> None:
+    """Masking inside a chart's data (a masked URL next to a quote) must not break its script."""
+    from tests.browser import open_report
+
+    for html in sorted((seeded_run["out"] / seeded_run["day"].isoformat()).glob("*.html")):
+        page = open_report(html)
+        assert (page.drawn, page.console_errors, page.blocked) == (page.plots, [], []), html.name

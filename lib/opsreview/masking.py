@@ -222,6 +222,8 @@ def mask_sensitive(text: str, found: Found | None = None) -> str:
         return replace
 
     def param(match: re.Match[str]) -> str:
+        if match.group(2).startswith(MASK):  # masked already: kept, with what follows it (a quote)
+            return match.group(0)
         _keep(found, match.group(2))
         return f"{match.group(1)}={MASK}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opsreview import checklist
 from opsreview.findings import Finding, Severity
 from opsreview.run.summary import RunState, checklist_status, severity_table
 
@@ -14,7 +15,9 @@ def status_of(run: RunState) -> dict[str, tuple[str, str]]:
 def test_items_of_areas_that_did_not_run_are_not_verifiable() -> None:
     got = status_of(RunState(findings=[], areas_run={"logs"}))
     assert got["Monitor error rates"][0] == "verified"
-    assert got["Health check endpoint"] == ("not verifiable", "no probes review ran for this day")
+    status, evidence = got["Health check endpoint"]
+    assert status == "not verifiable"
+    assert evidence == "no probes review ran for this day - to get it: " + checklist.HOW_TO_VERIFY["probes"]
     assert got["Monitor payment transactions"][0] == "not verifiable"
 
 

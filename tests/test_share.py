@@ -266,9 +266,9 @@ def test_the_seeded_run_finishes_with_every_notebook(seeded_run: dict[str, Any])
     proc = seeded_run["proc"]
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     summary = json.loads((seeded_run["out"] / seeded_run["day"].isoformat() / "summary.json").read_text())
-    assert {nb["name"]: nb["status"] for nb in summary["notebooks"]} == {
-        name: "ok" for name in ("logs", "errors", "probes", "database", "payments", "summary")
-    }
+    statuses = {nb["name"]: nb["status"] for nb in summary["notebooks"]}
+    assert {"logs", "errors", "probes", "database", "payments", "summary"} <= set(statuses)
+    assert set(statuses.values()) == {"ok"}, statuses
 
 
 def test_no_secret_or_personal_datum_survives_in_any_output(seeded_run: dict[str, Any]) -> None:

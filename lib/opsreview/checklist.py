@@ -2,12 +2,14 @@
 whether the team marked it done, and which review area and check ids speak to it.
 
 The items are those of ``shared/reference/production-checklist.md`` (a copy is kept in
-``tests/reference/``; a test fails when the two differ from this module). A finding names the
-items it bears on in ``Finding.checklist``; the summary shows each item that has an ``area`` as
-*failing* (a finding at warning or above), *verified* (its area ran and found nothing) or *not
-verifiable* (its area did not run, or said it could not check the item today), with evidence.
-Items without an area are ones no review speaks to yet: a new area claims them by setting
-``area=`` and its check ids here.
+``tests/reference/``; a test fails when the two differ from this module). Every item has a
+mapping: either a *verifier* (``area``: a review area, or ``predeploy`` — the go/no-go run
+before a deploy — or ``alerts`` — the notifications of the day's run) and the check ids of the
+findings that bear on it, or no verifier, which makes it an item no machine can check: it is
+*attested* by a person (``checklist.attestations`` in params: who, when, a note), and an
+attestation expires (then the item reads *overdue*). A finding names the items it bears on in
+``Finding.checklist``. :mod:`opsreview.run.checklist_view` turns a day's findings, coverage,
+the last pre-deployment result and the attestations into each item's status with evidence.
 """
 
 from __future__ import annotations
@@ -23,6 +25,35 @@ class ChecklistItem:
     done: bool  # "[x]" in the team's checklist: built, not necessarily working today
     area: str | None = None  # the review area whose run verifies it
     checks: tuple[str, ...] = ()  # check ids of findings that bear on it
+
+    @property
+    def attested(self) -> bool:
+        """No machine checks this item: a person attests it (``checklist.attestations``)."""
+        return self.area is None
+
+    @property
+    def remedy(self) -> str:
+        """What to configure so that this item can be checked (or attested)."""
+        if self.area is None:
+            return (
+                "no source can check this item: record an attestation in params "
+                f"(checklist.attestations: item {self.text!r}, by, date, note)"
+            )
+        return HOW_TO_VERIFY.get(self.area, f"configure the {self.area} review in params")
+
+
+# Who checks the items that are not a review area's, and what each verifier needs.
+VERIFIERS = ("predeploy", "alerts")
+HOW_TO_VERIFY = {
+    "logs": "configure logs.access (the API's morgan access logs) in params",
+    "errors": "configure logs.app (the application's error logs) in params",
+    "probes": "configure probes (targets of the health and security probes) in params",
+    "database": "configure database (a read-only MongoDB login by ${ENV}, snapshots by cron) in params",
+    "payments": "configure payments (Stripe by ${ENV}, event exports or the app's payment collections) in params",
+    "backups": "configure backups (mongodump archives, PBM status, the backup job's manifest, restore drills) in params",
+    "predeploy": "run `opsreview predeploy --params P` before each deploy (predeploy section in params)",
+    "alerts": "configure alerts.channels (apprise URLs by ${ENV}) in params; `opsreview notify --test` checks them",
+}
 
 
 def _items(section: str, *rows: tuple[Any, ...]) -> list[ChecklistItem]:
@@ -56,7 +87,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("Error messages don't leak sensitive info", True, "probes", ("probes.leakage", "logs.secret_in_url")),
         ("HTTPS/SSL certificate", False, "probes", ("probes.tls", "probes.tls_expiry", "probes.https")),
         ("Environment variables secured", False, "probes", ("probes.exposure", "logs.scanner_exposure")),
-        ("API keys stored securely", False, None, ("logs.secret_in_url",)),
+        ("API keys stored securely", False, "logs", ("logs.secret_in_url",)),
         ("Regular security audits", False),
     )
     + _items(
@@ -151,9 +182,9 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ),
         ("Soft deletes", True, "database", ("database.soft_delete",)),
         ("Data validation", True, "database", ("database.no_validator",)),
-        ("Database backups", False),
-        ("Backup restoration tested", False),
-        ("Database migration strategy", False),
+        ("Database backups", False, "backups"),
+        ("Backup restoration tested", False, "backups"),
+        ("Database migration strategy", False, "predeploy", ("predeploy.migrations",)),
         ("Connection retry logic", False, "database"),
     )
     + _items(
@@ -208,14 +239,14 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
     )
     + _items(
         "Pre-Deployment",
-        ("All environment variables set", False),
-        ("Database connection tested", False),
-        ("All endpoints tested", False),
+        ("All environment variables set", False, "predeploy", ("predeploy.env",)),
+        ("Database connection tested", False, "predeploy", ("predeploy.database",)),
+        ("All endpoints tested", False, "predeploy", ("predeploy.smoke",)),
         ("Load testing completed", False),
-        ("Security scan passed", False),
-        ("Backup strategy in place", False),
-        ("Rollback plan ready", False),
-        ("Monitoring tools configured", False),
+        ("Security scan passed", False, "predeploy", ("predeploy.security",)),
+        ("Backup strategy in place", False, "backups", ("predeploy.backup",)),
+        ("Rollback plan ready", False, "predeploy", ("predeploy.rollback",)),
+        ("Monitoring tools configured", False, "alerts", ("predeploy.alerts",)),
     )
     + _items(
         "Post-Deployment",
@@ -253,14 +284,13 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
                 "payments.incomplete_pull",
             ),
         ),
-        # backups have no package yet: their items are "not verifiable" until one lands
         (
             "Review logs daily",
             False,
             "logs",
             (*_LOGGING, "logs.scanner", "logs.scanner_exposure", "logs.auth_failure_burst", "logs.429_surge"),
         ),
-        ("Set up alerts", False),
+        ("Set up alerts", False, "alerts"),
         ("Regular backups verified", False, "backups"),
     )
 )
@@ -272,8 +302,14 @@ BY_TEXT: dict[str, ChecklistItem] = {item.text: item for item in ITEMS}
 NO_ITEM_CHECKS = ("source_failed", "notebook_failed", "excess_privileges", "collector_error", "no_auth")
 
 
+def sections() -> list[str]:
+    """The checklist's sections, in order."""
+    return list(dict.fromkeys(item.section for item in ITEMS))
+
+
 def tracked_items() -> list[ChecklistItem]:
-    """The items some area verifies, in checklist order (the summary's rows)."""
+    """The items a machine verifies (a review area, the pre-deployment run or the alerts), in
+    checklist order; the others are attested."""
     return [item for item in ITEMS if item.area is not None]
 
 

@@ -22,6 +22,9 @@ from opsreview.secrets import RedactingFilter, redact
 
 log = logging.getLogger("opsreview")
 
+# Modules with ``register(subparsers)`` whose subcommand belongs to no area.
+COMMANDS: tuple[str, ...] = ("opsreview.predeploy.cli",)
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -146,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     for area in AREAS:
         if area.cli is not None:
             importlib.import_module(area.cli).register(sub)
+    # Commands that are not review areas (`opsreview predeploy`), registered the same way.
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
 
 

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from opsreview.areas import AREAS
 from opsreview.store import Store
@@ -497,7 +498,7 @@ def demo_is_current(out: Path, end_date: dt.date | None = None) -> bool:
     except (OSError, ValueError):
         return False
     areas = {a.name for a in AREAS if a.demo}
-    return bool(truth.get("review_date") == end.isoformat()) and areas <= set(truth)
+    return bool(truth.get("review_date") == end.isoformat()) and (areas | {"checklist", "deploys"}) <= set(truth)
 
 
 def generate_demo(
@@ -551,12 +552,50 @@ def generate_demo(
         store.write_part("probe_results", day, "demo", frame)
 
     truth = _ground_truth(end, tz, review_requests, total)
+    truth["checklist"] = write_attestations(out / "attestations.yaml", end)
+    truth["deploys"] = write_deploys(out / "deploys.jsonl", end, tz)
     for index, area in enumerate(a for a in AREAS if a.demo):
         # each area's demo has its own random stream: adding one changes no other area's data
         module = importlib.import_module(str(area.demo))
         truth.update(module.write_demo(out, day_list, tz, np.random.default_rng([seed, index + 1])))
     (out / "ground-truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
+
+
+# Sign-offs of items no machine checks, dated from the review day so that the demo reads the
+# same whenever it is generated: three in force, one given 120 days ago and expired (90 days).
+_ATTESTATIONS = (
+    ("Load testing completed", "platform team", 12, "k6: 400 rps for 30 min, p95 210 ms (OPS-412)"),
+    ("Redis caching (structure ready)", "backend team", 40, "cache service wired, disabled by flag"),
+    ("API documentation", "backend team", 20, "OpenAPI published at /docs, checked against routes"),
+    ("CDN for static files", "platform team", 120, "CloudFront in front of /static (OPS-377)"),
+)
+
+
+def write_attestations(path: Path, end: dt.date) -> dict[str, object]:
+    """The demo's attestations file (``checklist.attestations_file`` of params/demo.yaml) and
+    its ground truth: which items read attested and which overdue on the review day."""
+    entries = [
+        {"item": item, "by": by, "date": (end - dt.timedelta(days=age)).isoformat(), "note": note}
+        for item, by, age, note in _ATTESTATIONS
+    ]
+    path.write_text(yaml.safe_dump(entries, sort_keys=False), encoding="utf-8")
+    return {
+        "attested": [item for item, _, age, _ in _ATTESTATIONS if age <= 90],
+        "overdue": [item for item, _, age, _ in _ATTESTATIONS if age > 90],
+    }
+
+
+def write_deploys(path: Path, end: dt.date, tz: ZoneInfo) -> list[dict[str, str]]:
+    """The demo's deploy markers (``timeline.deploys_file`` of params/demo.yaml): the release
+    at 14:05 local time, minutes before the planted 5xx burst of 14:10, and one the day before."""
+    releases = [
+        (dt.datetime.combine(end - dt.timedelta(days=1), dt.time(10, 30), tz), "v1.41.0", "search filters"),
+        (dt.datetime.combine(end, dt.time(14, 5), tz), "v1.42.0", "orders: new stock reservation"),
+    ]
+    rows = [{"at": at.isoformat(), "version": version, "note": note} for at, version, note in releases]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return rows
 
 
 def _write_lines(path: Path, lines: pd.Series | list[str], gz: bool) -> None:

@@ -64,6 +64,11 @@ def show_figure(fig: go.Figure) -> None:
     display(figure_bundle(fig), raw=True)
 
 
+def show_html(body: str) -> None:
+    """Show an HTML fragment built by the library (redacted)."""
+    display({"text/html": redact(body)}, raw=True)
+
+
 def _format_number(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""

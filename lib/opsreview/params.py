@@ -17,13 +17,15 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
+from opsreview.attestations import ChecklistParams
 from opsreview.database.params import DatabaseParams
 from opsreview.exceptions import ParamsError
 from opsreview.findings import Severity
 from opsreview.logs.params import LogsParams
 from opsreview.payments.params import PaymentsParams
+from opsreview.predeploy.params import PredeployParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
@@ -41,6 +43,28 @@ class RunnerParams(Section):
     notebooks: Path | None = Field(None, description="folder of review notebooks (default: the suite's own)")
 
 
+class DeployMarker(Section):
+    """One deploy on the incident timeline."""
+
+    at: AwareDatetime = Field(description="when it went live, ISO 8601 with its offset")
+    version: str = Field("", description="release, tag or commit")
+    note: str = Field("", description="what changed, one line")
+
+
+class TimelineParams(Section):
+    """How the summary's incident timeline groups the areas' anomaly windows."""
+
+    merge_gap_minutes: int = Field(10, ge=0, le=720, description="windows this close are one incident")
+    deploy_lookback_minutes: int = Field(
+        30, ge=0, le=1440, description="a deploy this long before an incident is shown with it"
+    )
+    long_window_hours: float = Field(
+        3.0, gt=0, description="longer windows stand alone, never chaining others into one incident"
+    )
+    deploys: tuple[DeployMarker, ...] = Field((), description="deploy markers")
+    deploys_file: Path | None = Field(None, description="more deploy markers: JSON lines or CSV with at, version, note")
+
+
 class Params(Section):
     environment: str = Field(description="name shown in reports and summary.json")
     timezone: str = Field("UTC", description="IANA zone in which a review day is taken")
@@ -54,6 +78,9 @@ class Params(Section):
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
     share: ShareParams = Field(default_factory=lambda: ShareParams())
+    timeline: TimelineParams = Field(default_factory=lambda: TimelineParams())
+    checklist: ChecklistParams = Field(default_factory=lambda: ChecklistParams())
+    predeploy: PredeployParams = Field(default_factory=lambda: PredeployParams())
     source_file: Path = Field(Path("."), exclude=True)
     secret_env_vars: tuple[str, ...] = Field((), exclude=True)
 

@@ -77,10 +77,39 @@ CHECKS: dict[str, tuple[str, ...]] = {
 
 
 def _finding(
-    check: str, severity: Severity, title: str, value: Any = None, threshold: Any = None, **evidence: Any
+    check: str,
+    severity: Severity,
+    title: str,
+    value: Any = None,
+    threshold: Any = None,
+    *,
+    subject: str = "",
+    window: tuple[str, str] | None = None,
+    **evidence: Any,
 ) -> Finding:
+    """A finding of ``check``; ``window`` its local ISO (start, end) when it has one."""
     clean = {k: v for k, v in evidence.items() if v is not None}
-    return Finding(AREA, check, severity, title, value, threshold, clean, CHECKS[check])
+    start, end = window or (None, None)
+    return Finding(AREA, check, severity, title, value, threshold, clean, CHECKS[check], subject, start, end)
+
+
+def _at(ts: Any, tz: Any, seconds_before: float = 0.0) -> tuple[str, str] | None:
+    """A window ending at ``ts`` (a point when ``seconds_before`` is 0); none without a time."""
+    if ts is None or pd.isna(ts):
+        return None
+    end = pd.Timestamp(ts)
+    return local_iso(end - pd.Timedelta(seconds=seconds_before), tz), local_iso(end, tz)
+
+
+def _span(first: Any, last: Any, tz: Any) -> tuple[str, str] | None:
+    if first is None or last is None or pd.isna(first) or pd.isna(last):
+        return None
+    return local_iso(first, tz), local_iso(last, tz)
+
+
+def _shape_subject(row: dict[str, Any]) -> str:
+    """A query shape: its operation, namespace and shape key (stable across days)."""
+    return f"{row['op']} {row['ns']} {row.get('shape_key') or row.get('shape')}"
 
 
 def _pct(value: float) -> str:
@@ -106,6 +135,8 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{host}: {_pct(used)} of its connections in use at {local_iso(row['conn_used_at'], review.tz)}",
                     round(used, 4),
                     t.connections_warning,
+                    subject=host,
+                    window=_at(row["conn_used_at"], review.tz),
                     host=host,
                     at=local_iso(row["conn_used_at"], review.tz),
                 )
@@ -120,6 +151,8 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{host}: WiredTiger cache {_pct(dirty)} dirty at {local_iso(row['cache_dirty_at'], review.tz)}",
                     round(dirty, 4),
                     t.cache_dirty_warning,
+                    subject=host,
+                    window=_at(row["cache_dirty_at"], review.tz),
                     host=host,
                     at=local_iso(row["cache_dirty_at"], review.tz),
                 )
@@ -133,6 +166,8 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{host}: {queue:.0f} operations queued on the global lock at {local_iso(row['queue_at'], review.tz)}",
                     queue,
                     t.queue_warning,
+                    subject=host,
+                    window=_at(row.get("queue_at"), review.tz),
                     host=host,
                 )
             )
@@ -146,6 +181,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{row['host']}: WiredTiger cache {_pct(used)} full (eviction trigger 95%)",
                     round(used, 4),
                     t.cache_used_warning,
+                    subject=str(row["host"]),
                     host=row["host"],
                 )
             )
@@ -158,6 +194,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{row['host']}: the oplog covers {window:.1f} h; a secondary down longer needs a full resync",
                     round(window, 2),
                     t.oplog_window_hours,
+                    subject=str(row["host"]),
                     host=row["host"],
                 )
             )
@@ -167,6 +204,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     "database.standalone",
                     Severity.warning,
                     f"{row['host']} is a standalone server: no replication, no failover",
+                    subject=str(row["host"]),
                     host=row["host"],
                 )
             )
@@ -180,6 +218,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{host}: {per_s:.1f} new connections per second over the day (a pool reuses its connections)",
                     round(per_s, 2),
                     t.connection_churn_per_s,
+                    subject=str(host),
                     host=host,
                 )
             )
@@ -196,6 +235,8 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{row['host']}: {row['op']} on {row['ns']} running for {secs:.0f} s",
                     secs,
                     t.current_op_secs,
+                    subject=f"{row['host']} {row['op']} {row['ns']}",
+                    window=_at(row["ts"], review.tz, secs),  # running since ts - secs
                     host=row["host"],
                     ns=row["ns"],
                     plan=row.get("plan_summary"),
@@ -215,6 +256,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                 f"The data disk fills in about {days_left:.0f} days at the recent growth",
                 round(days_left, 1),
                 t.disk_days_warning,
+                subject="data disk",
                 growth_bytes_per_day=forecast.get("growth_bytes_per_day"),
                 used_bytes=forecast.get("current_bytes"),
                 total_bytes=forecast.get("disk_total_bytes"),
@@ -236,6 +278,7 @@ def replication_findings(review: DatabaseReview) -> list[Finding]:
             f"{local_iso(e['start'], review.tz)} – {local_iso(e['end'], review.tz)}"
             for e in episodes.to_dict("records")
         ]
+        window = _lag_window(episodes, row.get("lag_max_at"), review.tz)
         out.append(
             _finding(
                 "database.repl_lag",
@@ -243,6 +286,8 @@ def replication_findings(review: DatabaseReview) -> list[Finding]:
                 f"{row['member']} lagged {lag:.0f} s behind the primary (at {local_iso(row['lag_max_at'], review.tz)})",
                 round(lag, 1),
                 t.lag_warning_s,
+                subject=str(row["member"]),
+                window=window,
                 member=row["member"],
                 p95_s=_num(row.get("lag_p95_s")),
                 episodes=spans[:5],
@@ -259,6 +304,8 @@ def replication_findings(review: DatabaseReview) -> list[Finding]:
                 + (" and still is at the last one" if still else ""),
                 int(row["samples"]),
                 0,
+                subject=str(row["member"]),
+                window=_span(row["first"], row["last"], review.tz),
                 member=row["member"],
                 state=row["state_str"],
                 first=local_iso(row["first"], review.tz),
@@ -266,6 +313,20 @@ def replication_findings(review: DatabaseReview) -> list[Finding]:
             )
         )
     return out
+
+
+def _lag_window(episodes: pd.DataFrame, peak: Any, tz: Any) -> tuple[str, str] | None:
+    """The lag episode holding the peak (else the longest one) as the finding's window."""
+    if episodes.empty:
+        return None
+    rows = episodes.to_dict("records")
+    if peak is not None and not pd.isna(peak):
+        at = pd.Timestamp(peak)
+        holding = [e for e in rows if pd.Timestamp(e["start"]) <= at <= pd.Timestamp(e["end"])]
+        if holding:
+            return _span(holding[0]["start"], holding[0]["end"], tz)
+    longest = max(rows, key=lambda e: pd.Timestamp(e["end"]) - pd.Timestamp(e["start"]))
+    return _span(longest["start"], longest["end"], tz)
 
 
 def query_findings(review: DatabaseReview) -> list[Finding]:
@@ -289,6 +350,10 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
             "apps": row.get("app_names"),
         }
         total_s = float(row["total_ms"]) / 1000.0
+        about: dict[str, Any] = {
+            "subject": _shape_subject(row),
+            "window": _span(row.get("first_seen"), row.get("last_seen"), review.tz),
+        }
         if float(row["p95_ms"]) > t.slow_shape_p95_ms or total_s > t.slow_shape_total_s:
             out.append(
                 _finding(
@@ -297,6 +362,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     f"{row['op']} on {row['ns']}: {int(row['count'])} slow runs, p95 {float(row['p95_ms']):.0f} ms, {total_s:.1f} s in all",
                     round(float(row["p95_ms"]), 1),
                     t.slow_shape_p95_ms,
+                    subject=about["subject"],  # slow all day long is no anomaly window: new and regressed shapes are
                     **evidence,
                 )
             )
@@ -309,6 +375,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     f"New slow query shape on {row['ns']} ({row['op']}, {int(row['count'])} runs): not seen in the baseline",
                     int(row["count"]),
                     t.new_shape_min_count,
+                    **about,
                     **evidence,
                 )
             )
@@ -329,6 +396,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     round(t.regression_factor * base / 1000, 1),
                     baseline_days=_num(row.get("baseline_days")),
                     baseline_count=_num(row.get("baseline_count")),
+                    **about,
                     **evidence,
                 )
             )
@@ -344,6 +412,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     int(row["docs_examined"]),
                     t.collscan_min_docs,
                     collection_docs=docs,
+                    subject=_shape_subject(row),
                     **evidence,
                 )
             )
@@ -362,6 +431,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                     f"Slow find on {row['ns']} returns whole documents (average {avg / 1024:.0f} KiB): select only the fields needed",
                     round(avg),
                     t.no_projection_min_obj_bytes,
+                    subject=_shape_subject(row),
                     **evidence,
                 )
             )
@@ -375,6 +445,7 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
                 f"Index suggested on {row['ns']}: {row['command']}",
                 int(row["impact_bytes"]) if _num(row.get("impact_bytes")) is not None else None,
                 None,
+                subject=f"{row['ns']} {row['command']}",
                 ns=row["ns"],
                 command=row["command"],
                 shape=row["shape"],
@@ -413,6 +484,7 @@ def index_findings(review: DatabaseReview) -> list[Finding]:
                 + (" (unique: it still enforces a constraint)" if unique else ""),
                 0,
                 t.unused_index_days,
+                subject=f"{row['host']} {row['ns']} {row['name']}",
                 ns=row["ns"],
                 index=row["name"],
                 key=row.get("key"),
@@ -426,6 +498,7 @@ def index_findings(review: DatabaseReview) -> list[Finding]:
                 "database.redundant_index",
                 Severity.warning,
                 f"Index {row['index']} on {row['ns']} is redundant: {row['covered_by']} starts with the same keys",
+                subject=f"{row['ns']} {row['index']}",
                 ns=row["ns"],
                 index=row["index"],
                 key=row.get("key"),
@@ -450,6 +523,7 @@ def hygiene_findings(review: DatabaseReview) -> list[Finding]:
                 f"{len(names)} collection(s) without a schema validator: {', '.join(names[:8])}",
                 len(names),
                 0,
+                subject="collections",
                 collections=names,
             )
         )
@@ -482,6 +556,7 @@ def hygiene_findings(review: DatabaseReview) -> list[Finding]:
                         f"{ns}: {weak} of {values} sampled password hashes are weak ({kind})",
                         weak,
                         0,
+                        subject=f"{ns} {row.get('password_field')}",
                         **evidence,
                     )
                 )
@@ -493,6 +568,7 @@ def hygiene_findings(review: DatabaseReview) -> list[Finding]:
                         f"{ns}: {low} of {values} sampled bcrypt hashes have a cost below {h.min_bcrypt_cost}",
                         low,
                         0,
+                        subject=f"{ns} {row.get('password_field')}",
                         **evidence,
                     )
                 )
@@ -504,6 +580,7 @@ def hygiene_findings(review: DatabaseReview) -> list[Finding]:
                         f"{ns}: {strong} of {values} sampled password hashes are argon2/scrypt/pbkdf2, not bcrypt",
                         strong,
                         0,
+                        subject=f"{ns} {row.get('password_field')}",
                         **evidence,
                     )
                 )
@@ -516,6 +593,7 @@ def hygiene_findings(review: DatabaseReview) -> list[Finding]:
                     f"{ns}: {oversize} of {int(row['sampled'])} sampled documents are over {h.max_doc_bytes:,} bytes",
                     oversize,
                     h.max_doc_bytes,
+                    subject=ns,
                     ns=ns,
                     max_doc_bytes=_num(row.get("max_doc_bytes")),
                 )
@@ -528,6 +606,7 @@ def hygiene_findings(review: DatabaseReview) -> list[Finding]:
                 f"No sampled collection has a soft-delete field ({', '.join(h.soft_delete_fields)})",
                 0,
                 None,
+                subject="collections",
                 collections=sorted(hygiene["ns"]),
             )
         )
@@ -543,6 +622,7 @@ def collector_findings(review: DatabaseReview) -> list[Finding]:
                     "database.no_auth",
                     Severity.critical,
                     f"{row['host']} answered the review with no login: anyone who reaches its port can read and write",
+                    subject=str(row["host"]),
                     host=row["host"],
                 )
             )
@@ -555,6 +635,7 @@ def collector_findings(review: DatabaseReview) -> list[Finding]:
                     Severity.warning,
                     f"The review's login {row['user']} holds more than clusterMonitor + read: "
                     + ", ".join([*roles, *actions[:6]]),
+                    subject=f"{row['host']} {row['user']}",
                     host=row["host"],
                     excess_roles=roles,
                     excess_actions=actions[:20],
@@ -571,6 +652,7 @@ def collector_findings(review: DatabaseReview) -> list[Finding]:
                 f"{len(grouped)} collector command(s) failed: {lines[0]}" + (" …" if len(lines) > 1 else ""),
                 int(len(errors)),
                 0,
+                subject="collector",
                 errors=lines,
             )
         )

@@ -107,6 +107,7 @@ def _unusable_finding(source: str, problems: list[str]) -> Finding:
         len(problems),
         0,
         {"inputs": problems[:20]},
+        subject=source,
     )
 
 
@@ -147,6 +148,7 @@ def pull_database(ctx: ReviewContext) -> SourceResult:
                 Severity.critical,
                 f"Source database failed: {live_error} (the snapshots already taken were still read)",
                 evidence={"source": "database", "folder": str(folder)},
+                subject="database",
             )
         )
     return result

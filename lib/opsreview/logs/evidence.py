@@ -30,6 +30,11 @@ def fmt_window(start: Any, end: Any, tz: str) -> dict[str, str]:
     return {"start": local_iso(start, tz), "end": local_iso(end, tz), "timezone": tz}
 
 
+def window_bounds(start: Any, end: Any, tz: str) -> dict[str, str]:
+    """A finding's ``start``/``end`` keywords: the window as local ISO times with their offset."""
+    return {"start": local_iso(start, tz), "end": local_iso(end, tz)}
+
+
 def pct(value: float) -> str:
     return f"{100 * value:.2f}%" if value < 0.1 else f"{100 * value:.0f}%"
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from opsreview.findings import Finding, Severity
 from opsreview.localtime import hhmm
-from opsreview.logs.evidence import LOGGING, as_list, fmt_window, num, pct
+from opsreview.logs.evidence import LOGGING, as_list, fmt_window, num, pct, window_bounds
 from opsreview.logs.files import MAX_LINE_BYTES
 from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import masked
@@ -78,6 +78,8 @@ def gap_findings(
                 threshold=th.gap_minutes,
                 evidence=evidence,
                 checklist=LOGGING if area == "logs" else ("Error logging",),
+                subject=str(host),
+                **window_bounds(row["start"], row["end"], tz),
             )
         )
     return found
@@ -112,6 +114,7 @@ def volume_findings(
                         "p_value": num(row["p_lower"], 8),
                     },
                     checklist=LOGGING if area == "logs" else ("Error logging",),
+                    subject=str(row["host"]),
                 )
             )
     return found
@@ -159,6 +162,7 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
                     value=num(share, 4) if over else None,
                     evidence=evidence | {"error": redact(error)},
                     checklist=checklist,
+                    subject=str(row["host"]),  # the file's name carries its date: the host is what stays
                 )
             )
         elif over:
@@ -178,6 +182,7 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
                     threshold=th.unparsed_critical if severity is Severity.critical else th.unparsed_warning,
                     evidence=evidence,
                     checklist=checklist,
+                    subject=str(row["host"]),  # the file's name carries its date: the host is what stays
                 )
             )
         elif too_long:
@@ -190,6 +195,7 @@ def unparsed_findings(log_files: pd.DataFrame, th: LogThresholds, kind: str = "a
                     value=too_long,
                     evidence=evidence,
                     checklist=checklist,
+                    subject=str(row["host"]),  # the file's name carries its date: the host is what stays
                 )
             )
     return found
@@ -217,4 +223,5 @@ def no_data_finding(area: str, what: str, hosts: Sequence[str]) -> Finding:
         f"No {what} in the store for this day (configured: {', '.join(hosts)})",
         evidence={"hosts": list(hosts)},
         checklist=LOGGING if area == "logs" else ("Error logging",),
+        subject=what,
     )

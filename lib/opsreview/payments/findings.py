@@ -9,6 +9,7 @@ import pandas as pd
 
 from opsreview.findings import Finding, Severity
 from opsreview.localtime import local_iso
+from opsreview.payments import webhooks
 
 if TYPE_CHECKING:
     from opsreview.payments.review import PaymentReview
@@ -50,10 +51,36 @@ CHECKS: dict[str, tuple[str, ...]] = {
 
 
 def _f(
-    check: str, severity: Severity, title: str, value: Any = None, threshold: Any = None, **evidence: Any
+    check: str,
+    severity: Severity,
+    title: str,
+    value: Any = None,
+    threshold: Any = None,
+    *,
+    subject: str = "",
+    window: tuple[str, str] | None = None,
+    **evidence: Any,
 ) -> Finding:
+    """A finding of ``check``; ``window`` its local ISO (start, end) when it has one."""
     clean = {k: v for k, v in evidence.items() if v is not None}
-    return Finding(AREA, check, severity, title, value, threshold, clean, CHECKS[check])
+    start, end = window or (None, None)
+    return Finding(AREA, check, severity, title, value, threshold, clean, CHECKS[check], subject, start, end)
+
+
+def _hour_window(review: PaymentReview, start: Any, hours: int = 1) -> tuple[str, str]:
+    """``hours`` from ``start`` (a tz-aware time, or a local hour of the review day) as local ISO."""
+    if isinstance(start, int):  # a wall-clock hour; DST's missing/doubled hour settled forward
+        start = (pd.Timestamp(review.day) + pd.Timedelta(hours=start)).tz_localize(
+            review.tz, ambiguous=True, nonexistent="shift_forward"
+        )
+    begin = pd.Timestamp(start)
+    return local_iso(begin, review.tz), local_iso(begin + pd.Timedelta(hours=hours), review.tz)
+
+
+def _failing_window(review: PaymentReview) -> tuple[str, str] | None:
+    """The webhook outage: the densest run of failed deliveries (:func:`webhooks.failure_window`)."""
+    window = webhooks.failure_window(review.deliveries)
+    return (local_iso(window[0], review.tz), local_iso(window[1], review.tz)) if window else None
 
 
 def _num(value: Any) -> float | None:
@@ -94,6 +121,7 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                     + (f" against {_pct(base)} on the baseline days" if base is not None else ""),
                     round(rate, 4),
                     t.auth_rate_min,
+                    subject="all payments",
                     baseline=round(base, 4) if base is not None else None,
                     issuer_declined=int(day["issuer_declined"]),
                     blocked=int(day["blocked"]),
@@ -108,6 +136,7 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                     f"{_pct(abandonment)} of the payments asked for 3-D Secure were never completed",
                     round(abandonment, 4),
                     t.abandonment_max,
+                    subject="3-D Secure",
                     requires_action=int(day["requires_action"]),
                 )
             )
@@ -120,6 +149,8 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                 f"{float(row['baseline_median']):.0f} (the checkout may not be taking payments)",
                 int(row["attempts"]),
                 round(float(row["baseline_median"]) * (1 - t.volume_drop), 1),
+                subject="all payments",
+                window=_hour_window(review, int(row["hour"])),
                 hour=f"{int(row['hour']):02d}:00",
                 baseline_days=int(row["baseline_days"]),
             )
@@ -141,6 +172,8 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                     f"{_pct(row['baseline_p90'])})",
                     round(float(row["auth_rate"]), 4),
                     round(float(row["baseline_p10"]), 4),
+                    subject="all payments",
+                    window=_hour_window(review, row["period"]),
                     hour=local_iso(row["period"], review.tz),
                     baseline_median=round(float(row["baseline_median"]), 4),
                 )
@@ -157,6 +190,8 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                 f"{float(row['expected']):.1f} expected from the baseline",
                 int(row["declines"]),
                 round(float(row["expected"]), 1),
+                subject=f"{row['dimension']} {row['value']}",
+                window=_hour_window(review, int(str(row["hour"])[:2])) if row.get("hour") else None,
                 dimension=row["dimension"],
                 dimension_value=row["value"],
                 hour=row.get("hour"),
@@ -176,6 +211,7 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                         "Visa VAMP and Mastercard ECP act at 1.5%)",
                         round(rate, 4),
                         t.dispute_rate_warning,
+                        subject=str(row["currency"]),
                         currency=row["currency"],
                     )
                 )
@@ -188,6 +224,7 @@ def kpi_findings(review: PaymentReview) -> list[Finding]:
                     f"{_pct(refund_rate)} of the {str(row['currency']).upper()} volume refunded",
                     round(refund_rate, 4),
                     t.refund_rate_warning,
+                    subject=str(row["currency"]),
                     currency=row["currency"],
                 )
             )
@@ -218,6 +255,8 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 + (f"; longest delay {delay / 60:.0f} min" if delay else ""),
                 round(rate, 4),
                 t.webhook_failure_rate,
+                subject="webhook deliveries",
+                window=_failing_window(review),
                 worst_hours=[
                     f"{local_iso(r['period'], review.tz)[11:16]}: {int(r['failed'])}" for r in worst.to_dict("records")
                 ],
@@ -242,6 +281,7 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 "(the app down behind its proxy, or the route failing before the handler)",
                 unrecorded,
                 0,
+                subject=str(review.params.webhook_route),
                 route=review.params.webhook_route,
             )
         )
@@ -255,6 +295,7 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 "forged or replayed requests, or a wrong endpoint secret",
                 bad_sig,
                 0,
+                subject="webhook signatures",
                 signature_failed=int(s["signature_failed"]),
                 stale=int(s["stale"]),
             )
@@ -268,6 +309,7 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 f"Webhook processing lag p95 {lag:.0f} s (event created → handled)",
                 round(lag, 1),
                 t.webhook_lag_s,
+                subject="webhook processing",
                 lag_max_s=_num(s["lag_max_s"]),
             )
         )
@@ -279,6 +321,7 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 f"{len(review.handled_twice)} event(s) handled more than once: the handler is not idempotent on event id",
                 len(review.handled_twice),
                 0,
+                subject="webhook handler",
                 events=_records(review.handled_twice, 10),
             )
         )
@@ -291,6 +334,7 @@ def webhook_findings(review: PaymentReview) -> list[Finding]:
                 f"{pending} event(s) of the day still had deliveries pending (pending_webhooks > 0)",
                 pending,
                 t.pending_webhooks_max,
+                subject="webhook deliveries",
                 events=_records(review.pending, 10),
             )
         )
@@ -335,7 +379,9 @@ def reconciliation_findings(review: PaymentReview) -> list[Finding]:
     )
     for check, frame, severity, what in checks:
         if len(frame):
-            out.append(_f(check, severity, f"{len(frame)} {what}", len(frame), 0, rows=_records(frame)))
+            out.append(
+                _f(check, severity, f"{len(frame)} {what}", len(frame), 0, subject="orders", rows=_records(frame))
+            )
     if review.test_mode_share is not None and review.test_mode_share > 0:
         out.append(
             _f(
@@ -344,6 +390,7 @@ def reconciliation_findings(review: PaymentReview) -> list[Finding]:
                 f"{_pct(review.test_mode_share)} of the day's events are test-mode (livemode false)",
                 round(review.test_mode_share, 4),
                 0,
+                subject="livemode",
             )
         )
     return out
@@ -367,6 +414,7 @@ def pci_findings(review: PaymentReview) -> list[Finding]:
                 f"{len(pans)} full card number(s) found where none may be: {shown[0]}",
                 len(pans),
                 0,
+                subject="card numbers",
                 found=shown,
             )
         )
@@ -379,6 +427,7 @@ def pci_findings(review: PaymentReview) -> list[Finding]:
                 f"{len(other)} CVV or track-data field(s) stored: {other.iloc[0]['where']}",
                 len(other),
                 0,
+                subject="card data",
                 found=[f"{r['where']} ({r['kind']})" for r in other.head(10).to_dict("records")],
             )
         )
@@ -403,11 +452,13 @@ def ingest_findings(review: PaymentReview) -> list[Finding]:
                 f"A payments source was read only in part: {notes[0]}" + (" …" if len(notes) > 1 else ""),
                 len(notes),
                 0,
+                subject="sources",
                 notes=notes[:10],
             )
         )
     if not bad:
         return out
+    counts: dict[str, Any] = dict(bad)  # evidence, typed apart from _f's keywords
     return out + [
         _f(
             "payments.bad_input",
@@ -415,7 +466,8 @@ def ingest_findings(review: PaymentReview) -> list[Finding]:
             "Payment inputs counted and left out: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in bad.items()),
             sum(bad.values()),
             0,
-            **bad,
+            subject="inputs",
+            **counts,
         )
     ]
 

@@ -85,6 +85,20 @@ def _failed(deliveries: pd.DataFrame) -> pd.Series:
     return deliveries["outcome"].isin(FAILED_OUTCOMES) | non_2xx
 
 
+def failure_window(deliveries: pd.DataFrame, gap_minutes: float = 10.0) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The outage in the deliveries: the run of failed deliveries, each at most ``gap_minutes``
+    after the one before, that holds the most failures (first and last failure); none without."""
+    if deliveries.empty:
+        return None
+    failed = pd.to_datetime(deliveries.loc[_failed(deliveries), "ts"], utc=True).sort_values().reset_index(drop=True)
+    if failed.empty:
+        return None
+    run_id = (failed.diff() > pd.Timedelta(minutes=gap_minutes)).cumsum()
+    biggest = run_id.value_counts().sort_index(kind="stable").idxmax()  # the earliest of equal runs
+    run = failed[run_id == biggest]
+    return run.iloc[0], run.iloc[-1]
+
+
 def outcomes_per_period(deliveries: pd.DataFrame, tz: Zone, freq: str = "h") -> pd.DataFrame:
     """Deliveries per local hour (``freq="h"``) or day (``"D"``) by outcome.
 

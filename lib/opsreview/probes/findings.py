@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from opsreview.findings import Finding, Severity
-from opsreview.localtime import hhmm
+from opsreview.localtime import hhmm, local_iso
 from opsreview.probes.params import ProbesParams
 
 AREA = "probes"
@@ -96,6 +96,9 @@ def outage_findings(outages: pd.DataFrame, settings: ProbesParams, tz: ZoneInfo)
                     "reason": row.reason,
                 },
                 checklist=(HEALTH,),
+                subject=str(row.probe),
+                start=local_iso(row.start, tz),
+                end=local_iso(row.end, tz),
             )
         )
     return findings
@@ -122,6 +125,7 @@ def uptime_findings(uptime: pd.DataFrame, settings: ProbesParams) -> list[Findin
                     "uptime_30d": None if pd.isna(row.uptime_30d) else round(float(row.uptime_30d), 3),
                 },
                 checklist=(HEALTH,),
+                subject=str(row.probe),
             )
         )
     return findings
@@ -143,6 +147,7 @@ def latency_findings(summary: pd.DataFrame, settings: ProbesParams) -> list[Find
                     threshold=limit,
                     evidence={"probe": row.probe, "p50": round(float(row.p50), 1), "p99": round(float(row.p99), 1)},
                     checklist=(HEALTH,),
+                    subject=str(row.probe),
                 )
             )
     return findings
@@ -173,6 +178,7 @@ def certificate_findings(certs: pd.DataFrame, settings: ProbesParams) -> list[Fi
                     threshold=tls.critical_days if severity is Severity.critical else tls.warning_days,
                     evidence=evidence,
                     checklist=(HTTPS,),
+                    subject=str(row.probe),
                 )
             )
         if not row.ok and (pd.isna(days) or days >= tls.critical_days):
@@ -184,6 +190,7 @@ def certificate_findings(certs: pd.DataFrame, settings: ProbesParams) -> list[Fi
                     f"{row.probe} TLS: {row.detail}",
                     evidence=evidence,
                     checklist=(HTTPS,),
+                    subject=str(row.probe),
                 )
             )
     return findings
@@ -215,6 +222,7 @@ def security_findings(results: pd.DataFrame) -> list[Finding]:
                 value=len(items),
                 evidence={"probe": probe, "failing": {check: detail for check, detail, _ in items}},
                 checklist=tuple(dict.fromkeys(group.checklist for _, _, group in items)),
+                subject=probe,
             )
         )
     return findings
@@ -236,6 +244,7 @@ def coverage_findings(day: pd.DataFrame) -> list[Finding]:
             "Not verified by any probe today: " + ", ".join(missing),
             evidence={"not_covered": list(missing)},
             checklist=missing,
+            subject="probes",
         )
     ]
 
@@ -256,6 +265,7 @@ def data_findings(
                     f"No probe results for {target.name} on {review_day}: is `opsreview probe --once` scheduled?",
                     evidence={"probe": target.name},
                     checklist=(HEALTH,),
+                    subject=target.name,
                 )
             )
     for row in gaps.itertuples(index=False):
@@ -274,6 +284,9 @@ def data_findings(
                     "to": row.gap_end.isoformat(),
                 },
                 checklist=(HEALTH,),
+                subject=str(row.probe),
+                start=local_iso(row.gap_start, tz),
+                end=local_iso(row.gap_end, tz),
             )
         )
     return findings

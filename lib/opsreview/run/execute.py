@@ -23,6 +23,11 @@ from opsreview.exceptions import NotebookError, UsageError
 log = logging.getLogger("opsreview")
 
 SUMMARY_NOTEBOOK = "summary"
+# Notebooks over the other notebooks' results (findings, coverage): executed after them.
+ROLLUP_NOTEBOOKS = (SUMMARY_NOTEBOOK, "checklist")
+# Notebooks of the folder that are not part of the daily review (run on their own, e.g. the
+# pre-deployment go/no-go before a deploy): `opsreview run` never executes them.
+STANDALONE_NOTEBOOKS: tuple[str, ...] = ("predeploy",)
 DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
 
@@ -36,14 +41,20 @@ class NotebookRun:
 
 
 def discover_notebooks(folder: Path) -> dict[str, Path]:
-    """Review notebooks by name (file stem), excluding checkpoints and private ones."""
+    """Review notebooks by name (file stem), excluding checkpoints, private ones and the
+    standalone ones (:data:`STANDALONE_NOTEBOOKS`)."""
     if not folder.is_dir():
         raise UsageError(f"notebooks folder {folder} does not exist")
-    return {p.stem: p for p in sorted(folder.glob("*.ipynb")) if not p.name.startswith(("_", "."))}
+    return {
+        p.stem: p
+        for p in sorted(folder.glob("*.ipynb"))
+        if not p.name.startswith(("_", ".")) and p.stem not in STANDALONE_NOTEBOOKS
+    }
 
 
 def select_notebooks(available: dict[str, Path], only: list[str] | None) -> dict[str, Path]:
-    """The notebooks of ``--only`` (the summary always comes along); unknown names are errors."""
+    """The notebooks of ``--only`` (the summary and the checklist always come along); unknown
+    names are errors."""
     if not only:
         return dict(available)
     unknown = [name for name in only if name not in available]
@@ -51,8 +62,9 @@ def select_notebooks(available: dict[str, Path], only: list[str] | None) -> dict
         choices = ", ".join(sorted(available))
         raise UsageError(f"--only: unknown area {', '.join(unknown)} (choose from {choices})")
     chosen = {name: available[name] for name in only}
-    if SUMMARY_NOTEBOOK in available:
-        chosen[SUMMARY_NOTEBOOK] = available[SUMMARY_NOTEBOOK]
+    for name in ROLLUP_NOTEBOOKS:
+        if name in available:
+            chosen[name] = available[name]
     return chosen
 
 

@@ -169,6 +169,8 @@ def build_summary(
     exit_code: int,
     coverage: list[Coverage] | None = None,
     kpis: dict[str, dict[str, float | None]] | None = None,
+    incidents: list[dict[str, Any]] | None = None,
+    checklist: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     ranked = rank_findings(findings)
     return {
@@ -182,6 +184,8 @@ def build_summary(
         "findings": [f.to_dict() for f in ranked],
         "coverage": [c.to_dict() for c in coverage or []],
         "kpis": kpis or {},
+        "incidents": incidents or [],  # the incident timeline (run.timeline), most important first
+        "checklist": checklist or [],
         "notebooks": notebooks,
         "sources": sources,
     }
@@ -201,8 +205,9 @@ def _page(title: str, body: str, css: str = "") -> str:
     )
 
 
-def render_day_index(summary: dict[str, Any]) -> str:
-    """The landing page of one review day: status, notebooks, findings ranked by severity."""
+def render_day_index(summary: dict[str, Any], checklist_section: str = "") -> str:
+    """The landing page of one review day: status, notebooks, findings ranked by severity, what
+    could not be checked and (``checklist_section``, HTML) the production checklist."""
     rows = "".join(
         f"<tr><td><a href='{html.escape(nb['html'])}'>{html.escape(nb['name'])}</a></td><td>{_badge(nb['status'])}</td>"
         f"<td>{nb['duration_s']:.1f} s</td><td>{html.escape(nb.get('error') or '')}</td>"
@@ -235,12 +240,21 @@ def render_day_index(summary: dict[str, Any]) -> str:
         f"<h2>Sources</h2><table><tr><th>source</th><th>status</th><th>rows of the day</th><th>new this run</th><th>error</th></tr>{sources}</table>"
         f"<h2>Findings</h2><table><tr><th>severity</th><th>area</th><th>check</th><th>finding</th></tr>{findings}</table>"
     )
+    if summary.get("incidents"):
+        stories = "".join(
+            f"<li><span class='sev-{html.escape(i['severity'])}'>{html.escape(i['severity'])}</span> "
+            f"{html.escape(i['story'])}</li>"
+            for i in summary["incidents"]
+        )
+        body += f"<h2>Incidents</h2><ol>{stories}</ol>"
     if unchecked:
         body += (
             "<h2>Not verifiable today</h2><p>What the review could not check today for lack of input: no "
             "finding in these sections means nothing was looked at, not that all is well.</p><table><tr><th>area</th><th>sections</th>"
             f"<th>missing</th><th>to get it</th><th>checklist items</th></tr>{''.join(unchecked)}</table>"
         )
+    if checklist_section:
+        body += checklist_section
     return shareable(_page(f"opsreview {summary['date']}", body))
 
 

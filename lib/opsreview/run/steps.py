@@ -32,8 +32,9 @@ from opsreview.exceptions import OutputsError, UsageError
 from opsreview.findings import Coverage, Finding, Severity
 from opsreview.params import Params, load_params
 from opsreview.progress import announce
+from opsreview.run import checklist_view as cv
 from opsreview.run import execute as nbs
-from opsreview.run import report
+from opsreview.run import report, timeline
 from opsreview.share import check_key, shareable_data
 from opsreview.sources import SourceResult, pull_sources
 
@@ -180,7 +181,7 @@ def stage(run: Run) -> None:
 def pull(run: Run) -> None:
     """Pull the sources of the areas that run into the store; failures become findings."""
     ctx = ReviewContext(params=run.params, day=run.day)
-    areas = set(run.notebooks) - {nbs.SUMMARY_NOTEBOOK}
+    areas = set(run.notebooks) - set(nbs.ROLLUP_NOTEBOOKS)
     run.sources = pull_sources(
         ctx,
         areas if run.only else None,
@@ -197,7 +198,7 @@ def _notebook_failed(name: str, nb_run: nbs.NotebookRun) -> Finding:
 
 def execute(run: Run) -> None:
     """Execute the area notebooks in parallel (``jobs`` at a time)."""
-    workers = [name for name in run.notebooks if name != nbs.SUMMARY_NOTEBOOK]
+    workers = [name for name in run.notebooks if name not in nbs.ROLLUP_NOTEBOOKS]
     with ThreadPoolExecutor(max_workers=run.jobs) as pool:
         run.runs = list(pool.map(run.execute, workers))
 
@@ -220,13 +221,15 @@ def collect(run: Run) -> None:
 
 
 def summarize(run: Run) -> None:
-    """Execute the summary notebook, which reads what :func:`collect` staged."""
-    if nbs.SUMMARY_NOTEBOOK not in run.notebooks:
-        return
-    nb_run = run.execute(nbs.SUMMARY_NOTEBOOK)
-    run.runs.append(nb_run)
-    if nb_run.status != "ok":
-        run.findings.append(_notebook_failed("summary", nb_run))
+    """Execute the roll-up notebooks (the summary, the checklist), which read what
+    :func:`collect` staged."""
+    names = [name for name in nbs.ROLLUP_NOTEBOOKS if name in run.notebooks]
+    with ThreadPoolExecutor(max_workers=max(1, min(run.jobs, len(names) or 1))) as pool:
+        done = list(pool.map(run.execute, names))
+    for nb_run in done:
+        run.runs.append(nb_run)
+        if nb_run.status != "ok":
+            run.findings.append(_notebook_failed(nb_run.name, nb_run))
 
 
 def render(run: Run) -> dict[str, object]:
@@ -261,15 +264,35 @@ def render(run: Run) -> dict[str, object]:
         exit_code=exit_code,
         coverage=run.coverage,
         kpis=run.kpis,
+        incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz),
+        checklist=(rows := checklist_rows(run)),
     )
     (run.staging / "findings.json").unlink(missing_ok=True)
     (run.staging / "coverage.json").unlink(missing_ok=True)
     (run.staging / "sources.json").unlink(missing_ok=True)
     # one masked summary for summary.json and the day page (sources' errors, findings' evidence)
     summary = shareable_data(json.loads(json.dumps(summary, default=str)))
-    report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary))
+    report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary, checklist_page(run, rows)))
     report.write_text_atomic(run.staging / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def checklist_rows(run: Run) -> list[dict[str, object]]:
+    """Every checklist item's status today (``summary.json`` ``checklist``)."""
+    inputs = cv.load_checklist_inputs(ReviewContext(params=run.params, day=run.day))
+    areas_run = {r.name for r in run.runs if r.status == "ok"} - set(nbs.ROLLUP_NOTEBOOKS)
+    return cv.item_rows(run.findings, run.coverage, areas_run, inputs)
+
+
+def checklist_page(run: Run, rows: list[dict[str, object]]) -> str:
+    """The day page's checklist: counts by status, then every item with its history strip."""
+    history = cv.checklist_history(run.params.outputs, run.day, run.params.checklist.history_days, rows)
+    counts = ", ".join(f"{n} {status}" for status, n in cv.status_counts(rows).items() if n)
+    link = "<a href='checklist.html'>checklist report</a>" if "checklist" in run.notebooks else "the summary"
+    return (
+        f"<h2>Production checklist</h2><p>{len(rows)} items: {counts}. Details and the history chart: {link}.</p>"
+        + cv.checklist_html(rows, history)
+    )
 
 
 def publish(run: Run) -> Path:

@@ -9,9 +9,17 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from opsreview import checklist
 from opsreview.context import ReviewContext
-from opsreview.findings import SEVERITY_COLOURS, Coverage, Finding, Severity, rank_findings
+from opsreview.findings import SEVERITY_COLOURS, Coverage, Finding, rank_findings
+from opsreview.run.checklist_view import (
+    ChecklistInputs,
+    LivingChecklist,
+    checklist_history,
+    checklist_table,
+    item_rows,
+    load_checklist_inputs,
+)
+from opsreview.run.execute import ROLLUP_NOTEBOOKS
 from opsreview.run.report import load_run_coverage, load_run_findings
 
 
@@ -30,7 +38,7 @@ def load_run(review: ReviewContext) -> RunState:
     areas = {nb["name"] for nb in notebooks if nb.get("status") == "ok"}
     staged = review.run_dir / "findings.json"
     if staged.exists():
-        areas = {p.stem for p in review.run_dir.glob("*.ipynb") if p.stem != "summary"}
+        areas = {p.stem for p in review.run_dir.glob("*.ipynb") if p.stem not in ROLLUP_NOTEBOOKS}
         failed = {f.area for f in findings if f.check.endswith(".notebook_failed")}
         areas -= failed
     return RunState(rank_findings(findings), sources, notebooks, areas, load_run_coverage(review.run_dir))
@@ -61,44 +69,27 @@ def severity_chart(findings: list[Finding]) -> go.Figure:
     return fig
 
 
-def checklist_status(run: RunState) -> pd.DataFrame:
-    """One row per checklist item: failing / verified / not verifiable, with the evidence.
+def checklist_status(run: RunState, inputs: ChecklistInputs | None = None) -> pd.DataFrame:
+    """One row per checklist item, most urgent first: failing / overdue / not verifiable /
+    attested / verified, with the evidence (:mod:`opsreview.run.checklist_view`).
 
-    An item is *not verifiable* when its area did not run, or when the area ran but a section
-    lacked the input to check it: a coverage fact naming the item (the reason and the remedy
-    are the evidence), or the older convention, an info finding ``<area>.coverage`` whose
-    checklist lists it. A finding at warning or above still makes the item *failing*."""
-    reasons: dict[str, list[str]] = {}
-    for fact in run.coverage:
-        for text in fact.checklist:
-            reasons.setdefault(text, []).append(fact.reason + (f" - to get it: {fact.remedy}" if fact.remedy else ""))
-    uncovered = {item: f for f in run.findings if f.check == f"{f.area}.coverage" for item in f.checklist}
-    rows = []
-    for entry in checklist.tracked_items():
-        item, area = entry.text, entry.area
-        related = [f for f in run.findings if item in f.checklist and f.severity >= Severity.warning]
-        if related:
-            status = "failing"
-            evidence = "; ".join(f"[{f.severity.name}] {f.title}" for f in related[:3])
-        elif item in reasons:
-            status = "not verifiable"
-            evidence = "; ".join(dict.fromkeys(reasons[item]))
-        elif item in uncovered:
-            status = "not verifiable"
-            evidence = (
-                f"the {area} review ran but nothing it checked today speaks to this item ({uncovered[item].check})"
-            )
-        elif area in run.areas_run:
-            status = "verified"
-            evidence = f"checked by the {area} review: no finding at warning or above"
-        else:
-            status = "not verifiable"
-            evidence = f"no {area} review ran for this day"
-        rows.append({"checklist item": item, "status": status, "area": area, "evidence": evidence})
-    order = {"failing": 0, "not verifiable": 1, "verified": 2}
-    return pd.DataFrame(rows).sort_values("status", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    An item of a review area is *not verifiable* when its area did not run, or when the area ran
+    but a section lacked the input to check it: a coverage fact naming the item (the reason and
+    the remedy are the evidence), or the older convention, an info finding ``<area>.coverage``
+    whose checklist lists it. A finding at warning or above still makes the item *failing*."""
+    return checklist_table(item_rows(run.findings, run.coverage, run.areas_run, inputs))
 
 
 def sources_table(run: RunState) -> pd.DataFrame:
     columns = ["name", "status", "rows", "ingested", "error", "duration_s"]
     return pd.DataFrame(run.sources, columns=columns) if run.sources else pd.DataFrame(columns=columns)
+
+
+def load_checklist(review: ReviewContext) -> LivingChecklist:
+    """The day's living checklist from what the run staged (or the published summary): what
+    the checklist notebook shows."""
+    run = load_run(review)
+    inputs = load_checklist_inputs(review)
+    rows = item_rows(run.findings, run.coverage, run.areas_run, inputs)
+    history = checklist_history(review.params.outputs, review.day, review.params.checklist.history_days, rows)
+    return LivingChecklist(rows, history, inputs)

@@ -11,6 +11,7 @@ evidence formatting in :mod:`opsreview.logs.evidence`.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -27,6 +28,7 @@ from opsreview.logs.evidence import (
     num,
     pct,
     sample_lines,
+    window_bounds,
 )
 from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import masked
@@ -80,6 +82,7 @@ def server_error_findings(
                     threshold=threshold,
                     evidence=evidence,
                     checklist=ERROR_RATES,
+                    subject="all routes",  # the day's rate: no anomaly window of its own
                 )
             )
         elif (
@@ -101,6 +104,7 @@ def server_error_findings(
                     threshold=f"{th.error_rate_ratio}x baseline",
                     evidence=evidence,
                     checklist=ERROR_RATES,
+                    subject="all routes",  # the day's rate: no anomaly window of its own
                 )
             )
     for row in windows.to_dict("records"):
@@ -132,6 +136,8 @@ def server_error_findings(
                 threshold=th.burst_5xx_critical_rate if severity is Severity.critical else th.burst_5xx_rate,
                 evidence=evidence,
                 checklist=ERROR_RATES,
+                subject=route,
+                **window_bounds(row["start"], row["end"], tz),
             )
         )
     return found
@@ -143,13 +149,16 @@ def latency_findings(
     th: LogThresholds,
     tz_hours_label: str = "local hours",
     profile: pd.DataFrame | None = None,
+    tz: str | None = None,
+    day: dt.date | None = None,
 ) -> list[Finding]:
     """``logs.p95_route`` (absolute) and ``logs.p95_regression`` (vs baseline, exceedance test).
 
     ``comparison`` comes from :func:`opsreview.logs.baseline.compare_latency` (column
     ``route``); ``hours`` from :func:`~opsreview.logs.baseline.hours_above`; ``profile``
     (today's :func:`~opsreview.logs.baseline.latency_profile`) gives a ``p95_route`` finding
-    the local hours whose own p95 is over the threshold.
+    the local hours whose own p95 is over the threshold. With the review's ``tz`` and ``day`` a
+    regression's window (``start``/``end``) is its longest run of local hours over the baseline.
     """
     found: list[Finding] = []
     timed = comparison[comparison["timed"] >= th.min_requests]
@@ -182,6 +191,7 @@ def latency_findings(
                     threshold=th.p95_critical_ms if severity is Severity.critical else th.p95_warning_ms,
                     evidence=evidence,
                     checklist=RESPONSE_TIMES,
+                    subject=route,  # slow against a fixed limit all day is no anomaly window; a regression is
                 )
             )
         ratio, p_value = row.get("ratio"), row.get("p_value")
@@ -204,9 +214,31 @@ def latency_findings(
                     threshold=th.p95_ratio_critical if severity is Severity.critical else th.p95_ratio_warning,
                     evidence=evidence,
                     checklist=RESPONSE_TIMES,
+                    subject=route,
+                    **_hours_window(route_hours, day, tz),
                 )
             )
     return found
+
+
+def _hours_window(hours: list[int], day: dt.date | None, tz: str | None) -> dict[str, str]:
+    """The longest run of local ``hours`` of ``day`` as a finding's start/end (earliest on a tie);
+    none without hours, day or zone."""
+    if not hours or day is None or tz is None:
+        return {}
+    runs: list[list[int]] = []
+    for hour in sorted(set(hours)):
+        if runs and hour == runs[-1][1] + 1:
+            runs[-1][1] = hour
+        else:
+            runs.append([hour, hour])
+    first, last = max(runs, key=lambda r: r[1] - r[0])
+    midnight = pd.Timestamp(day)
+
+    def local(hour: int) -> pd.Timestamp:  # a wall-clock hour; DST's missing/doubled hour settled forward
+        return (midnight + pd.Timedelta(hours=hour)).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+
+    return window_bounds(local(first), local(last + 1), tz)
 
 
 def _hour_ranges(hours: list[int]) -> str:
@@ -260,6 +292,8 @@ def auth_burst_findings(bursts: pd.DataFrame, th: LogThresholds, tz: str) -> lis
                     f"most_in_{th.auth_window_minutes}_minutes": int(row["peak_window"]),
                 },
                 checklist=RATE_LIMITING if limited == 0 else ("Review logs daily",),
+                subject=str(row["client"]),
+                **window_bounds(row["start"], row["end"], tz),
             )
         )
     return found
@@ -289,6 +323,10 @@ def rate_limit_findings(
         fmt_window(w["start"], w["end"], tz) | {"429": int(w["observed"])} for w in windows.head(5).to_dict("records")
     ]
     evidence["samples"] = sample_lines(samples, tz=tz)
+    bounds: dict[str, str] = {}
+    if not windows.empty:  # the surge's largest burst is its window
+        top = windows.loc[windows["observed"].astype(float).idxmax()]
+        bounds = window_bounds(top["start"], top["end"], tz)
     title = f"429 surge: {today} rate-limited responses" + (
         f" ({float(ratio):.1f}x the baseline's {float(base):.0f}/day)" if not pd.isna(base) else " (no baseline)"
     )
@@ -302,6 +340,8 @@ def rate_limit_findings(
             threshold=f"{th.surge_429_ratio}x baseline",
             evidence=evidence,
             checklist=RATE_LIMITING,
+            subject="all clients",
+            **bounds,
         )
     ]
 
@@ -320,6 +360,7 @@ def scanner_findings(scanners: pd.DataFrame, th: LogThresholds, tz: str) -> list
             "user_agent": redact(str(row["user_agent"])),
             "window": fmt_window(row["first"], row["last"], tz) if not pd.isna(row["first"]) else None,
         }
+        bounds = window_bounds(row["first"], row["last"], tz) if not pd.isna(row["first"]) else {}
         if int(row["answered"]) > 0:
             evidence["answered_paths"] = as_list(row["answered_paths"])
             found.append(
@@ -332,6 +373,8 @@ def scanner_findings(scanners: pd.DataFrame, th: LogThresholds, tz: str) -> list
                     threshold=0,
                     evidence=evidence,
                     checklist=("Environment variables secured", "Review logs daily"),
+                    subject=str(row["client"]),
+                    **bounds,
                 )
             )
         elif int(row["requests"]) >= th.scanner_requests_warning or int(row["distinct_404"]) >= th.scanner_distinct_404:
@@ -346,6 +389,8 @@ def scanner_findings(scanners: pd.DataFrame, th: LogThresholds, tz: str) -> list
                     threshold=th.scanner_requests_warning,
                     evidence=evidence,
                     checklist=("Review logs daily",),
+                    subject=str(row["client"]),
+                    **bounds,
                 )
             )
         else:
@@ -368,6 +413,7 @@ def scanner_findings(scanners: pd.DataFrame, th: LogThresholds, tz: str) -> list
                     else None,
                 },
                 checklist=("Review logs daily",),
+                subject="quiet scanners",  # many clients, none answered: no one window worth a timeline
             )
         )
     return found
@@ -402,6 +448,7 @@ def sensitive_url_findings(found_urls: pd.DataFrame, tz: str) -> list[Finding]:
                     "samples": [masked(str(s)) for s in as_list(row["samples"])],
                 },
                 checklist=_SECRET_CHECKLIST.get(kind, ("Morgan HTTP logging",)),
+                subject=f"{row['route']} {kind}",  # no start/end: a few leaks hours apart are no anomaly window
             )
         )
     return found

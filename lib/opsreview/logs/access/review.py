@@ -303,7 +303,9 @@ class AccessLogReview(SectionedReview):
         hours = baseline.hours_above(
             today_profile, base_profile, "route", self.th.p95_ratio_warning, max(10, self.th.min_requests // 5)
         )
-        latency_found = findings.latency_findings(comparison, hours, self.th, f"{self.tz} hours", today_profile)
+        latency_found = findings.latency_findings(
+            comparison, hours, self.th, f"{self.tz} hours", today_profile, self.tz, self.review.day
+        )
         for finding in latency_found:  # the route's slowest requests of the day as sample lines
             route = str(finding.evidence["route"])
             finding.evidence["samples"] = sample_lines(

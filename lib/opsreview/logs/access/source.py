@@ -187,6 +187,7 @@ class AccessIngest:
                 f"Access log path of {host} not found: {message}",
                 evidence={"host": host, "problem": message},
                 checklist=("Morgan HTTP logging",),
+                subject=host,
             )
             for host, message in self.problems
         ]
@@ -204,6 +205,7 @@ class AccessIngest:
                         evidence={"file": str(f.path), "host": f.host, "lines_read": f.parse.lines}
                         | _too_long_evidence(f.parse),
                         checklist=("Morgan HTTP logging",),
+                        subject=f.host,
                     )
                 )
             elif f.parse.lines and not f.parse.parsed:
@@ -217,6 +219,7 @@ class AccessIngest:
                         evidence={"file": str(f.path), "host": f.host, "samples": f.parse.samples}
                         | _too_long_evidence(f.parse),
                         checklist=("Morgan HTTP logging",),
+                        subject=f.host,
                     )
                 )
         return out

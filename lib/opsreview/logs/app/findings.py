@@ -13,7 +13,7 @@ import pandas as pd
 
 from opsreview.findings import Finding, Severity
 from opsreview.localtime import hhmm
-from opsreview.logs.evidence import ERROR_TRACKING, as_list, fmt_window, num
+from opsreview.logs.evidence import ERROR_TRACKING, as_list, fmt_window, num, window_bounds
 from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import masked
 
@@ -56,6 +56,8 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
                     threshold=0,
                     evidence=evidence,
                     checklist=ERROR_TRACKING,
+                    subject=str(row["fingerprint"]),
+                    **window_bounds(row["first_seen"], row["last_seen"], tz),
                 )
             )
         elif row["new"] and has_history:
@@ -73,6 +75,8 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
                     threshold=th.new_error_critical_count,
                     evidence=evidence,
                     checklist=ERROR_TRACKING,
+                    subject=str(row["fingerprint"]),
+                    **window_bounds(row["first_seen"], row["last_seen"], tz),
                 )
             )
         elif (
@@ -97,6 +101,8 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
                     threshold=f"{th.error_spike_ratio}x baseline",
                     evidence=evidence,
                     checklist=ERROR_TRACKING,
+                    subject=str(row["fingerprint"]),
+                    **window_bounds(row["first_seen"], row["last_seen"], tz),
                 )
             )
     return found

@@ -170,6 +170,7 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
                     redact(f"Application log of {source.host} not readable: {problem}"),
                     evidence={"host": source.host, "problem": redact(problem)},
                     checklist=("Error logging",),
+                    subject=source.host,
                 )
             )
         for info in files:

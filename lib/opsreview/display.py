@@ -65,8 +65,8 @@ def show_figure(fig: go.Figure) -> None:
 
 
 def show_html(body: str) -> None:
-    """Show an HTML fragment built by the library (redacted)."""
-    display({"text/html": redact(body)}, raw=True)
+    """Show an HTML fragment built by the library (masked as every output, :mod:`opsreview.share`)."""
+    display({"text/html": shareable(body)}, raw=True)
 
 
 def _format_number(value: Any) -> str:

@@ -105,6 +105,8 @@ def sparkline(values: list[float | None], width: int = 150, height: int = 30, la
     step = width / max(len(values) - 1, 1)
 
     def point(i: int, v: float) -> tuple[float, float]:
+        if high == low:  # a flat line reads in the middle
+            return round(i * step, 1), height / 2
         return round(i * step, 1), round(height - 2 - (v - low) / span * (height - 4), 1)
 
     segments: list[list[tuple[float, float]]] = [[]]

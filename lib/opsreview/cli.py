@@ -42,6 +42,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from opsreview.context import parse_review_date
+    from opsreview.params import load_params
+    from opsreview.run.publish import publish_days
+
+    params = load_params(args.params)
+    days = None if args.all else [parse_review_date(args.date, params)]
+    published = publish_days(params.outputs, Path(args.to), days)
+    print(f"published {len(published)} day(s) to {Path(args.to) / 'index.html'}")
+    return 0
+
+
 def _cmd_pull(args: argparse.Namespace) -> int:
     from opsreview.context import ReviewContext, parse_review_date
     from opsreview.params import load_params
@@ -102,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", help="comma-separated areas (notebook names); the summary always runs")
     run.add_argument("--jobs", type=int, help="notebooks executed in parallel (default: params runner.jobs)")
     run.set_defaults(func=_cmd_run)
+
+    publish = sub.add_parser("publish", help="copy review days, their assets and the index to a folder (atomic)")
+    publish.add_argument("--params", required=True, help="params YAML file (its outputs folder is copied from)")
+    publish.add_argument("--to", required=True, help="folder to publish to (a web server's root, a share)")
+    which = publish.add_mutually_exclusive_group()
+    which.add_argument("--date", help="review day YYYY-MM-DD (default: yesterday in the params' timezone)")
+    which.add_argument("--all", action="store_true", help="every finished day of the outputs folder")
+    publish.set_defaults(func=_cmd_publish)
 
     pull = sub.add_parser("pull", help="pull every source into the store for one day (and its baseline)")
     pull.add_argument("--params", required=True, help="params YAML file")

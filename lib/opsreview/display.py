@@ -21,8 +21,17 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import display
 
-from opsreview.findings import COVERAGE_MIME, FINDINGS_MIME, SEVERITY_COLOURS, Coverage, Finding, rank_findings
-from opsreview.secrets import redact
+from opsreview.findings import (
+    COVERAGE_MIME,
+    FINDINGS_MIME,
+    KPIS_MIME,
+    SEVERITY_COLOURS,
+    Coverage,
+    Finding,
+    kpi_number,
+    rank_findings,
+)
+from opsreview.share import shareable, shareable_data
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
@@ -39,7 +48,7 @@ _TABLE_STYLE = (
 
 def figure_bundle(fig: go.Figure) -> dict[str, Any]:
     """The mime bundle for one figure (plotly JSON + offline HTML fallback)."""
-    spec = json.loads(fig.to_json())
+    spec = shareable_data(json.loads(fig.to_json()))
     div_id = f"opsreview-plot-{uuid.uuid4().hex[:12]}"
     payload = json.dumps(spec).replace("</", "<\\/")
     fallback = (
@@ -56,8 +65,8 @@ def show_figure(fig: go.Figure) -> None:
 
 
 def show_html(body: str) -> None:
-    """Show an HTML fragment built by the library (redacted)."""
-    display({"text/html": redact(body)}, raw=True)
+    """Show an HTML fragment built by the library (masked as every output, :mod:`opsreview.share`)."""
+    display({"text/html": shareable(body)}, raw=True)
 
 
 def _format_number(value: Any) -> str:
@@ -76,11 +85,13 @@ def _format_number(value: Any) -> str:
 
 
 def table_html(df: pd.DataFrame) -> str:
-    """An HTML table: text left, numbers right and rounded for reading, cells escaped."""
+    """An HTML table: text left, numbers right and rounded for reading, cells masked
+    (:func:`opsreview.share.shareable`, before escaping) and escaped."""
     numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
     num_class = ' class="num"'
     head = "".join(
-        f"<th{num_class if num else ''}>{html.escape(str(c))}</th>" for c, num in zip(df.columns, numeric, strict=True)
+        f"<th{num_class if num else ''}>{html.escape(shareable(str(c)))}</th>"
+        for c, num in zip(df.columns, numeric, strict=True)
     )
     rows = []
     for values in df.itertuples(index=False, name=None):
@@ -90,20 +101,21 @@ def table_html(df: pd.DataFrame) -> str:
                 cells.append(f'<td class="num">{html.escape(_format_number(value))}</td>')
             else:
                 text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
-                cells.append(f"<td>{html.escape(text)}</td>")
+                cells.append(f"<td>{html.escape(shareable(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'{_TABLE_STYLE}<table class="opsreview-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def show_table(df: pd.DataFrame, max_rows: int = 50, caption: str | None = None) -> None:
-    """Show a table (at most ``max_rows``), with secrets and credentials redacted."""
+    """Show a table (at most ``max_rows``), with secrets and credentials masked and clients
+    pseudonymized as params ``share`` says (:mod:`opsreview.share`)."""
     shown = df.head(max_rows)
     body = table_html(shown)
     if caption:
-        body = f"<p><b>{html.escape(caption)}</b></p>" + body
+        body = f"<p><b>{html.escape(shareable(caption))}</b></p>" + body
     if len(df) > max_rows:
         body += f"<p><i>{len(df) - max_rows} more rows not shown</i></p>"
-    display({"text/html": redact(body), "text/plain": redact(shown.to_string(index=False))}, raw=True)
+    display({"text/html": body, "text/plain": shareable(shown.to_string(index=False))}, raw=True)
 
 
 def _evidence_html(evidence: dict[str, Any], limit: int = 240) -> str:
@@ -148,12 +160,12 @@ def findings_html(findings: Sequence[Finding]) -> str:
 
 def show_findings(findings: Iterable[Finding], emit: bool = True) -> None:
     """Show findings ranked by severity; with ``emit`` the runner collects them from the output."""
-    ranked = rank_findings(findings)
+    data = [shareable_data(json.loads(json.dumps(f.to_dict(), default=str))) for f in rank_findings(findings)]
+    ranked = [Finding.from_dict(d) for d in data]  # titles, subjects and evidence masked
     text = "\n".join(f"[{f.severity.name}] {f.check}: {f.title}" for f in ranked) or "No findings."
-    bundle: dict[str, Any] = {"text/html": redact(findings_html(ranked)), "text/plain": redact(text)}
+    bundle: dict[str, Any] = {"text/html": findings_html(ranked), "text/plain": text}
     if emit:
-        data = [f.to_dict() for f in ranked]
-        bundle[FINDINGS_MIME] = json.loads(redact(json.dumps(data, default=str)))
+        bundle[FINDINGS_MIME] = data
     display(bundle, raw=True)
 
 
@@ -185,11 +197,29 @@ def show_coverage(coverage: Sequence[Coverage]) -> None:
     """Show what could not be checked, and emit it for the runner (``summary.json`` ``coverage``)."""
     if not coverage:
         return
-    data = [c.to_dict() for c in coverage]
+    data = [shareable_data(c.to_dict()) for c in coverage]
+    coverage = [Coverage.from_dict(d) for d in data]
     bundle = {
-        "text/html": redact(coverage_html(coverage)),
-        "text/plain": redact("\n".join(c.text for c in coverage)),
-        COVERAGE_MIME: json.loads(redact(json.dumps(data))),
+        "text/html": coverage_html(coverage),
+        "text/plain": "\n".join(c.text for c in coverage),
+        COVERAGE_MIME: data,
+    }
+    display(bundle, raw=True)
+
+
+def show_kpis(area: str, kpis: dict[str, Any]) -> None:
+    """Show the day's headline numbers of an area and emit them for the runner (summary.json
+    ``kpis``, the index's trends); a value that is None (no data) is shown and kept as such."""
+    values = {name: kpi_number(value) for name, value in kpis.items()}
+    cells = "".join(
+        f"<tr><th>{html.escape(name)}</th><td class='num'>{'no data' if v is None else _format_number(v)}</td></tr>"
+        for name, v in values.items()
+    )
+    text = ", ".join(f"{name} {'no data' if v is None else _format_number(v)}" for name, v in values.items())
+    bundle = {
+        "text/html": f"{_TABLE_STYLE}<table class='opsreview-table opsreview-kpis'>{cells}</table>",
+        "text/plain": f"{area} KPIs: {text or 'none'}",
+        KPIS_MIME: {"area": area, "kpis": values},
     }
     display(bundle, raw=True)
 

@@ -11,6 +11,9 @@ from typing import Any
 
 FINDINGS_MIME = "application/vnd.opsreview.findings+json"
 COVERAGE_MIME = "application/vnd.opsreview.coverage+json"
+# The day's headline numbers of an area ({"area": ..., "kpis": {name: number}}): summary.json
+# ``kpis`` and the trend sparklines of the outputs index.
+KPIS_MIME = "application/vnd.opsreview.kpis+json"
 # The one severity palette of every table, badge and chart.
 SEVERITY_COLOURS = {"critical": "#b91c1c", "warning": "#b45309", "info": "#1d4ed8"}
 
@@ -155,3 +158,14 @@ class Coverage:
             checklist=tuple(str(c) for c in data.get("checklist") or ()),
             effect=str(data.get("effect") or ""),
         )
+
+
+def kpi_number(value: Any) -> float | None:
+    """A KPI value as summary.json keeps it: a finite number, else None (no data that day)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None

@@ -74,6 +74,11 @@ _PREFIXED = rf"(?:[A-Za-z0-9]+[_-])*(?:{CREDENTIAL_NAMES})"
 CREDENTIAL_JSON = rf'(?i)("{_PREFIXED}"\s*:\s*)(?:"[^"]*"|[^,}}\]\s]+)'
 CREDENTIAL_TEXT = rf"""(?i)\b({_PREFIXED}\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s"',;&}}]+)"""
 BEARER = r"(?i)((?:bearer|basic|digest)\s+)[A-Za-z0-9._~+/=-]{8,}"
+# Incoming-webhook URLs are credentials in their path (Slack, Teams, Discord): the path goes.
+WEBHOOK_URL = (
+    r"((?:https?://)?(?:hooks\.slack\.com/(?:services|workflows|triggers)|[A-Za-z0-9.-]*webhook\.office\.com/webhookb2"
+    r"|(?:discord|discordapp)\.com/api/webhooks)/)[A-Za-z0-9_@./+=-]+"
+)
 # A card-number candidate: 13-19 digits, plain or grouped as cards print them (fours, or
 # Amex 4-6-5) by a dash, space, `+` or `%20` (as forms and URL encoders write the space), not
 # glued to other letters or digits, so that ObjectIds, hashes, long ids and dates do not match.
@@ -174,6 +179,8 @@ _PY_CARD = re.compile(CARD)
 _PY_PREFILTER = re.compile(PREFILTER)
 # Bearer first: `Authorization: Bearer x` would otherwise lose only "Bearer".
 _PY_BEARER = re.compile(BEARER)
+_PY_WEBHOOK = re.compile(WEBHOOK_URL)
+_WEBHOOK_HOSTS = ("hooks.slack.com/", "webhook.office.com/", "/api/webhooks/")
 _PY_JSON = re.compile(CREDENTIAL_JSON)
 _PY_TEXT = re.compile(CREDENTIAL_TEXT)
 _PY_SCHEMES = re.compile(r"(?i)bearer|basic|digest")
@@ -215,6 +222,8 @@ def mask_sensitive(text: str, found: Found | None = None) -> str:
         return replace
 
     def param(match: re.Match[str]) -> str:
+        if match.group(2).startswith(MASK):  # masked already: kept, with what follows it (a quote)
+            return match.group(0)
         _keep(found, match.group(2))
         return f"{match.group(1)}={MASK}"
 
@@ -231,6 +240,8 @@ def mask_sensitive(text: str, found: Found | None = None) -> str:
         text = _PY_JWT.sub(whole(f"{MASK}JWT{MASK}"), text)
     if any(prefix in text for prefix in _KEY_PREFIXES):
         text = _PY_KEY.sub(whole(""), text)
+    if any(host in text for host in _WEBHOOK_HOSTS):
+        text = _PY_WEBHOOK.sub(whole(""), text)
     if "=" in text:
         text = _PY_URL_PARAM.sub(param, _PY_PARAM.sub(param, text))
     if _PY_SCHEMES.search(text):
@@ -281,6 +292,7 @@ def mask_sensitive_sql(column: str) -> str:
     """A DuckDB expression masking the same things as :func:`mask_sensitive` (cards: any candidate)."""
     expr = f"regexp_replace({column}, {sql_string(JWT)}, '{MASK}JWT{MASK}', 'g')"
     expr = f"regexp_replace({expr}, {sql_string(_API_KEY_PREFIX)}, '\\1{MASK}', 'g')"
+    expr = f"regexp_replace({expr}, {sql_string(WEBHOOK_URL)}, '\\1{MASK}', 'g')"
     expr = f"regexp_replace({expr}, {sql_string(CREDENTIAL_PARAM)}, '\\1={MASK}', 'g')"
     expr = f"regexp_replace({expr}, {sql_string(URL_CREDENTIAL_PARAM)}, '\\1={MASK}', 'g')"
     expr = f"regexp_replace({expr}, {sql_string(BEARER)}, '\\1{MASK}', 'g')"
@@ -338,7 +350,7 @@ def sensitive_in_urls(rel: duckdb.DuckDBPyRelation, max_samples: int = 3) -> pd.
 # carries ``opsreview.masked`` (the store re-masks parts without it).
 
 MASKED_KEY = b"opsreview.masked"
-MASKING_VERSION = 1  # bump when masking learns more: the next pull re-masks older parts
+MASKING_VERSION = 2  # bump when masking learns more: the next pull re-masks older parts
 # Superset of everything masked_with_secrets() can change (tests check it): names before a
 # `:`/`=` (Python's \s is wider than RE2's, hence the class), schemes, key prefixes, URL
 # userinfo, card numbers. Resolved ${ENV} values are looked for literally.
@@ -346,7 +358,7 @@ _SPACE = r"[\s\x0b\x1c-\x1f\x85\pZ]"
 AT_REST_PREFILTER = (
     r"eyJ|(?:sk|rk|pk)_(?:live|test)_|whsec_|gh[pousr]_|xox[abprs]-|AKIA|AIza"
     rf"|(?i:(?:{CREDENTIAL_NAMES})[\"']?{_SPACE}*[:=]|(?:bearer|basic|digest){_SPACE}|(?:key|signature|code|sig)=)"
-    r"|://[^/\s:@\"']+:[^/\s@\"']+@"
+    r"|://[^/\s:@\"']+:[^/\s@\"']+@|hooks\.slack\.com/|webhook\.office\.com/|/api/webhooks/"
     rf"|{_CARD_CANDIDATE}"
 )
 # What a field cut at its length limit ends with: a card or token cut in two keeps none of

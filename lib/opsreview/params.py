@@ -31,6 +31,7 @@ from opsreview.predeploy.params import PredeployParams
 from opsreview.probes.params import ProbesParams
 from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
+from opsreview.share import ShareParams, configure
 
 __all__ = ["Params", "RunnerParams", "load_params", "Section"]
 
@@ -79,6 +80,7 @@ class Params(Section):
     database: DatabaseParams = Field(default_factory=lambda: DatabaseParams())
     payments: PaymentsParams = Field(default_factory=lambda: PaymentsParams())
     alerts: AlertsParams = Field(default_factory=lambda: AlertsParams())
+    share: ShareParams = Field(default_factory=lambda: ShareParams())
     timeline: TimelineParams = Field(default_factory=lambda: TimelineParams())
     backups: BackupsParams = Field(default_factory=lambda: BackupsParams())
     checklist: ChecklistParams = Field(default_factory=lambda: ChecklistParams())
@@ -183,4 +185,6 @@ def load_params(path: str | Path) -> Params:
         if err["type"] == "missing":
             message = "required key is missing"
         raise ParamsError(name, key, message) from None
-    return resolve_paths(params, path.resolve().parent)
+    params = resolve_paths(params, path.resolve().parent)
+    configure(params.share)  # what leaves for outputs/ is masked as these params say
+    return params

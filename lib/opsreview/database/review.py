@@ -29,7 +29,7 @@ from opsreview.database import analysis, charts, models
 from opsreview.database import findings as dbfindings
 from opsreview.database.params import DatabaseParams
 from opsreview.display import Section
-from opsreview.findings import Finding
+from opsreview.findings import Finding, kpi_number
 from opsreview.localtime import local_columns, local_iso
 from opsreview.relations import sql_string
 from opsreview.store import Store
@@ -134,6 +134,15 @@ class DatabaseReview:
         return True
 
     # -- sections ------------------------------------------------------------------------------
+    def kpis(self) -> dict[str, float | None]:
+        """The day's headline numbers: slow operations logged (None: no slow-query input) and
+        the largest replication lag of any member, seconds (None: no replica-set status)."""
+        lags = self.member_lag["lag_max_s"].dropna() if "lag_max_s" in self.member_lag.columns else pd.Series([])
+        return {
+            "slow_ops": float(self.slow_rows) if self._slow_input() else None,
+            "repl_lag_max_s": kpi_number(lags.max()) if len(lags) else None,
+        }
+
     def overview_section(self) -> Section:
         section = Section("overview")
         if self._no_snapshots(section, "database snapshots", (dbfindings.PERFORMANCE,)):

@@ -20,7 +20,7 @@ import pandas as pd
 
 from opsreview.context import ReviewContext
 from opsreview.display import Section
-from opsreview.findings import Finding
+from opsreview.findings import Finding, kpi_number
 from opsreview.localtime import local_columns
 from opsreview.payments import analysis, charts, kpis, models, reconcile, webhooks
 from opsreview.payments import findings as payfindings
@@ -98,6 +98,14 @@ class PaymentReview:
         return True
 
     # -- sections ---------------------------------------------------------------------------
+    def kpis(self) -> dict[str, float | None]:
+        """The day's headline numbers: payments attempted and the authorization rate (empty: no
+        payment events)."""
+        if self.daily.empty:
+            return {}
+        row = self.daily.iloc[0]
+        return {"payments": kpi_number(row["attempts"]), "auth_rate": kpi_number(row["auth_rate"])}
+
     def overview_section(self) -> Section:
         section = Section("overview")
         if self._no_events(section, (payfindings.MONITOR,)):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from opsreview.context import ReviewContext
 from opsreview.display import Section
-from opsreview.findings import Finding
+from opsreview.findings import Finding, kpi_number
 from opsreview.localtime import local_columns
 from opsreview.probes import analysis, charts
 from opsreview.probes import findings as probefindings
@@ -50,6 +50,11 @@ class ProbeReview:
     @property
     def matrix(self) -> pd.DataFrame:
         return analysis.security_matrix(self.security)
+
+    def kpis(self) -> dict[str, float | None]:
+        """The day's headline number: the uptime % of the worst probe (None: no health checks)."""
+        day = self.uptime["uptime_day"].dropna() if "uptime_day" in self.uptime.columns else pd.Series([])
+        return {"uptime_pct": kpi_number(day.min()) if len(day) else None}
 
     def uptime_section(self) -> Section:
         section = Section("uptime", [charts.uptime_timeline(self)], [("Uptime % per probe", self.table("uptime"))])

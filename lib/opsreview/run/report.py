@@ -23,8 +23,17 @@ import plotly
 from nbconvert import HTMLExporter
 
 from opsreview.display import inline_code
-from opsreview.findings import COVERAGE_MIME, FINDINGS_MIME, Coverage, Finding, count_by_severity, rank_findings
-from opsreview.secrets import redact
+from opsreview.findings import (
+    COVERAGE_MIME,
+    FINDINGS_MIME,
+    KPIS_MIME,
+    Coverage,
+    Finding,
+    count_by_severity,
+    kpi_number,
+    rank_findings,
+)
+from opsreview.share import shareable, shareable_data
 
 ASSETS_DIR = "_assets"
 PLOTLY_ASSET = f"plotly-{plotly.__version__}.min.js"
@@ -38,7 +47,10 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
 table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}.badge{color:#fff;padding:2px 8px;border-radius:4px;font-size:.85em}
 .sev-critical{color:#b91c1c;font-weight:600}.sev-warning{color:#b45309;font-weight:600}.sev-info{color:#1d4ed8}
+.table-wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:break-word}td.num{text-align:right}
+@media (max-width:600px){body{margin:.75rem}}
 """
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
 
 
 def _file_mode() -> int:
@@ -77,11 +89,14 @@ def ensure_plotly_asset(outputs: Path) -> Path:
 
 
 def scrub_notebook(path: Path) -> None:
-    """Redact secrets from an executed notebook in place (last line of defence)."""
+    """Mask an executed notebook in place, every string of it (sources, outputs, tracebacks,
+    metadata) as :func:`opsreview.share.shareable` masks text: the last line of defence behind
+    the display helpers, for what a cell printed or raised itself."""
     text = path.read_text(encoding="utf-8")
-    cleaned = redact(text)
-    if cleaned != text:
-        write_text_atomic(path, cleaned)
+    data = json.loads(text)
+    cleaned = shareable_data(data)
+    if cleaned != data:
+        write_text_atomic(path, json.dumps(cleaned, indent=1, ensure_ascii=False) + "\n")
 
 
 def export_html(ipynb: Path, html_path: Path, title: str, asset_href: str) -> None:
@@ -94,7 +109,7 @@ def export_html(ipynb: Path, html_path: Path, title: str, asset_href: str) -> No
     body = _EXTERNAL_SCRIPT.sub("", body)
     body = _MERMAID_MODULE.sub("", body)
     body = body.replace("</head>", f'<script src="{asset_href}"></script>\n</head>', 1)
-    write_text_atomic(html_path, redact(body))
+    write_text_atomic(html_path, shareable(body))
 
 
 def _emitted(ipynb: Path, mime: str) -> list[dict[str, Any]]:
@@ -118,6 +133,22 @@ def notebook_coverage(ipynb: Path) -> list[Coverage]:
     return list(dict.fromkeys(Coverage.from_dict(item) for item in _emitted(ipynb, COVERAGE_MIME)))
 
 
+def notebook_kpis(ipynb: Path) -> dict[str, dict[str, float | None]]:
+    """The KPIs a notebook emitted (:func:`opsreview.display.show_kpis`), by area (a later
+    emission of the same name wins)."""
+    kpis: dict[str, dict[str, float | None]] = {}
+    if not ipynb.exists():
+        return kpis
+    nb = nbformat.read(ipynb, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            item = output.get("data", {}).get(KPIS_MIME)
+            if isinstance(item, dict) and isinstance(item.get("kpis"), dict):
+                area = kpis.setdefault(str(item.get("area", "")), {})
+                area.update({str(k): kpi_number(v) for k, v in item["kpis"].items()})
+    return kpis
+
+
 def overall_status(findings: list[Finding], failed: bool, fail_on: int) -> str:
     if failed:
         return "failed"
@@ -137,6 +168,7 @@ def build_summary(
     fail_on: str,
     exit_code: int,
     coverage: list[Coverage] | None = None,
+    kpis: dict[str, dict[str, float | None]] | None = None,
     incidents: list[dict[str, Any]] | None = None,
     checklist: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -151,6 +183,7 @@ def build_summary(
         "counts": count_by_severity(ranked),
         "findings": [f.to_dict() for f in ranked],
         "coverage": [c.to_dict() for c in coverage or []],
+        "kpis": kpis or {},
         "incidents": incidents or [],  # the incident timeline (run.timeline), most important first
         "checklist": checklist or [],
         "notebooks": notebooks,
@@ -162,10 +195,13 @@ def _badge(status: str) -> str:
     return f"<span class='badge' style='background:{_BADGE.get(status, '#6b7280')}'>{html.escape(status)}</span>"
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, css: str = "") -> str:
+    """A page: readable on a phone (viewport meta; each table scrolls sideways in its own wrapper)."""
+    body = _TABLE.sub(lambda m: f"<div class='table-wrap'>{m.group(0)}</div>", body)
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{PAGE_CSS}</style></head><body>{body}</body></html>\n"
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{PAGE_CSS}{css}</style></head><body>{body}</body></html>\n"
     )
 
 
@@ -219,7 +255,7 @@ def render_day_index(summary: dict[str, Any], checklist_section: str = "") -> st
         )
     if checklist_section:
         body += checklist_section
-    return redact(_page(f"opsreview {summary['date']}", body))
+    return shareable(_page(f"opsreview {summary['date']}", body))
 
 
 def _coverage_rows(coverage: list[dict[str, Any]]) -> list[str]:
@@ -245,31 +281,10 @@ def _coverage_rows(coverage: list[dict[str, Any]]) -> list[str]:
 
 
 def render_outputs_index(outputs: Path) -> str:
-    """One row per published date, newest first."""
-    rows = []
-    for summary_path in sorted(outputs.glob("*/summary.json"), reverse=True):
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        day = summary_path.parent.name
-        counts = summary.get("counts", {})
-        cells = "".join(f"<td class='sev-{sev}'>{counts.get(sev, 0)}</td>" for sev in ("critical", "warning", "info"))
-        links = " ".join(
-            f"<a href='{html.escape(day)}/{html.escape(nb['html'])}'>{html.escape(nb['name'])}</a>"
-            for nb in summary.get("notebooks", [])
-        )
-        rows.append(
-            f"<tr><td><a href='{html.escape(day)}/index.html'>{html.escape(day)}</a></td>"
-            f"<td>{html.escape(str(summary.get('environment', '')))}</td><td>{_badge(str(summary.get('status', '?')))}</td>"
-            f"{cells}<td>{links}</td></tr>"
-        )
-    table = "".join(rows) or "<tr><td colspan='7'>No reviews yet.</td></tr>"
-    body = (
-        "<h1>opsreview &mdash; daily reviews</h1><table><tr><th>date</th><th>environment</th><th>status</th>"
-        f"<th>critical</th><th>warning</th><th>info</th><th>reports</th></tr>{table}</table>"
-    )
-    return _page("opsreview reviews", body)
+    """The index of all dates (:mod:`opsreview.run.index_page`)."""
+    from opsreview.run.index_page import render_outputs_index as render
+
+    return render(outputs)
 
 
 def load_run_coverage(run_dir: Path) -> list[Coverage]:

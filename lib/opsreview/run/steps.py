@@ -36,7 +36,7 @@ from opsreview.progress import announce
 from opsreview.run import checklist_view as cv
 from opsreview.run import execute as nbs
 from opsreview.run import report, timeline
-from opsreview.secrets import redact
+from opsreview.share import check_key, shareable_data
 from opsreview.sources import SourceResult, pull_sources
 
 log = logging.getLogger("opsreview")
@@ -117,6 +117,7 @@ class Run:
     findings: list[Finding] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
     notifications: dict[str, object] | None = None  # what the alert channels were told (notify)
+    kpis: dict[str, dict[str, float | None]] = field(default_factory=dict)  # area -> name -> value
     exit_code: int = 0
 
     @property
@@ -163,6 +164,8 @@ def prepare(
         nbs.check_parameters_cell(path)
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: must be at least 1")
+    if problem := check_key(params.share):
+        raise UsageError(f"{params_path}: {problem}")
     _check_writable(params.outputs)
     return Run(params, Path(params_path), day, selected, bool(only), jobs or params.runner.jobs)
 
@@ -210,6 +213,7 @@ def collect(run: Run) -> None:
     for nb_run in run.runs:
         run.findings.extend(report.notebook_findings(nb_run.ipynb))
         run.coverage.extend(report.notebook_coverage(nb_run.ipynb))
+        run.kpis.update(report.notebook_kpis(nb_run.ipynb))
         if nb_run.status != "ok":
             run.findings.append(_notebook_failed(nb_run.name, nb_run))
     _stage_collected(run)
@@ -284,7 +288,7 @@ def _stage_collected(run: Run) -> None:
     report.write_text_atomic(run.staging / "coverage.json", json.dumps([c.to_dict() for c in run.coverage], indent=2))
     if run.notifications is not None:
         report.write_text_atomic(
-            run.staging / "notifications.json", redact(json.dumps(run.notifications, indent=2, default=str))
+            run.staging / "notifications.json", json.dumps(shareable_data(run.notifications), indent=2, default=str)
         )
 
 
@@ -321,6 +325,7 @@ def render(run: Run) -> dict[str, object]:
         fail_on=run.params.fail_on.name,
         exit_code=exit_code,
         coverage=run.coverage,
+        kpis=run.kpis,
         incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz),
         checklist=(rows := checklist_rows(run)),
     )
@@ -328,9 +333,11 @@ def render(run: Run) -> dict[str, object]:
         summary["notifications"] = run.notifications
     for staged in ("findings.json", "coverage.json", "sources.json", "notifications.json"):
         (run.staging / staged).unlink(missing_ok=True)
+    # one masked summary for summary.json and the day page (sources' errors, findings' evidence)
+    summary = shareable_data(json.loads(json.dumps(summary, default=str)))
     extra = checklist_page(run, rows) + (notifications_html(summary) if run.notifications is not None else "")
     report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary, extra))
-    report.write_text_atomic(run.staging / "summary.json", redact(json.dumps(summary, indent=2, default=str)) + "\n")
+    report.write_text_atomic(run.staging / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -20,7 +20,7 @@ from opsreview.findings import SEVERITY_COLOURS, Finding, Severity
 from opsreview.localtime import Zone, hhmm
 from opsreview.run.summary import RunState
 from opsreview.run.timeline import Deploy, Incident, build_incidents, finding_window, load_deploys
-from opsreview.secrets import redact
+from opsreview.share import shareable
 
 POINT = pd.Timedelta(minutes=2)  # a finding at one instant is drawn this wide, to be seen
 
@@ -144,10 +144,10 @@ def timeline_chart(
 
 def show_timeline(view: TimelineView) -> None:
     """Display the section: the note, then the chart and the incidents' table, then any marker problem."""
-    display(HTML(redact(f"<p>{html.escape(view.note)}</p>")))
+    display(HTML(shareable(f"<p>{html.escape(view.note)}</p>")))
     if view.figure is not None:
         show_figure(view.figure)
     if view.table is not None:
         show_table(view.table, max_rows=50, caption="Incidents, most important first")
     for problem in view.problems:
-        display(HTML(redact(f"<p><b>Deploy markers left out:</b> {html.escape(problem)}</p>")))
+        display(HTML(shareable(f"<p><b>Deploy markers left out:</b> {html.escape(problem)}</p>")))

@@ -23,6 +23,7 @@ import pandas as pd
 from opsreview import masking as sensitive
 from opsreview.context import ReviewContext
 from opsreview.display import Section
+from opsreview.findings import kpi_number
 from opsreview.localtime import local_columns
 from opsreview.logs import baseline, charts, health
 from opsreview.logs.access import abuse, coverage, findings
@@ -30,7 +31,7 @@ from opsreview.logs.access import analysis as traffic
 from opsreview.logs.access.route_inference import RouteInference
 from opsreview.logs.evidence import ERROR_RATES, LOGGING, RESPONSE_TIMES, sample_lines
 from opsreview.logs.review import SectionedReview, hosts_logging_around, log_files
-from opsreview.relations import Relation, sql_string
+from opsreview.relations import Relation, run_sql, sql_string
 
 __all__ = ["AccessLogReview", "open_access_logs"]
 
@@ -109,6 +110,20 @@ class AccessLogReview(SectionedReview):
         return fact is not None and not (self._field_counts[column] > 0).any()
 
     # -- sections ------------------------------------------------------------------------------
+    def kpis(self) -> dict[str, float | None]:
+        """The day's headline numbers (summary.json ``kpis``, the index's trends): requests, the
+        share of 5xx answers and the p95 response time; empty without requests (no data)."""
+        if self.today is None:
+            return {}
+        timed = "response_time_ms" in self.today.columns
+        p95 = "quantile_cont(response_time_ms, 0.95)" if timed else "NULL::DOUBLE"
+        row = run_sql(
+            self.today,
+            "SELECT count(*) AS requests, avg(CASE WHEN status >= 500 THEN 1.0 ELSE 0.0 END) FILTER "
+            f"(WHERE status IS NOT NULL) AS rate, {p95} AS p95 FROM t",
+        ).iloc[0]
+        return {"requests": int(row["requests"]), "5xx_rate": kpi_number(row["rate"]), "p95_ms": kpi_number(row["p95"])}
+
     def volume(self) -> Section:
         """Requests per minute against the baseline; gaps and volume drops per host."""
         section = Section("volume")

@@ -83,9 +83,12 @@ def _when(result: dict[str, Any]) -> dt.datetime | None:
 
 
 def alerts_delivered(notifications: dict[str, Any] | None) -> bool:
-    """Whether the day's notification ran with channels configured and none failed (the alert
-    items are then verified; a failed delivery is a finding, no channel a coverage fact)."""
-    return bool(notifications) and bool(notifications.get("ok")) if notifications else False
+    """Whether the day's notification delivered at least one message and none failed (the alert
+    items are then verified; a failed delivery is a finding; no channel, or nothing to send
+    today, leaves them not verifiable: nothing showed the channels work)."""
+    if not notifications:
+        return False
+    return bool(notifications.get("ok")) and bool(notifications.get("deliveries"))
 
 
 def load_checklist_inputs(review: ReviewContext) -> ChecklistInputs:

@@ -232,6 +232,17 @@ NO_ALERT_CHANNEL = Coverage(
 )
 
 
+# Channels configured, every open finding already sent: no delivery today showed they work.
+NOTHING_SENT = Coverage(
+    area="alerts",
+    section="notifications",
+    missing="No delivery today",
+    detail="nothing new to send (every open finding was already sent): no channel was exercised",
+    remedy="`opsreview notify --test` sends a test message to every channel",
+    checklist=("Set up alerts", "Monitoring tools configured"),
+)
+
+
 def _notebook_rows(run: Run) -> list[dict[str, object]]:
     return [
         {
@@ -277,6 +288,8 @@ def notify(run: Run) -> None:
         else:
             run.findings.extend(outcome.findings)
             run.notifications = outcome.to_dict()
+            if not outcome.deliveries:
+                run.coverage.append(NOTHING_SENT)
             announce(f"  alerts: {len(outcome.sent)} sent, {len(outcome.resolved)} resolved, ok={outcome.ok}")
     _stage_collected(run)
 

@@ -30,7 +30,7 @@ def cmd_predeploy(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     result = run_predeploy(params)
     root = Path(args.out) if args.out else params.outputs / FOLDER
+    print(format_result(result), flush=True)  # the verdict first: an unwritable outputs folder must not hide it
     folder = write_report(result, root)
-    print(format_result(result), flush=True)
     print(f"report: {folder / 'predeploy.html'}", flush=True)
     return result.exit_code

@@ -147,6 +147,12 @@ def check_migrations(params: Params) -> CheckResult:
         name = doc.get(config.file_field)
         if isinstance(name, str):
             applied[name] = _as_utc(doc.get(config.applied_field))
+    if len(docs) >= config.max_documents:  # a longer changelog would read as "not applied"
+        reason = (
+            f"{namespace} holds {len(docs)}+ entries, more than max_documents ({config.max_documents}): "
+            "raise predeploy.migrations.max_documents"
+        )
+        return CheckResult("migrations", NOT_CHECKED, reason, remedy=reason)
     pending = [name for name in files if name not in applied]
     unapplied_time = [name for name in files if name in applied and applied[name] is None]
     evidence = {

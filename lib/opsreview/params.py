@@ -45,7 +45,9 @@ class SparkParams(Section):
 
     master: str = Field("local[2]", description="Spark master: local[N], spark://host:7077, yarn, k8s://https://...")
     app_name: str = Field("opsreview", description="the application name shown by the cluster")
-    conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings (spark.executor.memory, spark.hadoop.fs.s3a.*, ...)")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="extra Spark settings (spark.executor.memory, spark.hadoop.fs.s3a.*, ...)"
+    )
 
 
 class Params(Section):
@@ -53,7 +55,9 @@ class Params(Section):
     timezone: str = Field("UTC", description="IANA zone in which a review day is taken")
     fail_on: Severity = Field(Severity.critical, description="exit 1 at or above this severity")
     store: Path = Field(description="folder of the date-partitioned store")
-    engine: Literal["duckdb", "spark"] = Field("duckdb", description="where the log pull runs: duckdb (embedded) or spark")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="where the log pull runs: duckdb (embedded) or spark"
+    )
     spark: SparkParams = Field(default_factory=lambda: SparkParams())
     outputs: Path = Field(description="folder of the dated reports")
     baseline_days: int = Field(7, ge=1, le=60, description="trailing days used as baseline")

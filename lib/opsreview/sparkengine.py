@@ -67,8 +67,10 @@ def session(settings: SparkParams) -> SparkSession:
                 builder = builder.config(key, value)
             try:
                 _session = builder.getOrCreate()
-            except Exception as exc:  # noqa: BLE001 - py4j/Java errors: no Java, bad master...
-                raise SparkUnavailable(f"cannot start a Spark session on {settings.master}: {_first_line(exc)}") from exc
+            except Exception as exc:
+                raise SparkUnavailable(
+                    f"cannot start a Spark session on {settings.master}: {_first_line(exc)}"
+                ) from exc
             _settings = wanted
             _session.sparkContext.setLogLevel("WARN")
         return _session
@@ -76,7 +78,7 @@ def session(settings: SparkParams) -> SparkSession:
 
 def _alive(spark: SparkSession) -> bool:
     try:
-        jsc = spark.sparkContext._jsc  # noqa: SLF001 - the JVM handle is how a stopped context shows
+        jsc = spark.sparkContext._jsc
         return jsc is not None and not jsc.sc().isStopped()
     except Exception:  # noqa: BLE001 - a dead py4j gateway raises anything
         return False

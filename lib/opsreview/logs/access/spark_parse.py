@@ -65,6 +65,7 @@ _KIND_PARSED, _KIND_UNPARSED, _KIND_TOO_LONG = 0, 1, 2
 # Spark's datetime patterns of the dates (the weekday of a web date is dropped: morgan's is
 # always right and neither other parser checks it).
 _SPARK_DATE = {"clf": "dd/MMM/yyyy:HH:mm:ss Z", "web": "dd MMM yyyy HH:mm:ss 'GMT'"}
+_MARK, _SEP = "\x1e", "\x1f"
 _SPARK_TYPE = {"status": "smallint", "int": "bigint", "number": "double"}
 
 
@@ -90,23 +91,35 @@ def spark_regex(fmt: MorganFormat) -> str | None:
     return "".join(out) + "$"
 
 
-def spark_columns(fmt: MorganFormat, line: Column) -> tuple[dict[str, Column], Column]:
-    """Column expressions of every REQUEST_COLUMNS name over ``line`` (the ANSI-stripped
-    line), and ``ok``: true where they are the exact parser's values."""
-    from pyspark.sql import functions as F  # noqa: N812 - pyspark's convention
+def spark_groups(fmt: MorganFormat, line: Column) -> Column:
+    """The one regex pass of the fast path: an array of the token texts where the line
+    matches (the groups joined by \x1f behind a \x1e mark, then split), else NULL. Lines
+    holding either byte, or a NUL, are left to the exact parser. Select it as a column of
+    its own: the expressions of :func:`spark_columns` then read it without matching again."""
+    from pyspark.sql import functions as F
 
     regex = spark_regex(fmt)
-    nulls = {"ts": "timestamp", "status": "smallint", "bytes": "bigint"}
-    columns = {c: F.lit(None).cast(nulls.get(c, "double" if c.endswith("_ms") else "string")) for c in REQUEST_COLUMNS}
     if regex is None:
-        return columns, F.lit(False)
-    checks = [line.rlike(regex), F.instr(line, "\x00") == 0]
+        return F.lit(None).cast("array<string>")
+    joined = F.regexp_replace(line, regex, _MARK + _SEP.join(f"${i + 1}" for i in range(len(fmt.tokens))))
+    clean = (F.instr(line, _MARK) == 0) & (F.instr(line, _SEP) == 0) & (F.instr(line, "\x00") == 0)
+    return F.when(clean & joined.startswith(_MARK), F.split(F.substring(joined, 2, 1 << 30), _SEP, -1))
+
+
+def spark_columns(fmt: MorganFormat, groups: Column) -> tuple[dict[str, Column], Column]:
+    """Column expressions of every REQUEST_COLUMNS name over ``groups`` (the column of
+    :func:`spark_groups`), and ``ok``: true where they are the exact parser's values."""
+    from pyspark.sql import functions as F
+
+    columns = {c: F.lit(None).cast(_type_of(c)) for c in REQUEST_COLUMNS}
+    checks = [groups.isNotNull()]
+    tokens = fmt.tokens
     filled: set[str] = set()
-    for index, token in enumerate(fmt.tokens):
+    for index, token in enumerate(tokens):
         if token.column is None or token.column in filled:
             continue
         filled.add(token.column)
-        text = F.regexp_extract(line, regex, index + 1)
+        text = F.element_at(groups, index + 1)
         value: Column
         if token.shape == "clf":
             value = F.try_to_timestamp(text, F.lit(_SPARK_DATE["clf"]))
@@ -199,7 +212,7 @@ def _exact_stage(
         info = {f: files[_local_key(f)] for f in uniq}
         index = pa.array([uniq.index(f) for f in file_keys], pa.int32()) if len(uniq) > 1 else None
 
-        def per_file(values: list[Any], kind: pa.DataType, index: pa.Array | None = index) -> pa.Array:
+        def per_file(values: list[Any], kind: pa.DataType, index: pa.Array | None = index, n: int = n) -> pa.Array:
             if index is None:
                 return pa.repeat(pa.scalar(values[0], kind), n)
             return pa.array(values, kind).take(index)
@@ -359,7 +372,7 @@ def job_dataframe(
     params: Params, fmt: MorganFormat, jobs: Sequence[_FileJob], staging: str, secrets: Sequence[str]
 ) -> DataFrame:
     """The whole job as one lazy DataFrame of per-(part, day) counts (collect it to run it)."""
-    from pyspark.sql import functions as F  # noqa: N812
+    from pyspark.sql import functions as F
 
     from opsreview import sparkengine
     from opsreview.logs.access.morgan import _ANSI
@@ -372,7 +385,8 @@ def job_dataframe(
         F.monotonically_increasing_id().alias("_id"),
     )
     line = F.regexp_replace(F.col("_raw"), _ANSI.pattern, "") if fmt.strip_ansi else F.col("_raw")
-    columns, ok = spark_columns(fmt, line)
+    raw = raw.select("*", spark_groups(fmt, line).alias("_g"))
+    columns, ok = spark_columns(fmt, F.col("_g"))
     tz_name = params.timezone
     parsed = raw.select(
         "_file",

@@ -83,7 +83,11 @@ def child(engine: str, master: str, path: Path, store_dir: Path) -> None:
         sparkengine.stop()
     total = time.monotonic() - started
     parquet = sum(p.stat().st_size for p in store_dir.glob("requests/*/*.parquet"))
-    print(json.dumps({"lines": lines, "parsed": parsed, "total_s": total, "session_s": session_s, "parquet": parquet, "cpu": cpu}))
+    print(
+        json.dumps(
+            {"lines": lines, "parsed": parsed, "total_s": total, "session_s": session_s, "parquet": parquet, "cpu": cpu}
+        )
+    )
 
 
 def main() -> None:

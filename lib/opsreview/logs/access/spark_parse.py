@@ -22,8 +22,10 @@ One job per access source reads its files with ``spark.read.text`` and runs, in 
    ``os.replace`` per part) and their `log_files` rows written; a failed job removes its
    staging folder and the store keeps what it had.
 
-The store is a folder the driver and the executors both see (local, or a shared mount on a
-cluster); log paths may be any URI Spark reads (``s3a://``, ``gs://``, ``hdfs://``).
+The store and the log files are folders the driver and the executors both see (local, or a
+shared mount on a cluster): the driver lists the files and keys their parts by content as the
+DuckDB pull does. JSON-lines sources, and gzip content under a name without ``.gz`` (Hadoop
+picks the codec by name), stay on the DuckDB pull.
 """
 
 from __future__ import annotations

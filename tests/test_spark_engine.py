@@ -199,3 +199,46 @@ def test_unstartable_session_is_a_failed_source(spark_local: Any, tmp_path: Path
     assert "cannot start a Spark session on nowhere://cluster" in (result.error or "")
     assert [f.check for f in result.findings] == ["logs.source_failed"]
     assert not list((tmp_path / "store-spark").glob("requests/*/*.parquet"))
+
+
+LINES = [
+    '10.0.0.1 - - [01/Dec/2026:10:00:00 +0100] "GET /a?b=1 HTTP/1.1" 200 12 "-" "curl/8.0" 3.5 ms',
+    '10.0.0.1 - bob [01/Dec/2026:10:00:00 +0100] "GET /a HTTP/1.1" 200 - "https://x/ y" "Mozilla/5.0 (X11)" 1 ms',
+    '10.0.0.1 - - [01/Dec/2026:10:00:00 +0100] "GET /a HTTP/1.1" 200 12 "-" "ua "quoted" here" 3.5 ms',
+    '10.0.0.1 - - [01/Dec/2026:10:00:00 +0100] "GET /a b HTTP/1.1" 200 12 "-" "ua" 3.5 ms',
+    '10.0.0.1 - a b [01/Dec/2026:10:00:00 +0100] "GET /a HTTP/1.1" 200 12 "-" "ua" 3.5 ms',
+    "10.0.0.1 - - GET /a HTTP/1.1 404 0 - 2.250 ms",
+    "GET /api/x 500 17 - 0.5 ms",
+    "GET /api/x 500 - - - ms",
+    '10.0.0.1 - - [01/Dec/2026:10:00:00 +0100] "GET /a?b=1 HTTP/1.1" 304 -',
+    "10.0.0.1 - GET /a?q=1 HTTP/1.1 404 0 - 2.250 ms",
+    "10.0.0.1 GET /a HTTP/1.1 404 0 - 2.250 ms",
+    '2026-12-01T10:00:00.123Z GET /a?x=1 200 5 1.5 ms 1.75 ms "req-1" "-" "curl/8.0"',
+    '2026-12-01T10:00:00.123Z GET /a 200 5 1.5 ms 1.75 ms "req-1" "-" "ua "q" x"',
+    '2026-12-01T10:00:00Z GET /a b 200 5 1.5 ms 1.75 ms "r" "-" "ua"',
+]
+
+
+@pytest.mark.parametrize("name", ["combined", "combined_rt", "common", "short", "tiny", ISO_REQ])
+def test_fast_path_regex_takes_only_what_the_exact_parser_splits_the_same(name: str) -> None:
+    """Wherever the fast path's regex matches (Python's re reads the same syntax as Java's
+    here), its groups are the exact parser's values; lines it refuses are the exact parser's."""
+    import re
+
+    from opsreview.logs.access.morgan import compile_format
+    from opsreview.logs.access.spark_parse import spark_regex
+
+    fmt = compile_format(name)
+    pattern = spark_regex(fmt)
+    assert pattern is not None
+    fast = re.compile(pattern)
+    matched = 0
+    for line in [*LINES, *(x.rsplit(" ", 2)[0] for x in LINES)]:
+        strict = fast.match(line)
+        exact = fmt.regex.match(line)
+        if strict is None:
+            continue
+        matched += 1
+        assert exact is not None, line
+        assert list(strict.groups()) == [exact.group(f"t{i}") for i in range(len(fmt.tokens))], line
+    assert matched, "no sample line is in this format: the test checks nothing"

@@ -54,14 +54,14 @@ def _rows(store: Path, table: str) -> list[tuple[Any, ...]]:
 
 
 def _rounded(value: Any) -> Any:
-    """Floats to 9 significant digits: DuckDB sums floats in thread order, so a mean may differ
-    in its last bits between two reviews of the very same store."""
+    """Floats to 9 significant digits and lists in any order: DuckDB sums floats and gathers
+    lists in thread order, so two reviews of the very same store may differ there."""
     if isinstance(value, float):
         return float(f"{value:.9g}")
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_rounded(v) for v in value]
+    if isinstance(value, list | tuple):  # in any order: some evidence lists come from unordered aggregates
+        return sorted((_rounded(v) for v in value), key=repr)
     return value
 
 

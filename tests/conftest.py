@@ -75,3 +75,23 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     day_dir = tmp / "out" / str(truth["review_date"])
     summary = json.loads((day_dir / "summary.json").read_text()) if (day_dir / "summary.json").exists() else {}
     return {"proc": proc, "truth": truth, "day_dir": day_dir, "summary": summary, "out": tmp / "out"}
+
+
+@pytest.fixture(scope="session")
+def spark_local() -> Iterator[Any]:
+    """The one Spark session of the test run (local[2]): every Spark test pulls through it
+    (``engine: spark`` with ``spark.master: local[2]`` reuses it); stopped at the end."""
+    import shutil
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        skip_or_fail("pyspark is not installed (pip install -e '.[spark]')")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        skip_or_fail("no Java runtime (apt-get install openjdk-17-jre-headless)")
+    from opsreview import sparkengine
+    from opsreview.params import SparkParams
+
+    settings = SparkParams(master="local[2]", conf={"spark.sql.shuffle.partitions": "2"})
+    yield sparkengine.session(settings)
+    sparkengine.stop()

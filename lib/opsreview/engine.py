@@ -12,16 +12,24 @@ them run with the same settings:
   down either);
 - no progress bar on stderr (it ends up in cron mail).
 
-This is where a distributed engine plugs in later (``engine: spark`` in params), the way
-papermill keeps its engines behind one registry and httpx its transports behind one interface.
+The choice of engine is made here too, once (:func:`selected`): with ``engine: spark`` in
+params, the log pull parses and writes on Spark (:mod:`opsreview.sparkengine` holds the session,
+:mod:`opsreview.logs.access.spark_parse` the job); everything that reads the store still reads
+it through :func:`connect`. DuckDB stays the embedded default.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from typing import TYPE_CHECKING, Literal
 
 import duckdb
+
+if TYPE_CHECKING:
+    from opsreview.params import Params
+
+Engine = Literal["duckdb", "spark"]
 
 # Parsing streams batches and needs little; a review's exact per-route quantiles cannot spill,
 # so readers get more.
@@ -51,3 +59,8 @@ def connect(
     if parsing:
         con.execute("SET disabled_optimizers = 'filter_pushdown'")
     return con
+
+
+def selected(params: Params) -> Engine:
+    """The engine the pull runs on (params ``engine``; ``duckdb`` unless set)."""
+    return params.engine

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,7 +33,7 @@ from opsreview.schema import Section, resolve_paths
 from opsreview.secrets import SECRET_REF, remember_secret
 from opsreview.share import ShareParams, configure
 
-__all__ = ["Params", "RunnerParams", "load_params", "Section"]
+__all__ = ["Params", "RunnerParams", "SparkParams", "load_params", "Section"]
 
 
 class RunnerParams(Section):
@@ -67,11 +67,25 @@ class TimelineParams(Section):
     deploys_file: Path | None = Field(None, description="more deploy markers: JSON lines or CSV with at, version, note")
 
 
+class SparkParams(Section):
+    """Where `engine: spark` runs the log pull (see README, "Running on Spark")."""
+
+    master: str = Field("local[2]", description="Spark master: local[N], spark://host:7077, yarn, k8s://https://...")
+    app_name: str = Field("opsreview", description="the application name shown by the cluster")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="extra Spark settings (spark.executor.memory, spark.hadoop.fs.s3a.*, ...)"
+    )
+
+
 class Params(Section):
     environment: str = Field(description="name shown in reports and summary.json")
     timezone: str = Field("UTC", description="IANA zone in which a review day is taken")
     fail_on: Severity = Field(Severity.critical, description="exit 1 at or above this severity")
     store: Path = Field(description="folder of the date-partitioned store")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="where the log pull runs: duckdb (embedded) or spark"
+    )
+    spark: SparkParams = Field(default_factory=lambda: SparkParams())
     outputs: Path = Field(description="folder of the dated reports")
     baseline_days: int = Field(7, ge=1, le=60, description="trailing days used as baseline")
     runner: RunnerParams = Field(default_factory=lambda: RunnerParams())

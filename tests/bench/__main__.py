@@ -30,6 +30,7 @@ def main() -> int:
         ["tests.bench.bench_day_sizes", *(["--sizes", "50000,100000"] if args.quick else [])],
         ["tests.bench.bench_probes"],
         ["tests.bench.bench_mongo_log", *(["--mb", "100"] if args.quick else [])],
+        ["tests.bench.bench_spark", *(["--lines", "1000000"] if args.quick else [])],
     ]
     failed = []
     for bench in benches:

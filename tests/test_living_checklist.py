@@ -75,6 +75,24 @@ def test_failing_items_carry_their_findings_ranked() -> None:
     assert verified["status"] == "verified" and "logs.p95_route" in verified["evidence"]
 
 
+def test_a_finding_fails_every_item_that_lists_its_check_even_unnamed() -> None:
+    leak = Finding("logs", "logs.secret_in_url", Severity.critical, "token in URLs", checklist=("Morgan HTTP logging",))
+    got = by_item(cv.item_rows([leak], [], {"logs"}, cv.ChecklistInputs(day=DAY)))
+    assert got["API keys stored securely"]["status"] == "failing"  # lists logs.secret_in_url
+    assert got["Morgan HTTP logging"]["status"] == "failing"
+    assert got["Monitor error rates"]["status"] == "verified"
+
+
+def test_a_failed_source_leaves_its_areas_items_not_verifiable_and_kpis_show_on_verified_ones() -> None:
+    failed = Finding("database", "database.source_failed", Severity.critical, "source database failed: refused")
+    kpis = {"logs": {"requests": 207207, "5xx rate %": 0.41}}
+    got = by_item(cv.item_rows([failed], [], {"database", "logs"}, cv.ChecklistInputs(day=DAY), kpis))
+    row = got["MongoDB indexes"]
+    assert row["status"] == "not verifiable" and "refused" in row["evidence"]
+    assert got["Monitor error rates"]["status"] == "verified"
+    assert got["Monitor error rates"]["evidence"].endswith("today: requests 207,207, 5xx rate % 0.41")
+
+
 def test_a_coverage_fact_is_not_verifiable_with_its_remedy() -> None:
     fact = Coverage(
         "logs",
@@ -184,7 +202,7 @@ def test_the_newest_predeploy_run_before_the_day_ends_verifies_its_items(tmp_pat
     assert got["Database connection tested"]["status"] == "failing"
     assert got["Rollback plan ready"]["status"] == "not verifiable"
     assert got["All endpoints tested"]["status"] == "not verifiable"  # the newest run did not smoke
-    assert got["All endpoints tested"]["link"] == "../predeploy/20261119T080000Z/"
+    assert got["All endpoints tested"]["link"] == "../predeploy/20261119T080000Z/predeploy.html"
     stale = cv.ChecklistInputs(day=DAY + dt.timedelta(days=60), predeploy=result, predeploy_max_age_days=30)
     assert (
         "older than 30 days" in by_item(cv.item_rows([], [], set(), stale))["All environment variables set"]["evidence"]

@@ -149,7 +149,7 @@ def _predeploy_row(item: checklist.ChecklistItem, inputs: ChecklistInputs) -> di
         return _row(item, "not verifiable", f"no pre-deployment run is recorded - to get it: {item.remedy}")
     at = _when(result)
     when = local_iso(at, inputs.timezone) if at else "an unknown time"
-    link = f"../{result.get('report', PREDEPLOY_DIR)}/"
+    link = f"../{result.get('report', PREDEPLOY_DIR)}/predeploy.html"
     if at is not None and inputs.day is not None and (inputs.day - at.date()).days > inputs.predeploy_max_age_days:
         return _row(
             item,
@@ -187,11 +187,18 @@ def item_rows(
     coverage: Iterable[Coverage],
     areas_run: set[str],
     inputs: ChecklistInputs | None = None,
+    kpis: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per checklist item, in checklist order: status, verifier, evidence, link and the
-    findings behind a failing item."""
+    findings behind a failing item.
+
+    A finding bears on an item when it names the item, or when its check id is one the item
+    lists (a critical ``logs.secret_in_url`` fails "API keys stored securely" even if the finding
+    named other items). An area one of whose sources failed today verifies none of its items:
+    what it did not see is no evidence. A verified item shows its area's KPIs of the day."""
     inputs = inputs or ChecklistInputs()
     ranked = rank_findings(findings)
+    blind = {f.area: f for f in ranked if f.check.endswith(".source_failed")}
     reasons: dict[str, list[str]] = {}
     for fact in coverage:
         for text in fact.checklist:
@@ -199,7 +206,9 @@ def item_rows(
     uncovered = {text: f for f in ranked if f.check == f"{f.area}.coverage" for text in f.checklist}
     rows = []
     for item in checklist.ITEMS:
-        related = [f for f in ranked if item.text in f.checklist and f.severity >= Severity.warning]
+        related = [
+            f for f in ranked if (item.text in f.checklist or f.check in item.checks) and f.severity >= Severity.warning
+        ]
         link = f"{item.area}.html" if item.area in areas_run and item.area not in checklist.VERIFIERS else ""
         if related:
             evidence = "; ".join(f"[{f.severity.name}] {f.title}" for f in related[:3])
@@ -219,6 +228,11 @@ def item_rows(
             rows.append(_predeploy_row(item, inputs))
         elif item.text in reasons:
             rows.append(_row(item, "not verifiable", "; ".join(dict.fromkeys(reasons[item.text])), link))
+        elif item.area in blind:
+            evidence = (
+                f"a {item.area} source failed today, so what it did not see is no evidence: {blind[item.area].title}"
+            )
+            rows.append(_row(item, "not verifiable", evidence, link, [blind[item.area]]))
         elif item.text in uncovered:
             evidence = (
                 f"the {item.area} review ran but nothing it checked today speaks to this item "
@@ -227,16 +241,27 @@ def item_rows(
             rows.append(_row(item, "not verifiable", evidence, link))
         elif item.area in areas_run:
             checks = f" ({', '.join(item.checks)})" if item.checks else ""
-            rows.append(
-                _row(
-                    item, "verified", f"checked by the {item.area} review{checks}: no finding at warning or above", link
-                )
-            )
+            today = _kpi_text((kpis or {}).get(str(item.area)) or {})
+            evidence = f"checked by the {item.area} review{checks}: no finding at warning or above{today}"
+            rows.append(_row(item, "verified", evidence, link))
         else:
             rows.append(
                 _row(item, "not verifiable", f"no {item.area} review ran for this day - to get it: {item.remedy}")
             )
     return rows
+
+
+def _kpi_value(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer() or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _kpi_text(values: dict[str, Any]) -> str:
+    shown = [f"{name} {_kpi_value(value)}" for name, value in values.items() if value is not None]
+    return f"; today: {', '.join(shown)}" if shown else ""
 
 
 def checklist_table(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -300,6 +300,19 @@ def load_run_coverage(run_dir: Path) -> list[Coverage]:
     return [Coverage.from_dict(d) for d in json.loads(summary_path.read_text(encoding="utf-8")).get("coverage", [])]
 
 
+def load_run_kpis(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The areas' KPIs of a run: the staged file during a run, else summary.json."""
+    for path, key in ((run_dir / "kpis.json", None), (run_dir / "summary.json", "kpis")):
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+            found = data if key is None else data.get(key)
+            return dict(found) if isinstance(found, dict) else {}
+    return {}
+
+
 def load_run_notifications(run_dir: Path) -> dict[str, Any] | None:
     """What the alert channels were told: the staged file during a run, else summary.json."""
     for path, key in ((run_dir / "notifications.json", None), (run_dir / "summary.json", "notifications")):

@@ -299,6 +299,7 @@ def _stage_collected(run: Run) -> None:
         run.staging / "findings.json", json.dumps([f.to_dict() for f in run.findings], indent=2, default=str)
     )
     report.write_text_atomic(run.staging / "coverage.json", json.dumps([c.to_dict() for c in run.coverage], indent=2))
+    report.write_text_atomic(run.staging / "kpis.json", json.dumps(run.kpis, indent=2))
     if run.notifications is not None:
         report.write_text_atomic(
             run.staging / "notifications.json", json.dumps(shareable_data(run.notifications), indent=2, default=str)
@@ -344,7 +345,7 @@ def render(run: Run) -> dict[str, object]:
     )
     if run.notifications is not None:
         summary["notifications"] = run.notifications
-    for staged in ("findings.json", "coverage.json", "sources.json", "notifications.json"):
+    for staged in ("findings.json", "coverage.json", "sources.json", "notifications.json", "kpis.json"):
         (run.staging / staged).unlink(missing_ok=True)
     # one masked summary for summary.json and the day page (sources' errors, findings' evidence)
     summary = shareable_data(json.loads(json.dumps(summary, default=str)))
@@ -360,7 +361,7 @@ def checklist_rows(run: Run) -> list[dict[str, object]]:
     areas_run = {r.name for r in run.runs if r.status == "ok"} - set(nbs.ROLLUP_NOTEBOOKS)
     if cv.alerts_delivered(run.notifications):
         areas_run.add("alerts")
-    return cv.item_rows(run.findings, run.coverage, areas_run, inputs)
+    return cv.item_rows(run.findings, run.coverage, areas_run, inputs, run.kpis)
 
 
 def checklist_page(run: Run, rows: list[dict[str, object]]) -> str:

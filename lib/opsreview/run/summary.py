@@ -22,7 +22,7 @@ from opsreview.run.checklist_view import (
     load_checklist_inputs,
 )
 from opsreview.run.execute import ROLLUP_NOTEBOOKS
-from opsreview.run.report import load_run_coverage, load_run_findings, load_run_notifications
+from opsreview.run.report import load_run_coverage, load_run_findings, load_run_kpis, load_run_notifications
 
 
 @dataclass
@@ -32,6 +32,7 @@ class RunState:
     notebooks: list[dict[str, Any]] = field(default_factory=list)
     areas_run: set[str] = field(default_factory=set)
     coverage: list[Coverage] = field(default_factory=list)  # what the sections could not check
+    kpis: dict[str, dict[str, Any]] = field(default_factory=dict)  # area -> KPI name -> value
 
 
 def load_run(review: ReviewContext) -> RunState:
@@ -45,7 +46,14 @@ def load_run(review: ReviewContext) -> RunState:
         areas -= failed
     if alerts_delivered(load_run_notifications(review.run_dir)):
         areas.add("alerts")
-    return RunState(rank_findings(findings), sources, notebooks, areas, load_run_coverage(review.run_dir))
+    return RunState(
+        rank_findings(findings),
+        sources,
+        notebooks,
+        areas,
+        load_run_coverage(review.run_dir),
+        load_run_kpis(review.run_dir),
+    )
 
 
 def severity_table(findings: list[Finding]) -> pd.DataFrame:
@@ -81,7 +89,7 @@ def checklist_status(run: RunState, inputs: ChecklistInputs | None = None) -> pd
     but a section lacked the input to check it: a coverage fact naming the item (the reason and
     the remedy are the evidence), or the older convention, an info finding ``<area>.coverage``
     whose checklist lists it. A finding at warning or above still makes the item *failing*."""
-    return checklist_table(item_rows(run.findings, run.coverage, run.areas_run, inputs))
+    return checklist_table(item_rows(run.findings, run.coverage, run.areas_run, inputs, run.kpis))
 
 
 def sources_table(run: RunState) -> pd.DataFrame:
@@ -94,7 +102,7 @@ def load_checklist(review: ReviewContext) -> LivingChecklist:
     the checklist notebook shows."""
     run = load_run(review)
     inputs = load_checklist_inputs(review)
-    rows = item_rows(run.findings, run.coverage, run.areas_run, inputs)
+    rows = item_rows(run.findings, run.coverage, run.areas_run, inputs, run.kpis)
     history = checklist_history(review.params.outputs, review.day, review.params.checklist.history_days, rows)
     return LivingChecklist(rows, history, inputs)
 

@@ -6,6 +6,7 @@ only when its area ran; and re-running a date never notifies again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -57,10 +58,11 @@ def _params(tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPa
     )
 
 
-# The findings of each day: A = the 5xx rate of a route, P = an outage of the API probe,
-# S = a slow query shape, B = a 5xx burst outside the outage's minutes.
+# The findings of each day: A = the 5xx rate of a route (a day-level finding: no window, as
+# the real logs.5xx_rate), P = an outage of the API probe, S = a slow query shape, B = a 5xx
+# burst of some minutes.
 def _a(day: str, severity: str = "warning") -> Any:
-    return finding("logs", "logs.5xx_rate", "POST /api/orders", severity, ("14:10", "14:30"), day)
+    return finding("logs", "logs.5xx_rate", "POST /api/orders", severity, None, day)
 
 
 def _o(day: str, window: tuple[str, str] = ("14:05", "14:40")) -> Any:
@@ -71,8 +73,8 @@ def _s(day: str) -> Any:
     return finding("database", "database.slow_shape", "orders.find {status}", "warning", None, day)
 
 
-def _b(day: str) -> Any:
-    return finding("logs", "logs.5xx_burst", "GET /api/cart", "warning", ("09:00", "09:05"), day)
+def _b(day: str, window: tuple[str, str] = ("09:00", "09:05"), severity: str = "warning") -> Any:
+    return finding("logs", "logs.5xx_burst", "GET /api/cart", severity, window, day)
 
 
 A, P, S, B = "A", "P", "S", "B"
@@ -99,12 +101,15 @@ DAYS: list[tuple[str, Any, tuple[str, ...], dict[tuple[str, str], str]]] = [
         {(A, "chat"): "escalated", (A, "oncall"): "new", (S, "chat"): "repeat"},
     ),
     (
-        "2026-12-04",  # the API is down in the same minutes: A is muted; S cleared (database ran)
-        lambda d: [_a(d, "critical"), _o(d)],
+        # the API is down in the minutes of the burst B: B is muted; the day's 5xx rate A (no
+        # window) is not, whatever the outage; S cleared (database ran)
+        "2026-12-04",
+        lambda d: [_a(d, "critical"), _o(d), _b(d, ("14:10", "14:20"))],
         ("logs", "probes", "database"),
         {
-            (A, "chat"): "inhibited",
-            (A, "oncall"): "inhibited",
+            (A, "chat"): "suppressed",
+            (A, "oncall"): "suppressed",
+            (B, "chat"): "inhibited",
             (P, "chat"): "new",
             (P, "oncall"): "new",
             (S, "chat"): "resolved",
@@ -193,14 +198,13 @@ def test_the_day_table_says_what_happened_to_each_finding_and_channel(
 ) -> None:
     params = _params(tmp_path, receiver, monkeypatch, "table")
     day = "2026-12-04"
-    outcome = notify_run(
-        params, summary(day, [_a(day, "critical"), _o(day)]), now=dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
-    )
+    burst = _b(day, ("14:10", "14:20"), "critical")
+    outcome = notify_run(params, summary(day, [burst, _o(day)]), now=dt.datetime(2026, 12, 5, tzinfo=dt.UTC))
     table = outcome.table()
     rows = {(r["check"], r["channel"]): (r["action"], r["delivered"]) for r in table.to_dict("records")}
     assert rows == {
-        ("logs.5xx_rate", "chat"): ("inhibited", ""),
-        ("logs.5xx_rate", "oncall"): ("inhibited", ""),
+        ("logs.5xx_burst", "chat"): ("inhibited", ""),
+        ("logs.5xx_burst", "oncall"): ("inhibited", ""),
         ("probes.outage", "chat"): ("new", "ok"),
         ("probes.outage", "oncall"): ("new", "ok"),
     }
@@ -208,6 +212,33 @@ def test_the_day_table_says_what_happened_to_each_finding_and_channel(
     assert inhibited == ["inhibited by probes/probes.outage/api"] * 2
     as_json = json.dumps(outcome.to_dict())
     assert TOKEN not in as_json and '"inhibited": 2' in as_json
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "muted"),
+    [
+        (("14:05", "14:40"), None, False),  # a day-level finding is not muted by some minutes
+        (None, ("14:10", "14:20"), False),  # nor does one mute a window
+        (None, None, False),  # nor each other
+        (("14:05", "14:40"), ("14:10", None), True),  # a start alone is a point, inside the outage
+        (("14:05", "14:40"), ("09:00", None), False),  # ... or not (not "until the end of the day")
+        (("14:05", "14:40"), ("14:30", "14:50"), True),  # overlapping windows
+    ],
+)
+def test_with_same_window_only_two_real_windows_that_overlap_inhibit(
+    source: tuple[str, str] | None, target: tuple[str | None, str | None] | None, muted: bool
+) -> None:
+    from opsreview.alerts.params import InhibitRule
+    from opsreview.alerts.rules import inhibited_by
+
+    day = "2026-12-04"
+    outage = finding("probes", "probes.outage", "api", "critical", source, day)
+    burst = finding("logs", "logs.5xx_burst", "GET /api/cart", "warning", None, day)
+    if target is not None:
+        start, end = (f"{day}T{t}:00+01:00" if t else None for t in target)
+        burst = dataclasses.replace(burst, start=start, end=end)
+    rule = InhibitRule.model_validate({"source": {"checks": ["probes.outage"]}, "target": {"checks": ["logs.*"]}})
+    assert (burst.fingerprint in inhibited_by([outage, burst], [rule])) is muted
 
 
 @pytest.mark.parametrize(

@@ -208,7 +208,7 @@ def _notify_locked(
     alerts, day = params.alerts, outcome.day
     with locked(path):
         state = _read_or_set_aside(path, now)
-        decisions = plan_day(findings, state, alerts, day, params.day_window(day), areas_ran)
+        decisions = plan_day(findings, state, alerts, day, areas_ran)
         outcome.decisions = decisions
         open_counts: dict[str, int] = {}
         for d in decisions:

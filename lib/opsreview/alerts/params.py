@@ -113,7 +113,8 @@ class InhibitRule(Section):
     )
     same_window: bool = Field(
         True,
-        description="the two time windows (start-end) must overlap; a finding without a window spans its review day",
+        description="both findings must have a time window (start-end; a start alone is a point) and the windows "
+        "must overlap; a finding without a window (a day-level one such as logs.5xx_rate) is never muted, nor mutes",
     )
 
 

@@ -48,29 +48,33 @@ class Decision:
         return self.action in SENDING
 
 
-def _window(finding: Finding, day: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
-    """The finding's window; without one (or an unreadable one), the whole review day."""
+def _window(finding: Finding) -> tuple[dt.datetime, dt.datetime] | None:
+    """The finding's time window; None when it has none (a day-level finding, such as a day's
+    5xx rate) or an unreadable one. A finding with only a start (or only an end) is a point."""
     try:
-        start = dt.datetime.fromisoformat(finding.start) if finding.start else day[0]
-        end = dt.datetime.fromisoformat(finding.end) if finding.end else day[1]
+        start = dt.datetime.fromisoformat(finding.start) if finding.start else None
+        end = dt.datetime.fromisoformat(finding.end) if finding.end else None
     except ValueError:
-        return day
-    if start.tzinfo is None or end.tzinfo is None:
-        return day
+        return None
+    start = start or end
+    end = end or start
+    if start is None or end is None or start.tzinfo is None or end.tzinfo is None:
+        return None
     return start, max(start, end)
 
 
-def _overlap(a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
+def _overlap(a: tuple[dt.datetime, dt.datetime] | None, b: tuple[dt.datetime, dt.datetime] | None) -> bool:
+    """Both windows are real and overlap (a finding without a window overlaps nothing)."""
+    return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
 
 
-def inhibited_by(
-    findings: Sequence[Finding], rules: Iterable[InhibitRule], day: tuple[dt.datetime, dt.datetime]
-) -> dict[str, str]:
+def inhibited_by(findings: Sequence[Finding], rules: Iterable[InhibitRule]) -> dict[str, str]:
     """fingerprint of each muted finding -> fingerprint of the finding that mutes it.
 
     As in Alertmanager, a finding never mutes itself, and a finding matching both sides of a
-    rule is not muted by that rule (it would otherwise mute its own kind).
+    rule is not muted by that rule (it would otherwise mute its own kind). With ``same_window``,
+    both findings must have a real window and the windows must overlap: a day-level finding
+    (no window) neither mutes nor is muted by a finding of some minutes.
     """
     muted: dict[str, str] = {}
     for rule in rules:
@@ -83,7 +87,7 @@ def inhibited_by(
                     continue
                 if any(getattr(source, name) != getattr(target, name) for name in rule.equal):
                     continue
-                if rule.same_window and not _overlap(_window(source, day), _window(target, day)):
+                if rule.same_window and not _overlap(_window(source), _window(target)):
                     continue
                 muted[target.fingerprint] = source.fingerprint
                 break
@@ -113,7 +117,6 @@ def plan_day(
     state: dict[str, Any],
     params: AlertsParams,
     day: dt.date,
-    day_window: tuple[dt.datetime, dt.datetime],
     areas_ran: set[str] | None,
 ) -> list[Decision]:
     """Every decision of the day, most severe first.
@@ -131,7 +134,7 @@ def plan_day(
         alike[finding.fingerprint] = alike.get(finding.fingerprint, -1) + 1
         by_fingerprint.setdefault(finding.fingerprint, finding)
     today = list(by_fingerprint.values())
-    muted = inhibited_by(today, params.inhibit, day_window)
+    muted = inhibited_by(today, params.inhibit)
     decisions: list[Decision] = []
     for finding in today:
         fp = finding.fingerprint

@@ -356,18 +356,45 @@ def test_the_day_page_section_lists_deliveries_and_decisions_escaped(
     assert "Not notified" in notifications_html(day)
 
 
-@pytest.mark.parametrize("blind", ["logs.source_failed", "logs.notebook_failed", "logs.no_data"])
+@pytest.mark.parametrize(
+    "blind", ["logs.source_failed", "logs.notebook_failed", "logs.no_data", "logs.file_error", "errors.file_error"]
+)
 def test_a_finding_of_an_area_that_saw_nothing_today_has_not_cleared(
     tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, blind: str
 ) -> None:
+    area = blind.split(".")[0]
     params = _params(tmp_path, receiver, monkeypatch, f"blind-{blind}")
-    notify_run(params, summary("2026-12-01", [_a("2026-12-01")]), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
-    today = [finding("logs", blind, "access_logs", "critical", day="2026-12-02")]
-    outcome = notify_run(params, summary("2026-12-02", today), now=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+    before = finding(area, f"{area}.5xx_rate", "POST /api/orders", "warning", day="2026-12-01")
+    notify_run(params, summary("2026-12-01", [before], (area,)), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    today = [finding(area, blind, "access_logs", "critical", day="2026-12-02")]
+    outcome = notify_run(params, summary("2026-12-02", today, (area,)), now=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
     actions = {(d.finding.check, d.channel): d.action for d in outcome.decisions}
     assert actions == {(blind, "chat"): "new", (blind, "oncall"): "new"}  # and no RESOLVED for the 5xx
-    record = read_state(state_path(params.store))["alerts"]["logs/logs.5xx_rate/POST /api/orders"]
+    record = read_state(state_path(params.store))["alerts"][before.fingerprint]
     assert record["status"] == "firing"
+
+
+@pytest.mark.parametrize(
+    ("area", "blind"),
+    [("database", "coverage"), ("payments", "coverage"), ("backups", "coverage"), ("database", "collector_error")],
+)
+def test_an_area_with_a_coverage_fact_or_a_failed_collector_resolves_nothing_that_day(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, area: str, blind: str
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, f"cov-{area}-{blind}")
+    before = finding(area, f"{area}.slow", "orders", "warning", day="2026-12-01")
+    notify_run(params, summary("2026-12-01", [before], (area,)), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    today = summary("2026-12-02", [], (area,))
+    if blind == "coverage":  # the area ran, but could not read an input: a coverage fact, no finding
+        today["coverage"] = [{"area": area, "section": "x", "missing": "No input", "checklist": ["Backups"]}]
+    else:
+        today = summary("2026-12-02", [finding(area, f"{area}.{blind}", "db-1", "info", day="2026-12-02")], (area,))
+    outcome = notify_run(params, today, now=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+    assert [d for d in outcome.decisions if d.action == "resolved"] == []
+    assert read_state(state_path(params.store))["alerts"][before.fingerprint]["status"] == "firing"
+    # the next day, with all of its input and the finding gone, it resolves
+    done = notify_run(params, summary("2026-12-03", [], (area,)), now=dt.datetime(2026, 12, 4, tzinfo=dt.UTC))
+    assert [(d.fingerprint, d.action) for d in done.decisions] == [(before.fingerprint, "resolved")]
 
 
 def test_findings_sharing_a_fingerprint_are_one_alert_the_most_severe_with_a_count(

@@ -134,15 +134,32 @@ def _not_configured() -> Finding:
 
 
 # An area with one of these findings today saw nothing, or not all: what it did not find has not
-# cleared (a log source that failed is no evidence that the 5xx stopped).
+# cleared (a log source that failed is no evidence that the 5xx stopped). The first three: it saw
+# nothing; the others: part of its input failed (a log file, the database collector).
 BLIND_CHECKS = (".source_failed", ".notebook_failed", ".no_data")
+PARTLY_BLIND_CHECKS = frozenset({"logs.file_error", "errors.file_error", "database.collector_error"})
 
 
 def _areas_ran(summary: dict[str, Any]) -> set[str] | None:
-    """Areas whose notebook ran fine on their data today: their findings that are absent have
-    cleared. None when the summary says nothing of notebooks (every area counts as run)."""
+    """Areas that saw all of their input today: their findings that are absent have cleared.
+
+    An area is *blind* today, and so resolves nothing (its absent findings stay open, as they
+    were), when it has a finding saying it saw nothing (``*.source_failed``,
+    ``*.notebook_failed``, ``*.no_data``) or only part (``logs.file_error``,
+    ``errors.file_error``, ``database.collector_error``), or when it has any coverage fact in
+    ``summary["coverage"]`` (database, payments and backups report a missing input that way: a
+    check it could not do is no evidence that what it found before has gone). Simple and safe:
+    one missing input holds back every resolve of the area for that day, never sends a false
+    RESOLVED. None when the summary says nothing of notebooks and nothing is blind (every area
+    counts as run).
+    """
     notebooks = summary.get("notebooks")
-    blind = {str(f.get("area")) for f in summary.get("findings", []) if str(f.get("check", "")).endswith(BLIND_CHECKS)}
+    blind = {
+        str(f.get("area"))
+        for f in summary.get("findings", [])
+        if str(f.get("check", "")).endswith(BLIND_CHECKS) or str(f.get("check", "")) in PARTLY_BLIND_CHECKS
+    }
+    blind |= {str(c.get("area")) for c in summary.get("coverage") or [] if isinstance(c, dict) and c.get("area")}
     if notebooks is None:
         return None if not blind else {str(f.get("area")) for f in summary.get("findings", [])} - blind
     return {str(nb["name"]) for nb in notebooks if nb.get("status") == "ok"} - blind

@@ -241,6 +241,22 @@ def test_with_same_window_only_two_real_windows_that_overlap_inhibit(
     assert (burst.fingerprint in inhibited_by([outage, burst], [rule])) is muted
 
 
+def test_one_muted_occurrence_does_not_hide_another_of_the_same_fingerprint(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, "occurrence")
+    day = "2026-12-04"
+    during = _b(day, ("14:10", "14:20"), "critical")  # explained by the outage
+    morning = _b(day, ("09:00", "09:05"), "warning")  # the same route, other minutes: not explained
+    outcome = notify_run(params, summary(day, [during, _o(day), morning]), now=dt.datetime(2026, 12, 5, tzinfo=dt.UTC))
+    burst = [d for d in outcome.decisions if d.fingerprint == during.fingerprint]
+    assert [(d.channel, d.action, d.finding.start, d.alike) for d in burst] == [("chat", "new", morning.start, 1)]
+    # and when every occurrence is in the outage's minutes, the fingerprint is muted
+    both = [during, _o(day), _b(day, ("14:30", "14:35"))]
+    again = notify_run(params, summary("2026-12-05", both), now=dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    assert {d.action for d in again.decisions if d.fingerprint == during.fingerprint} == {"inhibited"}
+
+
 @pytest.mark.parametrize(
     ("alerts", "key", "message"),
     [

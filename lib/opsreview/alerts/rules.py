@@ -68,30 +68,49 @@ def _overlap(a: tuple[dt.datetime, dt.datetime] | None, b: tuple[dt.datetime, dt
     return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
 
 
-def inhibited_by(findings: Sequence[Finding], rules: Iterable[InhibitRule]) -> dict[str, str]:
-    """fingerprint of each muted finding -> fingerprint of the finding that mutes it.
+def muted_by(findings: Sequence[Finding], rules: Iterable[InhibitRule]) -> list[str | None]:
+    """For each finding (each occurrence, before findings are collapsed by fingerprint), the
+    fingerprint of the finding that mutes it, or None.
 
     As in Alertmanager, a finding never mutes itself, and a finding matching both sides of a
     rule is not muted by that rule (it would otherwise mute its own kind). With ``same_window``,
     both findings must have a real window and the windows must overlap: a day-level finding
     (no window) neither mutes nor is muted by a finding of some minutes.
     """
-    muted: dict[str, str] = {}
-    for rule in rules:
-        sources = [f for f in findings if rule.source.matches(f)]
-        for target in findings:
-            if target.fingerprint in muted or not rule.target.matches(target) or rule.source.matches(target):
+    rules = list(rules)
+    muted: list[str | None] = []
+    for target in findings:
+        by = None
+        for rule in rules:
+            if not rule.target.matches(target) or rule.source.matches(target):
                 continue
-            for source in sources:
-                if source.fingerprint == target.fingerprint:
+            for source in findings:
+                if source.fingerprint == target.fingerprint or not rule.source.matches(source):
                     continue
                 if any(getattr(source, name) != getattr(target, name) for name in rule.equal):
                     continue
                 if rule.same_window and not _overlap(_window(source), _window(target)):
                     continue
-                muted[target.fingerprint] = source.fingerprint
+                by = source.fingerprint
                 break
+            if by is not None:
+                break
+        muted.append(by)
     return muted
+
+
+def inhibited_by(findings: Sequence[Finding], rules: Iterable[InhibitRule]) -> dict[str, str]:
+    """fingerprint of each muted finding -> fingerprint of a finding that mutes it. A fingerprint
+    is muted only when every occurrence of it is (:func:`muted_by`): one burst in the minutes of
+    an outage does not hide another burst of the same route in other minutes."""
+    muted: dict[str, str] = {}
+    live: set[str] = set()
+    for finding, by in zip(findings, muted_by(findings, rules), strict=True):
+        if by is None:
+            live.add(finding.fingerprint)
+        else:
+            muted.setdefault(finding.fingerprint, by)
+    return {fp: by for fp, by in muted.items() if fp not in live}
 
 
 def route(finding: Finding, params: AlertsParams) -> list[str]:
@@ -128,13 +147,19 @@ def plan_day(
     """
     sent_today: dict[str, list[str]] = state.get("days", {}).get(day.isoformat(), {}).get("sent", {})
     alerts: dict[str, Any] = state.get("alerts", {})
+    ranked = rank_findings(findings)
+    # inhibition per occurrence, before collapsing: a fingerprint is muted only if every one is
+    muted = inhibited_by(ranked, params.inhibit)
     by_fingerprint: dict[str, Finding] = {}
+    rep_muted: dict[str, bool] = {}
     alike: dict[str, int] = {}
-    for finding in rank_findings(findings):  # a fingerprint twice in a day: keep the most severe
-        alike[finding.fingerprint] = alike.get(finding.fingerprint, -1) + 1
-        by_fingerprint.setdefault(finding.fingerprint, finding)
-    today = list(by_fingerprint.values())
-    muted = inhibited_by(today, params.inhibit)
+    for finding, by in zip(ranked, muted_by(ranked, params.inhibit), strict=True):
+        # a fingerprint twice in a day: one alert, its most severe occurrence that is not muted
+        fp = finding.fingerprint
+        alike[fp] = alike.get(fp, -1) + 1
+        if fp not in by_fingerprint or (rep_muted[fp] and by is None):
+            by_fingerprint[fp], rep_muted[fp] = finding, by is not None
+    today = rank_findings(by_fingerprint.values())
     decisions: list[Decision] = []
     for finding in today:
         fp = finding.fingerprint

@@ -257,6 +257,23 @@ def test_one_muted_occurrence_does_not_hide_another_of_the_same_fingerprint(
     assert {d.action for d in again.decisions if d.fingerprint == during.fingerprint} == {"inhibited"}
 
 
+def test_backfilling_an_older_date_sends_nothing_for_what_a_later_date_notified_and_keeps_its_state(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, "backfill")
+    notify_run(params, summary("2026-12-03", [_a("2026-12-03")]), now=dt.datetime(2026, 12, 4, tzinfo=dt.UTC))
+    before = read_state(state_path(params.store))["alerts"][_a("2026-12-03").fingerprint]
+    received = len(receiver.to("/backfill/"))
+    # 2026-12-01 was never notified: its A (critical then) is older news; S was never sent at all
+    older = summary("2026-12-01", [_a("2026-12-01", "critical"), _s("2026-12-01")])
+    outcome = notify_run(params, older, now=dt.datetime(2026, 12, 4, 1, tzinfo=dt.UTC))
+    assert _decisions(outcome) == {(A, "oncall"): "superseded", (A, "chat"): "superseded", (S, "chat"): "new"}
+    assert len(receiver.to("/backfill/chat/")) == received + 1 and not receiver.to("/backfill/oncall/")
+    after = read_state(state_path(params.store))["alerts"][_a("2026-12-03").fingerprint]
+    assert after["channels"] == before["channels"] and after["severity"] == "warning"
+    assert after["as_of"] == "2026-12-03" and after["first_seen"] == "2026-12-01"
+
+
 @pytest.mark.parametrize(
     ("alerts", "key", "message"),
     [

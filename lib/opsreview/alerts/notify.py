@@ -89,7 +89,7 @@ class NotifyOutcome:
 
     @property
     def suppressed(self) -> list[Decision]:
-        return self.of("suppressed") + self.of("already_sent")
+        return self.of("suppressed") + self.of("already_sent") + self.of("superseded")
 
     @property
     def inhibited(self) -> list[Decision]:

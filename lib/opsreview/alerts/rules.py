@@ -11,12 +11,14 @@ suppressed    firing, unchanged, sent less than ``repeat_interval`` ago: not sen
 resolved      sent as firing before, absent today from an area that ran: sent once as resolved
 inhibited     muted by an inhibition rule (a source finding of the same window): not sent
 already_sent  this date's run already delivered it to this channel (a re-run): not sent again
+superseded    a date older than the last one the state knows for it (a backfill): not sent, and
+              the state is not overwritten (nor resolved) by the older date
 cleared       as resolved, with ``send_resolved: false``: not sent, no longer open
 ============  ===================================================================================
 
 Time is counted in review days (the date of the review, not the wall clock of the run), so a
 daily schedule that runs a minute earlier one day still repeats on the next day with 24h, and a
-re-run of an older date never looks like time has passed.
+re-run or a backfill of an older date never looks like time has passed.
 """
 
 from __future__ import annotations
@@ -164,10 +166,13 @@ def plan_day(
     for finding in today:
         fp = finding.fingerprint
         record = alerts.get(fp, {}).get("channels", {})
+        newer = _last_day(alerts.get(fp, {}))
         for channel in route(finding, params):
             last = record.get(channel)
             if f"firing:{channel}" in sent_today.get(fp, []):
                 action, reason = "already_sent", f"sent for {day.isoformat()} already"
+            elif newer > day.isoformat():
+                action, reason = "superseded", f"a later date ({newer}) was notified: an older date sends nothing"
             elif fp in muted:
                 action, reason = "inhibited", f"inhibited by {muted[fp]}"
             elif last is None or last.get("status") != "firing":
@@ -183,6 +188,8 @@ def plan_day(
     for fp, record in sorted(alerts.items()):
         if fp in by_fingerprint or (areas_ran is not None and record.get("area") not in areas_ran):
             continue
+        if _last_day(record) > day.isoformat():
+            continue  # an older date than the record's last: it resolves nothing, overwrites nothing
         cleared = Finding.from_dict(
             {**record, "severity": record.get("severity", "info"), "title": record.get("title", fp)}
         )
@@ -198,3 +205,10 @@ def plan_day(
             else:
                 decisions.append(Decision(fp, channel, "cleared", cleared, "send_resolved is off"))
     return decisions
+
+
+def _last_day(record: dict[str, Any]) -> str:
+    """The latest review date a state record knows of (seen, or sent to a channel); "" if none."""
+    days = [str(record.get("as_of") or "")]
+    days += [str(c.get("day") or "") for c in record.get("channels", {}).values() if isinstance(c, dict)]
+    return max(days)

@@ -116,16 +116,21 @@ DAYS: list[tuple[str, Any, tuple[str, ...], dict[tuple[str, str], str]]] = [
         },
     ),
     (
-        "2026-12-05",  # all clear in logs and probes; the database did not run (S stays as it was)
-        lambda d: [],
+        # A drops back to warning: the critical-only oncall, which no longer gets it, hears it
+        # resolved (chat repeats it, 48h after the escalation); the probes are clear; the
+        # database did not run (S stays as it was)
+        "2026-12-05",
+        lambda d: [_a(d)],
         ("logs", "probes"),
-        {(A, "chat"): "resolved", (A, "oncall"): "resolved", (P, "chat"): "resolved", (P, "oncall"): "resolved"},
+        {(A, "chat"): "repeat", (A, "oncall"): "resolved", (P, "chat"): "resolved", (P, "oncall"): "resolved"},
     ),
     (
-        "2026-12-06",  # S is back (new after its resolve); an outage in other minutes mutes nothing
+        # A cleared: resolved on chat (oncall heard it already); S is back (new after its
+        # resolve); an outage in other minutes mutes nothing
+        "2026-12-06",
         lambda d: [_s(d), _o(d, ("03:00", "03:10")), _b(d)],
         ("logs", "probes", "database"),
-        {(S, "chat"): "new", (P, "chat"): "new", (P, "oncall"): "new", (B, "chat"): "new"},
+        {(A, "chat"): "resolved", (S, "chat"): "new", (P, "chat"): "new", (P, "oncall"): "new", (B, "chat"): "new"},
     ),
 ]
 

@@ -8,7 +8,8 @@ new           firing, never sent to this channel (or sent as resolved since): se
 escalated     firing at a higher severity than when it was last sent: sent
 repeat        firing, unchanged, last sent ``repeat_interval`` or more ago: sent again
 suppressed    firing, unchanged, sent less than ``repeat_interval`` ago: not sent
-resolved      sent as firing before, absent today from an area that ran: sent once as resolved
+resolved      sent as firing before, absent today from an area that ran, or no longer routed to
+              this channel (it dropped below the channel's severity): sent once as resolved
 inhibited     muted by an inhibition rule (a source finding of the same window): not sent
 already_sent  this date's run already delivered it to this channel (a re-run): not sent again
 superseded    a date older than the last one the state knows for it (a backfill): not sent, and
@@ -163,11 +164,13 @@ def plan_day(
             by_fingerprint[fp], rep_muted[fp] = finding, by is not None
     today = rank_findings(by_fingerprint.values())
     decisions: list[Decision] = []
+    known = {c.name for c in params.channels}
     for finding in today:
         fp = finding.fingerprint
         record = alerts.get(fp, {}).get("channels", {})
         newer = _last_day(alerts.get(fp, {}))
-        for channel in route(finding, params):
+        routed = route(finding, params)
+        for channel in routed:
             last = record.get(channel)
             if f"firing:{channel}" in sent_today.get(fp, []):
                 action, reason = "already_sent", f"sent for {day.isoformat()} already"
@@ -184,7 +187,14 @@ def plan_day(
             else:
                 action, reason = "suppressed", f"sent {last['day']}, repeats after {params.repeat_interval:g}h"
             decisions.append(Decision(fp, channel, action, finding, reason, alike[fp]))
-    known = {c.name for c in params.channels}
+        if newer > day.isoformat():
+            continue
+        # a channel holding it firing that it no longer routes to (it dropped from critical to
+        # warning: the critical-only channel) hears it resolved, or would never hear the end of it
+        for channel, last in sorted(record.items()):
+            if channel not in routed and channel in known:
+                why = f"no longer sent here ({finding.severity.name})"
+                decisions.extend(_resolution(fp, channel, last, finding, sent_today, day, params, why))
     for fp, record in sorted(alerts.items()):
         if fp in by_fingerprint or (areas_ran is not None and record.get("area") not in areas_ran):
             continue
@@ -194,17 +204,31 @@ def plan_day(
             {**record, "severity": record.get("severity", "info"), "title": record.get("title", fp)}
         )
         for channel, last in sorted(record.get("channels", {}).items()):
-            if channel not in known:
-                continue
-            if f"resolved:{channel}" in sent_today.get(fp, []):
-                decisions.append(Decision(fp, channel, "already_sent", cleared, f"resolved sent for {day} already"))
-            elif last.get("status") != "firing" or dt.date.fromisoformat(last["day"]) >= day:
-                continue  # not open, or sent for this date or a later one (a re-run of an older date)
-            elif params.send_resolved:
-                decisions.append(Decision(fp, channel, "resolved", cleared, f"last seen {record.get('last_seen')}"))
-            else:
-                decisions.append(Decision(fp, channel, "cleared", cleared, "send_resolved is off"))
+            if channel in known:
+                why = f"last seen {record.get('last_seen')}"
+                decisions.extend(_resolution(fp, channel, last, cleared, sent_today, day, params, why))
     return decisions
+
+
+def _resolution(
+    fp: str,
+    channel: str,
+    last: dict[str, Any],
+    finding: Finding,
+    sent_today: dict[str, list[str]],
+    day: dt.date,
+    params: AlertsParams,
+    why: str,
+) -> list[Decision]:
+    """The resolve of an alert open on a channel: none if it is not open there, or was sent for
+    this date or a later one (a re-run of an older date)."""
+    if f"resolved:{channel}" in sent_today.get(fp, []):
+        return [Decision(fp, channel, "already_sent", finding, f"resolved sent for {day} already")]
+    if last.get("status") != "firing" or dt.date.fromisoformat(last["day"]) >= day:
+        return []
+    if params.send_resolved:
+        return [Decision(fp, channel, "resolved", finding, why)]
+    return [Decision(fp, channel, "cleared", finding, "send_resolved is off")]
 
 
 def _last_day(record: dict[str, Any]) -> str:

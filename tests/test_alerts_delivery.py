@@ -354,3 +354,67 @@ def test_the_predeploy_gate_checks_the_channels_through_send_test(
     assert [subject for subject, _ in bad.failures] == ["down"]  # the channel that delivered is no failure
     assert [row["ok"] for row in bad.evidence["channels"]] == [True, False]
     assert TOKEN not in bad.summary
+
+
+@pytest.mark.parametrize("pseudonymize", [False, True])
+def test_a_message_line_is_the_title_and_whitelisted_evidence_never_samples_and_is_shareable(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, pseudonymize: bool
+) -> None:
+    import dataclasses
+
+    from opsreview import share
+
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/evidence-{pseudonymize}/{TOKEN}")
+    params = write_params(tmp_path, {"channels": [{"name": "chat", "url": "${CHAT_URL}"}]})
+    share.configure(share.ShareParams(pseudonymize_clients=pseudonymize))
+    try:
+        burst = finding(
+            "logs",
+            "logs.5xx_burst",
+            "GET /api/cart",
+            "critical",
+            ("23:50", "23:55"),
+            route="GET /api/cart",
+            host="api-1",
+            requests=412,
+            error_count=37,
+            samples=["198.51.100.23 - - GET /api/cart 502"],
+            example="GET /api/cart?email=jo@example.com from 198.51.100.24",
+            lines=["upstream 10.20.30.40:8080 timed out"],
+            client="198.51.100.25",
+            note="internal 10.20.30.41",
+        )
+        burst = dataclasses.replace(
+            burst, title="5xx burst, worst client 198.51.100.26", end="2026-12-02T00:00:00+01:00"
+        )
+        notify_run(params, summary(DAY, [burst]), now=NOW)
+    finally:
+        share.configure(share.ShareParams())
+    line = next(
+        ln for ln in receiver.to(f"/evidence-{pseudonymize}/")[0].json()["message"].splitlines() if "- NEW" in ln
+    )
+    assert "23:50–24:00" in line and "00:00" not in line
+    assert "value 0.57 (threshold 0.05)" in line
+    assert "route=GET /api/cart" in line and "host=api-1" in line and "requests=412" in line
+    assert "error_count=37" in line
+    for never in ("198.51.100.23", "198.51.100.24", "198.51.100.25", "10.20.30.4", "jo@example.com", "samples"):
+        assert never not in line, (never, line)
+    # the title is kept, through the share settings: a client address only when they allow it
+    assert ("198.51.100.26" in line) is (not pseudonymize)
+    assert ("198.51.100.0/24" in line) is pseudonymize
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "text"),
+    [
+        ("2026-12-01T23:00:00+01:00", "2026-12-02T00:00:00+01:00", "23:00–24:00"),
+        ("2026-12-01T00:00:00+01:00", "2026-12-02T00:00:00+01:00", "00:00–24:00"),
+        ("2026-12-01T22:00:00+01:00", "2026-12-03T01:00:00+01:00", "22:00–2026-12-03 01:00"),
+        ("2026-12-01T14:10:00+01:00", "2026-12-01T14:30:00+01:00", "14:10–14:30"),
+        ("2026-12-01T14:10:00+01:00", None, "14:10"),
+    ],
+)
+def test_a_window_ending_at_midnight_reads_24_00(start: str, end: str | None, text: str) -> None:
+    from opsreview.alerts.message import window_text
+
+    assert window_text(start, end) == text

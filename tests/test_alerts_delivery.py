@@ -15,6 +15,7 @@ import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import apprise
 import pytest
@@ -418,3 +419,69 @@ def test_a_window_ending_at_midnight_reads_24_00(start: str, end: str | None, te
     from opsreview.alerts.message import window_text
 
     assert window_text(start, end) == text
+
+
+@pytest.mark.parametrize(
+    ("url", "incident"),
+    [
+        ("pagerduty://integrationkey1234@apikey5678", True),
+        ("PagerDuty://integrationkey1234@apikey5678", True),
+        ("opsgenie://apikey12345678", True),
+        ("https://events.pagerduty.com/v2/enqueue", True),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7F/#ops", False),
+        ("json://hooks.example.com/opsreview", False),
+        ("json://hooks.example.com/pagerduty", False),
+    ],
+)
+def test_incident_tools_are_told_by_the_scheme_of_the_channel_url(
+    monkeypatch: pytest.MonkeyPatch, url: str, incident: bool
+) -> None:
+    from opsreview.alerts.deliver import is_incident_tool
+    from opsreview.alerts.params import ChannelParams
+
+    monkeypatch.setenv("PAGER_URL", url)
+    assert is_incident_tool(ChannelParams(name="pager", url="${PAGER_URL}")) is incident
+    monkeypatch.delenv("PAGER_URL")
+    assert is_incident_tool(ChannelParams(name="pager", url="${PAGER_URL}")) is False
+
+
+def test_an_incident_tool_gets_no_resolved_message_the_chat_does(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PagerDuty's host cannot be reached from a test: the delivery to it is recorded (and
+    refused) by a stand-in; the chat's goes to the loopback receiver for real."""
+    from opsreview.alerts import notify
+    from opsreview.alerts.deliver import Delivery, deliver
+    from opsreview.alerts.state import read_state
+
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/incident/{TOKEN}")
+    monkeypatch.setenv("PAGER_URL", "pagerduty://integrationkey1234@apikey5678")
+    params = write_params(
+        tmp_path,
+        {
+            "channels": [
+                {"name": "chat", "url": "${CHAT_URL}", "min_severity": "warning"},
+                {"name": "pager", "url": "${PAGER_URL}", "min_severity": "critical"},
+            ]
+        },
+    )
+    paged: list[str] = []
+
+    def no_vendor(channel: Any, title: str, body: str, kind: str, timeouts: Any) -> Delivery:
+        if channel.name == "pager":
+            paged.append(body)
+            return Delivery("pager", True)
+        return deliver(channel, title, body, kind, timeouts)
+
+    monkeypatch.setattr(notify, "deliver", no_vendor)
+    outage = finding("probes", "probes.outage", "api", "critical", ("14:05", "14:40"))
+    notify_run(params, summary(DAY, [outage]), now=NOW)
+    assert len(paged) == 1 and "NEW critical probes.outage" in paged[0]  # the page itself goes
+    cleared = notify_run(params, summary("2026-12-02", []), now=NOW + dt.timedelta(days=1))
+    assert len(paged) == 1, "a RESOLVED message would page on-call again"
+    assert {(d.channel, d.action) for d in cleared.decisions} == {("chat", "resolved"), ("pager", "cleared")}
+    assert "RESOLVED probes.outage" in receiver.to("/incident/")[-1].json()["message"]
+    record = read_state(state_path(params.store))["alerts"][outage.fingerprint]
+    assert record["channels"]["pager"]["status"] == "resolved"  # not resolved again tomorrow
+    tomorrow = notify_run(params, summary("2026-12-03", []), now=NOW + dt.timedelta(days=2))
+    assert tomorrow.decisions == [] and len(paged) == 1

@@ -10,6 +10,7 @@ never changes the review's status: the review did its job, the channel did not.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from opsreview.alerts.deliver import Delivery, deliver
+from opsreview.alerts.deliver import Delivery, deliver, is_incident_tool
 from opsreview.alerts.message import notify_type, render_message, render_test_message
 from opsreview.alerts.params import AlertsParams
 from opsreview.alerts.rules import Decision, plan_day
@@ -226,11 +227,12 @@ def _notify_locked(
     with locked(path):
         state = _read_or_set_aside(path, now)
         decisions = plan_day(findings, state, alerts, day, areas_ran)
-        outcome.decisions = decisions
         open_counts: dict[str, int] = {}
         for d in decisions:
             if d.action in ("new", "escalated", "repeat", "suppressed", "already_sent"):
                 open_counts[d.channel] = open_counts.get(d.channel, 0) + 1
+        decisions = _no_resolve_to_incident_tools(decisions, alerts)
+        outcome.decisions = decisions
         delivered: dict[str, bool] = {}
         for channel in alerts.channels:
             to_send = _by_severity([d for d in decisions if d.channel == channel.name and d.sends])
@@ -256,6 +258,18 @@ def _notify_locked(
         len(outcome.findings),
     )
     return outcome
+
+
+def _no_resolve_to_incident_tools(decisions: list[Decision], alerts: AlertsParams) -> list[Decision]:
+    """A resolve for a PagerDuty or Opsgenie channel is not sent (``cleared``: no longer open
+    there): apprise would trigger a new incident with it. The incident is resolved in the tool."""
+    incident = {c.name for c in alerts.channels if any(d.channel == c.name for d in decisions) and is_incident_tool(c)}
+    return [
+        dataclasses.replace(d, action="cleared", reason="not sent to an incident tool: resolve the incident there")
+        if d.action == "resolved" and d.channel in incident
+        else d
+        for d in decisions
+    ]
 
 
 def _read_or_set_aside(path: Path, now: dt.datetime) -> dict[str, Any]:

@@ -7,6 +7,11 @@ flattened to an ordered list (the first route that matches a finding picks its c
 it says ``continue_matching``), ``repeat_interval`` its repeat interval, ``send_resolved`` its
 resolved notifications and **inhibit** its inhibition rules (a source finding mutes target
 findings whose time windows overlap it and whose ``equal`` fields match).
+
+Incident tools: a channel whose URL is ``pagerduty://`` or ``opsgenie://`` never gets RESOLVED
+messages. apprise sends every message to them as a new incident (PagerDuty's ``action=trigger``
+without a dedup key), so a resolve would page on-call again; the resolve is recorded in the
+state (``cleared``) and the incident is resolved in the tool.
 """
 
 from __future__ import annotations
@@ -74,7 +79,9 @@ class ChannelParams(Section):
     name: str = Field(min_length=1, description="how reports, logs and errors name the channel (never by its URL)")
     url: SecretRef = Field(
         description='the apprise URL as an ${ENV} reference, e.g. "${ALERTS_SLACK_URL}" holding slack://..., '
-        "workflows://..., mailtos://..., pagerduty://..., opsgenie://... or json://..."
+        "workflows://..., mailtos://..., pagerduty://..., opsgenie://... or json://...; a pagerduty:// or "
+        "opsgenie:// channel never gets RESOLVED messages (apprise would open a new incident with one): "
+        "resolve incidents in the tool"
     )
     min_severity: Severity = Field(Severity.warning, description="findings below this never reach the channel")
     areas: list[str] = Field(default_factory=list, description="only findings of these areas; empty: every area")

@@ -34,7 +34,7 @@ from opsreview.alerts.state import (
     write_state,
     write_text_atomic,
 )
-from opsreview.exceptions import OutputsError
+from opsreview.exceptions import OutputsError, UsageError
 from opsreview.findings import Finding, Severity, count_by_severity, rank_findings
 from opsreview.secrets import redact
 
@@ -350,12 +350,16 @@ def record_outcome(summary: dict[str, Any], outcome: NotifyOutcome) -> dict[str,
 
 
 def notify_day(params: Params, day: dt.date, *, now: dt.datetime | None = None) -> NotifyOutcome:
-    """Notify a published day (``outputs/<date>/summary.json``) and record the outcome into it,
-    holding the outputs folder's lock (a run publishing the same day meanwhile would otherwise
-    have its summary replaced by the older one). The runner, which holds that lock already,
-    calls :func:`notify_run` and :func:`record_outcome` instead."""
-    from opsreview.run.steps import outputs_lock
+    """Notify a published day (``outputs/<date>/summary.json``), record the outcome into it and
+    re-render its page (``index.html``: the checklist and the notifications sections), holding
+    the outputs folder's lock (a run publishing the same day meanwhile would otherwise have its
+    summary replaced by the older one). Without a channel: a :class:`UsageError` and nothing is
+    written. The runner, which holds that lock already, calls :func:`notify_run` and
+    :func:`record_outcome` instead."""
+    from opsreview.run.steps import outputs_lock, rerender_day_page
 
+    if not params.alerts.channels:
+        raise UsageError("alerts.channels is empty: no channel to notify (nothing written)")
     path = Path(params.outputs) / day.isoformat() / "summary.json"
     if not path.parent.is_dir():
         raise OutputsError(f"{path}: no published review for {day} (run `opsreview run` first)")
@@ -367,5 +371,6 @@ def notify_day(params: Params, day: dt.date, *, now: dt.datetime | None = None) 
         except (OSError, ValueError) as exc:
             raise OutputsError(f"{path}: unreadable summary ({exc})") from None
         outcome = notify_run(params, summary, now=now)
-        write_text_atomic(path, redact(json.dumps(record_outcome(summary, outcome), indent=2, default=str)) + "\n")
+        recorded = rerender_day_page(params, path.parent, record_outcome(summary, outcome))
+        write_text_atomic(path, redact(json.dumps(recorded, indent=2, default=str)) + "\n")
     return outcome

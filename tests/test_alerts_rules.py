@@ -280,6 +280,31 @@ def test_backfilling_an_older_date_sends_nothing_for_what_a_later_date_notified_
 
 
 @pytest.mark.parametrize(
+    ("interval", "actions"),
+    [
+        ("24h", ["new", "repeat", "repeat", "repeat"]),  # the default: every open finding, every day
+        ("48h", ["new", "suppressed", "repeat", "suppressed"]),
+        ("36h", ["new", "suppressed", "repeat", "suppressed"]),  # rounded up to whole days
+        ("90m", ["new", "repeat", "repeat", "repeat"]),  # under a day acts as a day
+        ("3d", ["new", "suppressed", "suppressed", "repeat"]),
+    ],
+)
+def test_repeat_interval_counts_review_days_whatever_the_minute_a_daily_cron_runs(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, interval: str, actions: list[str]
+) -> None:
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/interval-{interval}/{TOKEN}")
+    params = write_params(tmp_path, {"channels": [{"name": "chat", "url": "${CHAT_URL}"}], "repeat_interval": interval})
+    seen = []
+    for offset in range(4):
+        day = (dt.date(2026, 12, 1) + dt.timedelta(days=offset)).isoformat()
+        # the cron runs a few minutes earlier every day (less than 24h of wall clock between runs)
+        now = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC) + dt.timedelta(days=offset, minutes=-7 * offset)
+        outcome = notify_run(params, summary(day, [_s(day)]), now=now)
+        seen += [d.action for d in outcome.decisions]
+    assert seen == actions
+
+
+@pytest.mark.parametrize(
     ("alerts", "key", "message"),
     [
         ({"channels": [{"name": "x", "url": "https://hooks.slack.com/services/T00/B00/LITERALsecret1"}]},

@@ -140,8 +140,10 @@ class AlertsParams(Section):
     )
     repeat_interval: float = Field(
         24,
-        description="an open finding unchanged since it was sent is sent again after this (24h, 2d; counted in review "
-        "days: 24h is the next day's review)",
+        description="an open finding unchanged since it was sent is sent again once this much has passed since it "
+        "was last sent (24h, 2d), counted in review days, rounded up to whole days, never by the clock of the run "
+        "(a daily cron that runs minutes early still counts a day): 24h (the default) sends every open finding again "
+        "on every daily review (a daily reminder); 48h every second day; 7d once a week; under 24h acts as 24h",
     )
     send_resolved: bool = Field(True, description="send once, as resolved, a finding that cleared")
     inhibit: list[InhibitRule] = Field(default_factory=list, description="findings that mute others")

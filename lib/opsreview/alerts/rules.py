@@ -19,7 +19,9 @@ cleared       as resolved, with ``send_resolved: false``: not sent, no longer op
 
 Time is counted in review days (the date of the review, not the wall clock of the run), so a
 daily schedule that runs a minute earlier one day still repeats on the next day with 24h, and a
-re-run or a backfill of an older date never looks like time has passed.
+re-run or a backfill of an older date never looks like time has passed. ``repeat_interval`` is
+so rounded up to whole days: 24h re-sends every open finding on every daily review, 48h every
+second day, under 24h acts as 24h.
 """
 
 from __future__ import annotations

@@ -187,6 +187,9 @@ def summary(
         "counts": count_by_severity(ranked),
         "findings": [f.to_dict() for f in ranked],
         "coverage": [],
-        "notebooks": [{"name": a, "status": "ok"} for a in areas],
+        "notebooks": [
+            {"name": a, "status": "ok", "duration_s": 1.0, "html": f"{a}.html", "ipynb": f"{a}.ipynb", "error": None}
+            for a in areas
+        ],
         "sources": [],
     }

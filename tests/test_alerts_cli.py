@@ -41,6 +41,7 @@ def _notify(params: Path, *args: str, env: dict[str, str]) -> subprocess.Complet
 def _publish_day(tmp_path: Path) -> Path:
     day_dir = tmp_path / "outputs" / DAY
     day_dir.mkdir(parents=True)
+    (day_dir / "index.html").write_text("<p>the page as the run left it</p>", encoding="utf-8")
     findings = [
         finding("logs", "logs.5xx_rate", "POST /api/orders", "critical", ("14:10", "14:30")),
         finding("database", "database.connections", "db-1", "warning"),
@@ -68,6 +69,12 @@ def test_notify_sends_records_into_the_summary_and_exits_0(tmp_path: Path, recei
     assert recorded["notifications"]["ok"] is True
     assert {r["action"] for r in recorded["notifications"]["state"]} == {"new"}
     assert recorded["status"] == "alert" and recorded["exit_code"] == 1  # the review's own, unchanged
+    # the day page is rendered anew: the notifications, and the alert items verified
+    page = (summary_path.parent / "index.html").read_text(encoding="utf-8")
+    assert "the page as the run left it" not in page and "<h2>Notifications</h2>" in page
+    assert "<td>chat</td><td>ok</td>" in page and "Production checklist" in page
+    items = {row["checklist item"]: row["status"] for row in recorded["checklist"]}
+    assert items["Set up alerts"] == "verified"
     # the same date again: nothing new is sent, still exit 0
     again = _notify(tmp_path / "params.yaml", "--date", DAY, env=env)
     assert again.returncode == 0 and "0 sent" in again.stdout
@@ -92,6 +99,10 @@ def test_a_failed_delivery_is_exit_3_and_a_finding_in_the_summary(tmp_path: Path
     assert [f["subject"] for f in failed] == ["down"]
     assert failed[0]["severity"] == Severity.warning.name
     assert recorded["counts"]["warning"] == 2 and recorded["status"] == "alert"
+    items = {row["checklist item"]: row["status"] for row in recorded["checklist"]}
+    assert items["Set up alerts"] == "failing"
+    page = (summary_path.parent / "index.html").read_text(encoding="utf-8")
+    assert "<td>down</td><td>FAILED</td>" in page and "alerts.delivery_failed" in page
     assert TOKEN not in summary_path.read_text(encoding="utf-8")
 
 
@@ -106,20 +117,23 @@ def test_notify_test_exit_codes(tmp_path: Path, receiver: HttpReceiver) -> None:
 
 
 def test_no_published_day_or_no_channel_to_test_is_exit_2(tmp_path: Path) -> None:
-    write_params(tmp_path, {})
+    write_params(tmp_path, _channels("chat"))
     missing = _notify(tmp_path / "params.yaml", "--date", DAY, env={})
     assert missing.returncode == 2 and "no published review" in missing.stderr
+    write_params(tmp_path, {})
     no_channel = _notify(tmp_path / "params.yaml", "--test", env={})
     assert no_channel.returncode == 2 and "alerts.channels is empty" in no_channel.stderr
 
 
-def test_no_channel_records_the_not_configured_finding(tmp_path: Path) -> None:
+def test_no_channel_is_exit_2_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
     write_params(tmp_path, {})
     summary_path = _publish_day(tmp_path)
+    before = {p.name: p.read_bytes() for p in summary_path.parent.iterdir()}
     proc = _notify(tmp_path / "params.yaml", "--date", DAY, env={})
-    assert proc.returncode == 0 and "no alert channel configured" in proc.stderr
-    checks = [f["check"] for f in json.loads(summary_path.read_text(encoding="utf-8"))["findings"]]
-    assert "alerts.not_configured" in checks
+    assert proc.returncode == 2, proc.stderr
+    assert "alerts.channels is empty" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in summary_path.parent.iterdir()} == before
+    assert not (tmp_path / "store").exists()  # no notification state either
 
 
 def test_notify_waits_for_no_run_it_refuses_while_one_holds_the_outputs(tmp_path: Path) -> None:
@@ -127,7 +141,7 @@ def test_notify_waits_for_no_run_it_refuses_while_one_holds_the_outputs(tmp_path
     from opsreview.exceptions import OutputsError
     from opsreview.run.steps import outputs_lock
 
-    params = write_params(tmp_path, {})
+    params = write_params(tmp_path, _channels("chat"))
     summary_path = _publish_day(tmp_path)
     before = summary_path.read_text(encoding="utf-8")
     with outputs_lock(params.outputs), pytest.raises(OutputsError, match="another opsreview run is in progress"):

@@ -15,6 +15,7 @@ import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import apprise
 import pytest
@@ -354,3 +355,133 @@ def test_the_predeploy_gate_checks_the_channels_through_send_test(
     assert [subject for subject, _ in bad.failures] == ["down"]  # the channel that delivered is no failure
     assert [row["ok"] for row in bad.evidence["channels"]] == [True, False]
     assert TOKEN not in bad.summary
+
+
+@pytest.mark.parametrize("pseudonymize", [False, True])
+def test_a_message_line_is_the_title_and_whitelisted_evidence_never_samples_and_is_shareable(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, pseudonymize: bool
+) -> None:
+    import dataclasses
+
+    from opsreview import share
+
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/evidence-{pseudonymize}/{TOKEN}")
+    params = write_params(tmp_path, {"channels": [{"name": "chat", "url": "${CHAT_URL}"}]})
+    share.configure(share.ShareParams(pseudonymize_clients=pseudonymize))
+    try:
+        burst = finding(
+            "logs",
+            "logs.5xx_burst",
+            "GET /api/cart",
+            "critical",
+            ("23:50", "23:55"),
+            route="GET /api/cart",
+            host="api-1",
+            requests=412,
+            error_count=37,
+            samples=["198.51.100.23 - - GET /api/cart 502"],
+            example="GET /api/cart?email=jo@example.com from 198.51.100.24",
+            lines=["upstream 10.20.30.40:8080 timed out"],
+            client="198.51.100.25",
+            note="internal 10.20.30.41",
+        )
+        burst = dataclasses.replace(
+            burst, title="5xx burst, worst client 198.51.100.26", end="2026-12-02T00:00:00+01:00"
+        )
+        notify_run(params, summary(DAY, [burst]), now=NOW)
+    finally:
+        share.configure(share.ShareParams())
+    line = next(
+        ln for ln in receiver.to(f"/evidence-{pseudonymize}/")[0].json()["message"].splitlines() if "- NEW" in ln
+    )
+    assert "23:50–24:00" in line and "00:00" not in line
+    assert "value 0.57 (threshold 0.05)" in line
+    assert "route=GET /api/cart" in line and "host=api-1" in line and "requests=412" in line
+    assert "error_count=37" in line
+    for never in ("198.51.100.23", "198.51.100.24", "198.51.100.25", "10.20.30.4", "jo@example.com", "samples"):
+        assert never not in line, (never, line)
+    # the title is kept, through the share settings: a client address only when they allow it
+    assert ("198.51.100.26" in line) is (not pseudonymize)
+    assert ("198.51.100.0/24" in line) is pseudonymize
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "text"),
+    [
+        ("2026-12-01T23:00:00+01:00", "2026-12-02T00:00:00+01:00", "23:00–24:00"),
+        ("2026-12-01T00:00:00+01:00", "2026-12-02T00:00:00+01:00", "00:00–24:00"),
+        ("2026-12-01T22:00:00+01:00", "2026-12-03T01:00:00+01:00", "22:00–2026-12-03 01:00"),
+        ("2026-12-01T14:10:00+01:00", "2026-12-01T14:30:00+01:00", "14:10–14:30"),
+        ("2026-12-01T14:10:00+01:00", None, "14:10"),
+    ],
+)
+def test_a_window_ending_at_midnight_reads_24_00(start: str, end: str | None, text: str) -> None:
+    from opsreview.alerts.message import window_text
+
+    assert window_text(start, end) == text
+
+
+@pytest.mark.parametrize(
+    ("url", "incident"),
+    [
+        ("pagerduty://integrationkey1234@apikey5678", True),
+        ("PagerDuty://integrationkey1234@apikey5678", True),
+        ("opsgenie://apikey12345678", True),
+        ("https://events.pagerduty.com/v2/enqueue", True),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7F/#ops", False),
+        ("json://hooks.example.com/opsreview", False),
+        ("json://hooks.example.com/pagerduty", False),
+    ],
+)
+def test_incident_tools_are_told_by_the_scheme_of_the_channel_url(
+    monkeypatch: pytest.MonkeyPatch, url: str, incident: bool
+) -> None:
+    from opsreview.alerts.deliver import is_incident_tool
+    from opsreview.alerts.params import ChannelParams
+
+    monkeypatch.setenv("PAGER_URL", url)
+    assert is_incident_tool(ChannelParams(name="pager", url="${PAGER_URL}")) is incident
+    monkeypatch.delenv("PAGER_URL")
+    assert is_incident_tool(ChannelParams(name="pager", url="${PAGER_URL}")) is False
+
+
+def test_an_incident_tool_gets_no_resolved_message_the_chat_does(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PagerDuty's host cannot be reached from a test: the delivery to it is recorded (and
+    refused) by a stand-in; the chat's goes to the loopback receiver for real."""
+    from opsreview.alerts import notify
+    from opsreview.alerts.deliver import Delivery, deliver
+    from opsreview.alerts.state import read_state
+
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/incident/{TOKEN}")
+    monkeypatch.setenv("PAGER_URL", "pagerduty://integrationkey1234@apikey5678")
+    params = write_params(
+        tmp_path,
+        {
+            "channels": [
+                {"name": "chat", "url": "${CHAT_URL}", "min_severity": "warning"},
+                {"name": "pager", "url": "${PAGER_URL}", "min_severity": "critical"},
+            ]
+        },
+    )
+    paged: list[str] = []
+
+    def no_vendor(channel: Any, title: str, body: str, kind: str, timeouts: Any) -> Delivery:
+        if channel.name == "pager":
+            paged.append(body)
+            return Delivery("pager", True)
+        return deliver(channel, title, body, kind, timeouts)
+
+    monkeypatch.setattr(notify, "deliver", no_vendor)
+    outage = finding("probes", "probes.outage", "api", "critical", ("14:05", "14:40"))
+    notify_run(params, summary(DAY, [outage]), now=NOW)
+    assert len(paged) == 1 and "NEW critical probes.outage" in paged[0]  # the page itself goes
+    cleared = notify_run(params, summary("2026-12-02", []), now=NOW + dt.timedelta(days=1))
+    assert len(paged) == 1, "a RESOLVED message would page on-call again"
+    assert {(d.channel, d.action) for d in cleared.decisions} == {("chat", "resolved"), ("pager", "cleared")}
+    assert "RESOLVED probes.outage" in receiver.to("/incident/")[-1].json()["message"]
+    record = read_state(state_path(params.store))["alerts"][outage.fingerprint]
+    assert record["channels"]["pager"]["status"] == "resolved"  # not resolved again tomorrow
+    tomorrow = notify_run(params, summary("2026-12-03", []), now=NOW + dt.timedelta(days=2))
+    assert tomorrow.decisions == [] and len(paged) == 1

@@ -6,6 +6,7 @@ only when its area ran; and re-running a date never notifies again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -57,10 +58,11 @@ def _params(tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPa
     )
 
 
-# The findings of each day: A = the 5xx rate of a route, P = an outage of the API probe,
-# S = a slow query shape, B = a 5xx burst outside the outage's minutes.
+# The findings of each day: A = the 5xx rate of a route (a day-level finding: no window, as
+# the real logs.5xx_rate), P = an outage of the API probe, S = a slow query shape, B = a 5xx
+# burst of some minutes.
 def _a(day: str, severity: str = "warning") -> Any:
-    return finding("logs", "logs.5xx_rate", "POST /api/orders", severity, ("14:10", "14:30"), day)
+    return finding("logs", "logs.5xx_rate", "POST /api/orders", severity, None, day)
 
 
 def _o(day: str, window: tuple[str, str] = ("14:05", "14:40")) -> Any:
@@ -71,8 +73,8 @@ def _s(day: str) -> Any:
     return finding("database", "database.slow_shape", "orders.find {status}", "warning", None, day)
 
 
-def _b(day: str) -> Any:
-    return finding("logs", "logs.5xx_burst", "GET /api/cart", "warning", ("09:00", "09:05"), day)
+def _b(day: str, window: tuple[str, str] = ("09:00", "09:05"), severity: str = "warning") -> Any:
+    return finding("logs", "logs.5xx_burst", "GET /api/cart", severity, window, day)
 
 
 A, P, S, B = "A", "P", "S", "B"
@@ -99,28 +101,36 @@ DAYS: list[tuple[str, Any, tuple[str, ...], dict[tuple[str, str], str]]] = [
         {(A, "chat"): "escalated", (A, "oncall"): "new", (S, "chat"): "repeat"},
     ),
     (
-        "2026-12-04",  # the API is down in the same minutes: A is muted; S cleared (database ran)
-        lambda d: [_a(d, "critical"), _o(d)],
+        # the API is down in the minutes of the burst B: B is muted; the day's 5xx rate A (no
+        # window) is not, whatever the outage; S cleared (database ran)
+        "2026-12-04",
+        lambda d: [_a(d, "critical"), _o(d), _b(d, ("14:10", "14:20"))],
         ("logs", "probes", "database"),
         {
-            (A, "chat"): "inhibited",
-            (A, "oncall"): "inhibited",
+            (A, "chat"): "suppressed",
+            (A, "oncall"): "suppressed",
+            (B, "chat"): "inhibited",
             (P, "chat"): "new",
             (P, "oncall"): "new",
             (S, "chat"): "resolved",
         },
     ),
     (
-        "2026-12-05",  # all clear in logs and probes; the database did not run (S stays as it was)
-        lambda d: [],
+        # A drops back to warning: the critical-only oncall, which no longer gets it, hears it
+        # resolved (chat repeats it, 48h after the escalation); the probes are clear; the
+        # database did not run (S stays as it was)
+        "2026-12-05",
+        lambda d: [_a(d)],
         ("logs", "probes"),
-        {(A, "chat"): "resolved", (A, "oncall"): "resolved", (P, "chat"): "resolved", (P, "oncall"): "resolved"},
+        {(A, "chat"): "repeat", (A, "oncall"): "resolved", (P, "chat"): "resolved", (P, "oncall"): "resolved"},
     ),
     (
-        "2026-12-06",  # S is back (new after its resolve); an outage in other minutes mutes nothing
+        # A cleared: resolved on chat (oncall heard it already); S is back (new after its
+        # resolve); an outage in other minutes mutes nothing
+        "2026-12-06",
         lambda d: [_s(d), _o(d, ("03:00", "03:10")), _b(d)],
         ("logs", "probes", "database"),
-        {(S, "chat"): "new", (P, "chat"): "new", (P, "oncall"): "new", (B, "chat"): "new"},
+        {(A, "chat"): "resolved", (S, "chat"): "new", (P, "chat"): "new", (P, "oncall"): "new", (B, "chat"): "new"},
     ),
 ]
 
@@ -193,14 +203,13 @@ def test_the_day_table_says_what_happened_to_each_finding_and_channel(
 ) -> None:
     params = _params(tmp_path, receiver, monkeypatch, "table")
     day = "2026-12-04"
-    outcome = notify_run(
-        params, summary(day, [_a(day, "critical"), _o(day)]), now=dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
-    )
+    burst = _b(day, ("14:10", "14:20"), "critical")
+    outcome = notify_run(params, summary(day, [burst, _o(day)]), now=dt.datetime(2026, 12, 5, tzinfo=dt.UTC))
     table = outcome.table()
     rows = {(r["check"], r["channel"]): (r["action"], r["delivered"]) for r in table.to_dict("records")}
     assert rows == {
-        ("logs.5xx_rate", "chat"): ("inhibited", ""),
-        ("logs.5xx_rate", "oncall"): ("inhibited", ""),
+        ("logs.5xx_burst", "chat"): ("inhibited", ""),
+        ("logs.5xx_burst", "oncall"): ("inhibited", ""),
         ("probes.outage", "chat"): ("new", "ok"),
         ("probes.outage", "oncall"): ("new", "ok"),
     }
@@ -208,6 +217,91 @@ def test_the_day_table_says_what_happened_to_each_finding_and_channel(
     assert inhibited == ["inhibited by probes/probes.outage/api"] * 2
     as_json = json.dumps(outcome.to_dict())
     assert TOKEN not in as_json and '"inhibited": 2' in as_json
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "muted"),
+    [
+        (("14:05", "14:40"), None, False),  # a day-level finding is not muted by some minutes
+        (None, ("14:10", "14:20"), False),  # nor does one mute a window
+        (None, None, False),  # nor each other
+        (("14:05", "14:40"), ("14:10", None), True),  # a start alone is a point, inside the outage
+        (("14:05", "14:40"), ("09:00", None), False),  # ... or not (not "until the end of the day")
+        (("14:05", "14:40"), ("14:30", "14:50"), True),  # overlapping windows
+    ],
+)
+def test_with_same_window_only_two_real_windows_that_overlap_inhibit(
+    source: tuple[str, str] | None, target: tuple[str | None, str | None] | None, muted: bool
+) -> None:
+    from opsreview.alerts.params import InhibitRule
+    from opsreview.alerts.rules import inhibited_by
+
+    day = "2026-12-04"
+    outage = finding("probes", "probes.outage", "api", "critical", source, day)
+    burst = finding("logs", "logs.5xx_burst", "GET /api/cart", "warning", None, day)
+    if target is not None:
+        start, end = (f"{day}T{t}:00+01:00" if t else None for t in target)
+        burst = dataclasses.replace(burst, start=start, end=end)
+    rule = InhibitRule.model_validate({"source": {"checks": ["probes.outage"]}, "target": {"checks": ["logs.*"]}})
+    assert (burst.fingerprint in inhibited_by([outage, burst], [rule])) is muted
+
+
+def test_one_muted_occurrence_does_not_hide_another_of_the_same_fingerprint(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, "occurrence")
+    day = "2026-12-04"
+    during = _b(day, ("14:10", "14:20"), "critical")  # explained by the outage
+    morning = _b(day, ("09:00", "09:05"), "warning")  # the same route, other minutes: not explained
+    outcome = notify_run(params, summary(day, [during, _o(day), morning]), now=dt.datetime(2026, 12, 5, tzinfo=dt.UTC))
+    burst = [d for d in outcome.decisions if d.fingerprint == during.fingerprint]
+    assert [(d.channel, d.action, d.finding.start, d.alike) for d in burst] == [("chat", "new", morning.start, 1)]
+    # and when every occurrence is in the outage's minutes, the fingerprint is muted
+    both = [during, _o(day), _b(day, ("14:30", "14:35"))]
+    again = notify_run(params, summary("2026-12-05", both), now=dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    assert {d.action for d in again.decisions if d.fingerprint == during.fingerprint} == {"inhibited"}
+
+
+def test_backfilling_an_older_date_sends_nothing_for_what_a_later_date_notified_and_keeps_its_state(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, "backfill")
+    notify_run(params, summary("2026-12-03", [_a("2026-12-03")]), now=dt.datetime(2026, 12, 4, tzinfo=dt.UTC))
+    before = read_state(state_path(params.store))["alerts"][_a("2026-12-03").fingerprint]
+    received = len(receiver.to("/backfill/"))
+    # 2026-12-01 was never notified: its A (critical then) is older news; S was never sent at all
+    older = summary("2026-12-01", [_a("2026-12-01", "critical"), _s("2026-12-01")])
+    outcome = notify_run(params, older, now=dt.datetime(2026, 12, 4, 1, tzinfo=dt.UTC))
+    assert _decisions(outcome) == {(A, "oncall"): "superseded", (A, "chat"): "superseded", (S, "chat"): "new"}
+    assert len(receiver.to("/backfill/chat/")) == received + 1 and not receiver.to("/backfill/oncall/")
+    after = read_state(state_path(params.store))["alerts"][_a("2026-12-03").fingerprint]
+    assert after["channels"] == before["channels"] and after["severity"] == "warning"
+    assert after["as_of"] == "2026-12-03" and after["first_seen"] == "2026-12-01"
+
+
+@pytest.mark.parametrize(
+    ("interval", "actions"),
+    [
+        ("24h", ["new", "repeat", "repeat", "repeat"]),  # the default: every open finding, every day
+        ("48h", ["new", "suppressed", "repeat", "suppressed"]),
+        ("36h", ["new", "suppressed", "repeat", "suppressed"]),  # rounded up to whole days
+        ("90m", ["new", "repeat", "repeat", "repeat"]),  # under a day acts as a day
+        ("3d", ["new", "suppressed", "suppressed", "repeat"]),
+    ],
+)
+def test_repeat_interval_counts_review_days_whatever_the_minute_a_daily_cron_runs(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, interval: str, actions: list[str]
+) -> None:
+    monkeypatch.setenv("CHAT_URL", f"json://{receiver.base}/interval-{interval}/{TOKEN}")
+    params = write_params(tmp_path, {"channels": [{"name": "chat", "url": "${CHAT_URL}"}], "repeat_interval": interval})
+    seen = []
+    for offset in range(4):
+        day = (dt.date(2026, 12, 1) + dt.timedelta(days=offset)).isoformat()
+        # the cron runs a few minutes earlier every day (less than 24h of wall clock between runs)
+        now = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC) + dt.timedelta(days=offset, minutes=-7 * offset)
+        outcome = notify_run(params, summary(day, [_s(day)]), now=now)
+        seen += [d.action for d in outcome.decisions]
+    assert seen == actions
 
 
 @pytest.mark.parametrize(
@@ -325,18 +419,45 @@ def test_the_day_page_section_lists_deliveries_and_decisions_escaped(
     assert "Not notified" in notifications_html(day)
 
 
-@pytest.mark.parametrize("blind", ["logs.source_failed", "logs.notebook_failed", "logs.no_data"])
+@pytest.mark.parametrize(
+    "blind", ["logs.source_failed", "logs.notebook_failed", "logs.no_data", "logs.file_error", "errors.file_error"]
+)
 def test_a_finding_of_an_area_that_saw_nothing_today_has_not_cleared(
     tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, blind: str
 ) -> None:
+    area = blind.split(".")[0]
     params = _params(tmp_path, receiver, monkeypatch, f"blind-{blind}")
-    notify_run(params, summary("2026-12-01", [_a("2026-12-01")]), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
-    today = [finding("logs", blind, "access_logs", "critical", day="2026-12-02")]
-    outcome = notify_run(params, summary("2026-12-02", today), now=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+    before = finding(area, f"{area}.5xx_rate", "POST /api/orders", "warning", day="2026-12-01")
+    notify_run(params, summary("2026-12-01", [before], (area,)), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    today = [finding(area, blind, "access_logs", "critical", day="2026-12-02")]
+    outcome = notify_run(params, summary("2026-12-02", today, (area,)), now=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
     actions = {(d.finding.check, d.channel): d.action for d in outcome.decisions}
     assert actions == {(blind, "chat"): "new", (blind, "oncall"): "new"}  # and no RESOLVED for the 5xx
-    record = read_state(state_path(params.store))["alerts"]["logs/logs.5xx_rate/POST /api/orders"]
+    record = read_state(state_path(params.store))["alerts"][before.fingerprint]
     assert record["status"] == "firing"
+
+
+@pytest.mark.parametrize(
+    ("area", "blind"),
+    [("database", "coverage"), ("payments", "coverage"), ("backups", "coverage"), ("database", "collector_error")],
+)
+def test_an_area_with_a_coverage_fact_or_a_failed_collector_resolves_nothing_that_day(
+    tmp_path: Path, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, area: str, blind: str
+) -> None:
+    params = _params(tmp_path, receiver, monkeypatch, f"cov-{area}-{blind}")
+    before = finding(area, f"{area}.slow", "orders", "warning", day="2026-12-01")
+    notify_run(params, summary("2026-12-01", [before], (area,)), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    today = summary("2026-12-02", [], (area,))
+    if blind == "coverage":  # the area ran, but could not read an input: a coverage fact, no finding
+        today["coverage"] = [{"area": area, "section": "x", "missing": "No input", "checklist": ["Backups"]}]
+    else:
+        today = summary("2026-12-02", [finding(area, f"{area}.{blind}", "db-1", "info", day="2026-12-02")], (area,))
+    outcome = notify_run(params, today, now=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+    assert [d for d in outcome.decisions if d.action == "resolved"] == []
+    assert read_state(state_path(params.store))["alerts"][before.fingerprint]["status"] == "firing"
+    # the next day, with all of its input and the finding gone, it resolves
+    done = notify_run(params, summary("2026-12-03", [], (area,)), now=dt.datetime(2026, 12, 4, tzinfo=dt.UTC))
+    assert [(d.fingerprint, d.action) for d in done.decisions] == [(before.fingerprint, "resolved")]
 
 
 def test_findings_sharing_a_fingerprint_are_one_alert_the_most_severe_with_a_count(

@@ -1,14 +1,13 @@
 """`opsreview notify`: send the notification of a published day, or a test message.
 
 Exit codes: 0 every delivery went through (or there was nothing new to send); 2 bad usage or
-params, no published day, or ``--test`` with no channel; 3 a channel could not be reached (the
+params, no published day, or no channel (nothing is written); 3 a channel could not be reached (the
 failure is a finding in the day's ``summary.json``; the review itself is not failed).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from opsreview.alerts.deliver import Delivery
@@ -45,11 +44,10 @@ def cmd_notify(args: argparse.Namespace) -> int:
         deliveries = send_test(params)
         _print_deliveries(deliveries)
         return 0 if all(d.ok for d in deliveries) else 3
+    if not params.alerts.channels:
+        raise UsageError(f"{args.params}: alerts.channels is empty: no channel to notify (nothing written)")
     day = parse_review_date(args.date, params)
     outcome = notify_day(params, day)
-    if not params.alerts.channels:
-        print(f"{day}: no alert channel configured (alerts.channels); nothing sent", file=sys.stderr)
-        return 0
     _print_deliveries(outcome.deliveries)
     print(
         f"{day}: {len(outcome.sent)} sent, {len(outcome.resolved)} resolved, {len(outcome.suppressed)} not repeated, "

@@ -94,6 +94,28 @@ def resolve_channel_url(channel: ChannelParams) -> str:
     return url
 
 
+# Incident tools: apprise opens an incident (PagerDuty's action=trigger, no dedup key; an Opsgenie
+# alert) for every message, so a RESOLVED message would page on-call again: they get none.
+INCIDENT_SCHEMES = frozenset({"pagerduty", "opsgenie"})
+_INCIDENT_HOSTS = ("pagerduty.com", "opsgenie.com")
+
+
+def is_incident_tool(channel: ChannelParams) -> bool:
+    """The channel's URL (read from its variable, never shown) is PagerDuty's or Opsgenie's:
+    ``pagerduty://``/``opsgenie://``, or an https URL of their hosts. An unset variable: False
+    (its delivery fails and says so)."""
+    try:
+        url = resolve_channel_url(channel)
+    except MissingSecretError:
+        return False
+    try:
+        split = urlsplit(url.strip())
+        host = (split.hostname or "").lower()
+    except ValueError:
+        return False
+    return split.scheme.lower() in INCIDENT_SCHEMES or any(host == h or host.endswith("." + h) for h in _INCIDENT_HOSTS)
+
+
 def _scrub(message: str, secrets: list[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         if len(secret) >= 4:

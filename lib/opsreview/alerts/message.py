@@ -1,55 +1,90 @@
 """The text of one notification: a title, then status, counts, top findings and the link.
 
-Plain text (every apprise service takes it: chat, e-mail, incident tools), one finding per line
-with its evidence folded into ``key=value`` pairs, everything masked like the store (secrets,
-card numbers) and cut to a length a chat message or a PagerDuty summary keeps.
+Plain text (every apprise service takes it: chat, e-mail, incident tools), one finding per line:
+its title, then its window, value vs threshold and a few whitelisted evidence facts (route, host,
+window, counts: :data:`EVIDENCE_KEYS`), never its sample log lines or examples (client
+addresses, internal hosts, request lines belong in the report, not in a chat channel or a
+pager). Every line passes :func:`opsreview.share.shareable`, the masking of every output
+(secrets, card numbers; client addresses and e-mails with ``share.pseudonymize_clients``), and
+is cut to a length a chat message or a PagerDuty summary keeps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from opsreview.alerts.rules import Decision
 from opsreview.findings import Finding
-from opsreview.masking import mask_sensitive
-from opsreview.secrets import redact
+from opsreview.share import shareable
 
 LINE_CHARS = 300
 VALUE_CHARS = 60
 _LABEL = {"new": "NEW", "escalated": "ESCALATED", "repeat": "STILL OPEN", "resolved": "RESOLVED"}
+# Evidence shown in a message: where and how much, nothing copied from a request or a log line.
+EVIDENCE_KEYS = ("window", "route", "method", "host", "probe", "channel")
+_COUNT_KEY = re.compile(
+    r"^(count|requests|errors|failures|hits|total|5xx|4xx)$|_(count|total|requests|errors|failures)$"
+)
+_NEVER = ("sample", "example", "lines")
 
 
 def clean(text: str) -> str:
-    """Secrets and card numbers masked, one line."""
-    return mask_sensitive(redact(" ".join(str(text).split())))
+    """One line, as it may leave the store (:func:`opsreview.share.shareable`)."""
+    return shareable(" ".join(str(text).split()))
 
 
 def _short(value: Any) -> str:
-    text = (
-        value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
-    )
+    text = str(value)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 
-def _hhmm(value: str | None) -> str:
+def _time(value: str | None) -> dt.datetime | None:
     try:
-        return dt.datetime.fromisoformat(value).strftime("%H:%M") if value else ""
+        return dt.datetime.fromisoformat(value) if value else None
     except ValueError:
+        return None
+
+
+def window_text(start: str | None, end: str | None) -> str:
+    """``14:10–14:30``; a window ending at the next midnight ends at ``24:00``, one ending on
+    another day shows that day's date."""
+    first, last = _time(start), _time(end)
+    if first is None and last is None:
         return ""
+    if first is None or last is None:
+        point = first or last
+        assert point is not None
+        return point.strftime("%H:%M")
+    if last.time() == dt.time(0) and last.date() == first.date() + dt.timedelta(days=1):
+        until = "24:00"
+    elif last.date() != first.date():
+        until = last.strftime("%Y-%m-%d %H:%M")
+    else:
+        until = last.strftime("%H:%M")
+    return f"{first.strftime('%H:%M')}–{until}"
+
+
+def _shown(key: str, value: Any) -> bool:
+    if any(word in key.lower() for word in _NEVER) or value in (None, "", [], {}):
+        return False
+    if key in EVIDENCE_KEYS:
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
+    return bool(_COUNT_KEY.search(key)) and isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def evidence_line(finding: Finding) -> str:
-    """The finding's evidence in one line: window, value vs threshold, then its facts."""
+    """The finding's evidence in one line: window, value vs threshold, then whitelisted facts."""
     parts = []
-    if finding.start or finding.end:
-        parts.append(f"{_hhmm(finding.start)}–{_hhmm(finding.end)}")
+    window = window_text(finding.start, finding.end)
+    if window:
+        parts.append(window)
     if finding.value is not None:
         threshold = f" (threshold {_short(finding.threshold)})" if finding.threshold is not None else ""
         parts.append(f"value {_short(finding.value)}{threshold}")
-    parts += [f"{key}={_short(value)}" for key, value in finding.evidence.items() if value not in (None, "", [], {})]
+    parts += [f"{key}={_short(value)}" for key, value in finding.evidence.items() if _shown(str(key), value)]
     return "; ".join(parts)
 
 

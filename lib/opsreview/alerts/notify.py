@@ -10,6 +10,7 @@ never changes the review's status: the review did its job, the channel did not.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from opsreview.alerts.deliver import Delivery, deliver
+from opsreview.alerts.deliver import Delivery, deliver, is_incident_tool
 from opsreview.alerts.message import notify_type, render_message, render_test_message
 from opsreview.alerts.params import AlertsParams
 from opsreview.alerts.rules import Decision, plan_day
@@ -33,7 +34,7 @@ from opsreview.alerts.state import (
     write_state,
     write_text_atomic,
 )
-from opsreview.exceptions import OutputsError
+from opsreview.exceptions import OutputsError, UsageError
 from opsreview.findings import Finding, Severity, count_by_severity, rank_findings
 from opsreview.secrets import redact
 
@@ -89,7 +90,7 @@ class NotifyOutcome:
 
     @property
     def suppressed(self) -> list[Decision]:
-        return self.of("suppressed") + self.of("already_sent")
+        return self.of("suppressed") + self.of("already_sent") + self.of("superseded")
 
     @property
     def inhibited(self) -> list[Decision]:
@@ -134,15 +135,32 @@ def _not_configured() -> Finding:
 
 
 # An area with one of these findings today saw nothing, or not all: what it did not find has not
-# cleared (a log source that failed is no evidence that the 5xx stopped).
+# cleared (a log source that failed is no evidence that the 5xx stopped). The first three: it saw
+# nothing; the others: part of its input failed (a log file, the database collector).
 BLIND_CHECKS = (".source_failed", ".notebook_failed", ".no_data")
+PARTLY_BLIND_CHECKS = frozenset({"logs.file_error", "errors.file_error", "database.collector_error"})
 
 
 def _areas_ran(summary: dict[str, Any]) -> set[str] | None:
-    """Areas whose notebook ran fine on their data today: their findings that are absent have
-    cleared. None when the summary says nothing of notebooks (every area counts as run)."""
+    """Areas that saw all of their input today: their findings that are absent have cleared.
+
+    An area is *blind* today, and so resolves nothing (its absent findings stay open, as they
+    were), when it has a finding saying it saw nothing (``*.source_failed``,
+    ``*.notebook_failed``, ``*.no_data``) or only part (``logs.file_error``,
+    ``errors.file_error``, ``database.collector_error``), or when it has any coverage fact in
+    ``summary["coverage"]`` (database, payments and backups report a missing input that way: a
+    check it could not do is no evidence that what it found before has gone). Simple and safe:
+    one missing input holds back every resolve of the area for that day, never sends a false
+    RESOLVED. None when the summary says nothing of notebooks and nothing is blind (every area
+    counts as run).
+    """
     notebooks = summary.get("notebooks")
-    blind = {str(f.get("area")) for f in summary.get("findings", []) if str(f.get("check", "")).endswith(BLIND_CHECKS)}
+    blind = {
+        str(f.get("area"))
+        for f in summary.get("findings", [])
+        if str(f.get("check", "")).endswith(BLIND_CHECKS) or str(f.get("check", "")) in PARTLY_BLIND_CHECKS
+    }
+    blind |= {str(c.get("area")) for c in summary.get("coverage") or [] if isinstance(c, dict) and c.get("area")}
     if notebooks is None:
         return None if not blind else {str(f.get("area")) for f in summary.get("findings", [])} - blind
     return {str(nb["name"]) for nb in notebooks if nb.get("status") == "ok"} - blind
@@ -208,12 +226,13 @@ def _notify_locked(
     alerts, day = params.alerts, outcome.day
     with locked(path):
         state = _read_or_set_aside(path, now)
-        decisions = plan_day(findings, state, alerts, day, params.day_window(day), areas_ran)
-        outcome.decisions = decisions
+        decisions = plan_day(findings, state, alerts, day, areas_ran)
         open_counts: dict[str, int] = {}
         for d in decisions:
             if d.action in ("new", "escalated", "repeat", "suppressed", "already_sent"):
                 open_counts[d.channel] = open_counts.get(d.channel, 0) + 1
+        decisions = _no_resolve_to_incident_tools(decisions, alerts)
+        outcome.decisions = decisions
         delivered: dict[str, bool] = {}
         for channel in alerts.channels:
             to_send = _by_severity([d for d in decisions if d.channel == channel.name and d.sends])
@@ -239,6 +258,18 @@ def _notify_locked(
         len(outcome.findings),
     )
     return outcome
+
+
+def _no_resolve_to_incident_tools(decisions: list[Decision], alerts: AlertsParams) -> list[Decision]:
+    """A resolve for a PagerDuty or Opsgenie channel is not sent (``cleared``: no longer open
+    there): apprise would trigger a new incident with it. The incident is resolved in the tool."""
+    incident = {c.name for c in alerts.channels if any(d.channel == c.name for d in decisions) and is_incident_tool(c)}
+    return [
+        dataclasses.replace(d, action="cleared", reason="not sent to an incident tool: resolve the incident there")
+        if d.action == "resolved" and d.channel in incident
+        else d
+        for d in decisions
+    ]
 
 
 def _read_or_set_aside(path: Path, now: dt.datetime) -> dict[str, Any]:
@@ -319,12 +350,16 @@ def record_outcome(summary: dict[str, Any], outcome: NotifyOutcome) -> dict[str,
 
 
 def notify_day(params: Params, day: dt.date, *, now: dt.datetime | None = None) -> NotifyOutcome:
-    """Notify a published day (``outputs/<date>/summary.json``) and record the outcome into it,
-    holding the outputs folder's lock (a run publishing the same day meanwhile would otherwise
-    have its summary replaced by the older one). The runner, which holds that lock already,
-    calls :func:`notify_run` and :func:`record_outcome` instead."""
-    from opsreview.run.steps import outputs_lock
+    """Notify a published day (``outputs/<date>/summary.json``), record the outcome into it and
+    re-render its page (``index.html``: the checklist and the notifications sections), holding
+    the outputs folder's lock (a run publishing the same day meanwhile would otherwise have its
+    summary replaced by the older one). Without a channel: a :class:`UsageError` and nothing is
+    written. The runner, which holds that lock already, calls :func:`notify_run` and
+    :func:`record_outcome` instead."""
+    from opsreview.run.steps import outputs_lock, rerender_day_page
 
+    if not params.alerts.channels:
+        raise UsageError("alerts.channels is empty: no channel to notify (nothing written)")
     path = Path(params.outputs) / day.isoformat() / "summary.json"
     if not path.parent.is_dir():
         raise OutputsError(f"{path}: no published review for {day} (run `opsreview run` first)")
@@ -336,5 +371,6 @@ def notify_day(params: Params, day: dt.date, *, now: dt.datetime | None = None) 
         except (OSError, ValueError) as exc:
             raise OutputsError(f"{path}: unreadable summary ({exc})") from None
         outcome = notify_run(params, summary, now=now)
-        write_text_atomic(path, redact(json.dumps(record_outcome(summary, outcome), indent=2, default=str)) + "\n")
+        recorded = rerender_day_page(params, path.parent, record_outcome(summary, outcome))
+        write_text_atomic(path, redact(json.dumps(recorded, indent=2, default=str)) + "\n")
     return outcome

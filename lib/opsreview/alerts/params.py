@@ -7,6 +7,11 @@ flattened to an ordered list (the first route that matches a finding picks its c
 it says ``continue_matching``), ``repeat_interval`` its repeat interval, ``send_resolved`` its
 resolved notifications and **inhibit** its inhibition rules (a source finding mutes target
 findings whose time windows overlap it and whose ``equal`` fields match).
+
+Incident tools: a channel whose URL is ``pagerduty://`` or ``opsgenie://`` never gets RESOLVED
+messages. apprise sends every message to them as a new incident (PagerDuty's ``action=trigger``
+without a dedup key), so a resolve would page on-call again; the resolve is recorded in the
+state (``cleared``) and the incident is resolved in the tool.
 """
 
 from __future__ import annotations
@@ -74,7 +79,9 @@ class ChannelParams(Section):
     name: str = Field(min_length=1, description="how reports, logs and errors name the channel (never by its URL)")
     url: SecretRef = Field(
         description='the apprise URL as an ${ENV} reference, e.g. "${ALERTS_SLACK_URL}" holding slack://..., '
-        "workflows://..., mailtos://..., pagerduty://..., opsgenie://... or json://..."
+        "workflows://..., mailtos://..., pagerduty://..., opsgenie://... or json://...; a pagerduty:// or "
+        "opsgenie:// channel never gets RESOLVED messages (apprise would open a new incident with one): "
+        "resolve incidents in the tool"
     )
     min_severity: Severity = Field(Severity.warning, description="findings below this never reach the channel")
     areas: list[str] = Field(default_factory=list, description="only findings of these areas; empty: every area")
@@ -113,7 +120,8 @@ class InhibitRule(Section):
     )
     same_window: bool = Field(
         True,
-        description="the two time windows (start-end) must overlap; a finding without a window spans its review day",
+        description="both findings must have a time window (start-end; a start alone is a point) and the windows "
+        "must overlap; a finding without a window (a day-level one such as logs.5xx_rate) is never muted, nor mutes",
     )
 
 
@@ -132,8 +140,10 @@ class AlertsParams(Section):
     )
     repeat_interval: float = Field(
         24,
-        description="an open finding unchanged since it was sent is sent again after this (24h, 2d; counted in review "
-        "days: 24h is the next day's review)",
+        description="an open finding unchanged since it was sent is sent again once this much has passed since it "
+        "was last sent (24h, 2d), counted in review days, rounded up to whole days, never by the clock of the run "
+        "(a daily cron that runs minutes early still counts a day): 24h (the default) sends every open finding again "
+        "on every daily review (a daily reminder); 48h every second day; 7d once a week; under 24h acts as 24h",
     )
     send_resolved: bool = Field(True, description="send once, as resolved, a finding that cleared")
     inhibit: list[InhibitRule] = Field(default_factory=list, description="findings that mute others")

@@ -8,15 +8,20 @@ new           firing, never sent to this channel (or sent as resolved since): se
 escalated     firing at a higher severity than when it was last sent: sent
 repeat        firing, unchanged, last sent ``repeat_interval`` or more ago: sent again
 suppressed    firing, unchanged, sent less than ``repeat_interval`` ago: not sent
-resolved      sent as firing before, absent today from an area that ran: sent once as resolved
+resolved      sent as firing before, absent today from an area that ran, or no longer routed to
+              this channel (it dropped below the channel's severity): sent once as resolved
 inhibited     muted by an inhibition rule (a source finding of the same window): not sent
 already_sent  this date's run already delivered it to this channel (a re-run): not sent again
+superseded    a date older than the last one the state knows for it (a backfill): not sent, and
+              the state is not overwritten (nor resolved) by the older date
 cleared       as resolved, with ``send_resolved: false``: not sent, no longer open
 ============  ===================================================================================
 
 Time is counted in review days (the date of the review, not the wall clock of the run), so a
 daily schedule that runs a minute earlier one day still repeats on the next day with 24h, and a
-re-run of an older date never looks like time has passed.
+re-run or a backfill of an older date never looks like time has passed. ``repeat_interval`` is
+so rounded up to whole days: 24h re-sends every open finding on every daily review, 48h every
+second day, under 24h acts as 24h.
 """
 
 from __future__ import annotations
@@ -48,46 +53,69 @@ class Decision:
         return self.action in SENDING
 
 
-def _window(finding: Finding, day: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
-    """The finding's window; without one (or an unreadable one), the whole review day."""
+def _window(finding: Finding) -> tuple[dt.datetime, dt.datetime] | None:
+    """The finding's time window; None when it has none (a day-level finding, such as a day's
+    5xx rate) or an unreadable one. A finding with only a start (or only an end) is a point."""
     try:
-        start = dt.datetime.fromisoformat(finding.start) if finding.start else day[0]
-        end = dt.datetime.fromisoformat(finding.end) if finding.end else day[1]
+        start = dt.datetime.fromisoformat(finding.start) if finding.start else None
+        end = dt.datetime.fromisoformat(finding.end) if finding.end else None
     except ValueError:
-        return day
-    if start.tzinfo is None or end.tzinfo is None:
-        return day
+        return None
+    start = start or end
+    end = end or start
+    if start is None or end is None or start.tzinfo is None or end.tzinfo is None:
+        return None
     return start, max(start, end)
 
 
-def _overlap(a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
+def _overlap(a: tuple[dt.datetime, dt.datetime] | None, b: tuple[dt.datetime, dt.datetime] | None) -> bool:
+    """Both windows are real and overlap (a finding without a window overlaps nothing)."""
+    return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
 
 
-def inhibited_by(
-    findings: Sequence[Finding], rules: Iterable[InhibitRule], day: tuple[dt.datetime, dt.datetime]
-) -> dict[str, str]:
-    """fingerprint of each muted finding -> fingerprint of the finding that mutes it.
+def muted_by(findings: Sequence[Finding], rules: Iterable[InhibitRule]) -> list[str | None]:
+    """For each finding (each occurrence, before findings are collapsed by fingerprint), the
+    fingerprint of the finding that mutes it, or None.
 
     As in Alertmanager, a finding never mutes itself, and a finding matching both sides of a
-    rule is not muted by that rule (it would otherwise mute its own kind).
+    rule is not muted by that rule (it would otherwise mute its own kind). With ``same_window``,
+    both findings must have a real window and the windows must overlap: a day-level finding
+    (no window) neither mutes nor is muted by a finding of some minutes.
     """
-    muted: dict[str, str] = {}
-    for rule in rules:
-        sources = [f for f in findings if rule.source.matches(f)]
-        for target in findings:
-            if target.fingerprint in muted or not rule.target.matches(target) or rule.source.matches(target):
+    rules = list(rules)
+    muted: list[str | None] = []
+    for target in findings:
+        by = None
+        for rule in rules:
+            if not rule.target.matches(target) or rule.source.matches(target):
                 continue
-            for source in sources:
-                if source.fingerprint == target.fingerprint:
+            for source in findings:
+                if source.fingerprint == target.fingerprint or not rule.source.matches(source):
                     continue
                 if any(getattr(source, name) != getattr(target, name) for name in rule.equal):
                     continue
-                if rule.same_window and not _overlap(_window(source, day), _window(target, day)):
+                if rule.same_window and not _overlap(_window(source), _window(target)):
                     continue
-                muted[target.fingerprint] = source.fingerprint
+                by = source.fingerprint
                 break
+            if by is not None:
+                break
+        muted.append(by)
     return muted
+
+
+def inhibited_by(findings: Sequence[Finding], rules: Iterable[InhibitRule]) -> dict[str, str]:
+    """fingerprint of each muted finding -> fingerprint of a finding that mutes it. A fingerprint
+    is muted only when every occurrence of it is (:func:`muted_by`): one burst in the minutes of
+    an outage does not hide another burst of the same route in other minutes."""
+    muted: dict[str, str] = {}
+    live: set[str] = set()
+    for finding, by in zip(findings, muted_by(findings, rules), strict=True):
+        if by is None:
+            live.add(finding.fingerprint)
+        else:
+            muted.setdefault(finding.fingerprint, by)
+    return {fp: by for fp, by in muted.items() if fp not in live}
 
 
 def route(finding: Finding, params: AlertsParams) -> list[str]:
@@ -113,7 +141,6 @@ def plan_day(
     state: dict[str, Any],
     params: AlertsParams,
     day: dt.date,
-    day_window: tuple[dt.datetime, dt.datetime],
     areas_ran: set[str] | None,
 ) -> list[Decision]:
     """Every decision of the day, most severe first.
@@ -125,21 +152,32 @@ def plan_day(
     """
     sent_today: dict[str, list[str]] = state.get("days", {}).get(day.isoformat(), {}).get("sent", {})
     alerts: dict[str, Any] = state.get("alerts", {})
+    ranked = rank_findings(findings)
+    # inhibition per occurrence, before collapsing: a fingerprint is muted only if every one is
+    muted = inhibited_by(ranked, params.inhibit)
     by_fingerprint: dict[str, Finding] = {}
+    rep_muted: dict[str, bool] = {}
     alike: dict[str, int] = {}
-    for finding in rank_findings(findings):  # a fingerprint twice in a day: keep the most severe
-        alike[finding.fingerprint] = alike.get(finding.fingerprint, -1) + 1
-        by_fingerprint.setdefault(finding.fingerprint, finding)
-    today = list(by_fingerprint.values())
-    muted = inhibited_by(today, params.inhibit, day_window)
+    for finding, by in zip(ranked, muted_by(ranked, params.inhibit), strict=True):
+        # a fingerprint twice in a day: one alert, its most severe occurrence that is not muted
+        fp = finding.fingerprint
+        alike[fp] = alike.get(fp, -1) + 1
+        if fp not in by_fingerprint or (rep_muted[fp] and by is None):
+            by_fingerprint[fp], rep_muted[fp] = finding, by is not None
+    today = rank_findings(by_fingerprint.values())
     decisions: list[Decision] = []
+    known = {c.name for c in params.channels}
     for finding in today:
         fp = finding.fingerprint
         record = alerts.get(fp, {}).get("channels", {})
-        for channel in route(finding, params):
+        newer = _last_day(alerts.get(fp, {}))
+        routed = route(finding, params)
+        for channel in routed:
             last = record.get(channel)
             if f"firing:{channel}" in sent_today.get(fp, []):
                 action, reason = "already_sent", f"sent for {day.isoformat()} already"
+            elif newer > day.isoformat():
+                action, reason = "superseded", f"a later date ({newer}) was notified: an older date sends nothing"
             elif fp in muted:
                 action, reason = "inhibited", f"inhibited by {muted[fp]}"
             elif last is None or last.get("status") != "firing":
@@ -151,22 +189,52 @@ def plan_day(
             else:
                 action, reason = "suppressed", f"sent {last['day']}, repeats after {params.repeat_interval:g}h"
             decisions.append(Decision(fp, channel, action, finding, reason, alike[fp]))
-    known = {c.name for c in params.channels}
+        if newer > day.isoformat():
+            continue
+        # a channel holding it firing that it no longer routes to (it dropped from critical to
+        # warning: the critical-only channel) hears it resolved, or would never hear the end of it
+        for channel, last in sorted(record.items()):
+            if channel not in routed and channel in known:
+                why = f"no longer sent here ({finding.severity.name})"
+                decisions.extend(_resolution(fp, channel, last, finding, sent_today, day, params, why))
     for fp, record in sorted(alerts.items()):
         if fp in by_fingerprint or (areas_ran is not None and record.get("area") not in areas_ran):
             continue
+        if _last_day(record) > day.isoformat():
+            continue  # an older date than the record's last: it resolves nothing, overwrites nothing
         cleared = Finding.from_dict(
             {**record, "severity": record.get("severity", "info"), "title": record.get("title", fp)}
         )
         for channel, last in sorted(record.get("channels", {}).items()):
-            if channel not in known:
-                continue
-            if f"resolved:{channel}" in sent_today.get(fp, []):
-                decisions.append(Decision(fp, channel, "already_sent", cleared, f"resolved sent for {day} already"))
-            elif last.get("status") != "firing" or dt.date.fromisoformat(last["day"]) >= day:
-                continue  # not open, or sent for this date or a later one (a re-run of an older date)
-            elif params.send_resolved:
-                decisions.append(Decision(fp, channel, "resolved", cleared, f"last seen {record.get('last_seen')}"))
-            else:
-                decisions.append(Decision(fp, channel, "cleared", cleared, "send_resolved is off"))
+            if channel in known:
+                why = f"last seen {record.get('last_seen')}"
+                decisions.extend(_resolution(fp, channel, last, cleared, sent_today, day, params, why))
     return decisions
+
+
+def _resolution(
+    fp: str,
+    channel: str,
+    last: dict[str, Any],
+    finding: Finding,
+    sent_today: dict[str, list[str]],
+    day: dt.date,
+    params: AlertsParams,
+    why: str,
+) -> list[Decision]:
+    """The resolve of an alert open on a channel: none if it is not open there, or was sent for
+    this date or a later one (a re-run of an older date)."""
+    if f"resolved:{channel}" in sent_today.get(fp, []):
+        return [Decision(fp, channel, "already_sent", finding, f"resolved sent for {day} already")]
+    if last.get("status") != "firing" or dt.date.fromisoformat(last["day"]) >= day:
+        return []
+    if params.send_resolved:
+        return [Decision(fp, channel, "resolved", finding, why)]
+    return [Decision(fp, channel, "cleared", finding, "send_resolved is off")]
+
+
+def _last_day(record: dict[str, Any]) -> str:
+    """The latest review date a state record knows of (seen, or sent to a channel); "" if none."""
+    days = [str(record.get("as_of") or "")]
+    days += [str(c.get("day") or "") for c in record.get("channels", {}).values() if isinstance(c, dict)]
+    return max(days)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from opsreview.alerts.notify import notifications_html, notify_run
 from opsreview.context import RUN_DIR_ENV, ReviewContext, parse_review_date
@@ -373,6 +373,33 @@ def checklist_page(run: Run, rows: list[dict[str, object]]) -> str:
         f"<h2>Production checklist</h2><p>{len(rows)} items: {counts}. Details and the history chart: {link}.</p>"
         + cv.checklist_html(rows, history)
     )
+
+
+def rerender_day_page(params: Params, day_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """Re-render a published day's page, ``index.html``, from its ``summary`` (what ``opsreview
+    notify`` calls after recording the notifications): the checklist rows anew from the
+    summary's findings, coverage and notebooks (set as ``summary["checklist"]``), the checklist
+    and the notifications sections. Returns the masked summary, for ``summary.json``."""
+    day = dt.date.fromisoformat(str(summary["date"]))
+    findings = [Finding.from_dict(f) for f in summary.get("findings") or []]
+    coverage = [Coverage.from_dict(c) for c in summary.get("coverage") or []]
+    areas_run = {str(nb["name"]) for nb in summary.get("notebooks") or [] if nb.get("status") == "ok"}
+    areas_run -= set(nbs.ROLLUP_NOTEBOOKS)
+    if cv.alerts_delivered(summary.get("notifications")):
+        areas_run.add("alerts")
+    inputs = cv.load_checklist_inputs(ReviewContext(params=params, day=day))
+    rows = cv.item_rows(findings, coverage, areas_run, inputs)
+    summary = shareable_data(json.loads(json.dumps({**summary, "checklist": rows}, default=str)))
+    history = cv.checklist_history(params.outputs, day, params.checklist.history_days, rows)
+    counts = ", ".join(f"{n} {status}" for status, n in cv.status_counts(rows).items() if n)
+    link = "<a href='checklist.html'>checklist report</a>" if (day_dir / "checklist.html").exists() else "the summary"
+    extra = (
+        f"<h2>Production checklist</h2><p>{len(rows)} items: {counts}. Details and the history chart: {link}.</p>"
+        + cv.checklist_html(rows, history)
+        + (notifications_html(summary) if summary.get("notifications") else "")
+    )
+    report.write_text_atomic(day_dir / "index.html", report.render_day_index(summary, extra))
+    return summary
 
 
 def publish(run: Run) -> Path:

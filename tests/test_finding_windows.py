@@ -190,6 +190,23 @@ def test_database_windows_connections_long_ops_and_lag() -> None:
     no_volatile_subject(found)
 
 
+def test_cache_dirty_and_cache_full_of_one_host_have_distinct_fingerprints() -> None:
+    at = pd.Timestamp("2026-11-23T13:15:00Z")
+    review = db_review(
+        extremes=pd.DataFrame(
+            [{"host": "db-1:27017", "conn_used_max": None, "cache_dirty_max": 0.25, "cache_dirty_at": at, "queue_max": None}]
+        ),
+        state=pd.DataFrame([{"host": "db-1:27017", "cache_used": 0.97, "oplog_window_h": None}]),
+    )  # fmt: skip
+    found = [f for f in dbfindings.server_findings(review) if f.check == "database.cache"]
+    assert sorted(f.subject for f in found) == ["db-1:27017 dirty", "db-1:27017 full"]  # the check id is kept
+    assert len({f.fingerprint for f in found}) == 2
+    from opsreview.run.timeline import story_fact
+
+    assert sorted(story_fact(f) for f in found) == ["db cache 25% dirty on db-1:27017", "db cache 97% full on db-1:27017"]
+    no_volatile_subject(found)
+
+
 def test_new_slow_shape_has_its_window_and_a_chronic_slow_shape_none() -> None:
     from tests.test_database_findings import review as shape_review
     from tests.test_database_findings import shape

@@ -151,7 +151,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{host}: WiredTiger cache {_pct(dirty)} dirty at {local_iso(row['cache_dirty_at'], review.tz)}",
                     round(dirty, 4),
                     t.cache_dirty_warning,
-                    subject=host,
+                    subject=f"{host} dirty",  # the cache's other finding (full) has "<host> full"
                     window=_at(row["cache_dirty_at"], review.tz),
                     host=host,
                     at=local_iso(row["cache_dirty_at"], review.tz),
@@ -181,7 +181,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{row['host']}: WiredTiger cache {_pct(used)} full (eviction trigger 95%)",
                     round(used, 4),
                     t.cache_used_warning,
-                    subject=str(row["host"]),
+                    subject=f"{row['host']} full",
                     host=row["host"],
                 )
             )

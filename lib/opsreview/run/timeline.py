@@ -248,7 +248,7 @@ FACTS: dict[str, Callable[[Finding], str]] = {
     "probes.outage": lambda f: f"{f.subject} down {f.value:.0f} min",
     "probes.gap": lambda f: f"no probe results for {f.subject} for {f.value:.0f} min",
     "database.connections": lambda f: f"db connections at {_pct(f.value)} on {f.subject}",
-    "database.cache": lambda f: f"db cache {_pct(f.value)} dirty on {f.subject}",
+    "database.cache": lambda f: "db cache {} {} on {}".format(_pct(f.value), *reversed(f.subject.rsplit(" ", 1))),
     "database.queue": lambda f: f"{f.value:.0f} db operations queued on {f.subject}",
     "database.long_op": lambda f: f"db operation running {f.value:.0f} s ({f.subject})",
     "database.repl_lag": lambda f: f"{f.subject} replication lag {f.value:.0f} s",

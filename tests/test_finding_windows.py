@@ -203,7 +203,10 @@ def test_cache_dirty_and_cache_full_of_one_host_have_distinct_fingerprints() -> 
     assert len({f.fingerprint for f in found}) == 2
     from opsreview.run.timeline import story_fact
 
-    assert sorted(story_fact(f) for f in found) == ["db cache 25% dirty on db-1:27017", "db cache 97% full on db-1:27017"]
+    assert sorted(story_fact(f) for f in found) == [
+        "db cache 25% dirty on db-1:27017",
+        "db cache 97% full on db-1:27017",
+    ]
     no_volatile_subject(found)
 
 

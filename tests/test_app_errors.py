@@ -243,3 +243,35 @@ def test_a_new_error_and_its_spike_the_next_day_share_their_subject() -> None:
     [spike] = [f for f in error_fingerprint_findings(marked2, th, TZ, True) if f.check == "errors.spike"]
     assert new.subject == spike.subject == new.evidence["fingerprint"] == spike.evidence["fingerprint"]
     assert len(new.subject) == 12 and new.fingerprint != spike.fingerprint  # the check ids stay apart
+
+
+@pytest.mark.parametrize(
+    ("minutes", "window", "peak"),
+    [
+        # a burst of 20 at 14:10-14:29 and strays at 03:00 and 22:00: the window is the burst's hour
+        ([180] + list(range(850, 870)) + [1320], ("14:10", "14:29"), 20),
+        # one an hour from 03:00 to 13:00: no burst, the window stays first to last seen
+        (list(range(180, 781, 60)), ("03:00", "13:00"), None),
+        # all within the hour: first to last seen, nothing to narrow
+        (list(range(850, 870)), ("14:10", "14:29"), None),
+    ],
+)
+def test_an_errors_window_is_its_peak_hour_when_it_came_in_a_burst(
+    minutes: list[int], window: tuple[str, str], peak: int | None
+) -> None:
+    from opsreview.logs.app.findings import error_fingerprint_findings
+    from opsreview.logs.thresholds import LogThresholds
+
+    day = f"{DAY}T00:00:00Z"
+    rows = [
+        ((pd.Timestamp(day) + pd.Timedelta(minutes=m)).isoformat(), "api-1", "error", f"order {m} failed", None)
+        for m in minutes
+    ]
+    history = app_errors.fingerprints_by_day(events([(f"{DAY - dt.timedelta(days=1)}T09:00:00Z", "api-1", "error",
+                                                      "unrelated", None)]), TZ)  # fmt: skip
+    marked = app_errors.mark_new_and_spiking(app_errors.fingerprints(events(rows)), history, [DAY])
+    [new] = error_fingerprint_findings(marked, LogThresholds(), "UTC", True)
+    assert (new.start, new.end) == (f"{DAY}T{window[0]}:00+00:00", f"{DAY}T{window[1]}:00+00:00")
+    first, last = (pd.Timestamp(day) + pd.Timedelta(minutes=m) for m in (min(minutes), max(minutes)))
+    assert (new.evidence["window"]["start"], new.evidence["window"]["end"]) == (first.isoformat(), last.isoformat())
+    assert (new.evidence.get("peak") or {}).get("count") == peak

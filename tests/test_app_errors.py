@@ -214,3 +214,64 @@ def test_events_over_time_and_level_counts() -> None:
     assert over[["level", "events"]].values.tolist() == [["error", 1], ["warn", 1], ["error", 1]]
     counts = app_errors.level_counts(rel).set_index("host")
     assert counts.loc["api-1", "error"] == 1 and counts.loc["api-1", "warn"] == 1 and counts.loc["api-2", "events"] == 1
+
+
+def test_a_new_error_and_its_spike_the_next_day_share_their_subject() -> None:
+    """Day 1 the error is new (``errors.new_fingerprint``), day 2 it spikes against day 1
+    (``errors.spike``): different check ids, one subject (the error's fingerprint) to join them."""
+    from opsreview.logs.app.findings import error_fingerprint_findings
+    from opsreview.logs.thresholds import LogThresholds
+
+    def day_events(day: dt.date, count: int, order: int) -> list[tuple[str, str, str, str | None, str | None]]:
+        return [
+            (f"{day}T10:{m:02d}:00Z", "api-1", "error", f"order {order + m} not found", stack_at("loadOrder", 12))
+            for m in range(count)
+        ] + [(f"{day}T09:00:00Z", "api-1", "error", "unrelated", None)]
+
+    day1, day2 = DAY, DAY + dt.timedelta(days=1)
+    history1 = app_errors.fingerprints_by_day(events([(f"{DAY - dt.timedelta(days=1)}T09:00:00Z", "api-1", "error",
+                                                       "unrelated", None)]), TZ)  # fmt: skip
+    marked1 = app_errors.mark_new_and_spiking(
+        app_errors.fingerprints(events(day_events(day1, 3, 100))), history1, [day1 - dt.timedelta(days=1)]
+    )
+    history2 = app_errors.fingerprints_by_day(events(day_events(day1, 3, 100)), TZ)
+    marked2 = app_errors.mark_new_and_spiking(
+        app_errors.fingerprints(events(day_events(day2, 50, 900))), history2, [day1]
+    )
+    th = LogThresholds()
+    [new] = [f for f in error_fingerprint_findings(marked1, th, TZ, True) if f.check == "errors.new_fingerprint"]
+    [spike] = [f for f in error_fingerprint_findings(marked2, th, TZ, True) if f.check == "errors.spike"]
+    assert new.subject == spike.subject == new.evidence["fingerprint"] == spike.evidence["fingerprint"]
+    assert len(new.subject) == 12 and new.fingerprint != spike.fingerprint  # the check ids stay apart
+
+
+@pytest.mark.parametrize(
+    ("minutes", "window", "peak"),
+    [
+        # a burst of 20 at 14:10-14:29 and strays at 03:00 and 22:00: the window is the burst's hour
+        ([180] + list(range(850, 870)) + [1320], ("14:10", "14:29"), 20),
+        # one an hour from 03:00 to 13:00: no burst, the window stays first to last seen
+        (list(range(180, 781, 60)), ("03:00", "13:00"), None),
+        # all within the hour: first to last seen, nothing to narrow
+        (list(range(850, 870)), ("14:10", "14:29"), None),
+    ],
+)
+def test_an_errors_window_is_its_peak_hour_when_it_came_in_a_burst(
+    minutes: list[int], window: tuple[str, str], peak: int | None
+) -> None:
+    from opsreview.logs.app.findings import error_fingerprint_findings
+    from opsreview.logs.thresholds import LogThresholds
+
+    day = f"{DAY}T00:00:00Z"
+    rows = [
+        ((pd.Timestamp(day) + pd.Timedelta(minutes=m)).isoformat(), "api-1", "error", f"order {m} failed", None)
+        for m in minutes
+    ]
+    history = app_errors.fingerprints_by_day(events([(f"{DAY - dt.timedelta(days=1)}T09:00:00Z", "api-1", "error",
+                                                      "unrelated", None)]), TZ)  # fmt: skip
+    marked = app_errors.mark_new_and_spiking(app_errors.fingerprints(events(rows)), history, [DAY])
+    [new] = error_fingerprint_findings(marked, LogThresholds(), "UTC", True)
+    assert (new.start, new.end) == (f"{DAY}T{window[0]}:00+00:00", f"{DAY}T{window[1]}:00+00:00")
+    first, last = (pd.Timestamp(day) + pd.Timedelta(minutes=m) for m in (min(minutes), max(minutes)))
+    assert (new.evidence["window"]["start"], new.evidence["window"]["end"]) == (first.isoformat(), last.isoformat())
+    assert (new.evidence.get("peak") or {}).get("count") == peak

@@ -92,8 +92,20 @@ def test_age_of_the_last_good_backup_against_the_rpo(name_tz: ZoneInfo, rpo_hour
     rpo = [f for f in review.findings if f.check == "backups.rpo"]
     assert bool(rpo) is breach
     if breach:
-        assert rpo[0].subject == "mongodump-2026-12-06T0230.archive.gz"
+        assert rpo[0].subject == "last good backup"
+        assert rpo[0].evidence["backup"] == "mongodump-2026-12-06T0230.archive.gz"
         assert rpo[0].end == AS_OF.isoformat()
+
+
+def test_a_lasting_rpo_breach_keeps_its_fingerprint_as_backups_come_and_go() -> None:
+    """Day 1: the last good backup is "a", 40 h old; day 2 a newer one, "b", arrived but is again
+    over the RPO (and then none at all): the same breach of the same source, one fingerprint."""
+    day1 = _review(inv([backup("a", AS_OF - dt.timedelta(hours=40))]))
+    day2 = _review(inv([backup("a", AS_OF - dt.timedelta(hours=64)), backup("b", AS_OF - dt.timedelta(hours=30))]))
+    none = _review(inv([]))
+    [r1], [r2], [r3] = ([f for f in r.findings if f.check == "backups.rpo"] for r in (day1, day2, none))
+    assert (r1.evidence["backup"], r2.evidence["backup"]) == ("a", "b")  # the backup stays in the evidence
+    assert r1.fingerprint == r2.fingerprint == r3.fingerprint == "backups/backups.rpo/last good backup"
 
 
 def test_a_failed_newer_backup_does_not_reset_the_rpo_clock() -> None:

@@ -117,7 +117,7 @@ def test_a_missing_folder_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     checks = _checks(review)
     assert str(tmp_path / "no-such-folder") in checks["backups.bad_input"]
     assert str(tmp_path / "no-drills/*.json") in checks["backups.bad_input"]
-    assert checks["backups.rpo"] == [""]  # and no good backup at all
+    assert checks["backups.rpo"] == ["last good backup"]  # and no good backup at all
 
 
 def test_a_manifest_with_a_bad_date_is_a_finding_and_its_other_entries_count(tmp_path: Path) -> None:

@@ -190,6 +190,26 @@ def test_database_windows_connections_long_ops_and_lag() -> None:
     no_volatile_subject(found)
 
 
+def test_cache_dirty_and_cache_full_of_one_host_have_distinct_fingerprints() -> None:
+    at = pd.Timestamp("2026-11-23T13:15:00Z")
+    review = db_review(
+        extremes=pd.DataFrame(
+            [{"host": "db-1:27017", "conn_used_max": None, "cache_dirty_max": 0.25, "cache_dirty_at": at, "queue_max": None}]
+        ),
+        state=pd.DataFrame([{"host": "db-1:27017", "cache_used": 0.97, "oplog_window_h": None}]),
+    )  # fmt: skip
+    found = [f for f in dbfindings.server_findings(review) if f.check == "database.cache"]
+    assert sorted(f.subject for f in found) == ["db-1:27017 dirty", "db-1:27017 full"]  # the check id is kept
+    assert len({f.fingerprint for f in found}) == 2
+    from opsreview.run.timeline import story_fact
+
+    assert sorted(story_fact(f) for f in found) == [
+        "db cache 25% dirty on db-1:27017",
+        "db cache 97% full on db-1:27017",
+    ]
+    no_volatile_subject(found)
+
+
 def test_new_slow_shape_has_its_window_and_a_chronic_slow_shape_none() -> None:
     from tests.test_database_findings import review as shape_review
     from tests.test_database_findings import shape
@@ -202,6 +222,37 @@ def test_new_slow_shape_has_its_window_and_a_chronic_slow_shape_none() -> None:
     assert (new.start, new.end) == ("2026-11-23T09:40:00+00:00", "2026-11-23T09:55:00+00:00")  # that review is UTC
     slow = only(found, "database.slow_shape")
     assert slow.subject == new.subject and slow.start is None
+
+
+def test_a_new_slow_shape_in_a_burst_has_its_peak_hour_as_window() -> None:
+    """Runs at 03:00, 10:00-10:19 (20 of them) and 21:40: the window is the burst's, the first
+    and last seen stay in evidence; a shape whose runs are spread keeps its first/last seen."""
+    from opsreview import engine
+    from opsreview.database import models
+    from opsreview.database.shapes import shape_table
+    from tests.test_database_findings import review as shape_review
+
+    t0 = dt.datetime(2026, 11, 23, tzinfo=UTC)
+
+    def runs(minutes: list[int], key: str) -> list[dict[str, Any]]:
+        return [
+            {"ts": t0 + dt.timedelta(minutes=m), "host": "db-1:27017", "source": "mongod.log", "ns": "shop.orders",
+             "op": "find", "shape_key": key, "shape_key_kind": "queryHash", "shape": '{"filter":{"a":1}}',
+             "duration_ms": 900.0, "example": "{}", "plan_summary": "IXSCAN { a: 1 }"}
+            for m in minutes
+        ]  # fmt: skip
+
+    rows = runs([180, *range(600, 620), 1300], "burst") + runs(list(range(180, 1300, 60)), "spread")
+    table = shape_table(engine.connect().from_arrow(models.to_arrow(models.SLOW_QUERIES, rows)))
+    table["new"] = True
+    found = {f.subject: f for f in dbfindings.query_findings(shape_review(table.to_dict("records")))
+             if f.check == "database.new_slow_shape"}  # fmt: skip
+    burst, spread = found["find shop.orders burst"], found["find shop.orders spread"]
+    assert (burst.start, burst.end) == ("2026-11-23T10:00:00+00:00", "2026-11-23T10:19:00+00:00")
+    assert (burst.evidence["first_seen"], burst.evidence["last_seen"], burst.evidence["peak_count"]) == (
+        "2026-11-23T03:00:00+00:00", "2026-11-23T21:40:00+00:00", 20)  # fmt: skip
+    assert (spread.start, spread.end) == ("2026-11-23T03:00:00+00:00", "2026-11-23T21:00:00+00:00")
+    assert "peak_count" not in spread.evidence
 
 
 # --- payments ----------------------------------------------------------------------------------

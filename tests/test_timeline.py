@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -88,13 +89,44 @@ GROUPING = [
         [("14:10", "14:30", ("logs", "database"))],
         id="no-window-excluded-point-included",
     ),
-    pytest.param(
+    pytest.param(  # longer than day_long_hours (12): absorbs nothing
         [("logs", ("09:00", "23:59")), ("probes", ("11:02", "11:08")), ("payments", ("13:10", "13:50"))],
         {"long_window_hours": 3},
         [("09:00", "23:59", ("logs",)), ("11:02", "11:08", ("probes",)), ("13:10", "13:50", ("payments",))],
-        id="long-window-stands-alone",
+        id="day-long-window-stands-alone",
     ),
-]
+    pytest.param(  # a 4 h API outage and the 5xx burst inside it: one incident
+        [("probes", ("10:00", "14:00")), ("logs", ("11:10", "11:30")), ("payments", ("16:00", "16:20"))],
+        {},
+        [("10:00", "14:00", ("probes", "logs")), ("16:00", "16:20", ("payments",))],
+        id="long-window-absorbs-the-short-inside",
+    ),
+    pytest.param(  # the chain the overlapping window belongs to comes along, within the gap too
+        [("probes", ("10:00", "14:00")), ("logs", ("14:05", "14:20")), ("errors", ("14:25", "14:40")),
+         ("payments", ("14:51", "15:00"))],
+        {"merge_gap_minutes": 10},
+        [("10:00", "14:40", ("probes", "logs", "errors")), ("14:51", "15:00", ("payments",))],
+        id="long-window-absorbs-a-whole-chain",
+    ),
+    pytest.param(  # two long windows stay apart; the short one joins the one it overlaps longest
+        [("probes", ("08:00", "12:00")), ("database", ("11:00", "15:30")), ("logs", ("11:50", "12:20"))],
+        {},
+        [("08:00", "12:00", ("probes",)), ("11:00", "15:30", ("database", "logs"))],
+        id="long-windows-never-chain",
+    ),
+    pytest.param(  # a tie goes to the earlier long window
+        [("probes", ("08:00", "12:00")), ("database", ("11:00", "15:30")), ("logs", ("11:20", "11:30"))],
+        {},
+        [("08:00", "12:00", ("probes", "logs")), ("11:00", "15:30", ("database",))],
+        id="long-windows-tie-the-earlier",
+    ),
+    pytest.param(
+        [("probes", ("10:00", "14:00")), ("logs", ("11:10", "11:30"))],
+        {"day_long_hours": 3.5},
+        [("10:00", "14:00", ("probes",)), ("11:10", "11:30", ("logs",))],
+        id="day-long-threshold-from-params",
+    ),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("planted", "settings", "expected"), GROUPING)
@@ -199,6 +231,45 @@ def test_a_day_window_ending_at_midnight_reads_24_00() -> None:
         end=pd.Timestamp("2026-11-24 00:00").tz_localize(TZ).isoformat(),
     )  # fmt: skip
     assert build_incidents([late])[0].story(TZ).startswith("23:00–24:00")
+
+
+def stamp(text: str) -> str:
+    return pd.Timestamp(text).tz_localize(TZ).isoformat()
+
+
+DATED = [
+    pytest.param("2026-11-22 03:10", "2026-11-24 00:00", "11-22 03:10–24:00", id="backup-gap-from-the-day-before"),
+    pytest.param("2026-11-21 02:00", "2026-11-23 10:00", "11-21 02:00–10:00", id="rpo-from-two-days-before"),
+    pytest.param("2026-11-23 23:00", "2026-11-24 01:30", "23:00–11-24 01:30", id="into-the-next-day"),
+    pytest.param("2026-11-23 23:00", "2026-11-24 00:00", "23:00–24:00", id="to-midnight"),
+    pytest.param("2026-11-24 00:00", "2026-11-24 00:00", "24:00", id="a-point-at-the-closing-midnight"),
+    pytest.param("2026-11-23 00:00", "2026-11-23 00:20", "00:00–00:20", id="from-the-opening-midnight"),
+    pytest.param("2026-11-22 23:50", "2026-11-23 00:20", "11-22 23:50–00:20", id="across-the-opening-midnight"),
+]
+
+
+@pytest.mark.parametrize(("start", "end", "span"), DATED)
+def test_a_time_outside_the_review_day_is_told_with_its_date(start: str, end: str, span: str) -> None:
+    window = Finding("backups", "backups.schedule_gap", Severity.warning, "gap", start=stamp(start), end=stamp(end))
+    [incident] = build_incidents([window], day=dt.date(2026, 11, 23))
+    assert incident.story(TZ).startswith(f"{span} ({TZ}): ")
+    [summary] = incidents_summary([window], TimelineParams(), TZ, dt.date(2026, 11, 23))
+    assert summary["story"] == incident.story(TZ)
+
+
+def test_a_deploy_of_the_evening_before_is_told_with_its_date_in_story_and_table() -> None:
+    from opsreview.run.timeline_view import incidents_table
+
+    deploy = Deploy(pd.Timestamp(stamp("2026-11-22 23:50")).tz_convert("UTC"), "v3")
+    early = Finding(
+        "logs", "logs.x", Severity.warning, "t", start=stamp("2026-11-23 00:05"), end=stamp("2026-11-23 00:15")
+    )
+    incidents = build_incidents([early], [deploy], day=dt.date(2026, 11, 23))
+    assert incidents[0].story(TZ).endswith("after deploy v3 at 11-22 23:50")
+    late = Finding("backups", "backups.gap", Severity.warning, "t", start=stamp("2026-11-22 03:10"),
+                   end=stamp("2026-11-24 00:00"))  # fmt: skip
+    table = incidents_table(build_incidents([late], day=dt.date(2026, 11, 23)), TZ)
+    assert (table["from"][0], table["to"][0]) == ("11-22 03:10", "24:00")
 
 
 def test_deploy_markers_from_params_and_a_jsonl_or_csv_file(tmp_path: Path) -> None:

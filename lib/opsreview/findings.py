@@ -169,3 +169,43 @@ def kpi_number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if number == number and abs(number) != float("inf") else None
+
+
+# --- peak windows ------------------------------------------------------------------------------
+# A finding over many occurrences (a slow query shape, an error fingerprint) seen from first to
+# last across the day has a span too long to place on the incident timeline. Its peak is the
+# densest PEAK_MINUTES of occurrences, computed in the same SQL that counts them (a window
+# function over the rows already read): its first and last occurrence. The peak is the finding's
+# window only when it holds at least half the occurrences (a burst); a shape or error spread
+# over the day keeps its first/last-seen span, as its peak would be noise.
+PEAK_MINUTES = 60
+
+
+def peak_sql(partition: str, ts: str = "ts") -> tuple[str, str]:
+    """SQL for the peak: the window columns to add to the occurrences (``peak_n``,
+    ``peak_first``), and the aggregate of a ``GROUP BY`` over them (a struct ``peak`` of
+    ``first``, ``last``, ``n``: the earliest densest window)."""
+    over = (
+        f"OVER (PARTITION BY {partition} ORDER BY {ts} "
+        f"RANGE BETWEEN INTERVAL {PEAK_MINUTES} MINUTES PRECEDING AND CURRENT ROW)"
+    )
+    window = f"count(*) {over} AS peak_n, min({ts}) {over} AS peak_first"
+    aggregate = (
+        f"arg_max({{'first': peak_first, 'last': {ts}, 'n': peak_n}}, {{'n': peak_n, 'early': -epoch_us({ts})}})"
+    )
+    return window, aggregate
+
+
+def peak_window(first: Any, last: Any, peak: Any, count: Any) -> tuple[Any, Any, bool]:
+    """The finding's window: ``(start, end, is_peak)``, the peak's first and last occurrence when
+    it holds at least half of ``count`` occurrences and the first/last-seen span is longer than
+    :data:`PEAK_MINUTES`, else ``first`` and ``last``."""
+    if not isinstance(peak, dict) or first is None or last is None or not count:
+        return first, last, False
+    try:
+        spread = (last - first).total_seconds() > PEAK_MINUTES * 60
+    except (TypeError, AttributeError):
+        return first, last, False
+    if spread and int(peak["n"]) * 2 >= int(count):
+        return peak["first"], peak["last"], True
+    return first, last, False

@@ -61,7 +61,10 @@ class TimelineParams(Section):
         30, ge=0, le=1440, description="a deploy this long before an incident is shown with it"
     )
     long_window_hours: float = Field(
-        3.0, gt=0, description="longer windows stand alone, never chaining others into one incident"
+        3.0, gt=0, description="longer windows absorb the short ones they overlap but never chain onward"
+    )
+    day_long_hours: float = Field(
+        12.0, gt=0, description="longer windows (most of the day) stand alone, absorbing nothing"
     )
     deploys: tuple[DeployMarker, ...] = Field((), description="deploy markers")
     deploys_file: Path | None = Field(None, description="more deploy markers: JSON lines or CSV with at, version, note")

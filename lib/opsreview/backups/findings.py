@@ -41,6 +41,11 @@ CHECKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# the RPO is judged on the newest good backup of all sources: one subject, whichever backup that
+# is (its name is evidence), so a breach that lasts keeps its fingerprint as backups come and go
+RPO_SUBJECT = "last good backup"
+
+
 def _iso(value: Any) -> str | None:
     if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
         return None
@@ -60,7 +65,17 @@ def _f(
 ) -> Finding:
     clean = {k: (_iso(v) if isinstance(v, pd.Timestamp) else v) for k, v in evidence.items() if v is not None}
     return Finding(
-        AREA, check, severity, title, value, threshold, clean, CHECKS[check], subject, _iso(start), _iso(end)
+        AREA,
+        check,
+        severity,
+        title,
+        value,
+        threshold,
+        clean,
+        CHECKS[check],
+        subject=subject,
+        start=_iso(start),
+        end=_iso(end),
     )
 
 
@@ -88,7 +103,7 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                     "backups.rpo",
                     Severity.critical,
                     f"No good backup in the last {p.lookback_days} days",
-                    "",
+                    RPO_SUBJECT,
                     None,
                     p.rpo_hours,
                     backups_seen=len(review.backups),
@@ -100,12 +115,13 @@ def policy_findings(review: BackupReview) -> list[Finding]:
                     "backups.rpo",
                     Severity.critical,
                     f"The last good backup is {review.age_hours:.1f} h old (RPO {p.rpo_hours:g} h): {last['name']}",
-                    str(last["name"]),
+                    RPO_SUBJECT,
                     round(review.age_hours, 2),
                     p.rpo_hours,
                     start=last["finished_at"],
                     end=review.as_of,
                     backup=str(last["name"]),
+                    source=str(last["source"]),
                     kind=str(last["kind"]),
                     finished_at=last["finished_at"],
                 )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from opsreview.findings import Finding, Severity
+from opsreview.findings import Finding, Severity, peak_window
 from opsreview.localtime import local_iso
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{host}: WiredTiger cache {_pct(dirty)} dirty at {local_iso(row['cache_dirty_at'], review.tz)}",
                     round(dirty, 4),
                     t.cache_dirty_warning,
-                    subject=host,
+                    subject=f"{host} dirty",  # the cache's other finding (full) has "<host> full"
                     window=_at(row["cache_dirty_at"], review.tz),
                     host=host,
                     at=local_iso(row["cache_dirty_at"], review.tz),
@@ -181,7 +181,7 @@ def server_findings(review: DatabaseReview) -> list[Finding]:
                     f"{row['host']}: WiredTiger cache {_pct(used)} full (eviction trigger 95%)",
                     round(used, 4),
                     t.cache_used_warning,
-                    subject=str(row["host"]),
+                    subject=f"{row['host']} full",
                     host=row["host"],
                 )
             )
@@ -350,10 +350,18 @@ def query_findings(review: DatabaseReview) -> list[Finding]:
             "apps": row.get("app_names"),
         }
         total_s = float(row["total_ms"]) / 1000.0
+        # the window of a new or regressed shape: its peak hour when its runs came in a burst;
+        # first and last seen stay in the evidence
+        start, end, is_peak = peak_window(row.get("first_seen"), row.get("last_seen"), row.get("peak"), row["count"])
         about: dict[str, Any] = {
             "subject": _shape_subject(row),
-            "window": _span(row.get("first_seen"), row.get("last_seen"), review.tz),
+            "window": _span(start, end, review.tz),
         }
+        seen = _span(row.get("first_seen"), row.get("last_seen"), review.tz)
+        if seen is not None:
+            about["first_seen"], about["last_seen"] = seen
+        if is_peak:
+            about["peak_count"] = int(row["peak"]["n"])
         if float(row["p95_ms"]) > t.slow_shape_p95_ms or total_s > t.slow_shape_total_s:
             out.append(
                 _finding(

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from opsreview.findings import peak_sql
+
 if TYPE_CHECKING:  # masking needs neither: only shape_table loads them, when called
     import duckdb
     import pandas as pd
@@ -681,12 +683,14 @@ SHAPE_COLUMNS = (
     "app_names",
     "first_seen",
     "last_seen",
+    "peak",
     "shape",
     "example",
     "shape_key_kind",
 )
 
-_SHAPE_SQL = """
+_PEAK_COLUMNS, _PEAK = peak_sql("ns, op, shape_key")
+_SHAPE_SQL = f"""
 SELECT
     ns, op, shape_key,
     count(*)::BIGINT AS count,
@@ -707,10 +711,11 @@ SELECT
     string_agg(DISTINCT app_name, ', ' ORDER BY app_name) AS app_names,
     min(ts) AS first_seen,
     max(ts) AS last_seen,
+    {_PEAK} AS peak,
     arg_max(shape, coalesce(duration_ms, -1)) AS shape,
     arg_max(example, coalesce(duration_ms, -1)) AS example,
     mode(shape_key_kind) AS shape_key_kind
-FROM t
+FROM (SELECT *, {_PEAK_COLUMNS} FROM t)
 GROUP BY ns, op, shape_key
 ORDER BY total_ms DESC, ns, op, shape_key
 """
@@ -723,7 +728,8 @@ def shape_table(rel: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     (null when no row has it). Work: examined and returned sums, and examined per returned
     (``sum examined / max(sum returned, 1)``). Plan: the most frequent ``plan_summary``, and
     whether any run scanned the collection, sorted in memory or used disk. Who and when:
-    the application names, first and last seen. ``shape`` and ``example`` come from the
+    the application names, first and last seen, and ``peak``: the densest hour of runs
+    (:func:`opsreview.findings.peak_sql`). ``shape`` and ``example`` come from the
     slowest run. Computed in DuckDB over the relation (a day may hold millions of rows).
     """
     from opsreview.relations import run_sql

@@ -340,7 +340,7 @@ def render(run: Run) -> dict[str, object]:
         exit_code=exit_code,
         coverage=run.coverage,
         kpis=run.kpis,
-        incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz),
+        incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz, run.day),
         checklist=(rows := checklist_rows(run)),
     )
     if run.notifications is not None:

@@ -1,13 +1,23 @@
 """The incident timeline: every area's anomaly windows on one time axis, grouped into incidents.
 
 A finding with a window (``start``/``end``: a 5xx burst, a probe outage, a replication-lag
-episode, an hour of payment declines ...) is a bar on the axis. Windows that overlap, or lie at
-most ``timeline.merge_gap_minutes`` apart, are one :class:`Incident` (a chain of them too);
-a window longer than ``timeline.long_window_hours`` (a latency regression all afternoon) stands
-alone, or it would chain the whole day into one incident. Incidents are ranked by their worst
-severity, then by how many areas agree, then by duration; each carries the deploy markers
-inside it or up to ``timeline.deploy_lookback_minutes`` before it, and a one-line story built
-from its findings' own facts, in the review's time zone.
+episode, an hour of payment declines ...) is a bar on the axis. Grouping, by a window's length:
+
+- short windows (up to ``timeline.long_window_hours``) that overlap, or lie at most
+  ``timeline.merge_gap_minutes`` apart, are one :class:`Incident` (a chain of them too);
+- a long window (longer than that, up to ``timeline.day_long_hours``: a 4 h API outage) absorbs
+  the short windows it overlaps (within the gap), with the whole chain each belongs to: the 5xx
+  burst inside the outage is the outage's incident. It never chains onward: two long windows
+  are two incidents even when they overlap, and a chain of short windows touching both joins
+  the one it overlaps longest (the earlier on a tie);
+- a day-long window (longer than ``timeline.day_long_hours``: a latency regression all day)
+  stands alone and absorbs nothing, or it would fold the whole day into one incident.
+
+Incidents are ranked by their worst severity, then by how many areas agree, then by duration;
+each carries the deploy markers inside it or up to ``timeline.deploy_lookback_minutes`` before
+it, and a one-line story built from its findings' own facts, in the review's time zone: times
+of the review day as ``14:10``, others with their date (``12-05 03:10``), the midnight that
+ends the review day as ``24:00``.
 
 Pure functions over findings and markers; :func:`load_deploys` reads the params' markers and
 their file (a bad file is a problem line, never an exception).
@@ -16,6 +26,7 @@ their file (a bad file is a problem line, never an exception).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -26,10 +37,10 @@ from typing import Any
 import pandas as pd
 
 from opsreview.findings import Finding, Severity
-from opsreview.localtime import Zone, hhmm, local_iso
+from opsreview.localtime import Zone, local_iso
 from opsreview.params import DeployMarker, TimelineParams
 
-__all__ = ["Deploy", "Incident", "build_incidents", "finding_window", "load_deploys", "story_fact"]
+__all__ = ["Deploy", "Incident", "build_incidents", "clock", "finding_window", "load_deploys", "story_fact"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +61,14 @@ class Deploy:
 
 @dataclass(frozen=True)
 class Incident:
-    """Anomaly windows of one stretch of time, from one or more areas."""
+    """Anomaly windows of one stretch of time, from one or more areas; ``day`` is the review day
+    its times are told against (without one: the local day the incident ends in)."""
 
     start: pd.Timestamp
     end: pd.Timestamp
     findings: tuple[Finding, ...]
     deploys: tuple[Deploy, ...] = ()
+    day: dt.date | None = None
 
     @property
     def severity(self) -> Severity:
@@ -69,17 +82,34 @@ class Incident:
     def minutes(self) -> float:
         return (self.end - self.start).total_seconds() / 60
 
+    def review_day(self, tz: Zone) -> dt.date:
+        """The day the times are told against: ``day``, or the local day the incident ends in
+        (an end at midnight belongs to the day before)."""
+        if self.day is not None:
+            return self.day
+        return (pd.Timestamp(self.end).tz_convert(tz) - pd.Timedelta(microseconds=1)).date()
+
+    def clock(self, ts: pd.Timestamp, tz: Zone, end: bool = False) -> str:
+        """``14:10`` on the review day, ``12-05 03:10`` on another, ``24:00`` for an ``end`` at
+        the midnight that closes the review day."""
+        return clock(ts, tz, self.review_day(tz), end)
+
+    def span(self, tz: Zone) -> str:
+        last = self.clock(self.end, tz, end=True)
+        first = last if self.start == self.end else self.clock(self.start, tz)
+        return first if first == last else f"{first}–{last}"
+
     def story(self, tz: Zone) -> str:
         """``14:10–14:30 (Europe/Berlin): POST /api/orders 5xx 55%, MongoNetworkTimeoutError ×41
         on api-1; after deploy v2.14 at 14:02``: the worst findings' facts first."""
         ordered = sorted(self.findings, key=lambda f: -int(f.severity))
         facts = list(dict.fromkeys(story_fact(f) for f in ordered))
-        text = f"{_span(self.start, self.end, tz)} ({tz}): " + ", ".join(facts[:6])
+        text = f"{self.span(tz)} ({tz}): " + ", ".join(facts[:6])
         if len(facts) > 6:
             text += f" and {len(facts) - 6} more"
         if self.deploys:
             text += "; " + ", ".join(
-                f"{'after' if d.at < self.start else 'during'} deploy {d.label} at {hhmm(d.at, tz)}"
+                f"{'after' if d.at < self.start else 'during'} deploy {d.label} at {self.clock(d.at, tz)}"
                 for d in self.deploys
             )
         return text
@@ -96,11 +126,15 @@ class Incident:
         }
 
 
-def _span(start: pd.Timestamp, end: pd.Timestamp, tz: Zone) -> str:
-    first, last = hhmm(start, tz), hhmm(end, tz)
-    if pd.Timestamp(start).tz_convert(tz).date() != pd.Timestamp(end).tz_convert(tz).date() and last == "00:00":
-        last = "24:00"  # a window to the day's end reads as such, not as a wrap to the morning
-    return first if first == last else f"{first}–{last}"
+def clock(ts: pd.Timestamp, tz: Zone, day: dt.date, end: bool = False) -> str:
+    """A time for people against the review ``day``: ``14:10`` on it, ``12-05 03:10`` on another
+    day (a backup gap from the night before), ``24:00`` for an ``end`` at the midnight after it."""
+    local = pd.Timestamp(ts).tz_convert(tz)
+    if local.date() == day:
+        return local.strftime("%H:%M")
+    if end and local.date() == day + dt.timedelta(days=1) and local.strftime("%H:%M:%S.%f") == "00:00:00.000000":
+        return "24:00"
+    return local.strftime("%m-%d %H:%M")
 
 
 def finding_window(finding: Finding) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -123,44 +157,76 @@ def _utc(text: str) -> pd.Timestamp:
     return stamp.tz_convert("UTC")
 
 
+Window = tuple[pd.Timestamp, pd.Timestamp]
+Group = list[tuple[Window, Finding]]
+
+
 def build_incidents(
-    findings: Iterable[Finding], deploys: Sequence[Deploy] = (), settings: TimelineParams | None = None
+    findings: Iterable[Finding],
+    deploys: Sequence[Deploy] = (),
+    settings: TimelineParams | None = None,
+    day: dt.date | None = None,
 ) -> list[Incident]:
-    """Incidents from the findings' windows, the most important first (see the module docstring)."""
+    """Incidents from the findings' windows, the most important first (the rules are in the
+    module docstring); ``day`` is the review day their stories tell times against."""
     settings = settings or TimelineParams()
     gap = pd.Timedelta(minutes=settings.merge_gap_minutes)
     long = pd.Timedelta(hours=settings.long_window_hours)
+    day_long = pd.Timedelta(hours=settings.day_long_hours)
     windows = sorted(
         ((w, f) for f in findings if (w := finding_window(f)) is not None), key=lambda item: (item[0][0], item[0][1])
     )
-    groups: list[list[tuple[tuple[pd.Timestamp, pd.Timestamp], Finding]]] = []
-    open_group: list[tuple[tuple[pd.Timestamp, pd.Timestamp], Finding]] | None = None
+    alone: list[Group] = []  # day-long windows, one incident each
+    longs: list[Group] = []  # long windows, each seeding an incident that absorbs short chains
+    chains: list[Group] = []  # chains of short windows
     open_end = pd.Timestamp.min.tz_localize("UTC")
     for window, finding in windows:
-        if window[1] - window[0] > long:
-            groups.append([(window, finding)])  # stands alone, and leaves the open group open
-            continue
-        if open_group is not None and window[0] <= open_end + gap:
-            open_group.append((window, finding))
+        length = window[1] - window[0]
+        if length > long:
+            (alone if length > day_long else longs).append([(window, finding)])
+        elif chains and window[0] <= open_end + gap:
+            chains[-1].append((window, finding))
             open_end = max(open_end, window[1])
         else:
-            open_group = [(window, finding)]
-            groups.append(open_group)
+            chains.append([(window, finding)])
             open_end = window[1]
+    for chain in chains:
+        host = _absorbing(chain, longs, gap)
+        if host is None:
+            alone.append(chain)
+        else:
+            host.extend(chain)
     lookback = pd.Timedelta(minutes=settings.deploy_lookback_minutes)
     incidents = []
-    for group in groups:
+    for group in alone + longs:
+        group.sort(key=lambda item: (item[0][0], item[0][1]))
         start, end = min(w[0] for w, _ in group), max(w[1] for w, _ in group)
         near = tuple(sorted((d for d in deploys if start - lookback <= d.at <= end), key=lambda d: d.at))
-        incidents.append(Incident(start, end, tuple(f for _, f in group), near))
+        incidents.append(Incident(start, end, tuple(f for _, f in group), near, day))
     return sorted(incidents, key=lambda i: (-int(i.severity), -len(i.areas), -i.minutes, i.start))
 
 
-def incidents_summary(findings: Iterable[Finding], settings: TimelineParams, tz: Zone) -> list[dict[str, Any]]:
+def _absorbing(chain: Group, longs: list[Group], gap: pd.Timedelta) -> Group | None:
+    """The long window's group a chain of short windows joins: of those one of its windows
+    overlaps (within the gap), the one it overlaps longest, the earlier on a tie; none if none."""
+    best: tuple[pd.Timedelta, Group] | None = None
+    for group in longs:  # sorted by start: a tie keeps the earlier
+        (ls, le), _ = group[0]
+        if not any(w[0] <= le + gap and ls <= w[1] + gap for w, _ in chain):
+            continue
+        overlap = sum((max(min(w[1], le) - max(w[0], ls), pd.Timedelta(0)) for w, _ in chain), start=pd.Timedelta(0))
+        if best is None or overlap > best[0]:
+            best = (overlap, group)
+    return best[1] if best else None
+
+
+def incidents_summary(
+    findings: Iterable[Finding], settings: TimelineParams, tz: Zone, day: dt.date | None = None
+) -> list[dict[str, Any]]:
     """``summary.json``'s ``incidents``: the day's incidents as dicts (markers from the params
     and their file; a bad file leaves its markers out, the summary notebook says why)."""
     deploys, _problems = load_deploys(settings)
-    return [i.to_dict(tz) for i in build_incidents(findings, deploys, settings)]
+    return [i.to_dict(tz) for i in build_incidents(findings, deploys, settings, day)]
 
 
 # --- deploy markers ---------------------------------------------------------------------------
@@ -248,7 +314,7 @@ FACTS: dict[str, Callable[[Finding], str]] = {
     "probes.outage": lambda f: f"{f.subject} down {f.value:.0f} min",
     "probes.gap": lambda f: f"no probe results for {f.subject} for {f.value:.0f} min",
     "database.connections": lambda f: f"db connections at {_pct(f.value)} on {f.subject}",
-    "database.cache": lambda f: f"db cache {_pct(f.value)} dirty on {f.subject}",
+    "database.cache": lambda f: "db cache {} {} on {}".format(_pct(f.value), *reversed(f.subject.rsplit(" ", 1))),
     "database.queue": lambda f: f"{f.value:.0f} db operations queued on {f.subject}",
     "database.long_op": lambda f: f"db operation running {f.value:.0f} s ({f.subject})",
     "database.repl_lag": lambda f: f"{f.subject} replication lag {f.value:.0f} s",

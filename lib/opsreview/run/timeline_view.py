@@ -17,7 +17,7 @@ from IPython.display import HTML, display
 from opsreview.context import ReviewContext
 from opsreview.display import show_figure, show_table
 from opsreview.findings import SEVERITY_COLOURS, Finding, Severity
-from opsreview.localtime import Zone, hhmm
+from opsreview.localtime import Zone
 from opsreview.run.summary import RunState
 from opsreview.run.timeline import Deploy, Incident, build_incidents, finding_window, load_deploys
 from opsreview.share import shareable
@@ -51,7 +51,7 @@ def incident_timeline(review: ReviewContext, run: RunState) -> TimelineView:
             "timeline (this is no data, not a quiet day)."
         )
         return TimelineView([], note, problems=problems)
-    incidents = build_incidents(run.findings, deploys, settings)
+    incidents = build_incidents(run.findings, deploys, settings, review.day)
     if not incidents:
         ran = ", ".join(sorted(run.areas_run))
         note = f"No anomaly windows today: no finding of the areas that ran ({ran}) has a time window."
@@ -71,17 +71,18 @@ def incident_timeline(review: ReviewContext, run: RunState) -> TimelineView:
 
 
 def incidents_table(incidents: list[Incident], tz: Zone) -> pd.DataFrame:
-    """One row per incident, the most important first."""
+    """One row per incident, the most important first (times of another day than the review's
+    with their date, as in the stories)."""
     rows = [
         {
             "rank": rank,
             "severity": i.severity.name,
-            "from": hhmm(i.start, tz),
-            "to": hhmm(i.end, tz),
+            "from": i.clock(i.start, tz),
+            "to": i.clock(i.end, tz, end=True),
             "minutes": round(i.minutes, 1),
             "areas": ", ".join(i.areas),
             "findings": len(i.findings),
-            "deploys": ", ".join(f"{d.label} {hhmm(d.at, tz)}" for d in i.deploys),
+            "deploys": ", ".join(f"{d.label} {i.clock(d.at, tz)}" for d in i.deploys),
             "story": i.story(tz),
         }
         for rank, i in enumerate(incidents, 1)

@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from opsreview.findings import peak_sql
 from opsreview.masking import mask_sensitive_sql
 from opsreview.relations import Relation, bucket_sql, query, run_sql, sql_string
 
@@ -116,8 +117,10 @@ def _example_sql(column: str) -> str:
 
 def fingerprints(rel: Relation, levels: Sequence[str] = ERROR_LEVELS) -> pd.DataFrame:
     """One row per fingerprint of the events at ``levels``: count, first/last seen, worst level,
-    error type, masked pattern, top frame, hosts, a redacted example and the example's stack head."""
+    error type, masked pattern, top frame, hosts, a redacted example and the example's stack head;
+    ``peak``: the densest hour of occurrences (:func:`opsreview.findings.peak_sql`)."""
     level_list = ", ".join(sql_string(lv) for lv in levels)
+    peak_columns, peak = peak_sql("fingerprint")
     rank = "CASE level " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in LEVEL_RANK.items()) + " ELSE 2 END"
     sql = f"""
         WITH e AS (
@@ -125,12 +128,14 @@ def fingerprints(rel: Relation, levels: Sequence[str] = ERROR_LEVELS) -> pd.Data
                    coalesce(error_type, {error_type_sql("stack", "message")}) AS error_type,
                    {masked_message_sql("message")} AS pattern, {top_frame_sql("stack")} AS frame
             FROM t WHERE level IN ({level_list})
-        ), f AS (
+        ), f0 AS (
             SELECT *, left(md5(coalesce(error_type, '') || '|' || pattern || '|' || coalesce(frame, '')), 12)
                       AS fingerprint
             FROM e
+        ), f AS (
+            SELECT *, {peak_columns} FROM f0
         )
-        SELECT fingerprint, count(*) AS count, min(ts) AS first_seen, max(ts) AS last_seen,
+        SELECT fingerprint, count(*) AS count, min(ts) AS first_seen, max(ts) AS last_seen, {peak} AS peak,
                arg_max(level, rank) AS level, any_value(error_type) AS error_type, any_value(pattern) AS pattern,
                any_value(frame) AS frame, list_sort(list(DISTINCT host)) AS hosts,
                {_example_sql("arg_min(message, ts)")} AS example,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from opsreview.findings import Finding, Severity
+from opsreview.findings import Finding, Severity, peak_window
 from opsreview.localtime import hhmm
 from opsreview.logs.evidence import ERROR_TRACKING, as_list, fmt_window, num, window_bounds
 from opsreview.logs.thresholds import LogThresholds
@@ -32,7 +32,9 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
         error_type, frame, stack_head = (_text(row.get(k)) for k in ("error_type", "frame", "stack_head"))
         label = f"{error_type}: {row['pattern']}" if error_type else str(row["pattern"])
         label = masked(label)[:160]
-        window = fmt_window(row["first_seen"], row["last_seen"], tz)
+        window = fmt_window(row["first_seen"], row["last_seen"], tz)  # first and last seen
+        start, end, is_peak = peak_window(row["first_seen"], row["last_seen"], row.get("peak"), count)
+        bounds = window_bounds(start, end, tz)  # the finding's window: the peak hour of a burst
         evidence = {
             "fingerprint": row["fingerprint"],
             "error_type": error_type,
@@ -44,6 +46,8 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
             "example": masked(str(row["example"])),
             "stack_head": masked(stack_head) if stack_head else None,
         }
+        if is_peak:
+            evidence["peak"] = {**bounds, "count": int(row["peak"]["n"])}
         span = f"{hhmm(row['first_seen'], tz)}-{hhmm(row['last_seen'], tz)}"
         if level == "fatal":
             found.append(
@@ -57,7 +61,7 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
                     evidence=evidence,
                     checklist=ERROR_TRACKING,
                     subject=str(row["fingerprint"]),
-                    **window_bounds(row["first_seen"], row["last_seen"], tz),
+                    **bounds,
                 )
             )
         elif row["new"] and has_history:
@@ -76,7 +80,7 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
                     evidence=evidence,
                     checklist=ERROR_TRACKING,
                     subject=str(row["fingerprint"]),
-                    **window_bounds(row["first_seen"], row["last_seen"], tz),
+                    **bounds,
                 )
             )
         elif (
@@ -102,7 +106,7 @@ def error_fingerprint_findings(fps: pd.DataFrame, th: LogThresholds, tz: str, ha
                     evidence=evidence,
                     checklist=ERROR_TRACKING,
                     subject=str(row["fingerprint"]),
-                    **window_bounds(row["first_seen"], row["last_seen"], tz),
+                    **bounds,
                 )
             )
     return found

@@ -265,3 +265,36 @@ def test_relative_paths_follow_the_params_file(tmp_path: Path) -> None:
     settings = ctx.params.backups
     assert settings.archives[0].path == str(tmp_path / "dumps")
     assert (settings.manifests, settings.drills) == ([str(tmp_path / "m/*.json")], [str(tmp_path / "d")])
+
+
+# -- reconciling the sources: archive evidence overrides the manifest ----------------------
+
+
+def test_a_manifest_saying_ok_for_a_truncated_archive_is_not_a_good_backup(tmp_path: Path) -> None:
+    root = tmp_path / "archives"
+    root.mkdir()
+    full = gzip.compress(archive())
+    older, newest = _night(DAY - dt.timedelta(days=1)), _night(DAY)
+    (root / older).write_bytes(full)
+    (root / newest).write_bytes(full[: len(full) // 3])
+    manifest = [
+        {"name": name, "finished_at": f"{day:%Y-%m-%d}T02:30:00+00:00", "status": "ok", "size_bytes": len(full)}
+        for name, day in ((older, DAY - dt.timedelta(days=1)), (newest, DAY))
+    ]
+    (tmp_path / "job.json").write_text(json.dumps(manifest), encoding="utf-8")
+    backups = {"archives": [{"path": "archives"}], "manifests": ["job.json"], "rpo_hours": 30}
+    _, review = _pull(_params(tmp_path, backups))
+    assert review.last_good is not None and review.last_good["name"] == older
+    assert review.age_hours == pytest.approx(45.5)
+    assert "backups.rpo" in _checks(review)
+    # what predeploy reads: the manifest row of the truncated archive is not ok, naming the evidence
+    df = inventory(
+        BackupsParams.model_validate(
+            backups | {"archives": [{"path": str(root)}], "manifests": [str(tmp_path / "job.json")]}
+        ),
+        now=dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC),
+    )
+    rows = df[(df["kind"] == "manifest") & (df["name"] == newest)]
+    assert list(rows["ok"]) == [False]
+    assert rows["error"].iloc[0] == f"archive {newest} truncated"
+    assert bool(df[(df["kind"] == "manifest") & (df["name"] == older)]["ok"].iloc[0])

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 SYSTEM_DATABASES = ("admin", "config", "local")
+NOT_READ = "not_read"  # an archive left unread at the read deadline: no evidence either way
 
 
 def _ts(value: object) -> pd.Timestamp:
@@ -26,11 +27,46 @@ def before(inv: pd.DataFrame, as_of: object) -> pd.DataFrame:
     return inv[finished.notna() & (finished < _ts(as_of))].sort_values("finished_at").reset_index(drop=True)
 
 
+def good(inv: pd.DataFrame) -> pd.Series:
+    """Which rows are good backups, reconciled across sources: a row is good when it is ok and no
+    row of the same name is not ok (a truncated archive overrides the manifest that says ok).
+    A backup still running says nothing yet."""
+    if inv.empty:
+        return pd.Series([], dtype=bool, index=inv.index)
+    ok = inv["ok"].fillna(False).astype(bool)
+    bad_names = set(inv.loc[~ok & (inv["status"] != "running") & (inv["status"] != NOT_READ), "name"].astype(str))
+    return ok & ~inv["name"].astype(str).isin(bad_names)
+
+
+def reconcile(inv: pd.DataFrame) -> pd.DataFrame:
+    """``inv`` with every ok row whose name another source contradicts marked not ok, its error
+    naming the evidence (e.g. ``archive <file> truncated``)."""
+    if inv.empty:
+        return inv
+    out = inv.copy()
+    keep = good(out)
+    ok = out["ok"].fillna(False).astype(bool)
+    contradicted = ok & ~keep
+    if not contradicted.any():
+        return out
+    bad = out[~ok & (out["status"] != "running") & (out["status"] != NOT_READ)]
+    for index in out.index[contradicted]:
+        name = str(out.at[index, "name"])
+        evidence = bad[bad["name"].astype(str) == name].iloc[0]
+        where = evidence["location"] if isinstance(evidence["location"], str) and evidence["location"] else name
+        label = where.rsplit("/", 1)[-1] if evidence["kind"] == "archive" else where
+        out.at[index, "ok"] = False
+        out.at[index, "status"] = str(evidence["status"])
+        out.at[index, "error"] = f"{evidence['kind']} {label} {evidence['status']}"
+    return out
+
+
 def last_good(inv: pd.DataFrame, as_of: object) -> pd.Series | None:
-    """The newest good backup finished before ``as_of`` (None: there is none)."""
+    """The newest good backup finished before ``as_of`` (None: there is none); a name is good only
+    when no source contradicts it (:func:`good`)."""
     done = before(inv, as_of)
-    good = done[done["ok"].fillna(False).astype(bool)] if len(done) else done
-    return None if good.empty else good.iloc[-1]
+    ok = done[good(done)] if len(done) else done
+    return None if ok.empty else ok.iloc[-1]
 
 
 def age_hours(inv: pd.DataFrame, as_of: object) -> float | None:
@@ -74,6 +110,8 @@ def size_drops(inv: pd.DataFrame, as_of: object, ratio: float, median_of: int) -
     columns = ["name", "kind", "source", "finished_at", "size_bytes", "median_bytes", "ratio", "ok"]
     done = before(inv, as_of)
     rows = []
+    if len(done):
+        done = done.assign(_good=good(done))
     for _, series in done.groupby(["kind", "source"], sort=True) if len(done) else []:
         series = series.sort_values("finished_at")
         good_sizes: list[int] = []
@@ -98,7 +136,7 @@ def size_drops(inv: pd.DataFrame, as_of: object, ratio: float, median_of: int) -
                         }
                     )
                     continue  # a partial dump is not part of the next backups' baseline
-            if bool(row["ok"]):
+            if bool(row["_good"]):
                 good_sizes.append(int(size))
     return pd.DataFrame(rows, columns=columns)
 
@@ -108,7 +146,8 @@ def failed(inv: pd.DataFrame, as_of: object) -> pd.DataFrame:
     done = before(inv, as_of)
     if done.empty:
         return done
-    return done[~done["ok"].fillna(False).astype(bool) & (done["status"] != "running")].reset_index(drop=True)
+    not_ok = ~done["ok"].fillna(False).astype(bool) & ~done["status"].isin(["running", NOT_READ])
+    return done[not_ok].reset_index(drop=True)
 
 
 def manifest_mismatches(inv: pd.DataFrame, as_of: object, tolerance: float = 0.01) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from opsreview.backups import models, records
+from opsreview.backups import analysis, models, records
 from opsreview.backups.archive import read_archive
 from opsreview.backups.params import ArchiveSource, BackupsParams, PbmSource
 from opsreview.context import ReviewContext
@@ -292,12 +292,15 @@ def inventory(params: BackupsParams, *, now: dt.datetime | None = None) -> pd.Da
     missing folder or a bad file: those give no row. Columns (:data:`models.INVENTORY_SCHEMA`):
     ``name``, ``kind`` (archive | pbm | manifest), ``finished_at`` (tz-aware UTC), ``ok``
     (bool), ``size_bytes``, ``error``, ``status``, ``source``, ``location``, ``started_at``,
-    ``server_version``, ``tool_version``, ``collections``, ``documents``. Judge the age of the
-    newest good one against ``params.rpo_hours``.
+    ``server_version``, ``tool_version``, ``collections``, ``documents``. Rows are reconciled
+    across sources (:func:`.analysis.reconcile`): an ok row whose name another source shows not
+    ok (a manifest saying ok for a truncated archive) is ``ok`` False, its ``error`` naming the
+    evidence (``archive <file> truncated``). Judge the age of the newest ok one against
+    ``params.rpo_hours``.
     """
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     read = read_backups(params, when + dt.timedelta(microseconds=1), now=when)
-    return models.frame(models.INVENTORY, read.inventory)
+    return analysis.reconcile(models.frame(models.INVENTORY, read.inventory))
 
 
 def _write(ctx: ReviewContext, table: str, part: str, rows: list[dict[str, Any]]) -> None:

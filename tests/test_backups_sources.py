@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import shutil
 import stat
 import struct
@@ -298,3 +299,49 @@ def test_a_manifest_saying_ok_for_a_truncated_archive_is_not_a_good_backup(tmp_p
     assert list(rows["ok"]) == [False]
     assert rows["error"].iloc[0] == f"archive {newest} truncated"
     assert bool(df[(df["kind"] == "manifest") & (df["name"] == older)]["ok"].iloc[0])
+
+
+# -- bounded archive reading: the read cache and the deadline ------------------------------
+
+
+def test_an_unchanged_archive_is_not_read_again_and_a_changed_one_is(tmp_path: Path, folder: Path) -> None:
+    ctx = _params(tmp_path, {"archives": [{"path": str(folder)}]})
+    _pull(ctx)
+    assert (ctx.store.root / "backups_archive_reads.json").is_file()
+    good = folder / _night(DAY - dt.timedelta(days=4))
+    before = good.stat()
+    good.write_bytes(b"\0" * before.st_size)  # same size; the mtime put back: the cache answers
+    os.utime(good, ns=(before.st_atime_ns, before.st_mtime_ns))
+    _, review = _pull(ctx)
+    assert good.name not in _checks(review).get("backups.archive_unreadable", [])
+    detail = review.reads[review.reads["location"] == str(folder)]["detail"].iloc[0]
+    assert "5 unchanged since the last pull" in detail
+    os.utime(good, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))  # changed: read again
+    _, review = _pull(ctx)
+    assert good.name in _checks(review)["backups.archive_unreadable"]
+
+
+def test_archives_past_the_read_deadline_are_not_read_and_not_judged(tmp_path: Path, folder: Path) -> None:
+    ctx = _params(tmp_path, {"archives": [{"path": str(folder)}], "read_deadline_s": 0})
+    _, review = _pull(ctx)
+    assert sorted(review.backups["status"]) == ["not_read"] * 5
+    assert set(review.backups["error"]) == {"not read (deadline)"}
+    checks = _checks(review)
+    assert "backups.archive_truncated" not in checks and "backups.archive_unreadable" not in checks
+    assert checks["backups.bad_input"] == [str(folder)]
+    assert checks["backups.rpo"] == [""]  # nothing read is no good backup
+    # once read (no deadline), the cache answers within a zero deadline; a new archive is not read
+    _pull(_params(tmp_path, {"archives": [{"path": str(folder)}]}))
+    (folder / _night(DAY - dt.timedelta(days=5))).write_bytes(gzip.compress(archive()))
+    _, review = _pull(ctx)
+    status = dict(zip(review.backups["name"], review.backups["status"], strict=True))
+    assert status[_night(DAY - dt.timedelta(days=5))] == "not_read"
+    assert status[_night(DAY - dt.timedelta(days=2))] == "truncated"
+    assert review.last_good is not None and review.last_good["name"] == _night(DAY)
+
+
+def test_inventory_honours_the_read_deadline(tmp_path: Path, folder: Path) -> None:
+    params = BackupsParams.model_validate({"archives": [{"path": str(folder)}], "read_deadline_s": 0})
+    df = inventory(params, now=dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC))
+    assert len(df) == 5 and set(df["status"]) == {"not_read"}
+    assert not df["ok"].any()

@@ -215,8 +215,8 @@ def newest_readable(inv: pd.DataFrame, as_of: object) -> pd.Series | None:
     done = before(inv, as_of)
     if done.empty:
         return None
-    read = done[(done["kind"] == "archive") & ~done["status"].isin(["unreadable"])]
-    read = read[read["collections"].map(lambda c: c is not None and len(c) > 0)]
+    read = done[(done["kind"] == "archive") & ~done["status"].isin(["unreadable", NOT_READ])]
+    read = read[read["collections"].map(lambda c: hasattr(c, "__len__") and len(c) > 0)]
     return None if read.empty else read.iloc[-1]
 
 

@@ -323,10 +323,12 @@ def input_findings(review: BackupReview) -> list[Finding]:
     """A folder, file or entry that could not be read: named, never a crash."""
     out = []
     reads = review.reads
-    bad = reads[reads["status"].isin(["missing", "unreadable", "bad_entry", "error"])] if len(reads) else reads
+    statuses = ["missing", "unreadable", "bad_entry", "error", "not_read"]
+    bad = reads[reads["status"].isin(statuses)] if len(reads) else reads
+    archive_files = set(review.backups["location"].dropna().astype(str)) if len(review.backups) else set()
     for row in bad.itertuples(index=False):
-        if row.source == "archives" and row.status != "missing":
-            continue  # an unreadable archive is its own finding (archive_unreadable)
+        if row.source == "archives" and str(row.location) in archive_files:
+            continue  # an unreadable archive is its own finding (archive_unreadable); a folder is not
         out.append(
             _f(
                 "backups.bad_input",

@@ -345,3 +345,58 @@ def test_inventory_honours_the_read_deadline(tmp_path: Path, folder: Path) -> No
     df = inventory(params, now=dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC))
     assert len(df) == 5 and set(df["status"]) == {"not_read"}
     assert not df["ok"].any()
+
+
+# -- PBM: oddly shaped entries, PITR stopped, ranges against the window ---------------------
+
+
+def _ts(when: dt.datetime) -> int:
+    return int(when.timestamp())
+
+
+def test_oddly_shaped_pbm_entries_are_bad_entries_and_the_rest_is_read(tmp_path: Path) -> None:
+    done = dt.datetime(2026, 12, 6, 1, 30, tzinfo=dt.UTC)
+    status = {
+        "cluster": ["rs0", {"rs": "rs1", "nodes": ["db-9", {"host": "db-4:27017", "role": "P", "ok": True}]}],
+        "pitr": {"conf": False, "run": False},
+        "backups": {
+            "path": "s3://shop-pbm/prod",
+            "snapshot": [
+                {"name": "2026-12-05T01:30:21Z", "size": "51 MB", "status": "done", "restoreTo": _ts(done) - 86400},
+                "not a snapshot",
+                {"name": "2026-12-06T01:30:18Z", "size": 51234567, "status": "done", "restoreTo": _ts(done)},
+            ],
+        },
+    }
+    (tmp_path / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    results, review = _pull(_params(tmp_path, {"pbm": {"status_file": "status.json"}}))
+    assert {r.status for r in results} == {"ok"}
+    assert list(review.backups["name"]) == ["2026-12-06T01:30:18Z"]
+    assert list(review.pbm[review.pbm["kind"] == "node"]["host"]) == ["db-4:27017"]
+    titles = " | ".join(f.title for f in review.findings if f.check == "backups.bad_input")
+    for problem in ("cluster[0] is not an object", "cluster[1].nodes[0] is not an object"):
+        assert problem in titles
+    assert "backups.snapshot[0]: size '51 MB' is not a non-negative number" in titles
+    assert "backups.snapshot[1]: a snapshot is not an object" in titles
+
+
+def test_pitr_stopped_a_hole_at_the_end_and_ranges_outside_the_window(tmp_path: Path) -> None:
+    end_of_day = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)  # as_of of the review of DAY
+    spans = [
+        (end_of_day - dt.timedelta(days=30), end_of_day - dt.timedelta(days=29)),  # before the lookback
+        (end_of_day - dt.timedelta(days=3), end_of_day - dt.timedelta(days=1)),
+        (end_of_day - dt.timedelta(hours=23), end_of_day - dt.timedelta(hours=6)),
+    ]
+    status = {
+        "pitr": {"conf": True, "run": False, "nodes": []},
+        "backups": {"pitrChunks": {"pitrChunks": [{"range": {"start": _ts(a), "end": _ts(b)}} for a, b in spans]}},
+    }
+    (tmp_path / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    _, review = _pull(_params(tmp_path, {"pbm": {"status_file": "status.json"}}))
+    gaps = sorted((f.start, f.end, f.value) for f in review.findings if f.check == "backups.pitr_gap")
+    assert gaps == [
+        ("2026-12-06T00:00:00+00:00", "2026-12-06T01:00:00+00:00", 3600.0),
+        ("2026-12-06T18:00:00+00:00", "2026-12-07T00:00:00+00:00", 21600.0),
+    ]
+    stopped = [f for f in review.findings if f.check == "backups.pitr_error"]
+    assert [f.subject for f in stopped] == ["pitr"] and "enabled but not running" in stopped[0].title

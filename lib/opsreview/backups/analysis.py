@@ -228,28 +228,58 @@ def pbm_node_problems(pbm: pd.DataFrame) -> pd.DataFrame:
     return nodes[~nodes["ok"].fillna(False).astype(bool)].reset_index(drop=True)
 
 
-def pitr_gaps(pbm: pd.DataFrame, tolerance_s: float = 1.0) -> pd.DataFrame:
-    """Holes between consecutive PITR ranges (a point in time inside one cannot be restored)."""
-    columns = ["start", "end", "seconds"]
+def _pitr_enabled(pbm: pd.DataFrame) -> bool | None:
+    """Whether PBM's status says PITR is configured (None: no status read)."""
+    status = pbm[pbm["kind"] == "pitr"]
+    return None if status.empty else bool(status["enabled"].fillna(False).astype(bool).any())
+
+
+def pitr_gaps(
+    pbm: pd.DataFrame, since: object = None, as_of: object = None, tolerance_s: float = 1.0, lag_s: float = 1800.0
+) -> pd.DataFrame:
+    """Holes between consecutive PITR ranges within [``since``, ``as_of``] (ranges are clipped to
+    it; a point in time inside a hole cannot be restored), and the hole at the end: from the last
+    range's end to ``as_of`` (or to when PBM was read, if earlier) when longer than ``lag_s``
+    (PBM slices the oplog every 10 minutes by default) and PITR is not disabled in PBM's status.
+    ``kind``: between | tail."""
+    columns = ["start", "end", "seconds", "kind"]
     if pbm.empty:
         return pd.DataFrame(columns=columns)
+    lo = _ts(since) if since is not None else None
+    hi = _ts(as_of) if as_of is not None else None
     ranges = pbm[pbm["kind"] == "pitr_range"].dropna(subset=["start", "end"]).sort_values("start")
     rows = []
     reach = None
     for row in ranges.itertuples(index=False):
         start, end = _ts(row.start), _ts(row.end)
+        if (lo is not None and end < lo) or (hi is not None and start > hi):
+            continue
+        start = max(start, lo) if lo is not None else start
+        end = min(end, hi) if hi is not None else end
         if reach is not None and (start - reach).total_seconds() > tolerance_s:
-            rows.append({"start": reach, "end": start, "seconds": (start - reach).total_seconds()})
+            rows.append({"start": reach, "end": start, "seconds": (start - reach).total_seconds(), "kind": "between"})
         reach = end if reach is None else max(reach, end)
+    if hi is not None and _pitr_enabled(pbm) is not False and len(ranges):
+        read_at = pd.to_datetime(pbm["ts"], utc=True).max()
+        until = min(hi, read_at) if pd.notna(read_at) else hi
+        last = reach if reach is not None else lo
+        if last is not None and (until - last).total_seconds() > lag_s:
+            rows.append({"start": last, "end": until, "seconds": (until - last).total_seconds(), "kind": "tail"})
     return pd.DataFrame(rows, columns=columns)
 
 
 def pitr_problems(pbm: pd.DataFrame) -> pd.DataFrame:
-    """The PITR status's error, ranges with an error, ranges without a base snapshot."""
+    """The PITR status's error or PITR configured but not running (``conf: true, run: false``: no
+    oplog is being saved), ranges with an error, ranges without a base snapshot."""
     if pbm.empty:
         return pbm
     rows = pbm[pbm["kind"].isin(["pitr", "pitr_range"])]
-    bad = ~rows["ok"].fillna(True).astype(bool) | rows["no_base_snapshot"].fillna(False).astype(bool)
+    stopped = (
+        (rows["kind"] == "pitr")
+        & rows["enabled"].fillna(False).astype(bool)
+        & ~rows["running"].fillna(False).astype(bool)
+    )
+    bad = ~rows["ok"].fillna(True).astype(bool) | rows["no_base_snapshot"].fillna(False).astype(bool) | stopped
     return rows[bad].reset_index(drop=True)
 
 

@@ -237,11 +237,16 @@ def pbm_findings(review: BackupReview) -> list[Finding]:
             )
         )
     for row in review.pitr_gaps.itertuples(index=False):
+        title = (
+            f"No PITR range since {_iso(row.start)}: the last {row.seconds / 3600:.1f} h cannot be restored to a point in time"
+            if row.kind == "tail"
+            else f"PITR ranges are not continuous: {row.seconds / 3600:.1f} h cannot be restored to a point in time"
+        )
         out.append(
             _f(
                 "backups.pitr_gap",
                 Severity.warning,
-                f"PITR ranges are not continuous: {row.seconds / 3600:.1f} h cannot be restored to a point in time",
+                title,
                 f"pitr {_iso(row.start)}",
                 round(float(row.seconds), 1),
                 0,
@@ -250,7 +255,9 @@ def pbm_findings(review: BackupReview) -> list[Finding]:
             )
         )
     for row in review.pitr_problems.itertuples(index=False):
-        if row.kind == "pitr":
+        if row.kind == "pitr" and not row.errors:
+            title, subject = "PITR is enabled but not running: no oplog is being saved (conf: true, run: false)", "pitr"
+        elif row.kind == "pitr":
             title, subject = f"PITR oplog slicing reports an error: {row.errors}", "pitr"
         else:
             why = row.errors or "no base snapshot"

@@ -281,7 +281,7 @@ def build_review(
             list(review.newest_archive["collections"]), review.expected_collections
         )
     review.pbm_nodes = analysis.pbm_node_problems(pbm)
-    review.pitr_gaps = analysis.pitr_gaps(pbm)
+    review.pitr_gaps = analysis.pitr_gaps(pbm, at - pd.Timedelta(days=p.lookback_days), at)
     review.pitr_problems = analysis.pitr_problems(pbm)
     review.drills = analysis.drill_summary(drill_rows)
     review.drill_age_days = analysis.drill_age_days(review.drills, at)

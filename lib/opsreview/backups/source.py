@@ -307,13 +307,15 @@ def _pbm_rows(spec: PbmSource, since: dt.datetime, until: dt.datetime, now: dt.d
                 else _run_pbm(list(spec.command or []), args, spec.timeout_s)
             )
             parse = records.pbm_status_rows if what == "status" else records.pbm_list_rows
-            pbm, inventory = parse(value, now)
+            pbm, inventory, bad = parse(value, now)
         except FileNotFoundError:
             out.read(now, "pbm", location, "missing", f"{location} does not exist (backups.pbm.{what}_file)")
             continue
         except (OSError, ValueError) as exc:
             out.read(now, "pbm", location, "unreadable", f"{location}: {exc}")
             continue
+        for problem in bad:
+            out.read(now, "pbm", location, "bad_entry", f"{location}: {problem}")
         if what == "list" and any(r["kind"] == "pitr_range" for r in out.pbm):
             pbm = [r for r in pbm if r["kind"] != "pitr_range"]  # status already gave the ranges
         out.pbm += pbm

@@ -400,3 +400,11 @@ def test_pitr_stopped_a_hole_at_the_end_and_ranges_outside_the_window(tmp_path: 
     ]
     stopped = [f for f in review.findings if f.check == "backups.pitr_error"]
     assert [f.subject for f in stopped] == ["pitr"] and "enabled but not running" in stopped[0].title
+
+
+def test_pbm_without_archive_folders_leaves_the_backup_items_verifiable(tmp_path: Path) -> None:
+    _, review = _pull(_params(tmp_path, {"pbm": {"status_file": str(FIXTURES / "status.json")}}))
+    coverage = [*review.inventory_section().coverage, *review.archives_section().coverage]
+    assert any(c.missing == "No archive folder" for c in coverage)  # said, but not against the items
+    unverifiable = {item for c in coverage for item in c.checklist}
+    assert "Database backups" not in unverifiable and "Regular backups verified" not in unverifiable

@@ -133,14 +133,15 @@ class BackupReview:
             return section
         archives = self.backups[self.backups["kind"] == "archive"] if len(self.backups) else self.backups
         if not self.params.archives:
+            # PBM or manifests speak to the backups: a fact to show, not an item left unverifiable
             section.not_verifiable(
                 AREA,
                 "No archive folder",
                 "no `backups.archives` is configured: no backup file is opened and checked",
                 "list the folder of the mongodump archives under `backups.archives`",
                 _SOURCES,
-                items,
-                effect="readability and contents of the backups are not checked",
+                (),
+                effect="readability and contents of the backup files are not checked",
             )
             return section
         columns = ["name", "status", "size_bytes", "documents", "collections", "unfinished", "error"]

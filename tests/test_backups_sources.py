@@ -408,3 +408,22 @@ def test_pbm_without_archive_folders_leaves_the_backup_items_verifiable(tmp_path
     assert any(c.missing == "No archive folder" for c in coverage)  # said, but not against the items
     unverifiable = {item for c in coverage for item in c.checklist}
     assert "Database backups" not in unverifiable and "Regular backups verified" not in unverifiable
+
+
+def test_a_drill_that_compared_no_counts_is_no_good_drill(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    bare = {"when": "2026-12-01T10:00:00+00:00", "backup": "b-bare", "target": "scratch", "ok": True}
+    hashes_only = {
+        **bare,
+        "backup": "b-hashes",
+        "when": "2026-12-02T10:00:00+00:00",
+        "collections": [{"ns": "shop.orders", "source_hash": "a", "restored_hash": "a"}],
+    }
+    (drills / "drills.json").write_text(json.dumps([bare, hashes_only]), encoding="utf-8")
+    _, review = _pull(_params(tmp_path, {"drills": ["drills"]}))
+    assert not review.drills["ok"].any() and review.drill_age_days is None
+    failed = [f for f in review.findings if f.check == "backups.drill_failed"]
+    assert sorted(f.subject for f in failed) == ["b-bare", "b-hashes"]
+    assert all("drill without evidence" in f.title for f in failed)
+    assert any(f.check == "backups.drill_age" and f.title == "No restore drill has succeeded" for f in review.findings)

@@ -285,7 +285,9 @@ def pitr_problems(pbm: pd.DataFrame) -> pd.DataFrame:
 
 def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
     """One row per restore drill: when, backup, target, what it recorded and what its per-collection
-    comparison says (``ok`` is both: recorded ok and no count or ``dbHash`` mismatch), newest last."""
+    comparison says, newest last. ``evidence``: at least one collection compared with both counts;
+    ``ok`` is all three: recorded ok, evidence, and no count or ``dbHash`` mismatch (a drill that
+    compared nothing is no proof that the backup restores)."""
     columns = [
         "drill",
         "ts",
@@ -295,6 +297,7 @@ def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
         "collections",
         "count_mismatches",
         "hash_mismatches",
+        "evidence",
         "ok",
         "error",
     ]
@@ -310,6 +313,7 @@ def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
             & (compared["source_count"] != compared["restored_count"])
         ]
         hashes = compared[compared["hash_match"].notna() & ~compared["hash_match"].fillna(True).astype(bool)]
+        counted = compared[compared["source_count"].notna() & compared["restored_count"].notna()]
         recorded = bool(first["ok"])
         rows.append(
             {
@@ -321,7 +325,8 @@ def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
                 "collections": len(compared),
                 "count_mismatches": sorted(counts["ns"].astype(str)),
                 "hash_mismatches": sorted(hashes["ns"].astype(str)),
-                "ok": recorded and counts.empty and hashes.empty,
+                "evidence": len(counted) > 0,
+                "ok": recorded and counts.empty and hashes.empty and len(counted) > 0,
                 "error": first["error"],
             }
         )

@@ -308,10 +308,12 @@ def drill_findings(review: BackupReview) -> list[Finding]:
             why.append(f"counts differ in {', '.join(row.count_mismatches[:5])}")
         if row.hash_mismatches:
             why.append(f"dbHash differs in {', '.join(row.hash_mismatches[:5])}")
+        if not row.evidence:
+            why.append("drill without evidence: no collection compared with both source and restored counts")
         out.append(
             _f(
                 "backups.drill_failed",
-                Severity.critical,
+                Severity.critical if len(why) > 1 or row.evidence else Severity.warning,
                 f"Restore drill of {row.backup} into {row.target}: {'; '.join(why)}",
                 str(row.backup or row.drill),
                 len(row.count_mismatches) + len(row.hash_mismatches),
@@ -320,6 +322,7 @@ def drill_findings(review: BackupReview) -> list[Finding]:
                 when=row.ts,
                 count_mismatches=list(row.count_mismatches) or None,
                 hash_mismatches=list(row.hash_mismatches) or None,
+                evidence=bool(row.evidence),
                 error=row.error,
             )
         )

@@ -217,6 +217,7 @@ class BackupReview:
             "collections",
             "count_mismatches",
             "hash_mismatches",
+            "evidence",
             "error",
         ]
         section.tables.append(("Restore drills (newest first)", self.table(self.drills.iloc[::-1], columns)))

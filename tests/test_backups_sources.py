@@ -427,3 +427,26 @@ def test_a_drill_that_compared_no_counts_is_no_good_drill(tmp_path: Path) -> Non
     assert sorted(f.subject for f in failed) == ["b-bare", "b-hashes"]
     assert all("drill without evidence" in f.title for f in failed)
     assert any(f.check == "backups.drill_age" and f.title == "No restore drill has succeeded" for f in review.findings)
+
+
+def test_an_archive_folder_that_cannot_be_listed_is_a_finding(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder.chmod(0)
+    if os.geteuid() == 0:  # root lists it anyway: fail the listing as the kernel does for others
+        real = os.listdir
+
+        def listdir(path: Any) -> list[str]:
+            if Path(path) == folder:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(os, "listdir", listdir)
+    try:
+        results, review = _pull(_params(tmp_path, {"archives": [{"path": str(folder)}]}))
+    finally:
+        folder.chmod(0o755)
+    assert {r.status for r in results} == {"ok"}
+    bad = [f for f in review.findings if f.check == "backups.bad_input"]
+    assert [f.subject for f in bad] == [str(folder)]
+    assert "cannot list" in bad[0].title and "Permission denied" in bad[0].title

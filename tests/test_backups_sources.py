@@ -450,3 +450,20 @@ def test_an_archive_folder_that_cannot_be_listed_is_a_finding(
     bad = [f for f in review.findings if f.check == "backups.bad_input"]
     assert [f.subject for f in bad] == [str(folder)]
     assert "cannot list" in bad[0].title and "Permission denied" in bad[0].title
+
+
+def test_the_collections_compared_are_of_the_review_day_or_the_day_before_never_after(
+    tmp_path: Path, folder: Path
+) -> None:
+    ctx = _params(tmp_path, {"archives": [{"path": str(folder)}]})
+
+    def snapshot(day: dt.date, names: list[str]) -> None:
+        ts = pd.Timestamp(f"{day}T23:00:00Z")
+        frame = pd.DataFrame({"ts": [ts] * len(names), "ns": names, "db": ["shop"] * len(names)})
+        ctx.store.write_part("db_collections", day, "snapshot", frame.assign(type="collection"))
+
+    snapshot(DAY + dt.timedelta(days=1), ["shop.orders", "shop.carts", "shop.users", "shop.later"])
+    snapshot(DAY - dt.timedelta(days=1), ["shop.orders", "shop.carts", "shop.users", "shop.before"])
+    _, review = _pull(ctx)
+    missing = next(f for f in review.findings if f.check == "backups.collections_missing")
+    assert missing.evidence["missing"] == ["shop.before", "shop.users"]

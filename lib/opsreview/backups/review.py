@@ -244,8 +244,9 @@ def _read(store: Store, table: str, day: dt.date) -> pd.DataFrame:
 
 
 def _db_collections(store: Store, day: dt.date) -> pd.DataFrame:
-    """The collections the database review saw: its latest snapshot of the day (or of the next day)."""
-    for when in (day, day + dt.timedelta(days=1), day - dt.timedelta(days=1)):
+    """The collections the database review saw: its latest snapshot of the day, else of the day
+    before (never of a later day: the review of a day uses what was known by then)."""
+    for when in (day, day - dt.timedelta(days=1)):
         df = store.read(DB_COLLECTIONS, [when])
         if len(df) and {"ns", "db"} <= set(df.columns):
             if "ts" in df.columns:

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from opsreview import checklist
 from opsreview.backups import models
 from opsreview.backups.params import BackupsParams
 from opsreview.backups.review import BackupReview, load_backup_review
@@ -467,3 +468,18 @@ def test_the_collections_compared_are_of_the_review_day_or_the_day_before_never_
     _, review = _pull(ctx)
     missing = next(f for f in review.findings if f.check == "backups.collections_missing")
     assert missing.evidence["missing"] == ["shop.before", "shop.users"]
+
+
+def test_a_bad_input_finding_names_the_checklist_items_of_its_source(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    (drills / "broken.json").write_text("[{", encoding="utf-8")
+    _, review = _pull(_params(tmp_path, {"drills": ["drills"], "archives": [{"path": "no-such-folder"}]}))
+    items = {f.evidence["source"]: f.checklist for f in review.findings if f.check == "backups.bad_input"}
+    assert items == {
+        "drills": ("Backup restoration tested",),
+        "archives": ("Database backups", "Regular backups verified"),
+    }
+    for texts in items.values():
+        for text in texts:
+            assert "backups.bad_input" in checklist.BY_TEXT[text].checks

@@ -3,6 +3,7 @@ as its ``subject`` and evidence, judged against the policy in ``backups`` params
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -339,17 +340,18 @@ def input_findings(review: BackupReview) -> list[Finding]:
     for row in bad.itertuples(index=False):
         if row.source == "archives" and str(row.location) in archive_files:
             continue  # an unreadable archive is its own finding (archive_unreadable); a folder is not
-        out.append(
-            _f(
-                "backups.bad_input",
-                Severity.warning,
-                f"{row.source}: {row.detail}",
-                str(row.location),
-                row.status,
-                source=str(row.source),
-                location=str(row.location),
-            )
+        finding = _f(
+            "backups.bad_input",
+            Severity.warning,
+            f"{row.source}: {row.detail}",
+            str(row.location),
+            row.status,
+            source=str(row.source),
+            location=str(row.location),
         )
+        # the items follow the source: a drill record bears on restores, the rest on the backups
+        items = (RESTORE_TESTED,) if row.source == "drills" else (DATABASE_BACKUPS, REGULAR_VERIFIED)
+        out.append(replace(finding, checklist=tuple(i for i in items if i in CHECKS["backups.bad_input"])))
     return out
 
 

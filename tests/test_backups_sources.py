@@ -289,6 +289,9 @@ def test_a_manifest_saying_ok_for_a_truncated_archive_is_not_a_good_backup(tmp_p
     assert review.last_good is not None and review.last_good["name"] == older
     assert review.age_hours == pytest.approx(45.5)
     assert "backups.rpo" in _checks(review)
+    shown = review.backups[(review.backups["kind"] == "manifest") & (review.backups["name"] == newest)]
+    assert (bool(shown["ok"].iloc[0]), shown["error"].iloc[0]) == (False, f"archive {newest} truncated")
+    assert _checks(review)["backups.archive_truncated"] == [newest]  # one finding, not one per source
     # what predeploy reads: the manifest row of the truncated archive is not ok, naming the evidence
     df = inventory(
         BackupsParams.model_validate(

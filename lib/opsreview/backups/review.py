@@ -269,7 +269,8 @@ def build_review(
     """Analyse and judge the tables (no store: tests and other callers pass frames)."""
     at = pd.Timestamp(as_of).tz_convert("UTC")
     p = params
-    review = BackupReview(day, tz, at, p, analysis.before(backups, at), reads, pbm, drill_rows, db_collections)
+    shown = analysis.reconcile(analysis.before(backups, at))  # a row another source contradicts shows not ok
+    review = BackupReview(day, tz, at, p, shown, reads, pbm, drill_rows, db_collections)
     review.configured = p.configured
     review.last_good = analysis.last_good(backups, at)
     review.age_hours = analysis.age_hours(backups, at)

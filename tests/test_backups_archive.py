@@ -28,20 +28,40 @@ def archive(
     magic: bytes = MAGIC,
     skip_eof: tuple[str, ...] = (),
     interleave: bool = True,
+    server_version: str = "7.0.14",
+    timeseries: tuple[str, ...] = (),
+    buckets: bool = True,
 ) -> bytes:
     """magic, header, collection-metadata*, terminator, then namespace segments (split in two to
-    interleave like mongodump's parallel writers) and one EOF header per namespace."""
+    interleave like mongodump's parallel writers) and one EOF header per namespace. ``timeseries``
+    collections are typed so in the prelude; their data and EOF header are written under
+    ``system.buckets.<coll>`` with ``buckets`` (mongodump before server 8.3), else under the collection."""
     out = [
         magic,
         bson.encode(
-            {"concurrent_collections": 4, "version": "0.1", "server_version": "7.0.14", "tool_version": "100.10.0"}
+            {
+                "concurrent_collections": 4,
+                "version": "0.1",
+                "server_version": server_version,
+                "tool_version": "100.10.0",
+            }
         ),
     ]
     for ns, docs in collections.items():
         db, coll = ns.split(".", 1)
         size = sum(len(bson.encode(d)) for d in docs)
-        out.append(bson.encode({"db": db, "collection": coll, "metadata": '{"indexes":[]}', "size": size, "type": ""}))
+        kind = "timeseries" if ns in timeseries else ""
+        out.append(
+            bson.encode({"db": db, "collection": coll, "metadata": '{"indexes":[]}', "size": size, "type": kind})
+        )
     out.append(TERMINATOR)
+    if buckets and timeseries:
+        renamed = {
+            f"{ns.split('.', 1)[0]}.system.buckets.{ns.split('.', 1)[1]}" if ns in timeseries else ns: docs
+            for ns, docs in collections.items()
+        }
+        skip_eof = tuple(n for n in renamed if n.rsplit(".", 1)[-1] in {s.split(".", 1)[1] for s in skip_eof})
+        collections = renamed
     halves = [(ns, docs[: len(docs) // 2]) for ns, docs in collections.items()] if interleave else []
     halves += [(ns, docs[len(docs) // 2 :] if interleave else docs) for ns, docs in collections.items()]
     for ns, docs in halves:
@@ -151,3 +171,19 @@ def test_the_prelude_read_is_bounded(tmp_path: Path) -> None:
     assert read.status == "corrupt"
     assert "max_header_bytes" in (read.error or "")
     assert read.bytes_read < 4096
+
+
+@pytest.mark.parametrize(
+    ("server_version", "buckets", "status"),
+    [("7.0.14", True, "ok"), ("8.3.0", False, "ok"), ("8.3.1", True, "truncated"), ("8.0.4", False, "truncated")],
+    ids=["7.0-buckets", "8.3-viewless", "8.3-buckets-is-not-its-data", "8.0-without-buckets"],
+)
+def test_timeseries_data_is_looked_for_where_the_servers_mongodump_writes_it(
+    tmp_path: Path, server_version: str, buckets: bool, status: str
+) -> None:
+    docs = {**DOCS, "shop.metrics": [{"_id": i, "t": i} for i in range(6)]}
+    data = archive(docs, server_version=server_version, timeseries=("shop.metrics",), buckets=buckets)
+    read = read_archive(write(tmp_path, "ts.archive", data))
+    assert read.status == status, read.error
+    assert "shop.metrics" in read.namespaces
+    assert (read.unfinished == []) is (status == "ok")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import shutil
 import stat
 import struct
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from opsreview import checklist
 from opsreview.backups import models
 from opsreview.backups.params import BackupsParams
 from opsreview.backups.review import BackupReview, load_backup_review
@@ -265,3 +267,222 @@ def test_relative_paths_follow_the_params_file(tmp_path: Path) -> None:
     settings = ctx.params.backups
     assert settings.archives[0].path == str(tmp_path / "dumps")
     assert (settings.manifests, settings.drills) == ([str(tmp_path / "m/*.json")], [str(tmp_path / "d")])
+
+
+# -- reconciling the sources: archive evidence overrides the manifest ----------------------
+
+
+def test_a_manifest_saying_ok_for_a_truncated_archive_is_not_a_good_backup(tmp_path: Path) -> None:
+    root = tmp_path / "archives"
+    root.mkdir()
+    full = gzip.compress(archive())
+    older, newest = _night(DAY - dt.timedelta(days=1)), _night(DAY)
+    (root / older).write_bytes(full)
+    (root / newest).write_bytes(full[: len(full) // 3])
+    manifest = [
+        {"name": name, "finished_at": f"{day:%Y-%m-%d}T02:30:00+00:00", "status": "ok", "size_bytes": len(full)}
+        for name, day in ((older, DAY - dt.timedelta(days=1)), (newest, DAY))
+    ]
+    (tmp_path / "job.json").write_text(json.dumps(manifest), encoding="utf-8")
+    backups = {"archives": [{"path": "archives"}], "manifests": ["job.json"], "rpo_hours": 30}
+    _, review = _pull(_params(tmp_path, backups))
+    assert review.last_good is not None and review.last_good["name"] == older
+    assert review.age_hours == pytest.approx(45.5)
+    assert "backups.rpo" in _checks(review)
+    shown = review.backups[(review.backups["kind"] == "manifest") & (review.backups["name"] == newest)]
+    assert (bool(shown["ok"].iloc[0]), shown["error"].iloc[0]) == (False, f"archive {newest} truncated")
+    assert _checks(review)["backups.archive_truncated"] == [newest]  # one finding, not one per source
+    # what predeploy reads: the manifest row of the truncated archive is not ok, naming the evidence
+    df = inventory(
+        BackupsParams.model_validate(
+            backups | {"archives": [{"path": str(root)}], "manifests": [str(tmp_path / "job.json")]}
+        ),
+        now=dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC),
+    )
+    rows = df[(df["kind"] == "manifest") & (df["name"] == newest)]
+    assert list(rows["ok"]) == [False]
+    assert rows["error"].iloc[0] == f"archive {newest} truncated"
+    assert bool(df[(df["kind"] == "manifest") & (df["name"] == older)]["ok"].iloc[0])
+
+
+# -- bounded archive reading: the read cache and the deadline ------------------------------
+
+
+def test_an_unchanged_archive_is_not_read_again_and_a_changed_one_is(tmp_path: Path, folder: Path) -> None:
+    ctx = _params(tmp_path, {"archives": [{"path": str(folder)}]})
+    _pull(ctx)
+    assert (ctx.store.root / "backups_archive_reads.json").is_file()
+    good = folder / _night(DAY - dt.timedelta(days=4))
+    before = good.stat()
+    good.write_bytes(b"\0" * before.st_size)  # same size; the mtime put back: the cache answers
+    os.utime(good, ns=(before.st_atime_ns, before.st_mtime_ns))
+    _, review = _pull(ctx)
+    assert good.name not in _checks(review).get("backups.archive_unreadable", [])
+    detail = review.reads[review.reads["location"] == str(folder)]["detail"].iloc[0]
+    assert "5 unchanged since the last pull" in detail
+    os.utime(good, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))  # changed: read again
+    _, review = _pull(ctx)
+    assert good.name in _checks(review)["backups.archive_unreadable"]
+
+
+def test_archives_past_the_read_deadline_are_not_read_and_not_judged(tmp_path: Path, folder: Path) -> None:
+    ctx = _params(tmp_path, {"archives": [{"path": str(folder)}], "read_deadline_s": 0})
+    _, review = _pull(ctx)
+    assert sorted(review.backups["status"]) == ["not_read"] * 5
+    assert set(review.backups["error"]) == {"not read (deadline)"}
+    checks = _checks(review)
+    assert "backups.archive_truncated" not in checks and "backups.archive_unreadable" not in checks
+    assert checks["backups.bad_input"] == [str(folder)]
+    assert checks["backups.rpo"] == [""]  # nothing read is no good backup
+    # once read (no deadline), the cache answers within a zero deadline; a new archive is not read
+    _pull(_params(tmp_path, {"archives": [{"path": str(folder)}]}))
+    (folder / _night(DAY - dt.timedelta(days=5))).write_bytes(gzip.compress(archive()))
+    _, review = _pull(ctx)
+    status = dict(zip(review.backups["name"], review.backups["status"], strict=True))
+    assert status[_night(DAY - dt.timedelta(days=5))] == "not_read"
+    assert status[_night(DAY - dt.timedelta(days=2))] == "truncated"
+    assert review.last_good is not None and review.last_good["name"] == _night(DAY)
+
+
+def test_inventory_honours_the_read_deadline(tmp_path: Path, folder: Path) -> None:
+    params = BackupsParams.model_validate({"archives": [{"path": str(folder)}], "read_deadline_s": 0})
+    df = inventory(params, now=dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC))
+    assert len(df) == 5 and set(df["status"]) == {"not_read"}
+    assert not df["ok"].any()
+
+
+# -- PBM: oddly shaped entries, PITR stopped, ranges against the window ---------------------
+
+
+def _ts(when: dt.datetime) -> int:
+    return int(when.timestamp())
+
+
+def test_oddly_shaped_pbm_entries_are_bad_entries_and_the_rest_is_read(tmp_path: Path) -> None:
+    done = dt.datetime(2026, 12, 6, 1, 30, tzinfo=dt.UTC)
+    status = {
+        "cluster": ["rs0", {"rs": "rs1", "nodes": ["db-9", {"host": "db-4:27017", "role": "P", "ok": True}]}],
+        "pitr": {"conf": False, "run": False},
+        "backups": {
+            "path": "s3://shop-pbm/prod",
+            "snapshot": [
+                {"name": "2026-12-05T01:30:21Z", "size": "51 MB", "status": "done", "restoreTo": _ts(done) - 86400},
+                "not a snapshot",
+                {"name": "2026-12-06T01:30:18Z", "size": 51234567, "status": "done", "restoreTo": _ts(done)},
+            ],
+        },
+    }
+    (tmp_path / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    results, review = _pull(_params(tmp_path, {"pbm": {"status_file": "status.json"}}))
+    assert {r.status for r in results} == {"ok"}
+    assert list(review.backups["name"]) == ["2026-12-06T01:30:18Z"]
+    assert list(review.pbm[review.pbm["kind"] == "node"]["host"]) == ["db-4:27017"]
+    titles = " | ".join(f.title for f in review.findings if f.check == "backups.bad_input")
+    for problem in ("cluster[0] is not an object", "cluster[1].nodes[0] is not an object"):
+        assert problem in titles
+    assert "backups.snapshot[0]: size '51 MB' is not a non-negative number" in titles
+    assert "backups.snapshot[1]: a snapshot is not an object" in titles
+
+
+def test_pitr_stopped_a_hole_at_the_end_and_ranges_outside_the_window(tmp_path: Path) -> None:
+    end_of_day = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)  # as_of of the review of DAY
+    spans = [
+        (end_of_day - dt.timedelta(days=30), end_of_day - dt.timedelta(days=29)),  # before the lookback
+        (end_of_day - dt.timedelta(days=3), end_of_day - dt.timedelta(days=1)),
+        (end_of_day - dt.timedelta(hours=23), end_of_day - dt.timedelta(hours=6)),
+    ]
+    status = {
+        "pitr": {"conf": True, "run": False, "nodes": []},
+        "backups": {"pitrChunks": {"pitrChunks": [{"range": {"start": _ts(a), "end": _ts(b)}} for a, b in spans]}},
+    }
+    (tmp_path / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    _, review = _pull(_params(tmp_path, {"pbm": {"status_file": "status.json"}}))
+    gaps = sorted((f.start, f.end, f.value) for f in review.findings if f.check == "backups.pitr_gap")
+    assert gaps == [
+        ("2026-12-06T00:00:00+00:00", "2026-12-06T01:00:00+00:00", 3600.0),
+        ("2026-12-06T18:00:00+00:00", "2026-12-07T00:00:00+00:00", 21600.0),
+    ]
+    stopped = [f for f in review.findings if f.check == "backups.pitr_error"]
+    assert [f.subject for f in stopped] == ["pitr"] and "enabled but not running" in stopped[0].title
+
+
+def test_pbm_without_archive_folders_leaves_the_backup_items_verifiable(tmp_path: Path) -> None:
+    _, review = _pull(_params(tmp_path, {"pbm": {"status_file": str(FIXTURES / "status.json")}}))
+    coverage = [*review.inventory_section().coverage, *review.archives_section().coverage]
+    assert any(c.missing == "No archive folder" for c in coverage)  # said, but not against the items
+    unverifiable = {item for c in coverage for item in c.checklist}
+    assert "Database backups" not in unverifiable and "Regular backups verified" not in unverifiable
+
+
+def test_a_drill_that_compared_no_counts_is_no_good_drill(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    bare = {"when": "2026-12-01T10:00:00+00:00", "backup": "b-bare", "target": "scratch", "ok": True}
+    hashes_only = {
+        **bare,
+        "backup": "b-hashes",
+        "when": "2026-12-02T10:00:00+00:00",
+        "collections": [{"ns": "shop.orders", "source_hash": "a", "restored_hash": "a"}],
+    }
+    (drills / "drills.json").write_text(json.dumps([bare, hashes_only]), encoding="utf-8")
+    _, review = _pull(_params(tmp_path, {"drills": ["drills"]}))
+    assert not review.drills["ok"].any() and review.drill_age_days is None
+    failed = [f for f in review.findings if f.check == "backups.drill_failed"]
+    assert sorted(f.subject for f in failed) == ["b-bare", "b-hashes"]
+    assert all("drill without evidence" in f.title for f in failed)
+    assert any(f.check == "backups.drill_age" and f.title == "No restore drill has succeeded" for f in review.findings)
+
+
+def test_an_archive_folder_that_cannot_be_listed_is_a_finding(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder.chmod(0)
+    if os.geteuid() == 0:  # root lists it anyway: fail the listing as the kernel does for others
+        real = os.listdir
+
+        def listdir(path: Any) -> list[str]:
+            if Path(path) == folder:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(os, "listdir", listdir)
+    try:
+        results, review = _pull(_params(tmp_path, {"archives": [{"path": str(folder)}]}))
+    finally:
+        folder.chmod(0o755)
+    assert {r.status for r in results} == {"ok"}
+    bad = [f for f in review.findings if f.check == "backups.bad_input"]
+    assert [f.subject for f in bad] == [str(folder)]
+    assert "cannot list" in bad[0].title and "Permission denied" in bad[0].title
+
+
+def test_the_collections_compared_are_of_the_review_day_or_the_day_before_never_after(
+    tmp_path: Path, folder: Path
+) -> None:
+    ctx = _params(tmp_path, {"archives": [{"path": str(folder)}]})
+
+    def snapshot(day: dt.date, names: list[str]) -> None:
+        ts = pd.Timestamp(f"{day}T23:00:00Z")
+        frame = pd.DataFrame({"ts": [ts] * len(names), "ns": names, "db": ["shop"] * len(names)})
+        ctx.store.write_part("db_collections", day, "snapshot", frame.assign(type="collection"))
+
+    snapshot(DAY + dt.timedelta(days=1), ["shop.orders", "shop.carts", "shop.users", "shop.later"])
+    snapshot(DAY - dt.timedelta(days=1), ["shop.orders", "shop.carts", "shop.users", "shop.before"])
+    _, review = _pull(ctx)
+    missing = next(f for f in review.findings if f.check == "backups.collections_missing")
+    assert missing.evidence["missing"] == ["shop.before", "shop.users"]
+
+
+def test_a_bad_input_finding_names_the_checklist_items_of_its_source(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    (drills / "broken.json").write_text("[{", encoding="utf-8")
+    _, review = _pull(_params(tmp_path, {"drills": ["drills"], "archives": [{"path": "no-such-folder"}]}))
+    items = {f.evidence["source"]: f.checklist for f in review.findings if f.check == "backups.bad_input"}
+    assert items == {
+        "drills": ("Backup restoration tested",),
+        "archives": ("Database backups", "Regular backups verified"),
+    }
+    for texts in items.values():
+        for text in texts:
+            assert "backups.bad_input" in checklist.BY_TEXT[text].checks

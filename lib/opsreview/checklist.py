@@ -206,7 +206,7 @@ ITEMS: tuple[ChecklistItem, ...] = tuple(
         ("Soft deletes", True, "database", ("database.soft_delete",)),
         ("Data validation", True, "database", ("database.no_validator",)),
         ("Database backups", False, "backups", _BACKUPS),
-        ("Backup restoration tested", False, "backups", _DRILLS),
+        ("Backup restoration tested", False, "backups", (*_DRILLS, "backups.bad_input")),
         ("Database migration strategy", False, "predeploy", ("predeploy.migrations",)),
         ("Connection retry logic", False, "database"),
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 SYSTEM_DATABASES = ("admin", "config", "local")
+NOT_READ = "not_read"  # an archive left unread at the read deadline: no evidence either way
 
 
 def _ts(value: object) -> pd.Timestamp:
@@ -26,11 +27,46 @@ def before(inv: pd.DataFrame, as_of: object) -> pd.DataFrame:
     return inv[finished.notna() & (finished < _ts(as_of))].sort_values("finished_at").reset_index(drop=True)
 
 
+def good(inv: pd.DataFrame) -> pd.Series:
+    """Which rows are good backups, reconciled across sources: a row is good when it is ok and no
+    row of the same name is not ok (a truncated archive overrides the manifest that says ok).
+    A backup still running says nothing yet."""
+    if inv.empty:
+        return pd.Series([], dtype=bool, index=inv.index)
+    ok = inv["ok"].fillna(False).astype(bool)
+    bad_names = set(inv.loc[~ok & (inv["status"] != "running") & (inv["status"] != NOT_READ), "name"].astype(str))
+    return ok & ~inv["name"].astype(str).isin(bad_names)
+
+
+def reconcile(inv: pd.DataFrame) -> pd.DataFrame:
+    """``inv`` with every ok row whose name another source contradicts marked not ok, its error
+    naming the evidence (e.g. ``archive <file> truncated``)."""
+    if inv.empty:
+        return inv
+    out = inv.copy()
+    keep = good(out)
+    ok = out["ok"].fillna(False).astype(bool)
+    contradicted = ok & ~keep
+    if not contradicted.any():
+        return out
+    bad = out[~ok & (out["status"] != "running") & (out["status"] != NOT_READ)]
+    for index in out.index[contradicted]:
+        name = str(out.at[index, "name"])
+        evidence = bad[bad["name"].astype(str) == name].iloc[0]
+        where = evidence["location"] if isinstance(evidence["location"], str) and evidence["location"] else name
+        label = where.rsplit("/", 1)[-1] if evidence["kind"] == "archive" else where
+        out.at[index, "ok"] = False
+        out.at[index, "status"] = str(evidence["status"])
+        out.at[index, "error"] = f"{evidence['kind']} {label} {evidence['status']}"
+    return out
+
+
 def last_good(inv: pd.DataFrame, as_of: object) -> pd.Series | None:
-    """The newest good backup finished before ``as_of`` (None: there is none)."""
+    """The newest good backup finished before ``as_of`` (None: there is none); a name is good only
+    when no source contradicts it (:func:`good`)."""
     done = before(inv, as_of)
-    good = done[done["ok"].fillna(False).astype(bool)] if len(done) else done
-    return None if good.empty else good.iloc[-1]
+    ok = done[good(done)] if len(done) else done
+    return None if ok.empty else ok.iloc[-1]
 
 
 def age_hours(inv: pd.DataFrame, as_of: object) -> float | None:
@@ -74,6 +110,8 @@ def size_drops(inv: pd.DataFrame, as_of: object, ratio: float, median_of: int) -
     columns = ["name", "kind", "source", "finished_at", "size_bytes", "median_bytes", "ratio", "ok"]
     done = before(inv, as_of)
     rows = []
+    if len(done):
+        done = done.assign(_good=good(done))
     for _, series in done.groupby(["kind", "source"], sort=True) if len(done) else []:
         series = series.sort_values("finished_at")
         good_sizes: list[int] = []
@@ -98,7 +136,7 @@ def size_drops(inv: pd.DataFrame, as_of: object, ratio: float, median_of: int) -
                         }
                     )
                     continue  # a partial dump is not part of the next backups' baseline
-            if bool(row["ok"]):
+            if bool(row["_good"]):
                 good_sizes.append(int(size))
     return pd.DataFrame(rows, columns=columns)
 
@@ -108,7 +146,8 @@ def failed(inv: pd.DataFrame, as_of: object) -> pd.DataFrame:
     done = before(inv, as_of)
     if done.empty:
         return done
-    return done[~done["ok"].fillna(False).astype(bool) & (done["status"] != "running")].reset_index(drop=True)
+    not_ok = ~done["ok"].fillna(False).astype(bool) & ~done["status"].isin(["running", NOT_READ])
+    return done[not_ok].reset_index(drop=True)
 
 
 def manifest_mismatches(inv: pd.DataFrame, as_of: object, tolerance: float = 0.01) -> pd.DataFrame:
@@ -176,8 +215,8 @@ def newest_readable(inv: pd.DataFrame, as_of: object) -> pd.Series | None:
     done = before(inv, as_of)
     if done.empty:
         return None
-    read = done[(done["kind"] == "archive") & ~done["status"].isin(["unreadable"])]
-    read = read[read["collections"].map(lambda c: c is not None and len(c) > 0)]
+    read = done[(done["kind"] == "archive") & ~done["status"].isin(["unreadable", NOT_READ])]
+    read = read[read["collections"].map(lambda c: hasattr(c, "__len__") and len(c) > 0)]
     return None if read.empty else read.iloc[-1]
 
 
@@ -189,34 +228,66 @@ def pbm_node_problems(pbm: pd.DataFrame) -> pd.DataFrame:
     return nodes[~nodes["ok"].fillna(False).astype(bool)].reset_index(drop=True)
 
 
-def pitr_gaps(pbm: pd.DataFrame, tolerance_s: float = 1.0) -> pd.DataFrame:
-    """Holes between consecutive PITR ranges (a point in time inside one cannot be restored)."""
-    columns = ["start", "end", "seconds"]
+def _pitr_enabled(pbm: pd.DataFrame) -> bool | None:
+    """Whether PBM's status says PITR is configured (None: no status read)."""
+    status = pbm[pbm["kind"] == "pitr"]
+    return None if status.empty else bool(status["enabled"].fillna(False).astype(bool).any())
+
+
+def pitr_gaps(
+    pbm: pd.DataFrame, since: object = None, as_of: object = None, tolerance_s: float = 1.0, lag_s: float = 1800.0
+) -> pd.DataFrame:
+    """Holes between consecutive PITR ranges within [``since``, ``as_of``] (ranges are clipped to
+    it; a point in time inside a hole cannot be restored), and the hole at the end: from the last
+    range's end to ``as_of`` (or to when PBM was read, if earlier) when longer than ``lag_s``
+    (PBM slices the oplog every 10 minutes by default) and PITR is not disabled in PBM's status.
+    ``kind``: between | tail."""
+    columns = ["start", "end", "seconds", "kind"]
     if pbm.empty:
         return pd.DataFrame(columns=columns)
+    lo = _ts(since) if since is not None else None
+    hi = _ts(as_of) if as_of is not None else None
     ranges = pbm[pbm["kind"] == "pitr_range"].dropna(subset=["start", "end"]).sort_values("start")
     rows = []
     reach = None
     for row in ranges.itertuples(index=False):
         start, end = _ts(row.start), _ts(row.end)
+        if (lo is not None and end < lo) or (hi is not None and start > hi):
+            continue
+        start = max(start, lo) if lo is not None else start
+        end = min(end, hi) if hi is not None else end
         if reach is not None and (start - reach).total_seconds() > tolerance_s:
-            rows.append({"start": reach, "end": start, "seconds": (start - reach).total_seconds()})
+            rows.append({"start": reach, "end": start, "seconds": (start - reach).total_seconds(), "kind": "between"})
         reach = end if reach is None else max(reach, end)
+    if hi is not None and _pitr_enabled(pbm) is not False and len(ranges):
+        read_at = pd.to_datetime(pbm["ts"], utc=True).max()
+        until = min(hi, read_at) if pd.notna(read_at) else hi
+        last = reach if reach is not None else lo
+        if last is not None and (until - last).total_seconds() > lag_s:
+            rows.append({"start": last, "end": until, "seconds": (until - last).total_seconds(), "kind": "tail"})
     return pd.DataFrame(rows, columns=columns)
 
 
 def pitr_problems(pbm: pd.DataFrame) -> pd.DataFrame:
-    """The PITR status's error, ranges with an error, ranges without a base snapshot."""
+    """The PITR status's error or PITR configured but not running (``conf: true, run: false``: no
+    oplog is being saved), ranges with an error, ranges without a base snapshot."""
     if pbm.empty:
         return pbm
     rows = pbm[pbm["kind"].isin(["pitr", "pitr_range"])]
-    bad = ~rows["ok"].fillna(True).astype(bool) | rows["no_base_snapshot"].fillna(False).astype(bool)
+    stopped = (
+        (rows["kind"] == "pitr")
+        & rows["enabled"].fillna(False).astype(bool)
+        & ~rows["running"].fillna(False).astype(bool)
+    )
+    bad = ~rows["ok"].fillna(True).astype(bool) | rows["no_base_snapshot"].fillna(False).astype(bool) | stopped
     return rows[bad].reset_index(drop=True)
 
 
 def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
     """One row per restore drill: when, backup, target, what it recorded and what its per-collection
-    comparison says (``ok`` is both: recorded ok and no count or ``dbHash`` mismatch), newest last."""
+    comparison says, newest last. ``evidence``: at least one collection compared with both counts;
+    ``ok`` is all three: recorded ok, evidence, and no count or ``dbHash`` mismatch (a drill that
+    compared nothing is no proof that the backup restores)."""
     columns = [
         "drill",
         "ts",
@@ -226,6 +297,7 @@ def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
         "collections",
         "count_mismatches",
         "hash_mismatches",
+        "evidence",
         "ok",
         "error",
     ]
@@ -241,6 +313,7 @@ def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
             & (compared["source_count"] != compared["restored_count"])
         ]
         hashes = compared[compared["hash_match"].notna() & ~compared["hash_match"].fillna(True).astype(bool)]
+        counted = compared[compared["source_count"].notna() & compared["restored_count"].notna()]
         recorded = bool(first["ok"])
         rows.append(
             {
@@ -252,7 +325,8 @@ def drill_summary(drills: pd.DataFrame) -> pd.DataFrame:
                 "collections": len(compared),
                 "count_mismatches": sorted(counts["ns"].astype(str)),
                 "hash_mismatches": sorted(hashes["ns"].astype(str)),
-                "ok": recorded and counts.empty and hashes.empty,
+                "evidence": len(counted) > 0,
+                "ok": recorded and counts.empty and hashes.empty and len(counted) > 0,
                 "error": first["error"],
             }
         )

@@ -25,6 +25,7 @@ skipped, never decoded; only the small namespace headers are).
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -81,6 +82,12 @@ class ArchiveRead:
     def namespaces(self) -> list[str]:
         """``db.collection`` of every collection in the prelude (views and timeseries included)."""
         return [f"{c['db']}.{c['collection']}" for c in self.collections]
+
+    @property
+    def unfinished(self) -> list[str]:
+        """Data namespaces of the prelude whose end-of-data marker the body scan did not see."""
+        finished = set(self.finished)
+        return [ns for ns in (_data_namespace(c, self.server_version) for c in self.collections) if ns not in finished]
 
     def fail(self, status: str, error: str) -> ArchiveRead:
         if self.status == "ok":  # the first problem is the one reported
@@ -261,16 +268,25 @@ def _body(reader: _Reader, result: ArchiveRead) -> None:
         result.documents[ns] = count
 
 
-def _data_namespace(meta: dict[str, Any]) -> str:
-    """The namespace a collection's data is written under (timeseries: its buckets)."""
-    if meta.get("type") == "timeseries":
+def _version(text: str | None) -> tuple[int, int, int] | None:
+    """``"8.3.0"``, ``"8.3.0-rc1"`` → (8, 3, 0); None when the text is not a version."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    return None if match is None else (int(match[1]), int(match[2]), int(match[3] or 0))
+
+
+def _data_namespace(meta: dict[str, Any], server_version: str | None) -> str:
+    """The namespace a collection's data is written under, as mongo-tools' ``Intent.DataCollection``:
+    a timeseries collection's buckets (``system.buckets.X``) before server 8.3, the collection
+    itself from 8.3 (viewless timeseries, ``Version.SupportsRawData``). An archive without a
+    server version is taken as older than 8.3."""
+    version = _version(server_version)
+    if meta.get("type") == "timeseries" and (version is None or version < (8, 3, 0)):
         return f"{meta['db']}.system.buckets.{meta['collection']}"
     return f"{meta['db']}.{meta['collection']}"
 
 
 def _check_finished(result: ArchiveRead) -> None:
-    finished = set(result.finished)
-    unfinished = [_data_namespace(c) for c in result.collections if _data_namespace(c) not in finished]
+    unfinished = result.unfinished
     if unfinished:
         shown = ", ".join(unfinished[:5]) + (f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else "")
         result.fail(

@@ -3,6 +3,7 @@ as its ``subject`` and evidence, judged against the policy in ``backups`` params
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -253,11 +254,16 @@ def pbm_findings(review: BackupReview) -> list[Finding]:
             )
         )
     for row in review.pitr_gaps.itertuples(index=False):
+        title = (
+            f"No PITR range since {_iso(row.start)}: the last {row.seconds / 3600:.1f} h cannot be restored to a point in time"
+            if row.kind == "tail"
+            else f"PITR ranges are not continuous: {row.seconds / 3600:.1f} h cannot be restored to a point in time"
+        )
         out.append(
             _f(
                 "backups.pitr_gap",
                 Severity.warning,
-                f"PITR ranges are not continuous: {row.seconds / 3600:.1f} h cannot be restored to a point in time",
+                title,
                 f"pitr {_iso(row.start)}",
                 round(float(row.seconds), 1),
                 0,
@@ -266,7 +272,9 @@ def pbm_findings(review: BackupReview) -> list[Finding]:
             )
         )
     for row in review.pitr_problems.itertuples(index=False):
-        if row.kind == "pitr":
+        if row.kind == "pitr" and not row.errors:
+            title, subject = "PITR is enabled but not running: no oplog is being saved (conf: true, run: false)", "pitr"
+        elif row.kind == "pitr":
             title, subject = f"PITR oplog slicing reports an error: {row.errors}", "pitr"
         else:
             why = row.errors or "no base snapshot"
@@ -317,10 +325,12 @@ def drill_findings(review: BackupReview) -> list[Finding]:
             why.append(f"counts differ in {', '.join(row.count_mismatches[:5])}")
         if row.hash_mismatches:
             why.append(f"dbHash differs in {', '.join(row.hash_mismatches[:5])}")
+        if not row.evidence:
+            why.append("drill without evidence: no collection compared with both source and restored counts")
         out.append(
             _f(
                 "backups.drill_failed",
-                Severity.critical,
+                Severity.critical if len(why) > 1 or row.evidence else Severity.warning,
                 f"Restore drill of {row.backup} into {row.target}: {'; '.join(why)}",
                 str(row.backup or row.drill),
                 len(row.count_mismatches) + len(row.hash_mismatches),
@@ -329,6 +339,7 @@ def drill_findings(review: BackupReview) -> list[Finding]:
                 when=row.ts,
                 count_mismatches=list(row.count_mismatches) or None,
                 hash_mismatches=list(row.hash_mismatches) or None,
+                evidence=bool(row.evidence),
                 error=row.error,
             )
         )
@@ -339,21 +350,24 @@ def input_findings(review: BackupReview) -> list[Finding]:
     """A folder, file or entry that could not be read: named, never a crash."""
     out = []
     reads = review.reads
-    bad = reads[reads["status"].isin(["missing", "unreadable", "bad_entry", "error"])] if len(reads) else reads
+    statuses = ["missing", "unreadable", "bad_entry", "error", "not_read"]
+    bad = reads[reads["status"].isin(statuses)] if len(reads) else reads
+    archive_files = set(review.backups["location"].dropna().astype(str)) if len(review.backups) else set()
     for row in bad.itertuples(index=False):
-        if row.source == "archives" and row.status != "missing":
-            continue  # an unreadable archive is its own finding (archive_unreadable)
-        out.append(
-            _f(
-                "backups.bad_input",
-                Severity.warning,
-                f"{row.source}: {row.detail}",
-                str(row.location),
-                row.status,
-                source=str(row.source),
-                location=str(row.location),
-            )
+        if row.source == "archives" and str(row.location) in archive_files:
+            continue  # an unreadable archive is its own finding (archive_unreadable); a folder is not
+        finding = _f(
+            "backups.bad_input",
+            Severity.warning,
+            f"{row.source}: {row.detail}",
+            str(row.location),
+            row.status,
+            source=str(row.source),
+            location=str(row.location),
         )
+        # the items follow the source: a drill record bears on restores, the rest on the backups
+        items = (RESTORE_TESTED,) if row.source == "drills" else (DATABASE_BACKUPS, REGULAR_VERIFIED)
+        out.append(replace(finding, checklist=tuple(i for i in items if i in CHECKS["backups.bad_input"])))
     return out
 
 

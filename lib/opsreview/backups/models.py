@@ -31,7 +31,7 @@ INVENTORY_SCHEMA = pa.schema(
         ("finished_at", TS),
         ("size_bytes", _I),
         ("ok", _B),
-        ("status", _S),  # ok | truncated | corrupt | unreadable | failed | running
+        ("status", _S),  # ok | truncated | corrupt | unreadable | failed | running | not_read (deadline)
         ("error", _S),
         ("server_version", _S),
         ("tool_version", _S),
@@ -49,7 +49,7 @@ READS_SCHEMA = pa.schema(
         ("ts", TS),
         ("source", _S),  # archives | pbm | manifests | drills
         ("location", _S),
-        ("status", _S),  # ok | missing | unreadable | bad_entry | ignored | error
+        ("status", _S),  # ok | missing | unreadable | bad_entry | ignored | error | not_read
         ("detail", _S),
         ("rows", _I),
         ("bytes_read", _I),

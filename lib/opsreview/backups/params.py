@@ -130,6 +130,12 @@ class BackupsParams(Section):
     size_median_of: int = Field(7, ge=2, description="good backups before it in the trailing median")
     drill_max_age_days: float = Field(30, gt=0, description="the last good restore drill older than this is overdue")
     lookback_days: int = Field(14, ge=1, le=400, description="backups read and judged: those of the last N days")
+    read_deadline_s: float = Field(
+        900,
+        ge=0,
+        description="seconds of archive reading per pull; archives not started by then are reported as not read "
+        "(deadline), not scanned (0: only what the read cache holds)",
+    )
     databases: list[str] = Field(
         default_factory=list,
         description="databases a backup must hold (empty: every one the database review saw but admin, config, local)",

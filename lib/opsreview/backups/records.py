@@ -152,18 +152,30 @@ def _unix(value: Any) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
-def pbm_status_rows(status: Any, now: dt.datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``pbm status --out=json`` → (``backup_pbm`` rows, ``backup_inventory`` rows).
+PbmRows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]
+
+
+def pbm_status_rows(status: Any, now: dt.datetime) -> PbmRows:
+    """``pbm status --out=json`` → (``backup_pbm`` rows, ``backup_inventory`` rows, bad entries).
 
     Sections (``statusOut.MarshalJSON``): ``cluster`` [{rs, nodes: [{host, agent, role, ok,
     errors}]}], ``pitr`` {conf, run, nodes, error}, ``running`` {type, opID, name, startTS,
     status}, ``backups`` {type, path, snapshot: [snapshotStat], pitrChunks: {pitrChunks:
-    [pitrRange], size}}."""
+    [pitrRange], size}}. Entry by entry: a replica set, node, snapshot or range of the wrong
+    shape is a bad entry (its message names it), the others are still read."""
     if not isinstance(status, dict):
         raise BadEntry("not a JSON object with cluster/pitr/backups sections")
     pbm: list[dict[str, Any]] = []
-    for rs in status.get("cluster") or []:
-        for node in rs.get("nodes") or []:
+    bad: list[str] = []
+    for i, rs in enumerate(_list(status.get("cluster"), "cluster", bad)):
+        if not isinstance(rs, dict):
+            bad.append(f"cluster[{i}] is not an object")
+            continue
+        for j, node in enumerate(_list(rs.get("nodes"), f"cluster[{i}].nodes", bad)):
+            if not isinstance(node, dict):
+                bad.append(f"cluster[{i}].nodes[{j}] is not an object")
+                continue
+            errors = node.get("errors")
             pbm.append(
                 {
                     "ts": now,
@@ -173,11 +185,15 @@ def pbm_status_rows(status: Any, now: dt.datetime) -> tuple[list[dict[str, Any]]
                     "role": _str(node.get("role")),
                     "agent": _str(node.get("agent")),
                     "ok": node.get("ok") is True,
-                    "errors": "; ".join(str(e) for e in node.get("errors") or []) or None,
+                    "errors": "; ".join(
+                        str(e) for e in (errors if isinstance(errors, list) else [errors] if errors else [])
+                    )
+                    or None,
                 }
             )
     pitr = status.get("pitr")
     if isinstance(pitr, dict):
+        nodes = pitr.get("nodes")
         pbm.append(
             {
                 "ts": now,
@@ -186,33 +202,64 @@ def pbm_status_rows(status: Any, now: dt.datetime) -> tuple[list[dict[str, Any]]
                 "running": pitr.get("run") is True,
                 "ok": not pitr.get("error"),
                 "errors": _str(pitr.get("error")) or None,
-                "host": ", ".join(str(n) for n in pitr.get("nodes") or []) or None,
+                "host": ", ".join(str(n) for n in nodes) if isinstance(nodes, list) and nodes else None,
             }
         )
+    elif pitr is not None:
+        bad.append("pitr is not an object")
     backups = _mapping(status.get("backups"))
     chunks = _mapping(backups.get("pitrChunks"))
-    pbm += pitr_range_rows(chunks.get("pitrChunks") or [], now)
-    inventory = [snapshot_row(s, now, str(backups.get("path") or "pbm")) for s in backups.get("snapshot") or []]
-    return pbm, inventory
+    pbm += pitr_range_rows(_list(chunks.get("pitrChunks"), "backups.pitrChunks.pitrChunks", bad), now, bad)
+    source = str(backups.get("path") or "pbm")
+    inventory = _snapshots(
+        _list(backups.get("snapshot"), "backups.snapshot", bad), now, source, "backups.snapshot", bad
+    )
+    return pbm, inventory, bad
 
 
-def pbm_list_rows(listing: Any, now: dt.datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``pbm list --out=json`` → (``backup_pbm`` rows, ``backup_inventory`` rows): ``backupListOut``
-    {snapshots: [snapshotStat], pitr: {on, ranges: [pitrRange], rsRanges}}."""
+def pbm_list_rows(listing: Any, now: dt.datetime) -> PbmRows:
+    """``pbm list --out=json`` → (``backup_pbm`` rows, ``backup_inventory`` rows, bad entries):
+    ``backupListOut`` {snapshots: [snapshotStat], pitr: {on, ranges: [pitrRange], rsRanges}}."""
     if not isinstance(listing, dict):
         raise BadEntry("not a JSON object with snapshots/pitr")
+    bad: list[str] = []
     pitr = _mapping(listing.get("pitr"))
-    pbm = pitr_range_rows(pitr.get("ranges") or [], now)
-    inventory = [snapshot_row(s, now, "pbm list") for s in listing.get("snapshots") or []]
-    return pbm, inventory
+    pbm = pitr_range_rows(_list(pitr.get("ranges"), "pitr.ranges", bad), now, bad)
+    inventory = _snapshots(_list(listing.get("snapshots"), "snapshots", bad), now, "pbm list", "snapshots", bad)
+    return pbm, inventory, bad
 
 
-def pitr_range_rows(ranges: list[Any], now: dt.datetime) -> list[dict[str, Any]]:
+def _list(value: Any, key: str, bad: list[str]) -> list[Any]:
+    """A JSON list (null: empty); anything else is a bad entry."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        bad.append(f"{key} is not a list")
+        return []
+    return value
+
+
+def _snapshots(snaps: list[Any], now: dt.datetime, source: str, key: str, bad: list[str]) -> list[dict[str, Any]]:
     rows = []
-    for item in ranges:
+    for i, snap in enumerate(snaps):
+        try:
+            rows.append(snapshot_row(snap, now, source))
+        except BadEntry as exc:
+            bad.append(f"{key}[{i}]: {exc}")
+    return rows
+
+
+def pitr_range_rows(ranges: list[Any], now: dt.datetime, bad: list[str] | None = None) -> list[dict[str, Any]]:
+    """PBM ``pitrRange`` entries as ``backup_pbm`` rows; one without a ``range`` object is a bad
+    entry (raised without ``bad``)."""
+    rows = []
+    for i, item in enumerate(ranges):
         span = item.get("range") if isinstance(item, dict) else None
         if not isinstance(span, dict):
-            raise BadEntry("a PITR range has no range {start, end}")
+            if bad is None:
+                raise BadEntry("a PITR range has no range {start, end}")
+            bad.append(f"PITR range {i} has no range {{start, end}}")
+            continue
         error = item.get("error")
         rows.append(
             {
@@ -231,8 +278,13 @@ def pitr_range_rows(ranges: list[Any], now: dt.datetime) -> list[dict[str, Any]]
 
 def snapshot_row(snap: Any, now: dt.datetime, source: str) -> dict[str, Any]:
     """One PBM ``snapshotStat`` as a ``backup_inventory`` row; ``restoreTo`` is when it finished."""
-    if not isinstance(snap, dict) or not snap.get("name"):
+    if not isinstance(snap, dict):
+        raise BadEntry("a snapshot is not an object")
+    if not snap.get("name"):
         raise BadEntry("a snapshot has no name")
+    nss = snap.get("nss")
+    if nss is not None and not isinstance(nss, list):
+        raise BadEntry(f"nss {nss!r} is not a list")
     status = str(snap.get("status") or "")
     ok = status == "done"
     return {
@@ -242,7 +294,7 @@ def snapshot_row(snap: Any, now: dt.datetime, source: str) -> dict[str, Any]:
         "source": source,
         "location": _str(snap.get("profile") or snap.get("storage")),
         "finished_at": _unix(snap.get("restoreTo")),
-        "size_bytes": _int(snap.get("size"), "size") if snap.get("size") is not None else None,
+        "size_bytes": _int(snap.get("size"), "size"),
         "ok": ok,
         "status": "ok" if ok else ("failed" if status in ("error", "canceled", "partlyDone") else "running"),
         "error": _str(snap.get("error")) or (None if ok else f"PBM status {status or 'unknown'}"),

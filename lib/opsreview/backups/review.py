@@ -133,14 +133,15 @@ class BackupReview:
             return section
         archives = self.backups[self.backups["kind"] == "archive"] if len(self.backups) else self.backups
         if not self.params.archives:
+            # PBM or manifests speak to the backups: a fact to show, not an item left unverifiable
             section.not_verifiable(
                 AREA,
                 "No archive folder",
                 "no `backups.archives` is configured: no backup file is opened and checked",
                 "list the folder of the mongodump archives under `backups.archives`",
                 _SOURCES,
-                items,
-                effect="readability and contents of the backups are not checked",
+                (),
+                effect="readability and contents of the backup files are not checked",
             )
             return section
         columns = ["name", "status", "size_bytes", "documents", "collections", "unfinished", "error"]
@@ -216,6 +217,7 @@ class BackupReview:
             "collections",
             "count_mismatches",
             "hash_mismatches",
+            "evidence",
             "error",
         ]
         section.tables.append(("Restore drills (newest first)", self.table(self.drills.iloc[::-1], columns)))
@@ -242,8 +244,9 @@ def _read(store: Store, table: str, day: dt.date) -> pd.DataFrame:
 
 
 def _db_collections(store: Store, day: dt.date) -> pd.DataFrame:
-    """The collections the database review saw: its latest snapshot of the day (or of the next day)."""
-    for when in (day, day + dt.timedelta(days=1), day - dt.timedelta(days=1)):
+    """The collections the database review saw: its latest snapshot of the day, else of the day
+    before (never of a later day: the review of a day uses what was known by then)."""
+    for when in (day, day - dt.timedelta(days=1)):
         df = store.read(DB_COLLECTIONS, [when])
         if len(df) and {"ns", "db"} <= set(df.columns):
             if "ts" in df.columns:
@@ -266,7 +269,8 @@ def build_review(
     """Analyse and judge the tables (no store: tests and other callers pass frames)."""
     at = pd.Timestamp(as_of).tz_convert("UTC")
     p = params
-    review = BackupReview(day, tz, at, p, analysis.before(backups, at), reads, pbm, drill_rows, db_collections)
+    shown = analysis.reconcile(analysis.before(backups, at))  # a row another source contradicts shows not ok
+    review = BackupReview(day, tz, at, p, shown, reads, pbm, drill_rows, db_collections)
     review.configured = p.configured
     review.last_good = analysis.last_good(backups, at)
     review.age_hours = analysis.age_hours(backups, at)
@@ -281,7 +285,7 @@ def build_review(
             list(review.newest_archive["collections"]), review.expected_collections
         )
     review.pbm_nodes = analysis.pbm_node_problems(pbm)
-    review.pitr_gaps = analysis.pitr_gaps(pbm)
+    review.pitr_gaps = analysis.pitr_gaps(pbm, at - pd.Timedelta(days=p.lookback_days), at)
     review.pitr_problems = analysis.pitr_problems(pbm)
     review.drills = analysis.drill_summary(drill_rows)
     review.drill_age_days = analysis.drill_age_days(review.drills, at)

@@ -239,6 +239,12 @@ def test_the_demo_run_renders_every_item_with_the_planted_attestations(demo_run:
     for item in truth["attested"]:
         assert got[item]["status"] == "attested", got[item]
     assert got["Monitor error rates"]["status"] == "failing"  # the demo's planted 5xx burst
+    backups = demo_run["truth"]["backups"]
+    assert got["Database backups"]["status"] == "failing"  # the archive cut to a third, the missed night
+    cut = backups["truncated"]["name"]
+    assert f"backups/backups.archive_truncated/{cut}" in [f["fingerprint"] for f in got["Database backups"]["findings"]]
+    assert got["Backup restoration tested"]["status"] == "failing"  # the drill 40 days old
+    assert [f["check"] for f in got["Backup restoration tested"]["findings"]] == ["backups.drill_age"]
     assert got["All environment variables set"]["status"] == "not verifiable"  # no predeploy run in the demo
     page = (demo_run["day_dir"] / "index.html").read_text(encoding="utf-8")
     assert "<h2>Production checklist</h2>" in page and "checklist.html" in page

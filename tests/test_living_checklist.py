@@ -85,12 +85,14 @@ def test_a_finding_fails_every_item_that_lists_its_check_even_unnamed() -> None:
 
 def test_a_failed_source_leaves_its_areas_items_not_verifiable_and_kpis_show_on_verified_ones() -> None:
     failed = Finding("database", "database.source_failed", Severity.critical, "source database failed: refused")
-    kpis = {"logs": {"requests": 207207, "5xx rate %": 0.41}}
+    kpis = {"logs": {"requests": 207207, "5xx_rate": 0.0041, "p95_ms": 120.5}}
     got = by_item(cv.item_rows([failed], [], {"database", "logs"}, cv.ChecklistInputs(day=DAY), kpis))
     row = got["MongoDB indexes"]
     assert row["status"] == "not verifiable" and "refused" in row["evidence"]
     assert got["Monitor error rates"]["status"] == "verified"
-    assert got["Monitor error rates"]["evidence"].endswith("today: requests 207,207, 5xx rate % 0.41")
+    assert got["Monitor error rates"]["evidence"].endswith("today: requests 207,207, 5xx_rate 0.0041")
+    assert got["Monitor response times"]["evidence"].endswith("today: p95_ms 120.5")
+    assert "today" not in got["Morgan HTTP logging"]["evidence"]  # no KPI measures it
 
 
 def test_a_coverage_fact_is_not_verifiable_with_its_remedy() -> None:

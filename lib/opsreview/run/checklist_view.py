@@ -190,12 +190,13 @@ def item_rows(
     kpis: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per checklist item, in checklist order: status, verifier, evidence, link and the
-    findings behind a failing item.
+        findings behind a failing item.
 
-    A finding bears on an item when it names the item, or when its check id is one the item
-    lists (a critical ``logs.secret_in_url`` fails "API keys stored securely" even if the finding
-    named other items). An area one of whose sources failed today verifies none of its items:
-    what it did not see is no evidence. A verified item shows its area's KPIs of the day."""
+        A finding bears on an item when it names the item, or when its check id is one the item
+        lists (a critical ``logs.secret_in_url`` fails "API keys stored securely" even if the finding
+        named other items). An area one of whose sources failed today verifies none of its items:
+        what it did not see is no evidence. A verified item shows the KPIs of the day that measure it
+    (:data:`ITEM_KPIS`)."""
     inputs = inputs or ChecklistInputs()
     ranked = rank_findings(findings)
     blind = {f.area: f for f in ranked if f.check.endswith(".source_failed")}
@@ -241,7 +242,8 @@ def item_rows(
             rows.append(_row(item, "not verifiable", evidence, link))
         elif item.area in areas_run:
             checks = f" ({', '.join(item.checks)})" if item.checks else ""
-            today = _kpi_text((kpis or {}).get(str(item.area)) or {})
+            area_kpis = (kpis or {}).get(str(item.area)) or {}
+            today = _kpi_text({k: area_kpis.get(k) for k in ITEM_KPIS.get(item.text, ())})
             evidence = f"checked by the {item.area} review{checks}: no finding at warning or above{today}"
             rows.append(_row(item, "verified", evidence, link))
         else:
@@ -249,6 +251,18 @@ def item_rows(
                 _row(item, "not verifiable", f"no {item.area} review ran for this day - to get it: {item.remedy}")
             )
     return rows
+
+
+# The KPIs of the day (``summary.json`` ``kpis``, by area) that measure an item: shown with it.
+ITEM_KPIS: dict[str, tuple[str, ...]] = {
+    "Monitor error rates": ("requests", "5xx_rate"),
+    "Monitor response times": ("p95_ms",),
+    "Health check endpoint": ("uptime_pct",),
+    "Monitor database performance": ("slow_ops",),
+    "Database query monitoring": ("slow_ops",),
+    "Database replication": ("repl_lag_max_s",),
+    "Monitor payment transactions": ("payments", "auth_rate"),
+}
 
 
 def _kpi_value(value: Any) -> str:

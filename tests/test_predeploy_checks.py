@@ -486,3 +486,21 @@ def test_a_check_that_breaks_fails_the_gate_without_crashing_it(
     result = run_predeploy(load(tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL}), now=NOW)
     assert result.verdict == "NO-GO"
     assert result.reasons == ["predeploy.rollback: FAIL - internal error: RuntimeError: unexpected reply shape"]
+
+
+def test_the_report_files_pass_the_share_masking(tmp_path: Path, edge: EdgeServer) -> None:
+    from opsreview.predeploy.report import write_report
+
+    card = "4556737586899855"  # Luhn-valid, not a documented test number
+    params = load(
+        tmp_path, {"base_url": edge.url, "optional": ALL_OPTIONAL, "endpoints": [{"path": f"/boom?card={card}"}]}
+    )
+    result = run_predeploy(params, now=NOW)
+    assert result.verdict == "NO-GO" and card in " ".join(result.reasons)  # the gate itself saw it
+    folder = write_report(result, tmp_path / "outputs" / "predeploy")
+    written = [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"predeploy.json", "predeploy.html", "latest.json"}
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert card not in text, path
+    assert "***9855" in (folder / "predeploy.json").read_text(encoding="utf-8")

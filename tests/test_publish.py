@@ -168,3 +168,14 @@ def test_sparkline_scales_between_the_lowest_and_highest_value() -> None:
     assert points is not None
     assert points.group(1) == "0.0,28.0 50.0,2.0 100.0,15.0"
     assert "<line" in index_page.sparkline([None, None])  # no data at all: a dashed baseline
+
+
+def test_symbolic_links_in_a_day_are_not_published(outputs: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "store-file.txt"
+    secret.write_text("not for the site", encoding="utf-8")
+    (outputs / "2026-11-30" / "store-link.txt").symlink_to(secret)
+    site = tmp_path / "site"
+    publish.publish_days(outputs, site, None)
+    assert (site / "2026-11-30" / "summary.json").exists()
+    assert not (site / "2026-11-30" / "store-link.txt").exists()
+    assert "not for the site" not in "".join(p.read_text(errors="replace") for p in site.rglob("*") if p.is_file())

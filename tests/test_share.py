@@ -385,3 +385,10 @@ def test_the_masked_reports_still_draw_every_chart(seeded_run: dict[str, Any]) -
     for html in sorted((seeded_run["out"] / seeded_run["day"].isoformat()).glob("*.html")):
         page = open_report(html)
         assert (page.drawn, page.console_errors, page.blocked) == (page.plots, [], []), html.name
+
+
+def test_an_email_escaped_in_a_url_is_masked_too(policy_reset: None) -> None:
+    configure(ShareParams(pseudonymize_clients=True))
+    text = shareable("GET /api/users?email=jane.doe%40example.com&x=1 and JANE%40Example.org")
+    assert "jane.doe" not in text and "JANE" not in text
+    assert "***%40example.com&x=1" in text and "***%40Example.org" in text

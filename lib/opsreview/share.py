@@ -74,6 +74,8 @@ class SharePolicy:
             return text
         if "@" in text:
             text = _EMAIL.sub(r"***@\1", text)
+        if "%40" in text or "%40".upper() in text:  # an e-mail in a URL (?email=jane%40example.com)
+            text = _EMAIL_URL.sub(r"***%40\1", text)
         if "." in text:
             text = _IPV4.sub(lambda m: self.address(m.group(0)), text)
         if "::" in text or text.count(":") >= 7:
@@ -87,6 +89,8 @@ _IPV4 = re.compile(rf"(?<![0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9]|/[0
 # Candidates only: ipaddress decides (times like 14:10:30 and MAC addresses are no address).
 _IPV6 = re.compile(r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:]|/[0-9])")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+*-])[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
+
+_EMAIL_URL = re.compile(r"(?<![A-Za-z0-9._%+*-])[A-Za-z0-9._+-]+%40([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
 
 _policy = SharePolicy()
 _lock = threading.Lock()

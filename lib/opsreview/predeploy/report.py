@@ -21,6 +21,7 @@ import pandas as pd
 from opsreview.exceptions import OutputsError
 from opsreview.predeploy.models import FAIL, NOT_CHECKED, PASS, GateResult
 from opsreview.secrets import redact
+from opsreview.share import shareable_data
 
 FOLDER = "predeploy"
 RESULT_FILE = "predeploy.json"
@@ -128,6 +129,8 @@ def write_report(result: GateResult, root: Path) -> Path:
     try:
         folder = _run_folder(root, result.started)
         document["report_dir"] = folder.name
+        # the same masking as every other output (card numbers, tokens in URLs, client pseudonyms)
+        document = shareable_data(json.loads(json.dumps(document, default=str)))
         text = redact(json.dumps(document, indent=2, default=str, ensure_ascii=False)) + "\n"
         write_text_atomic(folder / RESULT_FILE, text)
         write_text_atomic(folder / "predeploy.html", redact(render_html(json.loads(text))))

@@ -45,7 +45,7 @@ def _replace_tree(source: Path, destination: Path) -> None:
     old = destination.with_name(f".old-{destination.name}-{pid}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(".*"), copy_function=shutil.copy2)
+        shutil.copytree(source, tmp, ignore=_hidden_or_linked, copy_function=shutil.copy2)
         if destination.exists():
             os.replace(destination, old)
         os.replace(tmp, destination)
@@ -87,3 +87,10 @@ def publish_days(outputs: Path, target: Path, days: list[dt.date] | None) -> lis
     except OSError as exc:
         raise OutputsError(f"publish target {target}: cannot write index.html ({exc.strerror})") from None
     return chosen
+
+
+def _hidden_or_linked(folder: str, names: list[str]) -> set[str]:
+    """Hidden files and symbolic links are not published (a link could point at the store or
+    anywhere else on the machine)."""
+    base = Path(folder)
+    return {n for n in names if n.startswith(".") or (base / n).is_symlink()}

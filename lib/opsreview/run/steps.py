@@ -341,7 +341,7 @@ def render(run: Run) -> dict[str, object]:
         coverage=run.coverage,
         kpis=run.kpis,
         incidents=timeline.incidents_summary(run.findings, run.params.timeline, run.params.tz, run.day),
-        checklist=(rows := checklist_rows(run)),
+        checklist=checklist_rows(run),
     )
     if run.notifications is not None:
         summary["notifications"] = run.notifications
@@ -349,7 +349,8 @@ def render(run: Run) -> dict[str, object]:
         (run.staging / staged).unlink(missing_ok=True)
     # one masked summary for summary.json and the day page (sources' errors, findings' evidence)
     summary = shareable_data(json.loads(json.dumps(summary, default=str)))
-    extra = checklist_page(run, rows) + (notifications_html(summary) if run.notifications is not None else "")
+    masked_rows = summary.get("checklist") or []  # the masked rows: the page is built from them, not masked after
+    extra = checklist_page(run, masked_rows) + (notifications_html(summary) if run.notifications is not None else "")
     report.write_text_atomic(run.staging / "index.html", report.render_day_index(summary, extra))
     report.write_text_atomic(run.staging / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
@@ -388,7 +389,7 @@ def rerender_day_page(params: Params, day_dir: Path, summary: dict[str, Any]) ->
     if cv.alerts_delivered(summary.get("notifications")):
         areas_run.add("alerts")
     inputs = cv.load_checklist_inputs(ReviewContext(params=params, day=day))
-    rows = cv.item_rows(findings, coverage, areas_run, inputs)
+    rows = cv.item_rows(findings, coverage, areas_run, inputs, summary.get("kpis") or {})
     summary = shareable_data(json.loads(json.dumps({**summary, "checklist": rows}, default=str)))
     history = cv.checklist_history(params.outputs, day, params.checklist.history_days, rows)
     counts = ", ".join(f"{n} {status}" for status, n in cv.status_counts(rows).items() if n)
@@ -422,13 +423,18 @@ def run_review(
     run = prepare(params_path, date, only, jobs, notebooks_dir)
     with outputs_lock(run.params.outputs):
         stage(run)
-        pull(run)
-        started = time.monotonic()
-        execute(run)
-        collect(run)
-        notify(run)
-        summarize(run)
-        log.info("notebooks executed in %.1f s", time.monotonic() - started)
-        summary = render(run)
-        target = publish(run)
+        try:
+            pull(run)
+            started = time.monotonic()
+            execute(run)
+            collect(run)
+            notify(run)
+            summarize(run)
+            log.info("notebooks executed in %.1f s", time.monotonic() - started)
+            summary = render(run)
+            target = publish(run)
+        except BaseException:
+            # nothing unscrubbed is left under outputs/ by a run that did not finish
+            shutil.rmtree(run.staging, ignore_errors=True)
+            raise
     return RunResult(day=run.day, exit_code=run.exit_code, day_dir=target, summary=summary)

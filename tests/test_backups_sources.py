@@ -333,7 +333,7 @@ def test_archives_past_the_read_deadline_are_not_read_and_not_judged(tmp_path: P
     checks = _checks(review)
     assert "backups.archive_truncated" not in checks and "backups.archive_unreadable" not in checks
     assert checks["backups.bad_input"] == [str(folder)]
-    assert checks["backups.rpo"] == [""]  # nothing read is no good backup
+    assert checks["backups.rpo"] == ["last good backup"]  # nothing read is no good backup (one subject, stable)
     # once read (no deadline), the cache answers within a zero deadline; a new archive is not read
     _pull(_params(tmp_path, {"archives": [{"path": str(folder)}]}))
     (folder / _night(DAY - dt.timedelta(days=5))).write_bytes(gzip.compress(archive()))

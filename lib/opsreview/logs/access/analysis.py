@@ -263,7 +263,8 @@ def slowest_requests(rel: Relation, n: int = 20) -> pd.DataFrame:
     sql = f"""
         SELECT ts, host, remote_addr AS client, method, {mask_sensitive_sql("url")} AS url, status,
                response_time_ms, bytes
-        FROM t WHERE response_time_ms IS NOT NULL ORDER BY response_time_ms DESC, ts LIMIT {int(n)}
+        FROM t WHERE response_time_ms IS NOT NULL
+        ORDER BY response_time_ms DESC, ts, host, url, remote_addr LIMIT {int(n)}
     """
     return run_sql(rel, sql)
 

@@ -283,7 +283,9 @@ class AccessLogReview(SectionedReview):
         assert self.today is not None
         rel = self.today.filter(where)
         if first:
-            rel = rel.order("ts").limit(n).select("ts, remote_addr AS client, method, url, status, response_time_ms")
+            # ties broken on every column: the same rows whichever engine wrote the store, in whatever order
+            order = "ts, host, source_file, response_time_ms, url, remote_addr, status"
+            rel = rel.order(order).limit(n).select("ts, remote_addr AS client, method, url, status, response_time_ms")
             return rel.df()
         return traffic.slowest_requests(rel, n)[["ts", "client", "method", "url", "status", "response_time_ms"]]
 

@@ -209,22 +209,20 @@ def _archive_rows(
             read: ArchiveRead | None = ArchiveRead(str(path)).fail("unreadable", f"cannot stat: {exc.strerror or exc}")
         else:
             read = limits.cache.get(path, stat, spec, scan_body)
+        base = {
+            "ts": now,
+            "name": name,
+            "kind": "archive",
+            "source": spec.path,
+            "location": str(path),
+            "started_at": when,
+            "finished_at": when,
+        }
         if read is None and time.monotonic() >= limits.deadline:
             unread += 1
+            size = stat.st_size if stat is not None else None
             out.inventory.append(
-                {
-                    "ts": now,
-                    "name": name,
-                    "kind": "archive",
-                    "source": spec.path,
-                    "location": str(path),
-                    "started_at": when,
-                    "finished_at": when,
-                    "size_bytes": stat.st_size if stat is not None else None,
-                    "ok": False,
-                    "status": analysis.NOT_READ,
-                    "error": "not read (deadline)",
-                }
+                base | {"size_bytes": size, "ok": False, "status": analysis.NOT_READ, "error": "not read (deadline)"}
             )
             continue
         if read is None:
@@ -232,14 +230,8 @@ def _archive_rows(
             if stat is not None:
                 limits.cache.put(path, stat, spec, scan_body, read)
         out.inventory.append(
-            {
-                "ts": now,
-                "name": name,
-                "kind": "archive",
-                "source": spec.path,
-                "location": str(path),
-                "started_at": when,
-                "finished_at": when,
+            base
+            | {
                 "size_bytes": read.size_bytes,
                 "ok": read.ok,
                 "status": read.status,

@@ -427,11 +427,13 @@ def compare_latency(
     base: pd.DataFrame,
     by: str = "route",
     quantile: float = 0.95,
+    above: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Today's latency per ``by`` against the baseline's, with the exceedance test.
 
     ``today``/``base`` are :func:`latency_profile` results; ``today_rel`` is scanned once to count
-    today's requests above each baseline p95. Columns: requests, timed, p50, p95, p99,
+    today's requests above each baseline p95, unless ``above`` (``by``, ``above``) has those
+    counts already (the daily aggregates). Columns: requests, timed, p50, p95, p99,
     base_timed, base_p95, ratio, above (count over base p95), share_above, p_value.
     """
     day = today[(today["hour"] == -1) & (today[by] != ALL_ROUTES)].drop(columns="hour")
@@ -440,6 +442,8 @@ def compare_latency(
     known = merged.dropna(subset=["base_p95"])
     if known.empty:
         merged["above"] = np.nan
+    elif above is not None:
+        merged = merged.merge(above[[by, "above"]], on=by, how="left")
     else:
         sql = f"""
             SELECT b.key AS {quote(by)}, count(t.response_time_ms) FILTER (WHERE t.response_time_ms > b.threshold) AS above

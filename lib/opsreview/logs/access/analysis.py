@@ -25,7 +25,7 @@ from opsreview.logs.access.routes import route_template_sql
 from opsreview.logs.baseline import rate_test
 from opsreview.logs.thresholds import LogThresholds
 from opsreview.masking import mask_sensitive_sql
-from opsreview.relations import Relation, as_relation, bucket_sql, query, quote, run_sql
+from opsreview.relations import Relation, as_relation, bucket_sql, query, quote, run_sql, sql_string
 
 __all__ = [
     "STATUS_COLUMNS",
@@ -33,6 +33,8 @@ __all__ = [
     "agent_categories",
     "RouteTable",
     "route_map",
+    "route_map_from_paths",
+    "PATH_COUNTS",
     "with_route",
     "minute_counts",
     "requests_per_minute",
@@ -43,6 +45,7 @@ __all__ = [
     "route_summary",
     "top_routes",
     "top_clients",
+    "with_agents",
     "slowest_requests",
     "user_agents",
     "size_outliers",
@@ -87,25 +90,55 @@ def route_map(
     these paths and their statuses (:mod:`opsreview.logs.access.route_inference`), so the
     day and its baseline share one inferred table; ``con`` is then the relations' connection.
     """
-    name = f"_opsreview_routes_{next(_MAPS)}"
     paths = rels[0].select("path, status")
     for rel in rels[1:]:
         paths = paths.union(rel.select("path, status"))
     if routes or infer is None:
-        template = mask_sensitive_sql(route_template_sql("_p", routes))
-        query(paths, f"SELECT _p, {template} AS _template FROM (SELECT DISTINCT path AS _p FROM t)").to_table(name)
-        return RouteTable(name)
+        return _map_paths(paths, "SELECT DISTINCT path AS _p FROM t", routes)
+    # one pass over the rows: each distinct path with its requests, whether any was answered
+    # other than 404 (all the inference reads)
+    per_path = """SELECT path AS _p, count(*) AS n, bool_or(status IS NOT NULL AND status <> 404) AS answered
+        FROM t GROUP BY path"""
+    return _infer_map(paths, per_path, infer, con)
+
+
+PATH_COUNTS = (
+    "SELECT path, count(*) AS n, bool_or(status IS NOT NULL AND status <> 404) AS answered FROM t GROUP BY path"
+)
+
+
+def route_map_from_paths(
+    paths: Relation,
+    routes: Sequence[str] = (),
+    *,
+    infer: LogThresholds | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> RouteTable:
+    """:func:`route_map` from per-path counts instead of the rows: ``paths`` has ``path``,
+    ``n`` and ``answered`` (:data:`PATH_COUNTS` of each day, stacked; a path may repeat), as
+    the daily aggregates keep them. The same paths give the same table and inference."""
+    if routes or infer is None:
+        return _map_paths(paths, "SELECT DISTINCT path AS _p FROM t", routes)
+    per_path = "SELECT path AS _p, sum(n)::BIGINT AS n, bool_or(answered) AS answered FROM t GROUP BY path"
+    return _infer_map(paths, per_path, infer, con)
+
+
+def _map_paths(paths: Relation, distinct: str, routes: Sequence[str]) -> RouteTable:
+    name = f"_opsreview_routes_{next(_MAPS)}"
+    template = mask_sensitive_sql(route_template_sql("_p", routes))
+    query(paths, f"SELECT _p, {template} AS _template FROM ({distinct})").to_table(name)
+    return RouteTable(name)
+
+
+def _infer_map(
+    paths: Relation, per_path: str, infer: LogThresholds, con: duckdb.DuckDBPyConnection | None
+) -> RouteTable:
     if con is None:
         raise ValueError("route_map: inferring routes needs the relations' connection (con=)")
+    name = f"_opsreview_routes_{next(_MAPS)}"
     stats = f"{name}_paths"
-    # one pass over the rows: each distinct path with its requests, whether any was answered
-    # other than 404, and its automatic template (all the inference reads)
-    query(
-        paths,
-        f"""SELECT _p, n, answered, {route_template_sql("_p")} AS _auto FROM (
-            SELECT path AS _p, count(*) AS n, bool_or(status IS NOT NULL AND status <> 404) AS answered
-            FROM t GROUP BY path)""",
-    ).to_table(stats)
+    # each distinct path with its automatic template
+    query(paths, f"SELECT _p, n, answered, {route_template_sql('_p')} AS _auto FROM ({per_path})").to_table(stats)
     try:
         inference = infer_routes(path_groups_sql(con, stats, infer.route_param_min_values), infer)
         # the inferred list applied as explicit routes - to each distinct automatic template, which
@@ -251,11 +284,44 @@ def top_clients(rel: Relation, n: int = 20) -> pd.DataFrame:
                count(*) FILTER (WHERE status = 401) / count(*) AS share_401,
                count(*) FILTER (WHERE status = 429) / count(*) AS share_429,
                count(*) FILTER (WHERE status >= 500) AS s5xx,
-               count(DISTINCT route) AS routes, mode(user_agent) AS user_agent,
-               min(ts) AS first, max(ts) AS last
+               count(DISTINCT route) AS routes, min(ts) AS first, max(ts) AS last
         FROM t GROUP BY remote_addr ORDER BY requests DESC, client LIMIT {int(n)}
     """
-    return run_sql(rel, sql)
+    return with_agents(rel, run_sql(rel, sql))
+
+
+def with_agents(rel: Relation, clients: pd.DataFrame) -> pd.DataFrame:
+    """``clients`` (a ``client`` column) with each one's most used user agent (the smallest of
+    equally used ones: the same answer however the rows are ordered), from the rows of ``rel``."""
+    names = [c for c in clients["client"].tolist() if c is not None and not pd.isna(c)]
+    wanted = [f"remote_addr IN ({', '.join(sql_string(str(c)) for c in names)})"] if names else []
+    if len(names) < len(clients):
+        wanted.append("remote_addr IS NULL")
+    if not wanted:
+        return clients.assign(user_agent=pd.Series(dtype=object))[_CLIENT_COLUMNS]
+    sql = f"""
+        SELECT client, user_agent FROM (
+            SELECT remote_addr AS client, user_agent,
+                   row_number() OVER (PARTITION BY remote_addr ORDER BY count(*) DESC, user_agent) AS r
+            FROM t WHERE user_agent IS NOT NULL AND ({" OR ".join(wanted)}) GROUP BY remote_addr, user_agent)
+        WHERE r = 1
+    """
+    agents = run_sql(rel, sql)
+    return clients.merge(agents, on="client", how="left")[_CLIENT_COLUMNS]
+
+
+_CLIENT_COLUMNS = [
+    "client",
+    "requests",
+    "share_4xx",
+    "share_401",
+    "share_429",
+    "s5xx",
+    "routes",
+    "user_agent",
+    "first",
+    "last",
+]
 
 
 def slowest_requests(rel: Relation, n: int = 20) -> pd.DataFrame:

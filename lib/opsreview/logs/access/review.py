@@ -26,14 +26,17 @@ from opsreview.display import Section
 from opsreview.findings import kpi_number
 from opsreview.localtime import local_columns
 from opsreview.logs import baseline, charts, health
-from opsreview.logs.access import abuse, coverage, findings
+from opsreview.logs.access import abuse, aggregates, coverage, findings
 from opsreview.logs.access import analysis as traffic
+from opsreview.logs.access.aggregates import DailyAggregates
 from opsreview.logs.access.route_inference import RouteInference
 from opsreview.logs.evidence import ERROR_RATES, LOGGING, RESPONSE_TIMES, sample_lines
 from opsreview.logs.review import SectionedReview, hosts_logging_around, log_files
 from opsreview.relations import Relation, run_sql, sql_string
 
-__all__ = ["AccessLogReview", "open_access_logs"]
+__all__ = ["COMPUTED_FROM", "AccessLogReview", "open_access_logs"]
+
+COMPUTED_FROM = "Where the day's numbers come from"
 
 
 def _in_window(start: object, end: object, closed: bool = False) -> str:
@@ -53,19 +56,40 @@ class AccessLogReview(SectionedReview):
         raw = store.relation("requests", [review.day], self.con)
         self.baseline_days = [d for d in review.baseline_days if store.parts("requests", d)]
         base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
+        # the daily aggregates the Spark pull computed, when they were made from the store as it is
+        self.aggregates: DailyAggregates | None = (
+            aggregates.open_current(store, review.day, self.baseline_days, routes, self.th, self.con)
+            if raw is not None
+            else None
+        )
         # the day's and the baseline's paths are templated once, into one table every query joins;
         # without routes in the params, the table's parameters are inferred from those paths
         present = [r for r in (raw, base_raw) if r is not None]
         infer = None if routes else self.th
-        mapping = traffic.route_map(present, routes, infer=infer, con=self.con) if present else None
+        mapping = None
+        if self.aggregates is not None:
+            paths = self.aggregates.paths.select("path, n, answered")
+            mapping = traffic.route_map_from_paths(paths, routes, infer=infer, con=self.con)
+        elif present:
+            mapping = traffic.route_map(present, routes, infer=infer, con=self.con)
         self.route_inference: RouteInference | None = mapping.inference if mapping is not None else None
         self.today: Relation | None = traffic.with_route(raw, routes, mapping) if raw is not None else None
         empty = pd.DataFrame(columns=["minute", "host", "route", "requests", *traffic.STATUS_COLUMNS])
-        self.counts = traffic.minute_counts(self.today) if self.today is not None else empty
+        self.counts = empty
+        if self.aggregates is not None:
+            self.counts = self.aggregates.counts("day")
+        elif self.today is not None:
+            self.counts = traffic.minute_counts(self.today)
         self.baseline: Relation | None = None
         self.base_counts = empty
         minutes = self.counts["minute"].dropna()
         self.window = self.elapsed_window(minutes.max() if not minutes.empty else None)
+        if self.aggregates is not None and self.window != review.window:
+            # the day is still running: its baseline is cut to the same hours, which the
+            # aggregates (whole days, hourly quantiles) cannot follow
+            self.aggregates = None
+            assert self.today is not None
+            self.counts = traffic.minute_counts(self.today)
         if base_raw is not None and not self.counts.empty:
             # the same hours of the baseline days: the whole day, or, while the review day is
             # still running, up to its newest line. A format without a date (tiny, short, dev)
@@ -75,7 +99,10 @@ class AccessLogReview(SectionedReview):
                 last = (dt.datetime.combine(dt.date.min, last) + dt.timedelta(seconds=59.999999)).time()
                 base_raw = base_raw.filter(baseline.same_hours_sql(self.tz, dt.time(0), last))
             self.baseline = traffic.with_route(base_raw, routes, mapping)
-            self.base_counts = traffic.minute_counts(self.baseline)
+            if self.aggregates is not None:
+                self.base_counts = self.aggregates.counts("base")
+            else:
+                self.base_counts = traffic.minute_counts(self.baseline)
 
     def _exposure(self) -> tuple[float, float] | None:
         """Hours of the review day and of the baseline days, when whole days are compared (a
@@ -115,6 +142,9 @@ class AccessLogReview(SectionedReview):
         share of 5xx answers and the p95 response time; empty without requests (no data)."""
         if self.today is None:
             return {}
+        if self.aggregates is not None:
+            requests, rate, p95_ms = self.aggregates.kpis()
+            return {"requests": requests, "5xx_rate": kpi_number(rate), "p95_ms": kpi_number(p95_ms)}
         timed = "response_time_ms" in self.today.columns
         p95 = "quantile_cont(response_time_ms, 0.95)" if timed else "NULL::DOUBLE"
         row = run_sql(
@@ -297,11 +327,21 @@ class AccessLogReview(SectionedReview):
             return self._done(section)
         if self._missing(section, "response_time_ms", "no percentiles, no p95 check per route", RESPONSE_TIMES):
             return self._done(section)  # nothing to chart: every percentile would be empty
-        today_profile = baseline.latency_profile(self.today, self.tz)
-        base_profile = (
-            baseline.latency_profile(self.baseline, self.tz) if self.baseline is not None else today_profile.iloc[0:0]
-        )
-        comparison = baseline.compare_latency(self.today, today_profile, base_profile)
+        aggregated = self.aggregates
+        if aggregated is not None:
+            today_profile = aggregated.profile("day")
+            base_profile = aggregated.profile("base") if self.baseline is not None else today_profile.iloc[0:0]
+            over_time = aggregated.over_time()
+        else:
+            today_profile = baseline.latency_profile(self.today, self.tz)
+            base_profile = (
+                baseline.latency_profile(self.baseline, self.tz)
+                if self.baseline is not None
+                else today_profile.iloc[0:0]
+            )
+            over_time = traffic.latency_over_time(self.today)
+        above = aggregated.above() if aggregated is not None else None
+        comparison = baseline.compare_latency(self.today, today_profile, base_profile, above=above)
         hours = baseline.hours_above(
             today_profile, base_profile, "route", self.th.p95_ratio_warning, max(10, self.th.min_requests // 5)
         )
@@ -315,11 +355,7 @@ class AccessLogReview(SectionedReview):
             )
         section.findings += latency_found
         overall = base_profile[(base_profile["route"] == baseline.ALL_ROUTES) & (base_profile["hour"] == -1)]["p95"]
-        section.figures.append(
-            charts.latency_chart(
-                traffic.latency_over_time(self.today), self.tz, overall.iloc[0] if len(overall) else None
-            )
-        )
+        section.figures.append(charts.latency_chart(over_time, self.tz, overall.iloc[0] if len(overall) else None))
         section.figures.append(charts.route_latency_chart(comparison))
         section.tables.append(
             ("Latency over all routes (ms) against the baseline", baseline.overall_latency(today_profile, base_profile))
@@ -335,7 +371,7 @@ class AccessLogReview(SectionedReview):
             self.no_lines(section, "access")
             return self._done(section)
         self._missing(section, "response_time_ms", "the p50/p95/p99 columns stay empty for it")
-        summary = traffic.route_summary(self.today)
+        summary = self.aggregates.route_summary() if self.aggregates is not None else traffic.route_summary(self.today)
         cols = ["route", "requests", "s4xx", "s5xx", "rate_5xx", "p50", "p95", "p99", "median_bytes"]
         section.figures.append(charts.routes_chart(summary))
         section.tables.append(("Top routes by volume", traffic.top_routes(summary, "requests")[cols]))
@@ -378,7 +414,10 @@ class AccessLogReview(SectionedReview):
         self._missing(
             section, "remote_addr", "its requests cannot be told apart by client: no 401/403 bursts per client"
         )
-        top = traffic.top_clients(self.today, 20)
+        if self.aggregates is not None:
+            top = traffic.with_agents(self.today, self.aggregates.top_clients(20))
+        else:
+            top = traffic.top_clients(self.today, 20)
         bursts = abuse.auth_failure_bursts(
             self.today, self.th.auth_window_minutes, self.th.auth_failures_per_client, self.th.burst_max_gap_minutes
         )
@@ -460,7 +499,34 @@ class AccessLogReview(SectionedReview):
         section.findings += health.unparsed_findings(files, self.th, "access")
         section.figures.append(charts.ingest_chart(files))
         section.tables.append(("Access-log files of the day", files.drop(columns=["kind"], errors="ignore")))
+        if self.today is not None:
+            section.tables.append((COMPUTED_FROM, self.computed_from()))
         return self._done(section)
+
+    def computed_from(self) -> pd.DataFrame:
+        """Where the day's counts and quantiles come from: the Spark pull's daily aggregates, or
+        a scan of ``requests`` (and why the aggregates were not used)."""
+        if self.aggregates is not None:
+            how = "daily aggregates computed on Spark by the pull (requests_minutes, requests_latency, ...)"
+            quantiles = (
+                f"Spark percentile_approx, accuracy {aggregates.ACCURACY:,} (rank error 1/{aggregates.ACCURACY:,})"
+            )
+        else:
+            how = "scan of the requests table (DuckDB)"
+            if self.review.params.engine == "spark":
+                how += (
+                    ": the day is still running (same-hours baseline)"
+                    if self.window != self.review.window
+                    else ": no current Spark aggregates for this day and its baseline (re-run the pull)"
+                )
+            quantiles = "DuckDB quantile_cont (exact, interpolated)"
+        drill = "scans of requests (filtered, top-N)"
+        return pd.DataFrame(
+            {
+                "what": ["counts and quantiles", "quantiles", "sample lines, agents, outliers"],
+                "from": [how, quantiles, drill],
+            }
+        )
 
 
 def open_access_logs(review: ReviewContext) -> AccessLogReview:

@@ -442,7 +442,21 @@ def pull_access_logs(ctx: ReviewContext) -> SourceResult:
     if not read and outcome.problems:
         result.status = "failed"
         result.error = "; ".join(message for _, message in outcome.problems)
+    elif engine.selected(ctx.params) == "spark":
+        _spark_aggregates(ctx)
     return result
+
+
+def _spark_aggregates(ctx: ReviewContext) -> None:
+    """The review day's aggregates on Spark (:mod:`opsreview.logs.access.aggregates`). A failure
+    costs no data: the review finds them stale and scans ``requests`` instead (and says so)."""
+    from opsreview.logs.access import spark_aggregates
+
+    try:
+        spark_aggregates.build(ctx.params, ctx.store, ctx.day, ctx.baseline_days)
+    except Exception as exc:  # noqa: BLE001 - a lost session or a failed job: the review scans instead
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        log.warning("access-log aggregates of %s not computed on Spark (the review scans requests): %s", ctx.day, first)
 
 
 def _inferred_routes(ctx: ReviewContext, con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:

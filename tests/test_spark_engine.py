@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import gzip
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,13 @@ def _same_aggregate_counts(spark_ctx: ReviewContext, duck_ctx: ReviewContext) ->
     assert review.today is not None
     spark_store = spark_ctx.store
     current = aggregates.open_current(
-        spark_store, spark_ctx.day, review.baseline_days, spark_ctx.params.logs.routes, review.th, review.con
+        spark_store,
+        spark_ctx.day,
+        review.baseline_days,
+        spark_ctx.params.logs.routes,
+        review.th,
+        spark_ctx.params.timezone,
+        review.con,
     )
     assert current is not None, "the Spark pull wrote no current aggregates"
     assert_frame = pd.testing.assert_frame_equal
@@ -221,7 +228,13 @@ def _quantiles_within_the_rank_error(spark_ctx: ReviewContext, duck_ctx: ReviewC
     review = AccessLogReview(duck_ctx)
     assert review.today is not None
     current = aggregates.open_current(
-        spark_ctx.store, spark_ctx.day, review.baseline_days, spark_ctx.params.logs.routes, review.th, review.con
+        spark_ctx.store,
+        spark_ctx.day,
+        review.baseline_days,
+        spark_ctx.params.logs.routes,
+        review.th,
+        spark_ctx.params.timezone,
+        review.con,
     )
     assert current is not None
     tz = duck_ctx.params.timezone
@@ -259,6 +272,16 @@ def test_demo_week_agrees(spark_local: Any, tmp_path: Path) -> None:
     results, findings = _agree(tmp_path, text, day)
     assert results[0].status == "ok" and results[0].rows > 300
     assert findings, "the demo day plants incidents: the review must find some"
+
+    # a baseline day's part rewritten after the pull: the aggregates are stale, the review scans
+    ctx = ReviewContext(params=load_params(tmp_path / "spark.yaml"), day=day)
+    (part, *_) = ctx.store.parts("requests", ctx.baseline_days[0])
+    stat = part.stat()
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    review = AccessLogReview(ctx)
+    assert review.aggregates is None
+    assert "no current Spark aggregates" in review.computed_from()["from"].iloc[0]
+    assert analysis.minute_counts(review.today).equals(review.counts)
 
 
 @pytest.mark.parametrize("log_format", ["combined", ISO_REQ], ids=["combined", "custom-iso-req"])

@@ -29,7 +29,7 @@ otherwise compute by scanning every request of the review day and its baseline d
 The review (:class:`~opsreview.logs.access.review.AccessLogReview`) reads them only when they
 are current (:func:`open_current`): the signature covers every ``requests`` part of the day
 and its baseline days (name, size, mtime), the route templates of the params and the route
-inference's thresholds - a re-pulled file, a backfilled baseline day or an edited route list
+inference's thresholds and the time zone - a re-pulled file, a backfilled baseline day or an edited route list
 makes them stale, and the review scans ``requests`` as before. They are used for whole days
 only: while the review day is still running, the baseline is cut to the same hours, which
 hourly quantiles cannot follow. Drill-down (sample lines, slowest requests, agents,
@@ -83,11 +83,17 @@ def paths_signature(store: Store, day: dt.date) -> str:
 
 
 def signature(
-    store: Store, day: dt.date, baseline_days: Sequence[dt.date], routes: Sequence[str], th: LogThresholds
+    store: Store,
+    day: dt.date,
+    baseline_days: Sequence[dt.date],
+    routes: Sequence[str],
+    th: LogThresholds,
+    tz: str,
 ) -> str:
-    """What the review day's aggregates were made from (see the module docstring)."""
+    """What the review day's aggregates were made from (see the module docstring): the parts,
+    the route list, the thresholds (route inference) and the time zone (local hours)."""
     text = "\n".join(
-        [VERSION, *_parts_lines(store, [day, *baseline_days]), json.dumps(list(routes)), th.model_dump_json()]
+        [VERSION, tz, *_parts_lines(store, [day, *baseline_days]), json.dumps(list(routes)), th.model_dump_json()]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -201,10 +207,11 @@ def open_current(
     baseline_days: Sequence[dt.date],
     routes: Sequence[str],
     th: LogThresholds,
+    tz: str,
     con: duckdb.DuckDBPyConnection,
 ) -> DailyAggregates | None:
     """The day's aggregates when every table was written for the store as it is now (else None)."""
-    wanted = signature(store, day, baseline_days, routes, th)
+    wanted = signature(store, day, baseline_days, routes, th, tz)
     for table in (MINUTES, LATENCY, CLIENTS):
         if stored_signature(store, table, day) != wanted:
             return None

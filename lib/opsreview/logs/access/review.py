@@ -58,7 +58,7 @@ class AccessLogReview(SectionedReview):
         base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
         # the daily aggregates the Spark pull computed, when they were made from the store as it is
         self.aggregates: DailyAggregates | None = (
-            aggregates.open_current(store, review.day, self.baseline_days, routes, self.th, self.con)
+            aggregates.open_current(store, review.day, self.baseline_days, routes, self.th, params.timezone, self.con)
             if raw is not None
             else None
         )

@@ -129,7 +129,7 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
     started = time.monotonic()
     spark = sparkengine.session(params.spark)
     th, routes, tz = params.logs.thresholds, params.logs.routes, params.timezone
-    sig = agg.signature(store, day, baseline_days, routes, th)
+    sig = agg.signature(store, day, baseline_days, routes, th, tz)
     _paths(spark, store, [day, *baseline_days])
 
     # step 2: the route table, from the per-path counts

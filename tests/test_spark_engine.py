@@ -281,6 +281,7 @@ def test_demo_week_agrees(spark_local: Any, tmp_path: Path) -> None:
     review = AccessLogReview(ctx)
     assert review.aggregates is None
     assert "no current Spark aggregates" in review.computed_from()["from"].iloc[0]
+    assert review.today is not None
     assert analysis.minute_counts(review.today).equals(review.counts)
 
 

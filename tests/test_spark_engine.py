@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
+import json
 import os
 import re
 from pathlib import Path
@@ -36,10 +37,10 @@ SPARK = "engine: spark\nspark:\n  master: local[2]\n  conf:\n    spark.sql.shuff
 SECTIONS = ("volume", "status", "latency", "routes", "clients", "agents", "outliers", "secrets", "ingest")
 
 
-def _params(tmp: Path, text: str, engine: str) -> Path:
+def _params(tmp: Path, text: str, engine: str, spark_extra: str = "") -> Path:
     store = tmp / f"store-{engine}"
     path = tmp / f"{engine}.yaml"
-    path.write_text(f"{text}\nstore: {store}\n" + (SPARK if engine == "spark" else ""), encoding="utf-8")
+    path.write_text(f"{text}\nstore: {store}\n" + (SPARK + spark_extra if engine == "spark" else ""), encoding="utf-8")
     return path
 
 
@@ -109,11 +110,13 @@ def _same_table(key: str, spark: pd.DataFrame, duck: pd.DataFrame) -> None:
     assert left == right, key
 
 
-def _agree(tmp: Path, text: str, day: dt.date, today: bool = False) -> tuple[list[SourceResult], list[dict[str, Any]]]:
+def _agree(
+    tmp: Path, text: str, day: dt.date, today: bool = False, spark_extra: str = ""
+) -> tuple[list[SourceResult], list[dict[str, Any]]]:
     """Pull and review with both engines; everything must be equal. Returns Spark's results."""
     out = {}
     for engine in ("duckdb", "spark"):
-        ctx, results = _pull(_params(tmp, text, engine), day)
+        ctx, results = _pull(_params(tmp, text, engine, spark_extra), day)
         out[engine] = (ctx, results)
     (duck_ctx, duck), (spark_ctx, spark) = out["duckdb"], out["spark"]
     assert [(r.status, r.rows, r.error) for r in spark] == [(r.status, r.rows, r.error) for r in duck]
@@ -201,12 +204,35 @@ def _same_aggregates(spark_ctx: ReviewContext, duck_ctx: ReviewContext) -> None:
         assert scanned["above"].notna().any()
 
 
-def test_demo_week_agrees(spark_local: Any, tmp_path: Path) -> None:
+def _split_by(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts the files each Spark path of the pull gets (the line split, one task per file)."""
+    from opsreview.logs.access import spark_parse
+
+    seen = {"lines": 0, "files": 0}
+    by_lines, by_file = spark_parse.ingest_files, spark_parse.ingest_by_file
+
+    def lines(params: Any, store: Any, todo: Any) -> Any:
+        seen["lines"] += len(todo)
+        return by_lines(params, store, todo)
+
+    def files(params: Any, store: Any, todo: Any) -> Any:
+        seen["files"] += len(todo)
+        return by_file(params, store, todo)
+
+    monkeypatch.setattr(spark_parse, "ingest_files", lines)
+    monkeypatch.setattr(spark_parse, "ingest_by_file", files)
+    return seen
+
+
+@pytest.mark.parametrize("parse", ["lines", "files"])
+def test_demo_week_agrees(spark_local: Any, tmp_path: Path, parse: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _split_by(monkeypatch)
     truth = generate_demo(tmp_path / "demo", days=8, requests_per_day=500, seed=5)
     text = (ROOT / "params" / "demo.yaml").read_text(encoding="utf-8")
     text = text.replace("../outputs/demo-data", str(tmp_path / "demo")).replace("\nstore:", "\n#store:")
     day = dt.date.fromisoformat(str(truth["review_date"]))
-    results, findings = _agree(tmp_path, text, day)
+    results, findings = _agree(tmp_path, text, day, spark_extra=f"  parse: {parse}\n")
+    assert seen[parse] >= 16 and not seen[{"lines": "files", "files": "lines"}[parse]], seen
     assert results[0].status == "ok" and results[0].rows > 300
     assert findings, "the demo day plants incidents: the review must find some"
 
@@ -225,6 +251,47 @@ def test_demo_week_agrees(spark_local: Any, tmp_path: Path) -> None:
     assert "no current Spark aggregates" in review.computed_from()["from"].iloc[0]
     assert review.today is not None
     assert analysis.minute_counts(review.today).equals(review.counts)
+
+
+def test_json_lines_and_renamed_gzip_agree(spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files the line split does not take - JSON lines (pino-http's fields), gzip content under
+    logrotate's ``access.log.1`` - run one task per file on Spark, with the same results."""
+    seen = _split_by(monkeypatch)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = []
+    for i in range(400):
+        status = 500 if i % 37 == 0 else 404 if i % 11 == 0 else 200
+        url = f"/api/items/{i % 40}" + ("?token=sk_live_abcdefghijklmnop1234" if i == 7 else "")
+        lines.append(
+            json.dumps(
+                {
+                    "level": 30,
+                    "time": 1_764_576_000_000 + i * 61_000,  # 2025-12-01 08:00 UTC onwards, ms
+                    "req": {"method": "GET" if i % 3 else "POST", "url": url, "remoteAddress": f"10.0.0.{i % 9}"},
+                    "res": {"statusCode": status},
+                    "responseTime": 5 + (i * 7919) % 300 / 3,
+                }
+            )
+        )
+    lines.insert(50, '{"level":30,"msg":"server listening"}')
+    lines.insert(90, '{"broken": ')
+    (logs / "app.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (logs / "access.log.1").write_bytes(
+        gzip.compress(
+            ("\n".join(_combined_line(i) for i in range(300)).replace("Dec/2026", "Dec/2025") + "\n").encode()
+        )
+    )
+    text = (
+        "environment: t\ntimezone: Europe/Berlin\noutputs: out\nbaseline_days: 1\nlogs:\n  access:\n"
+        f"    - host: api-json\n      paths: ['{logs}/app.jsonl']\n      format: json\n"
+        f"    - host: api-text\n      paths: ['{logs}/access.log.1']\n      format: combined\n"
+    )
+    results, _ = _agree(tmp_path, text, dt.date(2025, 12, 1))
+    assert results[0].status == "ok" and results[0].rows == 700
+    assert seen == {"lines": 0, "files": 2}
+    stored = "\n".join(repr(r) for r in _rows(tmp_path / "store-spark", "requests"))
+    assert "sk_live_abcdefghijklmnop1234" not in stored and "/api/items/7?" in stored
 
 
 @pytest.mark.parametrize("log_format", ["combined", ISO_REQ], ids=["combined", "custom-iso-req"])

@@ -78,6 +78,11 @@ class SparkParams(Section):
     conf: dict[str, str] = Field(
         default_factory=dict, description="extra Spark settings (spark.executor.memory, spark.hadoop.fs.s3a.*, ...)"
     )
+    parse: Literal["lines", "files"] = Field(
+        "lines",
+        description="lines: morgan files split into lines (spark.read.text, column expressions); "
+        "files: one task per file running the DuckDB pull (JSON-lines files always)",
+    )
 
 
 class Params(Section):

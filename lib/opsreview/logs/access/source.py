@@ -413,13 +413,21 @@ def ingest_access_logs(
             # date-less lines (tiny, short, dev) repeat across files: their day tells them apart
             salt = nominal_day(info, tz).isoformat() if isinstance(fmt, MorganFormat) and not fmt.has_date else ""
             todo.append((source, fmt, info, keys.key(info, source.host, salt)))
-    if engine.selected(params) == "spark":  # morgan files Spark can read as text (the rest: below)
+    if engine.selected(params) == "spark":
         from opsreview.logs.access import spark_parse
 
-        on_spark = [t for t in todo if isinstance(t[1], MorganFormat) and spark_parse.readable(t[2])]
-        todo = [t for t in todo if t not in on_spark]
-        work = [(s.host, fmt, info, s.format, key) for s, fmt, info, key in on_spark if isinstance(fmt, MorganFormat)]
+        # morgan files Spark reads as text (spark.parse: lines); the rest one task per file
+        by_lines = params.spark.parse == "lines"
+        on_lines = [t for t in todo if by_lines and isinstance(t[1], MorganFormat) and spark_parse.readable(t[2])]
+        by_file = [t for t in todo if t not in on_lines]
+        todo = []
+        work = [(s.host, fmt, info, s.format, key) for s, fmt, info, key in on_lines if isinstance(fmt, MorganFormat)]
         outcome.files.extend(spark_parse.ingest_files(params, store, work))
+        outcome.files.extend(
+            spark_parse.ingest_by_file(
+                params, store, [(s.host, fmt, info, s.format, key) for s, fmt, info, key in by_file]
+            )
+        )
     progress = Progress("access logs", len(todo), sum(info.size for _, _, info, _ in todo))
     for source, fmt, info, key in todo:
         outcome.files.append(ingest_access_file(store, info, source.host, fmt, source.format, tz, key, progress))

@@ -512,3 +512,87 @@ def readable(info: LogFileInfo) -> bool:
     from opsreview.logs.files import is_gzip
 
     return is_gzip(info.path) == info.path.name.endswith(".gz")
+
+
+# -- one task per file (spark.parse: files; JSON-lines files always) --------------------------
+def _file_task(
+    batches: Iterator[pa.RecordBatch],
+    todo: Sequence[tuple[str, Any, LogFileInfo, str, str]],
+    staging: str,
+    tz_name: str,
+    secrets: Sequence[str],
+) -> Iterator[pa.RecordBatch]:
+    """Executor side: each file of the task through the DuckDB pull's own ingest, one DuckDB
+    thread per task core, into the staging store; its :class:`IngestedFile` back, pickled."""
+    import pickle
+    from zoneinfo import ZoneInfo
+
+    from opsreview.logs.access.source import ingest_access_file
+    from opsreview.secrets import remember_secret
+    from opsreview.store import Store
+
+    os.environ.setdefault("OPSREVIEW_DUCKDB_THREADS", os.environ.get("OPSREVIEW_TASK_CPUS", "1"))
+    for value in secrets:
+        remember_secret(value)
+    store = Store(staging)
+    for batch in batches:
+        for index in batch.column("i").to_pylist():
+            host, fmt, info, fmt_name, part = todo[index]
+            done = ingest_access_file(store, info, host, fmt, fmt_name, ZoneInfo(tz_name), part)
+            yield pa.record_batch(
+                [pa.array([index], pa.int32()), pa.array([pickle.dumps(done)], pa.binary())], names=["i", "result"]
+            )
+
+
+def ingest_by_file(
+    params: Params, store: Store, todo: Sequence[tuple[str, Any, LogFileInfo, str, str]]
+) -> list[IngestedFile]:
+    """Run one Spark task per file of ``todo`` ((host, format, file, format name, part key)):
+    the DuckDB pull of that file, in the executor, into a staging store; publish every part
+    once the job has succeeded (raises when it failed: nothing of it is published)."""
+    import pickle
+
+    from opsreview import sparkengine
+    from opsreview.logs.access.source import LOG_FILES, REQUESTS
+
+    if not todo:
+        return []
+    spark = sparkengine.session(params.spark)
+    staging = store.root / ".staging" / uuid.uuid4().hex
+    tz_name, secrets = params.timezone, _secret_values(params)
+    order = sorted(range(len(todo)), key=lambda i: -todo[i][2].size)  # the biggest files first
+    started = time.monotonic()
+    try:
+        staging.mkdir(parents=True)
+        staged = str(staging)
+        rdd = spark.sparkContext.parallelize([(i,) for i in order], len(order))
+
+        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            return _file_task(batches, todo, staged, tz_name, secrets)
+
+        rows = spark.createDataFrame(rdd, "i int").mapInArrow(run, "i int, result binary").toArrow().to_pylist()
+        done: dict[int, IngestedFile] = {r["i"]: pickle.loads(r["result"]) for r in rows}
+        if sorted(done) != sorted(range(len(todo))):
+            raise RuntimeError(f"the Spark job returned {len(done)} of {len(todo)} files")
+        for index in range(len(todo)):
+            part = todo[index][4]
+            for table in (REQUESTS, LOG_FILES):
+                written = sorted((staging / table).glob(f"date=*/{part}.parquet"))
+                days = {dt.date.fromisoformat(p.parent.name[5:]) for p in written}
+                for path in written:
+                    target = store.day_dir(table, dt.date.fromisoformat(path.parent.name[5:]))
+                    target.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, target / path.name)
+                for day in store.days(table):  # days this content no longer covers (a rewritten file)
+                    if day not in days:
+                        store.delete_part(table, day, part)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    out = [done[i] for i in range(len(todo))]
+    log.info(
+        "access logs on Spark, one task per file: %d files, %d rows in %.1f s",
+        len(out),
+        sum(f.rows for f in out),
+        time.monotonic() - started,
+    )
+    return out

@@ -42,6 +42,28 @@ def tree_cpu() -> float:
     return total
 
 
+SPLIT = 8
+
+
+def split_file(path: Path, n: int) -> list[Path]:
+    """``path`` cut into ``n`` files of whole lines (cached): for one task per file."""
+    folder = WORK / f"split-{path.stem}-{n}"
+    parts = [folder / f"access-{i}.log" for i in range(n)]
+    if all(p.exists() for p in parts):
+        return parts
+    folder.mkdir(parents=True, exist_ok=True)
+    size = path.stat().st_size
+    with path.open("rb") as source:
+        for i, part in enumerate(parts):
+            with part.open("wb") as out:
+                if i == n - 1:
+                    shutil.copyfileobj(source, out)
+                    break
+                out.write(source.read(size // n))
+                out.write(source.readline())
+    return parts
+
+
 def child(engine: str, master: str, path: Path, store_dir: Path) -> None:
     from opsreview.logs.access.morgan import compile_format
     from opsreview.logs.access.source import ingest_access_file
@@ -51,14 +73,17 @@ def child(engine: str, master: str, path: Path, store_dir: Path) -> None:
 
     shutil.rmtree(store_dir, ignore_errors=True)
     store_dir.mkdir(parents=True)
-    (info,), _ = expand_paths([path])
+    master, _, mode = master.partition(":")
+    paths = split_file(path, SPLIT) if mode == "files" else [path]
+    infos, _ = expand_paths(paths)
+    info = infos[0]
     fmt = compile_format("combined_rt")
     params_file = store_dir / "params.yaml"
     params_file.write_text(
         f"environment: bench\ntimezone: {TZ}\nstore: {store_dir}\noutputs: {store_dir}/out\n"
         f"logs:\n  access:\n    - host: bench\n      paths: ['{path}']\n      format: combined_rt\n"
         + (
-            f"engine: spark\nspark:\n  master: '{master}'\n  conf:\n    spark.driver.memory: 1g\n"
+            f"engine: spark\nspark:\n  master: '{master}'\n  parse: {mode or 'lines'}\n  conf:\n    spark.driver.memory: 1g\n"
             if engine == "spark"
             else ""
         ),
@@ -81,11 +106,14 @@ def child(engine: str, master: str, path: Path, store_dir: Path) -> None:
 
         sparkengine.session(params.spark)
         session_s = time.monotonic() - started
-        (done,) = spark_parse.ingest_files(
-            params, store, [("bench", fmt, info, "combined_rt", content_part_key(info, "bench"))]
-        )
-        assert done.parse is not None
-        lines, parsed = done.parse.lines, done.parse.parsed
+        todo = [("bench", fmt, i, "combined_rt", content_part_key(i, "bench")) for i in infos]
+        if mode == "files":
+            done = spark_parse.ingest_by_file(params, store, todo)
+        else:
+            done = spark_parse.ingest_files(params, store, todo)
+        assert all(d.parse is not None for d in done)
+        lines = sum(d.parse.lines for d in done if d.parse is not None)
+        parsed = sum(d.parse.parsed for d in done if d.parse is not None)
     pulled = time.monotonic()
     cpu = tree_cpu()
     day = max(store.days("requests"), key=lambda d: store.count_rows("requests", d))
@@ -131,7 +159,11 @@ def child(engine: str, master: str, path: Path, store_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=10_000_000)
-    parser.add_argument("--masters", default="local[1],local[2]")
+    parser.add_argument(
+        "--masters",
+        default="local[1],local[2],local[1]:files,local[2]:files",
+        help="Spark masters, ':files' for spark.parse: files (the input cut into 8 files)",
+    )
     parser.add_argument("--child", nargs=4, metavar=("ENGINE", "MASTER", "FILE", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -143,13 +175,14 @@ def main() -> None:
     print(f"data: {plain.name} {plain.stat().st_size / 1e9:.2f} GB\n")
     runs = [("duckdb", "-")] + [("spark", m) for m in args.masters.split(",") if m]
     for engine, master in runs:
-        store = WORK / f"store-{engine}-{master.strip('[]').replace('[', '')}"
+        store = WORK / f"store-{engine}-{master.strip('[]').replace('[', '').replace(']', '').replace(':', '-')}"
         cmd = [sys.executable, "-m", "tests.bench.bench_spark", "--child", engine, master, str(plain), str(store)]
         elapsed, rss, cpu, out = measure(cmd)
         facts = json.loads(out.strip().splitlines()[-1])
         job_s = facts["total_s"] - facts["session_s"]
-        cores = int(master[6:-1]) if master.startswith("local[") and master[6:-1].isdigit() else 0
-        label = "DuckDB" if engine == "duckdb" else f"Spark {master}"
+        bare = master.partition(":")[0]
+        cores = int(bare[6:-1]) if bare.startswith("local[") and bare[6:-1].isdigit() else 0
+        label = "DuckDB" if engine == "duckdb" else f"Spark {bare}, parse: {master.partition(':')[2] or 'lines'}"
         rate = facts["lines"] / job_s
         per_core = f", {rate / cores / 1e3:.0f}k lines/s per core of wall time" if cores else ""
         print(

@@ -593,6 +593,8 @@ def test_failed_application_log_job_keeps_the_store(
     monkeypatch.setattr(spark_parse, "job_dataframe", rotated_meanwhile)
     _, (second,) = _pull_app(params, day)
     assert second.status == "failed" and second.error
+    assert "app.log.1" in second.error and "Spark job" in second.error, second.error
+    assert "\n" not in second.error and "Py4J" not in second.error, "one clear line"
     assert [f.check for f in second.findings] == ["errors.source_failed"]
     assert {p: p.read_bytes() for p in store.glob("*/date=*/*.parquet")} == before  # nothing half-written
     assert not list((store / ".staging").glob("*"))

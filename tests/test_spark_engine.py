@@ -533,18 +533,21 @@ def test_text_and_json_logs_with_stacks_damage_and_secrets_agree(
     second = gzip.compress(_json_app_log().encode())
     damaged = first + second[:20] + bytes(16) + second[36:]
     (logs / "api" / "app.log.2.gz").write_bytes(damaged)
+    kept = logs / "worker" / "app[old].log"  # a name Hadoop would read as a glob: stays on the DuckDB pull
+    kept.write_text(_text_app_log().replace("12-01", "11-29"), encoding="utf-8")
     text = (
         "environment: t\ntimezone: Europe/Paris\noutputs: out\nlogs:\n  app:\n"
         f"    - host: api-1\n      paths: ['{logs / 'api'}']\n      format: json\n"
         f"    - host: worker-1\n      paths: ['{logs / 'worker'}']\n      format: text\n"
     )
     results, _, on_spark = _agree_app(tmp_path, text, dt.date(2026, 12, 1), monkeypatch)
-    assert len(on_spark) == 4, "every file went through Spark"
+    assert len(on_spark) == 4 and kept not in on_spark, "every file but the glob-like name went through Spark"
+    assert {p.name for p in on_spark} == {"app.log", "app.log.1", "app.log.2.gz"}
     assert results[0].status == "ok"
     store = tmp_path / "store-spark"
     events = duckdb.connect().read_parquet(str(store / "app_events/*/*.parquet"), union_by_name=True).df()
     stacks = events[events["message"].str.startswith("payment failed")]["stack"].tolist()
-    assert len(stacks) == 2 and all("at charge (/app/src/pay.js:42:17)" in s for s in stacks), (
+    assert len(stacks) == 3 and all("at charge (/app/src/pay.js:42:17)" in s for s in stacks), (
         "the stack stays with its event"
     )
     stored = json.dumps(_rows(store, "app_events") + _rows(store, "log_files"), default=str)

@@ -225,7 +225,7 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
         if spark:  # files Spark reads as the pull does: one job for the source (the rest: below)
             from opsreview.logs.app import spark_parse
 
-            on_spark = [(info, part) for info, part in todo if spark_parse.readable(info)]
+            on_spark = [(info, part) for info, part in todo if spark_parse.readable(info, params)]
             todo = [t for t in todo if t not in on_spark]
             result.rows += spark_parse.ingest_files(params, ctx.store, source, on_spark)
         for info, part in todo:

@@ -86,11 +86,16 @@ class _FileJob:
     default_day: dt.date
 
 
-def readable(info: LogFileInfo) -> bool:
-    """Whether the file goes to Spark: under ``binaryFile``'s size limit, and a name Hadoop
-    reads as that one file (see the module docstring)."""
+def readable(info: LogFileInfo, params: Params | None = None) -> bool:
+    """Whether the file goes to Spark: under ``binaryFile``'s size limit (lowered by the
+    params' ``spark.conf`` ``spark.sql.sources.binaryFile.maxLength``, if set), and a name
+    Hadoop reads as that one file (see the module docstring)."""
+    limit = MAX_FILE_BYTES
+    if params is not None:
+        setting = str(params.spark.conf.get("spark.sql.sources.binaryFile.maxLength", "")).strip()
+        limit = min(limit, int(setting)) if setting.isdigit() else limit
     name = str(info.path.resolve())
-    return info.size < MAX_FILE_BYTES and not _UNNAMEABLE.search(name) and not info.path.name.startswith((".", "_"))
+    return info.size <= limit and not _UNNAMEABLE.search(name) and not info.path.name.startswith((".", "_"))
 
 
 # -- executor side -----------------------------------------------------------------------------

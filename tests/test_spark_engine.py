@@ -611,3 +611,34 @@ def test_app_logs_spark_missing_path_is_a_finding(spark_local: Any, tmp_path: Pa
     _, (result,) = _pull_app(_params(tmp_path, text, "spark"), dt.date(2026, 12, 1))
     assert [f.check for f in result.findings] == ["errors.app_log_missing"]
     assert not (tmp_path / "store-spark" / "app_events").exists()
+
+
+def test_what_goes_to_spark_for_application_logs(tmp_path: Path) -> None:
+    """Files over binaryFile's limit (as the params' spark.conf sets it) and names Hadoop would
+    read as a glob or a hidden file stay on the DuckDB pull; a gzip file under any name goes."""
+    from opsreview.logs.app.spark_parse import readable
+    from opsreview.logs.files import expand_paths
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name, size in (("app.log", 100), ("big.log", 300), ("app{1}.log", 10), ("_app.log", 10), ("app.log.1", 10)):
+        (logs / name).write_bytes(gzip.compress(b"x") if name == "app.log.1" else b"x" * size)
+    text = "environment: t\ntimezone: UTC\noutputs: out\n"
+    conf = "spark:\n  conf:\n    spark.sql.sources.binaryFile.maxLength: '200'\n"
+    params = load_params(_params(tmp_path, text + conf, "duckdb"))
+    files, _ = expand_paths([logs])
+    assert sorted(f.path.name for f in files if readable(f, params)) == ["app.log", "app.log.1"]
+    assert sorted(f.path.name for f in files if readable(f)) == ["app.log", "app.log.1", "big.log"]
+
+
+def test_unknown_json_field_fails_the_spark_pull_before_any_job(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text('{"level": "error", "time": "2026-12-01T10:00:00Z", "msg": "x"}\n', encoding="utf-8")
+    text = (
+        f"environment: t\ntimezone: UTC\noutputs: out\nlogs:\n  app:\n    - host: w\n"
+        f"      paths: ['{logs}']\n      format: json\n      json_fields: {{severity: lvl}}\n"
+    )
+    _, (result,) = _pull_app(_params(tmp_path, text, "spark"), dt.date(2026, 12, 1))
+    assert result.status == "failed" and "logs.app[w].json_fields: unknown column(s) severity" in (result.error or "")
+    assert not (tmp_path / "store-spark" / "app_events").exists()

@@ -535,14 +535,15 @@ def test_text_and_json_logs_with_stacks_damage_and_secrets_agree(
     (logs / "api" / "app.log.2.gz").write_bytes(damaged)
     kept = logs / "worker" / "app[old].log"  # a name Hadoop would read as a glob: stays on the DuckDB pull
     kept.write_text(_text_app_log().replace("12-01", "11-29"), encoding="utf-8")
+    (logs / "worker" / "current.log").symlink_to(logs / "worker" / "app.log")  # one file, two names
     text = (
         "environment: t\ntimezone: Europe/Paris\noutputs: out\nlogs:\n  app:\n"
         f"    - host: api-1\n      paths: ['{logs / 'api'}']\n      format: json\n"
         f"    - host: worker-1\n      paths: ['{logs / 'worker'}']\n      format: text\n"
     )
     results, _, on_spark = _agree_app(tmp_path, text, dt.date(2026, 12, 1), monkeypatch)
-    assert len(on_spark) == 4 and kept not in on_spark, "every file but the glob-like name went through Spark"
-    assert {p.name for p in on_spark} == {"app.log", "app.log.1", "app.log.2.gz"}
+    assert len(on_spark) == 4 and kept not in on_spark, "every file but the glob-like name went to Spark"
+    assert {p.name for p in on_spark} == {"app.log", "app.log.1", "app.log.2.gz"}  # a symlink's file once
     assert results[0].status == "ok"
     store = tmp_path / "store-spark"
     events = duckdb.connect().read_parquet(str(store / "app_events/*/*.parquet"), union_by_name=True).df()

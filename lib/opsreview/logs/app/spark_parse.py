@@ -167,20 +167,30 @@ def job_dataframe(
 def ingest_files(params: Params, store: Store, source: AppLogSource, todo: Sequence[tuple[LogFileInfo, str]]) -> int:
     """Ingest ``todo`` ((file, part key)) of ``source`` in one Spark job and publish it;
     returns the events written. Raises when the job fails (nothing of it is published)."""
-    from opsreview.logs.app.source import APP_EVENTS, check_json_fields, record_file
+    from opsreview.logs.app.source import APP_EVENTS, check_json_fields, ingest_app_file, record_file
     from opsreview.logs.files import nominal_day
+    from opsreview.sparkengine import SparkUnavailable
 
     if not todo:
         return 0
     check_json_fields(source)
     tz = ZoneInfo(params.timezone)
+    seen: set[str] = set()
+    again: list[tuple[LogFileInfo, str]] = []
+    for info, part in todo:
+        name = str(info.path.resolve())
+        if name in seen:
+            again.append((info, part))
+        seen.add(name)
+    todo = [t for t in todo if t not in again]  # a second name of one file (a symlink): read by the pull, below
     jobs = [_FileJob(str(info.path.resolve()), str(info.path), part, nominal_day(info, tz)) for info, part in todo]
     started = time.monotonic()
     written = 0
     with staging(store) as staged:
-        frame = job_dataframe(params, source, jobs, str(staged), secret_values(params))
         try:
-            results = frame.toArrow().to_pylist()
+            results = job_dataframe(params, source, jobs, str(staged), secret_values(params)).toArrow().to_pylist()
+        except SparkUnavailable:
+            raise  # its message is clear already
         except Exception as exc:
             raise SourceError(
                 "app_logs", f"the Spark job over the application logs of {source.host} failed: {_cause(exc)}"
@@ -199,6 +209,8 @@ def ingest_files(params: Params, store: Store, source: AppLogSource, todo: Seque
             event_days = {dt.date.fromisoformat(d) for d in json.loads(row["event_days"])}
             record_file(store, source, info, job.part, days, row["error"], event_days, job.default_day)
             written += int(row["written"])
+    for info, part in again:
+        written += ingest_app_file(store, source, info, params.timezone, part=part)
     log.info(
         "application logs of %s on Spark: %d files, %d events in %.1f s",
         source.host,

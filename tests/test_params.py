@@ -41,6 +41,11 @@ def test_valid_file_resolves_relative_paths_against_its_folder(tmp_path: Path) -
         (BASE + "fail_on: severe\n", "fail_on", "unknown severity"),
         ("timezone: UTC\nstore: s\noutputs: o\n", "environment", "required key is missing"),
         (BASE + "baseline_days: 0\n", "baseline_days", "greater than or equal to 1"),
+        (
+            BASE + "logs:\n  access:\n    - host: a\n      paths: ['s3a://acme-logs/api/*.log.gz']\n",
+            "logs.access.0.paths",
+            "s3a:// paths are not listed by opsreview yet; mount the bucket",
+        ),
     ],
 )
 def test_invalid_params_name_file_and_key(tmp_path: Path, text: str, key: str, message: str) -> None:

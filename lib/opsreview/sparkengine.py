@@ -63,7 +63,9 @@ def session(settings: SparkParams) -> SparkSession:
             conf = dict(BASE_CONF)
             if settings.master.startswith("local"):  # the workers run this interpreter (its packages)
                 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-            for key, value in {**conf, **dict(wanted[2])}.items():
+            # the session zone stays UTC whatever ``conf`` says: local hours are computed with
+            # the params' time zone explicitly, and a shifted session zone would shift them again
+            for key, value in {**conf, **dict(wanted[2]), "spark.sql.session.timeZone": "UTC"}.items():
                 builder = builder.config(key, value)
             try:
                 _session = builder.getOrCreate()

@@ -7,6 +7,7 @@ ones are taken from the params file's folder (see :meth:`LogSource.resolved_path
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -33,11 +34,27 @@ JSON_ACCESS_FIELDS: dict[str, str] = {
 }
 
 
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
 class LogSource(Section):
     """Files of one host."""
 
     host: str = Field(min_length=1, description="host label stored with every row")
     paths: list[str] = Field(min_length=1, description="files, globs or folders (relative to the params file)")
+
+    @field_validator("paths")
+    @classmethod
+    def _local(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            scheme = _URI.match(path)
+            if scheme:
+                raise ValueError(
+                    f"{path!r}: {scheme.group(1)}:// paths are not listed by opsreview yet; mount the bucket or "
+                    "file system read-only (mountpoint-s3, gcsfuse, an HDFS NFS gateway) and give the mount's path "
+                    "(README, 'Running on Spark')"
+                )
+        return paths
 
     def resolved_paths(self, base: Path) -> list[str]:
         """The paths with relative ones made absolute against ``base`` (globs kept as globs)."""

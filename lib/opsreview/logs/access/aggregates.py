@@ -18,32 +18,36 @@ otherwise compute by scanning every request of the review day and its baseline d
     ``base`` (route or ``(all routes)`` x local hour, -1 for the whole day), the day's
     5-minute buckets (``kind`` ``bucket``), per route the median response size and ``above``
     (the day's requests slower than the baseline's p95: the exceedance test's count).
-    Quantiles are Spark's ``percentile_approx`` with accuracy :data:`ACCURACY` (10,000):
-    an observed value whose rank is within n/10,000 of q*n (Greenwald-Khanna). DuckDB's
-    review computes ``quantile_cont``: exact, interpolated between the two values around
-    q*(n-1). The two agree within that rank error plus one rank (the agreement test checks it
-    against the exact order statistics).
+    Quantiles are exact and interpolated as DuckDB's ``quantile_cont``: Spark's
+    ``percentile``, whose state is a map of distinct value -> count per group, merged across
+    tasks - its memory grows with the distinct response times of a route (milliseconds with
+    three decimals: thousands to a few million), not with its requests, so the aggregates
+    give the DuckDB review's numbers, and the agreement test requires them equal.
 ``requests_clients``
-    per client: requests, 4xx/401/429/5xx counts, distinct routes, first and last request.
+    per client: requests, 4xx/401/429/5xx counts, distinct routes, first and last request
+    (written by Spark: one row per client never passes through the driver).
 
 The review (:class:`~opsreview.logs.access.review.AccessLogReview`) reads them only when they
 are current (:func:`open_current`): the signature covers every ``requests`` part of the day
 and its baseline days (name, size, mtime), the route templates of the params and the route
-inference's thresholds - a re-pulled file, a backfilled baseline day or an edited route list
+inference's thresholds the time zone and the code that computes them (:func:`code_version`) - a re-pulled file, a backfilled baseline day or an edited route list
 makes them stale, and the review scans ``requests`` as before. They are used for whole days
 only: while the review day is still running, the baseline is cut to the same hours, which
 hourly quantiles cannot follow. Drill-down (sample lines, slowest requests, agents,
-scanners, auth bursts, size outliers, secrets in URLs) stays on ``requests``: filtered scans
-and top-N queries whose memory does not grow with the day.
+scanners, auth bursts, size outliers - against the aggregates' medians -, secrets in URLs)
+stays on ``requests``: filtered scans, top-N queries and aggregates per user agent or client
+(DuckDB spills them to disk beyond its memory limit).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -53,7 +57,6 @@ from opsreview.relations import Relation, run_sql, sql_string
 from opsreview.store import Store
 
 __all__ = [
-    "ACCURACY",
     "AGGREGATE_TABLES",
     "DailyAggregates",
     "PART",
@@ -63,9 +66,21 @@ __all__ = [
 
 VERSION = "1"
 PART = "agg"
-ACCURACY = 10_000
 PATHS, MINUTES, LATENCY, CLIENTS = "requests_paths", "requests_minutes", "requests_latency", "requests_clients"
 AGGREGATE_TABLES = (PATHS, MINUTES, LATENCY, CLIENTS)
+
+
+@functools.cache
+def code_version() -> str:
+    """A hash of the code the aggregates' numbers depend on (this module, the Spark side, route
+    templating and inference, the traffic analysis and the baseline's profile): after an
+    upgrade that changes any of them, stored aggregates are stale and the review scans."""
+    here = Path(__file__).resolve().parent
+    files = ["aggregates.py", "spark_aggregates.py", "analysis.py", "routes.py", "route_inference.py", "../baseline.py"]
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _parts_lines(store: Store, days: Sequence[dt.date]) -> list[str]:
@@ -79,15 +94,28 @@ def _parts_lines(store: Store, days: Sequence[dt.date]) -> list[str]:
 
 def paths_signature(store: Store, day: dt.date) -> str:
     """What one day's ``requests_paths`` was made from: that day's ``requests`` parts."""
-    return hashlib.sha256("\n".join([VERSION, *_parts_lines(store, [day])]).encode()).hexdigest()[:32]
+    return hashlib.sha256("\n".join([VERSION, code_version(), *_parts_lines(store, [day])]).encode()).hexdigest()[:32]
 
 
 def signature(
-    store: Store, day: dt.date, baseline_days: Sequence[dt.date], routes: Sequence[str], th: LogThresholds
+    store: Store,
+    day: dt.date,
+    baseline_days: Sequence[dt.date],
+    routes: Sequence[str],
+    th: LogThresholds,
+    tz: str,
 ) -> str:
-    """What the review day's aggregates were made from (see the module docstring)."""
+    """What the review day's aggregates were made from (see the module docstring): the parts,
+    the route list, the thresholds (route inference) and the time zone (local hours)."""
     text = "\n".join(
-        [VERSION, *_parts_lines(store, [day, *baseline_days]), json.dumps(list(routes)), th.model_dump_json()]
+        [
+            VERSION,
+            code_version(),
+            tz,
+            *_parts_lines(store, [day, *baseline_days]),
+            json.dumps(list(routes)),
+            th.model_dump_json(),
+        ]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -201,10 +229,11 @@ def open_current(
     baseline_days: Sequence[dt.date],
     routes: Sequence[str],
     th: LogThresholds,
+    tz: str,
     con: duckdb.DuckDBPyConnection,
 ) -> DailyAggregates | None:
     """The day's aggregates when every table was written for the store as it is now (else None)."""
-    wanted = signature(store, day, baseline_days, routes, th)
+    wanted = signature(store, day, baseline_days, routes, th, tz)
     for table in (MINUTES, LATENCY, CLIENTS):
         if stored_signature(store, table, day) != wanted:
             return None

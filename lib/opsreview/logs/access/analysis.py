@@ -371,10 +371,34 @@ def agent_categories(rel: Relation) -> pd.DataFrame:
     return run_sql(rel, sql)
 
 
-def size_outliers(rel: Relation, factor: float = 20.0, min_bytes: int = 1_000_000, n: int = 20) -> pd.DataFrame:
-    """Responses far larger than their route's median size (data dumps, missing pagination)."""
+def size_outliers(
+    rel: Relation,
+    factor: float = 20.0,
+    min_bytes: int = 1_000_000,
+    n: int = 20,
+    medians: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Responses far larger than their route's median size (data dumps, missing pagination).
+    ``medians`` (``route``, ``median_bytes``): the medians already computed (the daily
+    aggregates); otherwise computed here, exactly, in one more pass."""
+    if medians is not None:
+
+        def number(value: object) -> str:
+            return "NULL::DOUBLE" if value is None or pd.isna(value) else f"{float(value)!r}::DOUBLE"  # type: ignore[arg-type]
+
+        values = ", ".join(
+            f"({sql_string(str(r))}, {number(m)})"
+            for r, m in zip(medians["route"], medians["median_bytes"], strict=True)
+        )
+        source = (
+            f"SELECT * FROM (VALUES {values}) AS v(route, median_bytes)"
+            if values
+            else "SELECT NULL::VARCHAR AS route, NULL::DOUBLE AS median_bytes WHERE false"
+        )
+    else:
+        source = "SELECT route, median(bytes) AS median_bytes FROM t GROUP BY route"
     sql = f"""
-        WITH medians AS (SELECT route, median(bytes) AS median_bytes FROM t GROUP BY route)
+        WITH medians AS ({source})
         SELECT t.ts, t.route, t.remote_addr AS client, {mask_sensitive_sql("t.url")} AS url, t.status, t.bytes,
                m.median_bytes, t.bytes / nullif(m.median_bytes, 0) AS factor
         FROM t JOIN medians m USING (route)

@@ -58,7 +58,7 @@ class AccessLogReview(SectionedReview):
         base_raw = store.relation("requests", self.baseline_days, self.con) if self.baseline_days else None
         # the daily aggregates the Spark pull computed, when they were made from the store as it is
         self.aggregates: DailyAggregates | None = (
-            aggregates.open_current(store, review.day, self.baseline_days, routes, self.th, self.con)
+            aggregates.open_current(store, review.day, self.baseline_days, routes, self.th, params.timezone, self.con)
             if raw is not None
             else None
         )
@@ -471,7 +471,10 @@ class AccessLogReview(SectionedReview):
             return self._done(section)
         untimed = self._missing(section, "response_time_ms", "no slowest requests for it")
         slowest = traffic.slowest_requests(self.today, 20)
-        sizes = traffic.size_outliers(self.today, self.th.size_outlier_factor, self.th.size_outlier_min_bytes)
+        medians = self.aggregates.route_summary()[["route", "median_bytes"]] if self.aggregates is not None else None
+        sizes = traffic.size_outliers(
+            self.today, self.th.size_outlier_factor, self.th.size_outlier_min_bytes, medians=medians
+        )
         section.figures.append(charts.outliers_chart(slowest, sizes, self.tz))
         if not untimed:
             section.tables.append(("Slowest requests", local_columns(slowest, self.tz)))
@@ -508,9 +511,7 @@ class AccessLogReview(SectionedReview):
         a scan of ``requests`` (and why the aggregates were not used)."""
         if self.aggregates is not None:
             how = "daily aggregates computed on Spark by the pull (requests_minutes, requests_latency, ...)"
-            quantiles = (
-                f"Spark percentile_approx, accuracy {aggregates.ACCURACY:,} (rank error 1/{aggregates.ACCURACY:,})"
-            )
+            quantiles = "Spark percentile (exact, interpolated as DuckDB's quantile_cont)"
         else:
             how = "scan of the requests table (DuckDB)"
             if self.review.params.engine == "spark":

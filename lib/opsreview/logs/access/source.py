@@ -452,6 +452,9 @@ def _spark_aggregates(ctx: ReviewContext) -> None:
     costs no data: the review finds them stale and scans ``requests`` instead (and says so)."""
     from opsreview.logs.access import spark_aggregates
 
+    if dt.datetime.now(dt.UTC) < ctx.params.day_window(ctx.day)[1]:
+        log.info("access-log aggregates of %s: the day is still running, the review scans requests", ctx.day)
+        return
     try:
         spark_aggregates.build(ctx.params, ctx.store, ctx.day, ctx.baseline_days)
     except Exception as exc:  # noqa: BLE001 - a lost session or a failed job: the review scans instead

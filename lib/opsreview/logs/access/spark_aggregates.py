@@ -1,36 +1,40 @@
 """The access review's daily aggregates computed on Spark (``engine: spark``), after the pull.
 
 What the tables hold and when the review reads them: :mod:`opsreview.logs.access.aggregates`.
-Here, for one review day and its baseline days, in the Spark session of the pull:
+Here, for one review day (once it is over) and its baseline days, in the Spark session of
+the pull, unless the stored aggregates are current already:
 
 1. ``requests_paths`` for each of those days whose part is missing or was made from other
-   ``requests`` parts: one ``groupBy(path)`` over the day's parts.
-2. The route table on the driver, with DuckDB, from those per-path counts (the review's own
-   inference, :func:`~opsreview.logs.access.analysis.route_map_from_paths`), written as a
-   Parquet file the executors join (Spark broadcasts it when it is small).
-3. One pass over the day's and the baseline days' ``requests``, joined to the route table:
-   minute x host x route x status counts, the latency profile (``percentile_approx``:
-   partial sketches per task, only the sketches shuffled), the ``above`` counts of the
-   exceedance test, the day's 5-minute buckets, and the per-client counts.
+   ``requests`` parts: one ``groupBy(path)``, written by Spark (one file per day).
+2. The route table on the driver, with DuckDB (which spills to disk), from those per-path
+   counts - the review's own inference,
+   :func:`~opsreview.logs.access.analysis.route_map_from_paths` - copied to a Parquet file
+   that the executors join (by broadcast when it is small, else by a sort-merge join).
+3. One pass over the day's and the baseline days' ``requests`` (only the columns needed,
+   cached), joined to the route table: minute x host x route x status counts, the latency
+   profile (exact ``percentile``), the ``above`` counts of the exceedance test, the day's
+   5-minute buckets, and the per-client counts.
 
-Each table is collected to the driver (they are the review's in-memory working set, not the
-rows) and written as one part with :meth:`~opsreview.store.Store.write_part` (atomic per
-file). The tables carry the signature of what they were made from, so a job that fails half
-way leaves no mix the review would read: tables with an older signature are not current.
+The minute counts and the latency profile are collected to the driver (they are the review's
+in-memory working set, sized by minutes x hosts x routes, not by requests) and written with
+:meth:`~opsreview.store.Store.write_part`; the per-path and per-client tables are written by
+Spark and moved into place. Each file is replaced atomically and carries the signature of
+what it was made from, so a job that fails half way leaves no mix the review would read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from opsreview import engine
 from opsreview.logs.access import aggregates as agg
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("opsreview")
 
-_QUANTILES = (0.5, 0.95, 0.99)
+_QUANTILES = (0.5, 0.95, 0.99)  # the review's p50, p95, p99
 
 
 def _status_columns(status: Column) -> list[Column]:
@@ -68,19 +72,56 @@ def _status_columns(status: Column) -> list[Column]:
 
 
 def _quantiles(column: Column) -> Column:
+    """Exact p50/p95/p99, interpolated as DuckDB's ``quantile_cont`` (Spark's ``percentile``:
+    a map of distinct value -> count per group, merged across tasks)."""
     from pyspark.sql import functions as F
 
-    return F.percentile_approx(column, list(_QUANTILES), agg.ACCURACY)
+    return F.percentile(column, list(_QUANTILES))
+
+
+_COLUMNS = {
+    "ts": "timestamp",
+    "host": "string",
+    "method": "string",
+    "path": "string",
+    "status": "smallint",
+    "response_time_ms": "double",
+    "bytes": "bigint",
+    "remote_addr": "string",
+}
 
 
 def _requests(spark: Any, store: Store, days: Sequence[dt.date]) -> DataFrame:
-    """The ``requests`` rows of ``days`` with their day as ``_d``."""
+    """The columns the aggregates read of the ``requests`` rows of ``days``, each day's rows
+    with their day as ``_d`` (read day by day: the day is the partition the pull wrote them to)."""
     from pyspark.sql import functions as F
 
-    files = [str(p) for p in store.files("requests", days)]
-    rows = spark.read.option("mergeSchema", "true").parquet(*files)
-    day = F.to_date(F.regexp_extract(F.input_file_name(), r"date=(\d{4}-\d{2}-\d{2})/", 1))
-    return rows.withColumn("_d", day)
+    frames = []
+    for day in days:
+        files = [str(p) for p in store.parts("requests", day)]
+        if not files:
+            continue
+        rows = spark.read.option("mergeSchema", "true").parquet(*files)
+        present = set(rows.columns)
+        frames.append(
+            rows.select(
+                *[(F.col(c) if c in present else F.lit(None)).cast(kind).alias(c) for c, kind in _COLUMNS.items()],
+                F.lit(day).alias("_d"),
+            )
+        )
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
+
+
+def _publish_file(written: Path, target_dir: Path) -> None:
+    """Move the one Parquet file Spark wrote under ``written`` to ``target_dir/agg.parquet``."""
+    files = sorted(written.glob("*.parquet"))
+    if len(files) != 1:
+        raise RuntimeError(f"expected one Parquet file under {written}, found {len(files)}")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    os.replace(files[0], target_dir / f"{agg.PART}.parquet")
 
 
 def _write(store: Store, table: str, day: dt.date, data: pa.Table, sig: str) -> None:
@@ -88,14 +129,15 @@ def _write(store: Store, table: str, day: dt.date, data: pa.Table, sig: str) -> 
     store.write_part(table, day, agg.PART, data)
 
 
-def _paths(spark: Any, store: Store, days: Sequence[dt.date]) -> None:
-    """Step 1: per-path counts of each day that lacks current ones."""
+def _paths(spark: Any, store: Store, days: Sequence[dt.date], staging: Path) -> None:
+    """Step 1: per-path counts of each day that lacks current ones, written by Spark (one file
+    per day: the distinct paths of a day never pass through the driver)."""
     from pyspark.sql import functions as F
 
     todo = [d for d in days if agg.stored_signature(store, agg.PATHS, d) != agg.paths_signature(store, d)]
     if not todo:
         return
-    signatures = {d: agg.paths_signature(store, d) for d in todo}
+    signatures = F.create_map(*[v for d in todo for v in (F.lit(d), F.lit(agg.paths_signature(store, d)))])
     counted = (
         _requests(spark, store, todo)
         .groupBy("_d", "path")
@@ -105,20 +147,19 @@ def _paths(spark: Any, store: Store, days: Sequence[dt.date]) -> None:
                 "answered"
             ),
         )
-        .toArrow()
+        .withColumn("signature", F.element_at(signatures, F.col("_d")))
     )
+    out = staging / "paths"
+    counted.repartition("_d").write.partitionBy("_d").parquet(str(out))
     for day in todo:
-        import pyarrow.compute as pc
-
-        rows = counted.filter(pc.equal(counted.column("_d"), pa.scalar(day, pa.date32())))
-        rows = rows.select(["path", "n", "answered"]).cast(
-            pa.schema([("path", pa.string()), ("n", pa.int64()), ("answered", pa.bool_())])
-        )
-        _write(store, agg.PATHS, day, rows, signatures[day])
+        written = out / f"_d={day.isoformat()}"
+        if written.is_dir():
+            _publish_file(written, store.day_dir(agg.PATHS, day))
 
 
 def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt.date]) -> bool:
-    """Compute and write the aggregates of review day ``day`` (False: the day has no requests)."""
+    """Compute and write the aggregates of review day ``day`` unless they are current already
+    (False: the day has no requests)."""
     from pyspark.sql import functions as F
 
     from opsreview import sparkengine
@@ -126,44 +167,54 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
     if not store.parts("requests", day):
         return False
     baseline_days = [d for d in baseline_days if store.parts("requests", d)]
+    th, routes, tz = params.logs.thresholds, params.logs.routes, params.timezone
+    sig = agg.signature(store, day, baseline_days, routes, th, tz)
+    if all(agg.stored_signature(store, t, day) == sig for t in (agg.MINUTES, agg.LATENCY, agg.CLIENTS)) and all(
+        agg.stored_signature(store, agg.PATHS, d) == agg.paths_signature(store, d) for d in [day, *baseline_days]
+    ):
+        log.info("access-log aggregates of %s are current", day)
+        return True
     started = time.monotonic()
     spark = sparkengine.session(params.spark)
-    th, routes, tz = params.logs.thresholds, params.logs.routes, params.timezone
-    sig = agg.signature(store, day, baseline_days, routes, th)
-    _paths(spark, store, [day, *baseline_days])
-
-    # step 2: the route table, from the per-path counts
     con = engine.connect()
     staging = store.root / ".staging" / uuid.uuid4().hex
+    joined: DataFrame | None = None
     try:
-        files = [str(store.day_dir(agg.PATHS, d) / f"{agg.PART}.parquet") for d in [day, *baseline_days]]
-        paths = con.read_parquet(files, union_by_name=True).select("path, n, answered")
-        mapping = route_map_from_paths(paths, routes, infer=None if routes else th, con=con)
         staging.mkdir(parents=True)
+        _paths(spark, store, [day, *baseline_days], staging)
+
+        # step 2: the route table, from the per-path counts, with DuckDB (it spills), to a file
+        files = [str(store.day_dir(agg.PATHS, d) / f"{agg.PART}.parquet") for d in [day, *baseline_days]]
+        paths = con.read_parquet([f for f in files if Path(f).is_file()], union_by_name=True)
+        mapping = route_map_from_paths(paths.select("path, n, answered"), routes, infer=None if routes else th, con=con)
         map_file = staging / "routes.parquet"
-        pq.write_table(con.table(f'"{mapping.name}"').to_arrow_table(), map_file)
+        con.execute(f"COPY (SELECT _p, _template FROM \"{mapping.name}\") TO '{map_file}' (FORMAT parquet)")
         route_table = spark.read.parquet(str(map_file))
 
-        # step 3: one pass over the rows
+        # step 3: one pass over the rows (Spark joins the route table by broadcast when small)
         rows = _requests(spark, store, [day, *baseline_days])
         kind = F.when(F.col("_d") == F.lit(day), F.lit("day")).otherwise(F.lit("base"))
+        route = F.concat(
+            F.coalesce(F.col("method"), F.lit("-")), F.lit(" "), F.coalesce(F.col("_template"), F.lit("-"))
+        )
         joined = (
-            rows.join(F.broadcast(route_table), rows["path"].eqNullSafe(route_table["_p"]), "left")
+            rows.join(route_table, rows["path"].eqNullSafe(route_table["_p"]), "left")
             .select(
-                "*",
-                F.concat(
-                    F.coalesce(F.col("method"), F.lit("-")), F.lit(" "), F.coalesce(F.col("_template"), F.lit("-"))
-                ).alias("route"),
+                route.alias("route"),
                 kind.alias("kind"),
                 F.date_trunc("minute", F.col("ts")).alias("minute"),
                 F.hour(F.from_utc_timestamp(F.col("ts"), tz)).alias("_hour"),
+                "ts",
+                "host",
+                "status",
+                "response_time_ms",
+                "bytes",
+                "remote_addr",
             )
-            .drop("_p", "_template")
+            .persist()
         )
-        joined = joined.persist()
         status = F.col("status")
-        minutes = joined.groupBy("kind", "minute", "host", "route").agg(*_status_columns(status))
-        minutes_table = minutes.toArrow()
+        minutes_table = joined.groupBy("kind", "minute", "host", "route").agg(*_status_columns(status)).toArrow()
 
         rt = F.col("response_time_ms")
         measures = [
@@ -177,15 +228,14 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
             joined.groupBy("kind").agg(*measures).withColumn("route", F.lit(ALL_ROUTES)).withColumn("hour", F.lit(-1))
         )
         by_route = joined.groupBy("kind", "route").agg(
-            *measures, F.percentile_approx(F.col("bytes"), 0.5, agg.ACCURACY).cast("double").alias("median_bytes")
+            *measures, F.percentile(F.col("bytes"), 0.5).cast("double").alias("median_bytes")
         )
         by_hour = joined.groupBy("kind", "route", F.coalesce(F.col("_hour"), F.lit(-2)).alias("hour")).agg(*measures)
-        profile = (
-            by_all.select("kind", "route", "hour", "requests", "timed", "q", "statused", "s5xx")
-            .unionByName(by_route.withColumn("hour", F.lit(-1)), allowMissingColumns=True)
+        profile_table = (
+            by_all.unionByName(by_route.withColumn("hour", F.lit(-1)), allowMissingColumns=True)
             .unionByName(by_hour, allowMissingColumns=True)
+            .toArrow()
         )
-        profile_table = profile.toArrow()
         base_p95 = {
             r["route"]: r["q"][1]
             for r in profile_table.to_pylist()
@@ -194,7 +244,7 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
         above: dict[str, int] = {}
         if base_p95:
             thresholds = spark.createDataFrame(
-                pa.table({"_route": list(base_p95), "_threshold": [float(v) for v in base_p95.values()]}).to_pandas()
+                [(k, float(v)) for k, v in base_p95.items()], "_route string, _threshold double"
             )
             counted = (
                 joined.filter(F.col("kind") == "day")
@@ -213,7 +263,8 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
             .agg(F.count(F.lit(1)).alias("requests"), _quantiles(rt).alias("q"))
             .toArrow()
         )
-        clients = (
+        # per client: one row per client of the day, written by Spark (never collected)
+        (
             joined.filter(F.col("kind") == "day")
             .groupBy(F.col("remote_addr").alias("client"))
             .agg(
@@ -226,16 +277,18 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
                 F.min("ts").alias("first"),
                 F.max("ts").alias("last"),
             )
-            .toArrow()
+            .withColumn("signature", F.lit(sig))
+            .coalesce(1)
+            .write.parquet(str(staging / "clients"))
         )
-        joined.unpersist()
+        _write(store, agg.MINUTES, day, _cast_minutes(minutes_table), sig)
+        _write(store, agg.LATENCY, day, _latency_table(profile_table, above, buckets), sig)
+        _publish_file(staging / "clients", store.day_dir(agg.CLIENTS, day))
     finally:
+        if joined is not None:
+            joined.unpersist()
         shutil.rmtree(staging, ignore_errors=True)
         con.close()
-
-    _write(store, agg.MINUTES, day, _cast_minutes(minutes_table), sig)
-    _write(store, agg.LATENCY, day, _latency_table(profile_table, above, buckets), sig)
-    _write(store, agg.CLIENTS, day, _cast_clients(clients), sig)
     log.info("access-log aggregates of %s on Spark in %.1f s", day, time.monotonic() - started)
     return True
 
@@ -249,15 +302,6 @@ def _cast_minutes(table: pa.Table) -> pa.Table:
     ]
     fields += [(c, pa.int64()) for c in ("requests", *STATUS_COLUMNS)]
     schema = pa.schema(fields)
-    return table.select(schema.names).cast(schema)
-
-
-def _cast_clients(table: pa.Table) -> pa.Table:
-    stamp = pa.timestamp("us", tz="UTC")
-    fields = [("client", pa.string())] + [
-        (c, pa.int64()) for c in ("requests", "s4xx", "s401", "s429", "s5xx", "routes")
-    ]
-    schema = pa.schema([*fields, ("first", stamp), ("last", stamp)])
     return table.select(schema.names).cast(schema)
 
 

@@ -435,3 +435,242 @@ def test_fast_path_regex_takes_only_what_the_exact_parser_splits_the_same(name: 
         assert exact is not None, line
         assert list(strict.groups()) == [exact.group(f"t{i}") for i in range(len(fmt.tokens))], line
     assert matched, "no sample line is in this format: the test checks nothing"
+
+
+# -- application logs ------------------------------------------------------------------------
+APP_TABLES = ("app_events", "log_files")
+
+
+def _pull_app(params_path: Path, day: dt.date) -> tuple[ReviewContext, list[SourceResult]]:
+    ctx = ReviewContext(params=load_params(params_path), day=day)
+    return ctx, [r for r in pull_sources(ctx, {"errors"}) if r.name == "app_logs"]
+
+
+def _app_review(ctx: ReviewContext) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame]]:
+    from opsreview.logs.app.review import AppErrorReview
+
+    review = AppErrorReview(ctx)
+    findings, tables = [], {}
+    for name in ("overview", "fingerprints", "ingest"):
+        section = getattr(review, name)()
+        findings += [_finding(f) for f in section.findings]
+        for title, table in section.tables:  # a list of (title, DataFrame), as the notebook shows them
+            tables[f"{name}: {title}"] = table
+    return findings + [_finding(f) for f in review.findings], tables
+
+
+def _agree_app(
+    tmp: Path, text: str, day: dt.date, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[SourceResult], list[dict[str, Any]], list[Path]]:
+    """Pull the application logs and review them with both engines; everything must be
+    equal. Returns Spark's results and findings, and the files the Spark jobs were given."""
+    from opsreview.logs.app import spark_parse
+
+    on_spark: list[Path] = []
+    real = spark_parse.ingest_files
+
+    def recording(params: Any, store: Any, source: Any, todo: Any) -> int:
+        on_spark.extend(info.path for info, _ in todo)
+        return real(params, store, source, todo)
+
+    monkeypatch.setattr(spark_parse, "ingest_files", recording)
+    out = {engine: _pull_app(_params(tmp, text, engine), day) for engine in ("duckdb", "spark")}
+    (duck_ctx, duck), (spark_ctx, spark) = out["duckdb"], out["spark"]
+    assert duck and [(r.status, r.rows, r.error) for r in spark] == [(r.status, r.rows, r.error) for r in duck]
+    assert [_finding(f) for r in spark for f in r.findings] == [_finding(f) for r in duck for f in r.findings]
+    for table in APP_TABLES:
+        duck_rows = _rows(tmp / "store-duckdb", table)
+        assert duck_rows, table
+        assert _rows(tmp / "store-spark", table) == duck_rows, table
+        parts = {p.relative_to(tmp / "store-duckdb") for p in (tmp / "store-duckdb").glob(f"{table}/*/*.parquet")}
+        assert {p.relative_to(tmp / "store-spark") for p in (tmp / "store-spark").glob(f"{table}/*/*.parquet")} == parts
+    assert not list((tmp / "store-spark" / ".staging").glob("*")), "the job's staging folder is left behind"
+    findings, tables = _app_review(spark_ctx)
+    duck_findings, duck_tables = _app_review(duck_ctx)
+    assert findings == duck_findings
+    assert tables.keys() == duck_tables.keys() and tables
+    for key, table in tables.items():
+        _same_table(key, table, duck_tables[key])
+    return spark, findings, on_spark
+
+
+def test_demo_week_application_logs_agree(spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    truth = generate_demo(tmp_path / "demo", days=8, requests_per_day=500, seed=5)
+    text = (ROOT / "params" / "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("../outputs/demo-data", str(tmp_path / "demo")).replace("\nstore:", "\n#store:")
+    day = dt.date.fromisoformat(str(truth["review_date"]))
+    results, findings, on_spark = _agree_app(tmp_path, text, day, monkeypatch)
+    assert results[0].status == "ok" and results[0].rows > 0
+    demo_files = sorted(p for p in (tmp_path / "demo" / "app").rglob("*") if p.is_file())
+    assert demo_files and sorted(on_spark) == demo_files, "every demo application log went through Spark"
+    assert any(f["check"].startswith("errors.") for f in findings), "the demo day plants application errors"
+
+
+SECRET_TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2VuLXZhbHVl.c2lnbmF0dXJlMTIz"
+SECRET_KEY = "sk_live_abcdefghijklmnopqrstuvwx"
+
+
+def _text_app_log() -> str:
+    return (
+        "2026-12-01T09:00:00.120Z INFO server listening on 3000\n"
+        "this line is before nothing: damaged\n"
+        f"2026-12-01T10:15:02.001Z ERROR payment failed for key {SECRET_KEY}\n"
+        "TypeError: Cannot read properties of undefined (reading 'id')\n"
+        "    at charge (/app/src/pay.js:42:17)\n"
+        f"    at call (/app/src/http.js:9:3) Authorization: Bearer {SECRET_TOKEN}\n"
+        "2026-12-01T10:15:03.500Z WARN retrying\n"
+        "\x00\x00\x00 copytruncate left this\n"
+        "2026-12-01T23:59:59.999Z ERROR late\n"
+        "Error: late\n"
+        "    at tick (/app/src/timer.js:1:1)\n"
+    )
+
+
+def _json_app_log() -> str:
+    rows: list[dict[str, Any]] = [
+        {"level": 30, "time": 1764583200000, "msg": "started", "pid": 1},
+        {
+            "level": 50,
+            "time": "2026-12-01T11:00:00.000Z",
+            "msg": "checkout failed",
+            "err": {
+                "type": "StripeError",
+                "message": f"Invalid API key {SECRET_KEY}",
+                "stack": f"StripeError: Invalid API key\n    at pay (/app/src/stripe.js:7:1)\n    Bearer {SECRET_TOKEN}",
+            },
+        },
+        {"level": "error", "timestamp": "2026-12-02T00:30:00+01:00", "message": "next day by the zone"},
+    ]
+    lines = [json.dumps(r) for r in rows]
+    lines.insert(1, '{"level": "error", "msg": "cut off mid-wri')  # a damaged line
+    lines.append(f"Authorization: Bearer {SECRET_TOKEN} (not JSON)")
+    return "\n".join(lines) + "\r\n"
+
+
+def test_text_and_json_logs_with_stacks_damage_and_secrets_agree(
+    spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Multi-line stacks, damaged lines, a NUL line, a gzip file under a name without .gz, a
+    gzip file damaged in the middle (its error and offset recorded, its good members kept), a
+    secret in messages, stacks and unparsed lines: the same rows with both engines, and no
+    secret in the Spark store."""
+    logs = tmp_path / "logs"
+    (logs / "api").mkdir(parents=True)
+    (logs / "worker").mkdir()
+    (logs / "worker" / "app.log").write_text(_text_app_log(), encoding="utf-8")
+    (logs / "worker" / "app.log.1").write_bytes(gzip.compress(_text_app_log().replace("12-01", "11-30").encode()))
+    (logs / "api" / "app.log").write_text(_json_app_log(), encoding="utf-8")
+    first = gzip.compress(_json_app_log().replace("2026-12-0", "2026-11-2").encode())
+    second = gzip.compress(_json_app_log().encode())
+    damaged = first + second[:20] + bytes(16) + second[36:]
+    (logs / "api" / "app.log.2.gz").write_bytes(damaged)
+    kept = logs / "worker" / "app[old].log"  # a name Hadoop would read as a glob: stays on the DuckDB pull
+    kept.write_text(_text_app_log().replace("12-01", "11-29"), encoding="utf-8")
+    (logs / "worker" / "current.log").symlink_to(logs / "worker" / "app.log")  # one file, two names
+    text = (
+        "environment: t\ntimezone: Europe/Paris\noutputs: out\nlogs:\n  app:\n"
+        f"    - host: api-1\n      paths: ['{logs / 'api'}']\n      format: json\n"
+        f"    - host: worker-1\n      paths: ['{logs / 'worker'}']\n      format: text\n"
+    )
+    results, _, on_spark = _agree_app(tmp_path, text, dt.date(2026, 12, 1), monkeypatch)
+    assert len(on_spark) == 4 and kept not in on_spark, "every file but the glob-like name went to Spark"
+    assert {p.name for p in on_spark} == {"app.log", "app.log.1", "app.log.2.gz"}  # a symlink's file once
+    assert results[0].status == "ok"
+    store = tmp_path / "store-spark"
+    events = duckdb.connect().read_parquet(str(store / "app_events/*/*.parquet"), union_by_name=True).df()
+    stacks = events[events["message"].str.startswith("payment failed")]["stack"].tolist()
+    assert len(stacks) == 3 and all("at charge (/app/src/pay.js:42:17)" in s for s in stacks), (
+        "the stack stays with its event"
+    )
+    stored = json.dumps(_rows(store, "app_events") + _rows(store, "log_files"), default=str)
+    assert SECRET_KEY not in stored and SECRET_TOKEN not in stored and SECRET_TOKEN[20:40] not in stored
+    con = duckdb.connect()
+    files = con.read_parquet(str(store / "log_files/*/*.parquet"), union_by_name=True).df()
+    errors = files[files["error"].notna()]
+    assert errors["path"].tolist() == [str(logs / "api" / "app.log.2.gz")], "the damaged gzip's error is recorded"
+    assert files["unparsed"].sum() >= 4 and files["parsed"].sum() > 0, "damaged lines are counted unparsed"
+
+
+def test_failed_application_log_job_keeps_the_store(
+    spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that fails in its tasks (here: a file logrotate removed after Spark listed it,
+    while the other file's parts were being staged) is a failed source with a finding, and the
+    store keeps exactly what it had; no staging folder is left behind."""
+    from opsreview.logs.app import spark_parse
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text(_text_app_log(), encoding="utf-8")
+    text = (
+        f"environment: t\ntimezone: UTC\noutputs: out\nlogs:\n  app:\n    - host: w\n"
+        f"      paths: ['{logs}']\n      format: text\n"
+    )
+    params = _params(tmp_path, text, "spark")
+    day = dt.date(2026, 12, 1)
+    _, (first,) = _pull_app(params, day)
+    assert first.status == "ok" and first.rows > 0
+    store = tmp_path / "store-spark"
+    before = {p: p.read_bytes() for p in store.glob("*/date=*/*.parquet")}
+    assert before
+
+    # new content for the kept file (its parts would be replaced), and a file that goes away
+    (logs / "app.log").write_text(_text_app_log() * 200 + "2026-12-02T01:00:00Z ERROR more\n", encoding="utf-8")
+    doomed = logs / "app.log.1"
+    doomed.write_text(_text_app_log().replace("12-01", "11-30"), encoding="utf-8")
+    real = spark_parse.job_dataframe
+
+    def rotated_meanwhile(*args: Any) -> Any:
+        frame = real(*args)  # Spark has listed the files
+        doomed.unlink()  # logrotate removes one before the tasks read it
+        return frame
+
+    monkeypatch.setattr(spark_parse, "job_dataframe", rotated_meanwhile)
+    _, (second,) = _pull_app(params, day)
+    assert second.status == "failed" and second.error
+    assert "app.log.1" in second.error and "Spark job" in second.error, second.error
+    assert "\n" not in second.error and "Py4J" not in second.error, "one clear line"
+    assert [f.check for f in second.findings] == ["errors.source_failed"]
+    assert {p: p.read_bytes() for p in store.glob("*/date=*/*.parquet")} == before  # nothing half-written
+    assert not list((store / ".staging").glob("*"))
+
+
+def test_app_logs_spark_missing_path_is_a_finding(spark_local: Any, tmp_path: Path) -> None:
+    text = (
+        f"environment: t\ntimezone: UTC\noutputs: out\nlogs:\n  app:\n    - host: w\n"
+        f"      paths: ['{tmp_path / 'nowhere'}/*.log']\n      format: text\n"
+    )
+    _, (result,) = _pull_app(_params(tmp_path, text, "spark"), dt.date(2026, 12, 1))
+    assert [f.check for f in result.findings] == ["errors.app_log_missing"]
+    assert not (tmp_path / "store-spark" / "app_events").exists()
+
+
+def test_what_goes_to_spark_for_application_logs(tmp_path: Path) -> None:
+    """Files over binaryFile's limit (as the params' spark.conf sets it) and names Hadoop would
+    read as a glob or a hidden file stay on the DuckDB pull; a gzip file under any name goes."""
+    from opsreview.logs.app.spark_parse import readable
+    from opsreview.logs.files import expand_paths
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name, size in (("app.log", 100), ("big.log", 300), ("app{1}.log", 10), ("_app.log", 10), ("app.log.1", 10)):
+        (logs / name).write_bytes(gzip.compress(b"x") if name == "app.log.1" else b"x" * size)
+    text = "environment: t\ntimezone: UTC\noutputs: out\n"
+    conf = "spark:\n  conf:\n    spark.sql.sources.binaryFile.maxLength: '200'\n"
+    params = load_params(_params(tmp_path, text + conf, "duckdb"))
+    files, _ = expand_paths([logs])
+    assert sorted(f.path.name for f in files if readable(f, params)) == ["app.log", "app.log.1"]
+    assert sorted(f.path.name for f in files if readable(f)) == ["app.log", "app.log.1", "big.log"]
+
+
+def test_unknown_json_field_fails_the_spark_pull_before_any_job(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text('{"level": "error", "time": "2026-12-01T10:00:00Z", "msg": "x"}\n', encoding="utf-8")
+    text = (
+        f"environment: t\ntimezone: UTC\noutputs: out\nlogs:\n  app:\n    - host: w\n"
+        f"      paths: ['{logs}']\n      format: json\n      json_fields: {{severity: lvl}}\n"
+    )
+    _, (result,) = _pull_app(_params(tmp_path, text, "spark"), dt.date(2026, 12, 1))
+    assert result.status == "failed" and "logs.app[w].json_fields: unknown column(s) severity" in (result.error or "")
+    assert not (tmp_path / "store-spark" / "app_events").exists()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import hashlib
+import io
 import logging
 import os
 import re
@@ -157,12 +158,19 @@ class LogReader:
     """Iterate the text lines of one log file (plain or gzip); see the module docstring.
 
     ``gzip_check``: the file's :func:`~opsreview.logs.gzipcheck.check_gzip`, when the caller
-    has it already (otherwise a gzip file is checked before its first line is read)."""
+    has it already (otherwise a gzip file is checked before its first line is read). ``data``:
+    the file's bytes, when they were read already (the Spark pull's executors get them from
+    Spark's ``binaryFile`` source); they are then read exactly as the file would be."""
 
     def __init__(
-        self, path: str | Path, max_line_bytes: int = MAX_LINE_BYTES, gzip_check: GzipCheck | None = None
+        self,
+        path: str | Path,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        gzip_check: GzipCheck | None = None,
+        data: bytes | None = None,
     ) -> None:
         self.path = Path(path)
+        self.data = data
         self.max_line_bytes = max_line_bytes
         self.gzip_check = gzip_check
         self.error: str | None = None
@@ -175,7 +183,7 @@ class LogReader:
     def blocks(self) -> Iterator[bytes]:
         """Raw (decompressed) bytes of the file in blocks; sets :attr:`error` on damage."""
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the `with` below
+            fh: BinaryIO = io.BytesIO(self.data) if self.data is not None else open(self.path, "rb")  # noqa: SIM115 - closed by the `with` below
         except OSError as exc:
             self.error = f"{self.path}: cannot read ({exc.strerror})"
             return
@@ -189,7 +197,7 @@ class LogReader:
                 elif not self._verify:
                     yield from _unchecked_gzip(fh)
                 else:
-                    check = self.gzip_check or check_gzip(self.path)
+                    check = self.gzip_check or check_gzip(self.path, self.data)
                     self.error = check.error
                     yield from member_blocks(fh, check, READ_BLOCK)
             except OSError as exc:

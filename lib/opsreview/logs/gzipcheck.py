@@ -27,6 +27,7 @@ judged intact; the access-log source checks first and lets DuckDB read undamaged
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -268,11 +269,12 @@ def _only_nul(fh: BinaryIO, start: int) -> bool:
     return True
 
 
-def check_gzip(path: str | Path) -> GzipCheck:
-    """Decode every member of a gzip file once, checking each; see the module docstring."""
+def check_gzip(path: str | Path, data: bytes | None = None) -> GzipCheck:
+    """Decode every member of a gzip file once, checking each; see the module docstring.
+    ``data``: the file's bytes, when the caller has read them already (messages name ``path``)."""
     path = Path(path)
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
+        fh: BinaryIO = io.BytesIO(data) if data is not None else open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         return GzipCheck(str(path), 0, read_error=f"{path}: cannot read ({exc.strerror})")
     with fh:

@@ -41,7 +41,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,6 +49,9 @@ from opsreview.logs.access.morgan import _SHAPES, REQUEST_COLUMNS, MorganFormat,
 from opsreview.logs.access.parse import GIVE_UP_AFTER, MAX_SAMPLES, REQUESTS_SCHEMA, FileParse
 from opsreview.logs.access.routes import strip_query
 from opsreview.logs.files import MAX_LINE_BYTES
+from opsreview.logs.spark_common import local_key as _local_key
+from opsreview.logs.spark_common import secret_values as _secret_values
+from opsreview.logs.spark_common import spark_schema as _spark_schema
 from opsreview.masking import masked
 
 if TYPE_CHECKING:
@@ -158,12 +160,6 @@ class _FileJob:
     host: str
     default_day: dt.date
     size: int
-
-
-def _local_key(uri: str) -> str:
-    """A file URI as Spark's input_file_name() gives it, reduced to compare (file:/x = /x)."""
-    parsed = urlparse(uri)
-    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
 
 
 # -- executor side -----------------------------------------------------------------------------
@@ -418,20 +414,6 @@ def job_dataframe(
     tasks = max(spark.sparkContext.defaultParallelism, -(-size // SHUFFLE_BYTES))
     grouped = staged.repartition(tasks, "_part", "_day").sortWithinPartitions("_part", "_day", "_block", "_id")
     return grouped.mapInArrow(write, _spark_schema(_stats_schema()))
-
-
-def _spark_schema(schema: pa.Schema) -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(schema)
-
-
-def _secret_values(params: Params) -> list[str]:
-    """What the params' ``${ENV}`` references resolve to: the executors mask them too."""
-    from urllib.parse import quote
-
-    values = [os.environ.get(name) for name in params.secret_env_vars]
-    return [v for value in values if value for v in (value, quote(value, safe=""))]
 
 
 def ingest_files(

@@ -104,9 +104,10 @@ class AppLogParse:
     lines: int
 
 
-def read_lines(path: Path) -> tuple[pa.Table, LogReader]:
-    """The file's lines (``lineno``, ``line``) as an Arrow table, read through LogReader."""
-    reader = LogReader(path, max_line_bytes=MAX_LINE_BYTES)
+def read_lines(path: Path, data: bytes | None = None) -> tuple[pa.Table, LogReader]:
+    """The file's lines (``lineno``, ``line``) as an Arrow table, read through LogReader
+    (from ``data``, the file's bytes, when given)."""
+    reader = LogReader(path, max_line_bytes=MAX_LINE_BYTES, data=data)
     chunks: list[pa.Array] = []
     batch: list[str] = []
     for line in reader:
@@ -274,14 +275,15 @@ def parse_app_log(
     tz: str,
     default_day: dt.date,
     json_fields: Mapping[str, str] | None = None,
+    data: bytes | None = None,
 ) -> AppLogParse:
-    """Parse one file; see the module docstring.
+    """Parse one file (``data``: its bytes, when read already); see the module docstring.
 
     JSON lines are independent, so they go through DuckDB in chunks of ``CHUNK_LINES`` (memory
     stays near the size of the file's text); a text file goes at once, because an event's
     continuation lines may follow its header anywhere.
     """
-    table, reader = read_lines(path)
+    table, reader = read_lines(path, data)
     table, refused = _refuse(table, reader.long_line_numbers)
     fields = dict(JSON_FIELDS)
     for column, dotted in (json_fields or {}).items():

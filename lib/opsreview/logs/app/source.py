@@ -33,9 +33,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from opsreview import engine
 from opsreview.exceptions import SourceError
 from opsreview.findings import Finding, Severity
-from opsreview.logs.app.parse import JSON_FIELDS, MESSAGE_CHARS, STACK_CHARS, parse_app_log
+from opsreview.logs.app.parse import JSON_FIELDS, MESSAGE_CHARS, STACK_CHARS, AppLogParse, parse_app_log
 from opsreview.logs.files import (
     LOG_FILES,
     LOG_FILES_SCHEMA,
@@ -56,7 +57,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("opsreview")
 
-__all__ = ["app_part", "ingest_app_file", "previous_app_ingests", "pull_app_logs"]
+__all__ = [
+    "app_part",
+    "check_json_fields",
+    "ingest_app_file",
+    "previous_app_ingests",
+    "pull_app_logs",
+    "record_file",
+    "write_events",
+]
 
 # How far a log line's timestamp may lag its file's mtime (buffered writes, clock skew).
 MTIME_SLACK = dt.timedelta(hours=2)
@@ -71,33 +80,61 @@ def app_part(host: str, info: LogFileInfo) -> str:
     return content_part_key(info, host, salt="app")
 
 
-def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: str, part: str | None = None) -> int:
-    """Parse one file and replace its parts in `app_events` and `log_files`; returns events written."""
+def check_json_fields(source: AppLogSource) -> None:
+    """Refuse ``json_fields`` naming a column the parser does not have (a clear SourceError)."""
     unknown = sorted(set(source.json_fields) - set(JSON_FIELDS))
     if unknown:
         raise SourceError("app_logs", f"logs.app[{source.host}].json_fields: unknown column(s) {', '.join(unknown)}")
+
+
+def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: str, part: str | None = None) -> int:
+    """Parse one file and replace its parts in `app_events` and `log_files`; returns events written."""
+    check_json_fields(source)
     default_day = nominal_day(info, ZoneInfo(tz))
     parsed = parse_app_log(info.path, source.format, source.host, tz, default_day, source.json_fields)
     part = part or app_part(source.host, info)
+    written, event_days = write_events(store, parsed, part)
+    record_file(store, source, info, part, parsed.days, parsed.error, event_days, default_day)
+    return written
+
+
+def write_events(store: Store, parsed: AppLogParse, part: str) -> tuple[int, set[dt.date]]:
+    """Write one file's `app_events` parts (masked at rest); returns (events written, days
+    with events). Every day the file has lines on gets a part, even an empty one: it replaces
+    a stale part."""
     events = parsed.events
     written = 0
     event_days = {d for d in pc.unique(events.column("day")).to_pylist() if d is not None}
-    # Every day the file has lines on gets a part, even an empty one: it replaces a stale part.
     for day in sorted(event_days | set(parsed.days["day"])):
         rows = events.filter(pc.equal(events.column("day"), pa.scalar(day, pa.date32()))).drop_columns(["day"])
-        store.write_part("app_events", day, part, rows)
+        store.write_part(APP_EVENTS, day, part, rows)
         written += rows.num_rows
-    if parsed.days.empty:  # nothing readable at all (missing, empty, or damaged at byte 0)
-        parsed.days = pd.DataFrame(
+    return written, event_days
+
+
+def record_file(
+    store: Store,
+    source: AppLogSource,
+    info: LogFileInfo,
+    part: str,
+    days: pd.DataFrame,
+    error: str | None,
+    event_days: set[dt.date],
+    default_day: dt.date,
+) -> None:
+    """After its events are in the store: drop the parts of days the file's content no longer
+    covers and write its `log_files` rows (``days``: :attr:`AppLogParse.days`)."""
+    if days.empty:  # nothing readable at all (missing, empty, or damaged at byte 0)
+        days = pd.DataFrame(
             {"day": [default_day], "lines": [0], "parsed": [0], "unparsed": [0], "too_long": [0], "samples": [[]]}
         )
-    last_day = max(parsed.days["day"])
-    covered = set(parsed.days["day"]) | event_days
-    for table in ("log_files", "app_events"):  # days this content no longer covers (a rewritten file)
+    last_day = max(days["day"])
+    covered = set(days["day"]) | event_days
+    for table in (LOG_FILES, APP_EVENTS):  # days this content no longer covers (a rewritten file)
         for day in store.days(table):
             if day not in covered:
                 store.delete_part(table, day, part)
-    for row in parsed.days.itertuples(index=False):
+    for row in days.itertuples(index=False):
         record = {
             "path": [str(info.path)],
             "host": [source.host],
@@ -108,16 +145,15 @@ def ingest_app_file(store: Store, source: AppLogSource, info: LogFileInfo, tz: s
             "non_requests": [0],
             "too_long": [int(row.too_long)],
             "samples": [list(row.samples)],
-            "error": [redact(parsed.error) if parsed.error and row.day == last_day else None],
+            "error": [redact(error) if error and row.day == last_day else None],
             "kind": ["app"],
             "format": [source.format],
             "part": [part],
             "fingerprint": [info.fingerprint],
         }
-        store.write_part("log_files", row.day, part, pa.table(record, schema=LOG_FILES_SCHEMA))
-    if parsed.error:
-        log.warning("app log %s: %s", info.path, redact(parsed.error))
-    return written
+        store.write_part(LOG_FILES, row.day, part, pa.table(record, schema=LOG_FILES_SCHEMA))
+    if error:
+        log.warning("app log %s: %s", info.path, redact(error))
 
 
 def previous_app_ingests(store: Store) -> dict[str, tuple[str, set[dt.date], str]]:
@@ -159,7 +195,9 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
     result = SourceResult("app_logs")
     previous = previous_app_ingests(ctx.store)
     keys = PartKeys()
+    spark = engine.selected(params) == "spark"
     for source in params.logs.app:
+        todo: list[tuple[LogFileInfo, str]] = []
         files, problems = expand_paths(source.resolved_paths(params.source_file.parent))
         for problem in problems:
             result.findings.append(
@@ -183,6 +221,13 @@ def pull_app_logs(ctx: ReviewContext) -> SourceResult:
                 keys.take(before[2], info.path)
                 log.debug("app log %s: unchanged since its last ingest; skipped", info.path)
                 continue
-            part = keys.key(info, source.host, salt="app")
+            todo.append((info, keys.key(info, source.host, salt="app")))
+        if spark:  # files Spark reads as the pull does: one job for the source (the rest: below)
+            from opsreview.logs.app import spark_parse
+
+            on_spark = [(info, part) for info, part in todo if spark_parse.readable(info, params)]
+            todo = [t for t in todo if t not in on_spark]
+            result.rows += spark_parse.ingest_files(params, ctx.store, source, on_spark)
+        for info, part in todo:
             result.rows += ingest_app_file(ctx.store, source, info, params.timezone, part=part)
     return result

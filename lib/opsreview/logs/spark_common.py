@@ -1,0 +1,75 @@
+"""What the Spark pulls of both log kinds share (``engine: spark``): file URIs as Spark names
+them, the params' secrets for the executors, Arrow schemas as Spark's, and the staging folder
+a job writes its parts into before they are published.
+
+A job writes its parts into ``<store>/.staging/<random>/`` (a store of its own, the same
+layout); only when the job has succeeded does the driver move them into the store, one
+``os.replace`` per part (the staging folder is inside the store: the same file system, so each
+move is atomic). A failed job's staging folder is removed and the store keeps what it had.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlparse
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from opsreview.params import Params
+    from opsreview.store import Store
+
+STAGING = ".staging"
+
+
+def local_key(uri: str) -> str:
+    """A file URI as Spark's input_file_name() gives it, reduced to compare (file:/x = /x)."""
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
+
+
+def secret_values(params: Params) -> list[str]:
+    """What the params' ``${ENV}`` references resolve to: the executors mask them too."""
+    values = [os.environ.get(name) for name in params.secret_env_vars]
+    return [v for value in values if value for v in (value, quote(value, safe=""))]
+
+
+def spark_schema(schema: pa.Schema) -> Any:
+    """``schema`` as Spark's StructType (the output of a ``mapInArrow`` step)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+@contextmanager
+def staging(store: Store) -> Iterator[Path]:
+    """A fresh staging folder inside ``store`` for one job, removed when the block ends
+    (published or not)."""
+    folder = store.root / STAGING / uuid.uuid4().hex
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def publish_parts(store: Store, staged: Path, table: str, part: str) -> list[dt.date]:
+    """Move ``part``'s staged parts of ``table`` (``staged`` is the job's staging folder) into
+    the store, replacing what is there; returns their days."""
+    import datetime as dt
+
+    days = []
+    for path in sorted((staged / table).glob(f"date=*/{part}.parquet")):
+        day = dt.date.fromisoformat(path.parent.name[5:])
+        target = store.day_dir(table, day)
+        target.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target / path.name)
+        days.append(day)
+    return days

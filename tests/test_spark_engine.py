@@ -294,6 +294,45 @@ def test_json_lines_and_renamed_gzip_agree(spark_local: Any, tmp_path: Path, mon
     assert "sk_live_abcdefghijklmnop1234" not in stored and "/api/items/7?" in stored
 
 
+def test_names_spark_cannot_take_by_name_run_one_task_per_file(
+    spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A space, '#', '%' in a path: Spark would read it as another name (or fail the source);
+    such files run one task per file, opened by the pull, with the same results."""
+    seen = _split_by(monkeypatch)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access #1%41.log").write_text("\n".join(_combined_line(i) for i in range(120)) + "\n", encoding="utf-8")
+    (logs / "plain.log").write_text("\n".join(_combined_line(i) for i in range(120, 200)) + "\n", encoding="utf-8")
+    text = f"environment: t\ntimezone: UTC\noutputs: out\nlogs:\n  access:\n    - host: a\n      paths: ['{logs}']\n      format: combined\n"
+    results, _ = _agree(tmp_path, text, dt.date(2026, 12, 1))
+    assert (results[0].status, results[0].rows) == ("ok", 200)
+    assert seen == {"lines": 1, "files": 1}
+
+
+def test_a_store_the_executors_cannot_see_fails_the_job_and_keeps_the_store(
+    spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver's staging folder without its mark, as a task on a node that does not mount
+    the store would see it: every task refuses, the source fails, nothing is published or dropped."""
+    from opsreview.logs.access import spark_parse
+
+    params = _one_file_params(tmp_path)
+    day = dt.date(2026, 12, 1)
+    _, (first,) = _pull(params, day)
+    assert first.status == "ok"
+    store = tmp_path / "store-spark"
+    log = tmp_path / "logs" / "access.log"
+    log.write_text(log.read_text(encoding="utf-8") + _combined_line(99) + "\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in store.glob("*/date=*/*.parquet")}
+    monkeypatch.setattr(spark_parse, "prepare_staging", lambda folder: folder.mkdir(parents=True))
+    _, (second,) = _pull(params, day)
+    assert second.status == "failed"
+    assert "not visible from this Spark executor" in str(second.error)
+    assert {p: p.read_bytes() for p in store.glob("*/date=*/*.parquet")} == before
+    assert not list((store / ".staging").glob("*"))
+
+
 @pytest.mark.parametrize("log_format", ["combined", ISO_REQ], ids=["combined", "custom-iso-req"])
 def test_express_logs_agree(spark_local: Any, express_server: ExpressServers, tmp_path: Path, log_format: str) -> None:
     server = express_server("hardened", log_format, fresh=True)

@@ -50,7 +50,7 @@ def connect(
     """
     con = duckdb.connect()
     con.execute(f"SET TimeZone = '{timezone.replace(chr(39), chr(39) * 2)}'")
-    # a Spark task running the DuckDB pull gets its task's cores (OPSREVIEW_DUCKDB_THREADS)
+    # a Spark task running the DuckDB pull sets its task's cores (OPSREVIEW_DUCKDB_THREADS)
     con.execute(f"SET threads = {int(os.environ.get('OPSREVIEW_DUCKDB_THREADS') or os.cpu_count() or 1)}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     # Inside a Jupyter kernel DuckDB refuses to touch the setting without ipywidgets; it draws

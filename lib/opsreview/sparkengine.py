@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ def session(settings: SparkParams) -> SparkSession:
         if _session is not None and (_settings != wanted or not _alive(_session)):
             _stop_locked()
         if _session is None:
+            # pyspark 4 warns on every pandas 3 use; the agreement tests are what check the results
+            warnings.filterwarnings(
+                "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+            )
             try:
                 from pyspark.sql import SparkSession
             except ImportError as exc:

@@ -11,6 +11,7 @@ move is atomic). A failed job's staging folder is removed and the store keeps wh
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,33 @@ if TYPE_CHECKING:
     from opsreview.store import Store
 
 STAGING = ".staging"
+VISIBLE = ".visible"  # written by the driver into a job's staging folder; every task checks it
+# Names handed to Spark by path: letters, digits and ``. _ / + = @ , ~ -`` only. Hadoop reads
+# other characters as globs (``* ? [ ] { }``), cannot name them (``:``), or Spark hands the path
+# back encoded differently (``%``, ``#``, spaces, non-ASCII): such files stay off that path.
+_NAMEABLE = re.compile(r"[A-Za-z0-9._/+=@,~-]+")
+
+
+def nameable(path: Path) -> bool:
+    """Whether Spark can be given ``path`` by name and names it back the same way."""
+    return _NAMEABLE.fullmatch(str(path.resolve())) is not None
+
+
+def prepare_staging(folder: Path) -> None:
+    """Create a job's staging folder with the mark its tasks look for (:func:`check_staging`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / VISIBLE).write_text("", encoding="utf-8")
+
+
+def check_staging(folder: str | Path) -> None:
+    """In a task: fail the job unless the driver's staging folder is visible here (a store on a
+    disk only the driver sees would have every task write where the driver never looks, and the
+    driver would then find nothing to publish - and drop the parts the store had)."""
+    if not (Path(folder) / VISIBLE).is_file():
+        raise RuntimeError(
+            f"the store's staging folder {folder} is not visible from this Spark executor: the store must be "
+            "a folder every node sees (a shared mount)"
+        )
 
 
 def local_key(uri: str) -> str:
@@ -55,6 +83,7 @@ def staging(store: Store) -> Iterator[Path]:
     (published or not)."""
     folder = store.root / STAGING / uuid.uuid4().hex
     try:
+        prepare_staging(folder)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)

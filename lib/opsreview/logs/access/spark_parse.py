@@ -49,6 +49,7 @@ from opsreview.logs.access.morgan import _SHAPES, REQUEST_COLUMNS, MorganFormat,
 from opsreview.logs.access.parse import GIVE_UP_AFTER, MAX_SAMPLES, REQUESTS_SCHEMA, FileParse
 from opsreview.logs.access.routes import strip_query
 from opsreview.logs.files import MAX_LINE_BYTES
+from opsreview.logs.spark_common import check_staging, nameable, prepare_staging
 from opsreview.logs.spark_common import local_key as _local_key
 from opsreview.logs.spark_common import secret_values as _secret_values
 from opsreview.logs.spark_common import spark_schema as _spark_schema
@@ -315,6 +316,7 @@ def _write_stage(batches: Iterator[pa.RecordBatch], staging: str, secrets: Seque
 
     for value in secrets:
         remember_secret(value)
+    check_staging(staging)
     store = Store(staging)
     writers: dict[str, _DayParts] = {}
     stats: dict[tuple[str, dt.date], dict[str, Any]] = {}
@@ -435,12 +437,13 @@ def ingest_files(
     for (host, _), items in groups.items():
         fmt = items[0][0]
         jobs = [
-            _FileJob(info.path.resolve().as_uri(), str(info.path), part, host, nominal_day(info, tz), info.size)
+            _FileJob(str(info.path.resolve()), str(info.path), part, host, nominal_day(info, tz), info.size)
             for _, info, _, part in items
         ]
         staging = store.root / ".staging" / uuid.uuid4().hex
         started = time.monotonic()
         try:
+            prepare_staging(staging)
             rows = job_dataframe(params, fmt, jobs, str(staging), secrets).toArrow().to_pylist()
             results = _publish(store, staging, jobs, rows)
         finally:
@@ -489,11 +492,13 @@ def _publish(store: Store, staging: Path, jobs: Sequence[_FileJob], rows: list[d
 
 
 def readable(info: LogFileInfo) -> bool:
-    """Whether Spark reads the file as the DuckDB pull does: gzip content only under a ``.gz``
-    name (Hadoop picks the codec by name; logrotate's gzip ``access.log.1`` stays on DuckDB)."""
+    """Whether ``spark.read.text`` reads the file as the DuckDB pull does: gzip content only
+    under a ``.gz`` name (Hadoop picks the codec by name; logrotate's gzip ``access.log.1``),
+    and a name Spark takes as that one file and names back the same way
+    (:func:`~opsreview.logs.spark_common.nameable`). The others run one task per file."""
     from opsreview.logs.files import is_gzip
 
-    return is_gzip(info.path) == info.path.name.endswith(".gz")
+    return nameable(info.path) and is_gzip(info.path) == info.path.name.endswith(".gz")
 
 
 # -- one task per file (spark.parse: files; JSON-lines files always) --------------------------
@@ -509,11 +514,15 @@ def _file_task(
     import pickle
     from zoneinfo import ZoneInfo
 
+    from pyspark import TaskContext
+
     from opsreview.logs.access.source import ingest_access_file
     from opsreview.secrets import remember_secret
     from opsreview.store import Store
 
-    os.environ.setdefault("OPSREVIEW_DUCKDB_THREADS", os.environ.get("OPSREVIEW_TASK_CPUS", "1"))
+    task = TaskContext.get()
+    os.environ["OPSREVIEW_DUCKDB_THREADS"] = str(task.cpus() if task is not None else 1)
+    check_staging(staging)
     for value in secrets:
         remember_secret(value)
     store = Store(staging)
@@ -545,7 +554,7 @@ def ingest_by_file(
     order = sorted(range(len(todo)), key=lambda i: -todo[i][2].size)  # the biggest files first
     started = time.monotonic()
     try:
-        staging.mkdir(parents=True)
+        prepare_staging(staging)
         staged = str(staging)
         rdd = spark.sparkContext.parallelize([(i,) for i in order], len(order))
 

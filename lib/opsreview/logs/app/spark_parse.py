@@ -1,7 +1,8 @@
 """Application logs on Spark (``engine: spark``): the same parse, masking and parts as the DuckDB pull.
 
 One job per ``logs.app`` source reads the files the pull would ingest with Spark's
-``binaryFile`` source - one row, and one task, per file - and, in the executors
+``binaryFile`` source - one row per file, whole (Spark packs small files into one task, up to
+128 MB) - and, in the executors
 (``mapInArrow``), runs on each file's bytes the very parser of the DuckDB pull
 (:func:`~opsreview.logs.app.parse.parse_app_log`, through
 :class:`~opsreview.logs.files.LogReader`) and its writer
@@ -23,10 +24,11 @@ content, not by name (logrotate's gzip ``app.log.1``), a damaged gzip's good mem
 and the damage recorded with its offset in `log_files` (Hadoop's codec would fail the job or
 read it differently), invalid UTF-8, CRLF, blank lines, NUL lines and lines over the 1 MiB
 limit exactly as there - so every file Spark can hand over as bytes gets the pull's numbers.
-The cost: a file is read whole into one task's memory (the DuckDB pull holds a text file's
-lines at once too), so files of 2 GiB or more (``binaryFile``'s limit), and names Hadoop would
-take as a glob or cannot name (``* ? [ ] { } \\ :``, a leading ``.`` or ``_``), stay on the
-DuckDB pull (:func:`readable`).
+The cost: a file is read whole into one task's memory, in the JVM and again in the Python
+worker (the DuckDB pull holds a text file's lines at once too), so files over
+:data:`MAX_FILE_BYTES` (256 MiB), and names Spark would take as a glob, cannot name or hands
+back encoded otherwise (anything but letters, digits and ``. _ / + = @ , ~ -``, or a leading
+``.`` or ``_``), stay on the DuckDB pull (:func:`readable`).
 
 The store and the log files are folders the driver and the executors both see (local, or a
 shared mount on a cluster), as for access logs.
@@ -37,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,7 +52,15 @@ import pandas as pd
 import pyarrow as pa
 
 from opsreview.exceptions import SourceError
-from opsreview.logs.spark_common import local_key, publish_parts, secret_values, spark_schema, staging
+from opsreview.logs.spark_common import (
+    check_staging,
+    local_key,
+    nameable,
+    publish_parts,
+    secret_values,
+    spark_schema,
+    staging,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -63,7 +74,10 @@ log = logging.getLogger("opsreview")
 
 __all__ = ["MAX_FILE_BYTES", "ingest_files", "job_dataframe", "readable"]
 
-MAX_FILE_BYTES = (1 << 31) - 1  # binaryFile's limit (spark.sql.sources.binaryFile.maxLength)
+# a file is held whole in the JVM and again in the Python worker: beyond this, the DuckDB pull
+# (binaryFile's own limit, spark.sql.sources.binaryFile.maxLength, is 2 GiB; a 700 MB file
+# already ran a default 1 GB executor out of heap)
+MAX_FILE_BYTES = 256 << 20
 _UNNAMEABLE = re.compile(r"[*?\[\]{}\\:]")
 RESULT_SCHEMA = pa.schema(
     [
@@ -95,7 +109,12 @@ def readable(info: LogFileInfo, params: Params | None = None) -> bool:
         setting = str(params.spark.conf.get("spark.sql.sources.binaryFile.maxLength", "")).strip()
         limit = min(limit, int(setting)) if setting.isdigit() else limit
     name = str(info.path.resolve())
-    return info.size <= limit and not _UNNAMEABLE.search(name) and not info.path.name.startswith((".", "_"))
+    return (
+        info.size <= limit
+        and not _UNNAMEABLE.search(name)
+        and nameable(info.path)
+        and not info.path.name.startswith((".", "_"))
+    )
 
 
 # -- executor side -----------------------------------------------------------------------------
@@ -116,6 +135,11 @@ def _parse_stage(
     from opsreview.secrets import remember_secret
     from opsreview.store import Store
 
+    check_staging(staged)
+    from pyspark import TaskContext
+
+    task = TaskContext.get()  # the pull's DuckDB in this task: the task's cores, not the host's
+    os.environ["OPSREVIEW_DUCKDB_THREADS"] = str(task.cpus() if task is not None else 1)
     for value in secrets:
         remember_secret(value)
     store = Store(staged)

@@ -310,14 +310,16 @@ def test_names_spark_cannot_take_by_name_run_one_task_per_file(
     assert seen == {"lines": 1, "files": 1}
 
 
+@pytest.mark.parametrize("parse", ["lines", "files"])
 def test_a_store_the_executors_cannot_see_fails_the_job_and_keeps_the_store(
-    spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parse: str
 ) -> None:
     """The driver's staging folder without its mark, as a task on a node that does not mount
     the store would see it: every task refuses, the source fails, nothing is published or dropped."""
     from opsreview.logs.access import spark_parse
 
     params = _one_file_params(tmp_path)
+    params.write_text(params.read_text(encoding="utf-8") + f"  parse: {parse}\n", encoding="utf-8")
     day = dt.date(2026, 12, 1)
     _, (first,) = _pull(params, day)
     assert first.status == "ok"
@@ -329,6 +331,7 @@ def test_a_store_the_executors_cannot_see_fails_the_job_and_keeps_the_store(
     _, (second,) = _pull(params, day)
     assert second.status == "failed"
     assert "not visible from this Spark executor" in str(second.error)
+    assert "\n" not in str(second.error) and len(str(second.error)) < 600
     assert {p: p.read_bytes() for p in store.glob("*/date=*/*.parquet")} == before
     assert not list((store / ".staging").glob("*"))
 

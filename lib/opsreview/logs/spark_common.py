@@ -41,8 +41,21 @@ def nameable(path: Path) -> bool:
     return _NAMEABLE.fullmatch(str(path.resolve())) is not None
 
 
+STALE_AFTER_S = 24 * 3600
+
+
 def prepare_staging(folder: Path) -> None:
-    """Create a job's staging folder with the mark its tasks look for (:func:`check_staging`)."""
+    """Create a job's staging folder with the mark its tasks look for (:func:`check_staging`);
+    staging folders of jobs a killed driver left behind (older than a day) are removed."""
+    import time
+
+    if folder.parent.is_dir():
+        for old in folder.parent.iterdir():
+            try:
+                if old.is_dir() and time.time() - old.stat().st_mtime > STALE_AFTER_S:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                continue
     folder.mkdir(parents=True, exist_ok=True)
     (folder / VISIBLE).write_text("", encoding="utf-8")
 
@@ -65,9 +78,13 @@ def local_key(uri: str) -> str:
 
 
 def secret_values(params: Params) -> list[str]:
-    """What the params' ``${ENV}`` references resolve to: the executors mask them too."""
+    """What the params' ``${ENV}`` references resolve to, and every other secret this process
+    has learned to mask (URI passwords, resolved references): the executors mask them too."""
+    from opsreview.secrets import resolved_values
+
     values = [os.environ.get(name) for name in params.secret_env_vars]
-    return [v for value in values if value for v in (value, quote(value, safe=""))]
+    env = [v for value in values if value for v in (value, quote(value, safe=""))]
+    return list(dict.fromkeys([*env, *resolved_values()]))
 
 
 def spark_schema(schema: pa.Schema) -> Any:
@@ -102,3 +119,20 @@ def publish_parts(store: Store, staged: Path, table: str, part: str) -> list[dt.
         os.replace(path, target / path.name)
         days.append(day)
     return days
+
+
+_CAUSE = re.compile(r"^(?:Caused by: )?(?:[\w.$]+(?:Exception|Error): )?(\[[A-Z_.]+\] .*)$|^Caused by: (.*)$")
+
+
+def job_failure(exc: BaseException) -> str:
+    """One line saying why a Spark job failed (Spark's error class and message, such as
+    ``[FAILED_READ_FILE.FILE_NOT_EXIST] ... file:/var/log/app/app.log.1 ...``), not py4j's wrapper."""
+    from opsreview.secrets import redact
+
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        match = _CAUSE.match(line)
+        if match:
+            return redact((match.group(1) or match.group(2))[:400])
+    raised = [line for line in lines if re.match(r"^[\w.]+(?:Error|Exception): ", line)]  # a Python worker's
+    return redact((raised[-1] if raised else lines[0])[:400]) if lines else type(exc).__name__

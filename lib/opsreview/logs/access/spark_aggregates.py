@@ -40,6 +40,7 @@ from opsreview import engine
 from opsreview.logs.access import aggregates as agg
 from opsreview.logs.access.analysis import STATUS_COLUMNS, route_map_from_paths
 from opsreview.logs.baseline import ALL_ROUTES
+from opsreview.logs.spark_common import prepare_staging
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -180,7 +181,7 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
     staging = store.root / ".staging" / uuid.uuid4().hex
     joined: DataFrame | None = None
     try:
-        staging.mkdir(parents=True)
+        prepare_staging(staging)
         _paths(spark, store, [day, *baseline_days], staging)
 
         # step 2: the route table, from the per-path counts, with DuckDB (it spills), to a file

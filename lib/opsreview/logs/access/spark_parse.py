@@ -45,15 +45,17 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from opsreview.exceptions import SourceError
 from opsreview.logs.access.morgan import _SHAPES, REQUEST_COLUMNS, MorganFormat, Token, compile_format
 from opsreview.logs.access.parse import GIVE_UP_AFTER, MAX_SAMPLES, REQUESTS_SCHEMA, FileParse
 from opsreview.logs.access.routes import strip_query
 from opsreview.logs.files import MAX_LINE_BYTES
-from opsreview.logs.spark_common import check_staging, nameable, prepare_staging
+from opsreview.logs.spark_common import check_staging, job_failure, nameable, prepare_staging
 from opsreview.logs.spark_common import local_key as _local_key
 from opsreview.logs.spark_common import secret_values as _secret_values
 from opsreview.logs.spark_common import spark_schema as _spark_schema
 from opsreview.masking import masked
+from opsreview.sparkengine import SparkUnavailable
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -444,7 +446,14 @@ def ingest_files(
         started = time.monotonic()
         try:
             prepare_staging(staging)
-            rows = job_dataframe(params, fmt, jobs, str(staging), secrets).toArrow().to_pylist()
+            try:
+                rows = job_dataframe(params, fmt, jobs, str(staging), secrets).toArrow().to_pylist()
+            except SparkUnavailable:
+                raise
+            except Exception as exc:
+                raise SourceError(
+                    "access_logs", f"the Spark job over the access logs of {host} failed: {job_failure(exc)}"
+                ) from exc
             results = _publish(store, staging, jobs, rows)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -561,7 +570,14 @@ def ingest_by_file(
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             return _file_task(batches, todo, staged, tz_name, secrets)
 
-        rows = spark.createDataFrame(rdd, "i int").mapInArrow(run, "i int, result binary").toArrow().to_pylist()
+        try:
+            rows = spark.createDataFrame(rdd, "i int").mapInArrow(run, "i int, result binary").toArrow().to_pylist()
+        except SparkUnavailable:
+            raise
+        except Exception as exc:
+            raise SourceError(
+                "access_logs", f"the Spark job over {len(todo)} access-log files failed: {job_failure(exc)}"
+            ) from exc
         done: dict[int, IngestedFile] = {r["i"]: pickle.loads(r["result"]) for r in rows}
         if sorted(done) != sorted(range(len(todo))):
             raise RuntimeError(f"the Spark job returned {len(done)} of {len(todo)} files")

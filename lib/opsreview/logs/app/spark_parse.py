@@ -54,6 +54,7 @@ import pyarrow as pa
 from opsreview.exceptions import SourceError
 from opsreview.logs.spark_common import (
     check_staging,
+    job_failure,
     local_key,
     nameable,
     publish_parts,
@@ -217,7 +218,7 @@ def ingest_files(params: Params, store: Store, source: AppLogSource, todo: Seque
             raise  # its message is clear already
         except Exception as exc:
             raise SourceError(
-                "app_logs", f"the Spark job over the application logs of {source.host} failed: {_cause(exc)}"
+                "app_logs", f"the Spark job over the application logs of {source.host} failed: {job_failure(exc)}"
             ) from exc
         by_path = {row["path"]: row for row in results}
         missing = [j.path for j in jobs if j.spark_path not in by_path]
@@ -243,20 +244,3 @@ def ingest_files(params: Params, store: Store, source: AppLogSource, todo: Seque
         time.monotonic() - started,
     )
     return written
-
-
-_CAUSE = re.compile(r"^(?:Caused by: )?(?:[\w.$]+(?:Exception|Error): )?(\[[A-Z_.]+\] .*)$|^Caused by: (.*)$")
-
-
-def _cause(exc: BaseException) -> str:
-    """One line saying why a Spark job failed (Spark's error class and message, such as
-    ``[FAILED_READ_FILE.FILE_NOT_EXIST] ... file:/var/log/app/app.log.1 ...``), not py4j's wrapper."""
-    from opsreview.secrets import redact
-
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in lines:
-        match = _CAUSE.match(line)
-        if match:
-            return redact((match.group(1) or match.group(2))[:400])
-    raised = [line for line in lines if re.match(r"^[\w.]+(?:Error|Exception): ", line)]  # a Python worker's
-    return redact((raised[-1] if raised else lines[0])[:400]) if lines else type(exc).__name__

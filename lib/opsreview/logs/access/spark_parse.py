@@ -581,10 +581,20 @@ def ingest_by_file(
         done: dict[int, IngestedFile] = {r["i"]: pickle.loads(r["result"]) for r in rows}
         if sorted(done) != sorted(range(len(todo))):
             raise RuntimeError(f"the Spark job returned {len(done)} of {len(todo)} files")
-        for index in range(len(todo)):
-            part = todo[index][4]
-            for table in (REQUESTS, LOG_FILES):
-                written = sorted((staging / table).glob(f"date=*/{part}.parquet"))
+        staged_parts = {
+            (table, todo[i][4]): sorted((staging / table).glob(f"date=*/{todo[i][4]}.parquet"))
+            for i in range(len(todo))
+            for table in (REQUESTS, LOG_FILES)
+        }
+        lost = [str(todo[i][2].path) for i in range(len(todo)) if not staged_parts[(LOG_FILES, todo[i][4])]]
+        if lost:  # every ingested file has a log_files row: check before anything is moved
+            raise SourceError("access_logs", f"the Spark job staged nothing for {', '.join(lost[:3])}")
+        # requests first, log_files last: until its log_files row is replaced, a file reads as
+        # not ingested with this content, and the next pull reads it again
+        for table in (REQUESTS, LOG_FILES):
+            for index in range(len(todo)):
+                part = todo[index][4]
+                written = staged_parts[(table, part)]
                 days = {dt.date.fromisoformat(p.parent.name[5:]) for p in written}
                 for path in written:
                     target = store.day_dir(table, dt.date.fromisoformat(path.parent.name[5:]))

@@ -310,7 +310,6 @@ def test_names_spark_cannot_take_by_name_run_one_task_per_file(
     assert seen == {"lines": 1, "files": 1}
 
 
-@pytest.mark.parametrize("parse", ["lines", "files"])
 def _day_lines(day: int, n: int, offset: int = 0) -> str:
     return "".join(
         f'10.0.0.{i % 250} - - [{day:02d}/Dec/2026:10:{i % 60:02d}:00 +0000] "GET /api/items/{i + offset} HTTP/1.1" '
@@ -344,6 +343,7 @@ def test_files_mode_second_pull_and_rewritten_file_agree(
     assert not list(spark_store.glob("requests/date=2026-12-01/*.parquet"))
 
 
+@pytest.mark.parametrize("parse", ["lines", "files"])
 def test_a_store_the_executors_cannot_see_fails_the_job_and_keeps_the_store(
     spark_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parse: str
 ) -> None:

@@ -223,6 +223,14 @@ class DailyAggregates:
         )
 
 
+def is_current(store: Store, day: dt.date, baseline_days: Sequence[dt.date], wanted: str) -> bool:
+    """Whether every table of the day was written with the signature ``wanted`` and every
+    day's per-path counts from that day's parts as they are now."""
+    return all(stored_signature(store, t, day) == wanted for t in (MINUTES, LATENCY, CLIENTS)) and all(
+        stored_signature(store, PATHS, d) == paths_signature(store, d) for d in [day, *baseline_days]
+    )
+
+
 def open_current(
     store: Store,
     day: dt.date,
@@ -233,13 +241,8 @@ def open_current(
     con: duckdb.DuckDBPyConnection,
 ) -> DailyAggregates | None:
     """The day's aggregates when every table was written for the store as it is now (else None)."""
-    wanted = signature(store, day, baseline_days, routes, th, tz)
-    for table in (MINUTES, LATENCY, CLIENTS):
-        if stored_signature(store, table, day) != wanted:
-            return None
-    for d in [day, *baseline_days]:
-        if stored_signature(store, PATHS, d) != paths_signature(store, d):
-            return None
+    if not is_current(store, day, baseline_days, signature(store, day, baseline_days, routes, th, tz)):
+        return None
 
     def rel(table: str, days: Sequence[dt.date]) -> Relation:
         files = [str(store.day_dir(table, d) / f"{PART}.parquet") for d in days]

@@ -170,9 +170,7 @@ def build(params: Params, store: Store, day: dt.date, baseline_days: Sequence[dt
     baseline_days = [d for d in baseline_days if store.parts("requests", d)]
     th, routes, tz = params.logs.thresholds, params.logs.routes, params.timezone
     sig = agg.signature(store, day, baseline_days, routes, th, tz)
-    if all(agg.stored_signature(store, t, day) == sig for t in (agg.MINUTES, agg.LATENCY, agg.CLIENTS)) and all(
-        agg.stored_signature(store, agg.PATHS, d) == agg.paths_signature(store, d) for d in [day, *baseline_days]
-    ):
+    if agg.is_current(store, day, baseline_days, sig):
         log.info("access-log aggregates of %s are current", day)
         return True
     started = time.monotonic()

@@ -50,7 +50,7 @@ from opsreview.logs.access.morgan import _SHAPES, REQUEST_COLUMNS, MorganFormat,
 from opsreview.logs.access.parse import GIVE_UP_AFTER, MAX_SAMPLES, REQUESTS_SCHEMA, FileParse
 from opsreview.logs.access.routes import strip_query
 from opsreview.logs.files import MAX_LINE_BYTES
-from opsreview.logs.spark_common import check_staging, job_failure, nameable, prepare_staging
+from opsreview.logs.spark_common import check_staging, job_failure, nameable, prepare_staging, publish_parts
 from opsreview.logs.spark_common import local_key as _local_key
 from opsreview.logs.spark_common import secret_values as _secret_values
 from opsreview.logs.spark_common import spark_schema as _spark_schema
@@ -581,12 +581,7 @@ def ingest_by_file(
         done: dict[int, IngestedFile] = {r["i"]: pickle.loads(r["result"]) for r in rows}
         if sorted(done) != sorted(range(len(todo))):
             raise RuntimeError(f"the Spark job returned {len(done)} of {len(todo)} files")
-        staged_parts = {
-            (table, todo[i][4]): sorted((staging / table).glob(f"date=*/{todo[i][4]}.parquet"))
-            for i in range(len(todo))
-            for table in (REQUESTS, LOG_FILES)
-        }
-        lost = [str(todo[i][2].path) for i in range(len(todo)) if not staged_parts[(LOG_FILES, todo[i][4])]]
+        lost = [str(f[2].path) for f in todo if not list((staging / LOG_FILES).glob(f"date=*/{f[4]}.parquet"))]
         if lost:  # every ingested file has a log_files row: check before anything is moved
             raise SourceError("access_logs", f"the Spark job staged nothing for {', '.join(lost[:3])}")
         # requests first, log_files last: until its log_files row is replaced, a file reads as
@@ -594,12 +589,7 @@ def ingest_by_file(
         for table in (REQUESTS, LOG_FILES):
             for index in range(len(todo)):
                 part = todo[index][4]
-                written = staged_parts[(table, part)]
-                days = {dt.date.fromisoformat(p.parent.name[5:]) for p in written}
-                for path in written:
-                    target = store.day_dir(table, dt.date.fromisoformat(path.parent.name[5:]))
-                    target.mkdir(parents=True, exist_ok=True)
-                    os.replace(path, target / path.name)
+                days = set(publish_parts(store, staging, table, part))
                 for day in store.days(table):  # days this content no longer covers (a rewritten file)
                     if day not in days:
                         store.delete_part(table, day, part)
